@@ -1,0 +1,121 @@
+import { Context, log } from '@temporalio/activity';
+import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
+import { createDestination, type Destination } from '../destinations/index.ts';
+import { FileDestination } from '../destinations/file.ts';
+import { NonRetryableError } from '../sources/errors.ts';
+import { validateIteration } from '../sources/iteration.ts';
+import type { CustomSource } from '../sources/registry.ts';
+import { lastSessionError } from '../sources/session.ts';
+import type { AbstractSource } from '../sources/source.ts';
+import type { ActivityInput, ExtractPageInput, ExtractPageResult, FinalizeSyncInput, PrepareSyncResult, SyncActivities } from '../workflows/types.ts';
+import { toApplicationFailure } from './failures.ts';
+
+/** Options of {@link createSyncActivities}. */
+export interface SyncActivitiesOptions {
+  /** Source classes of the worker's `--custom-source` files. */
+  customSources: readonly CustomSource[];
+  /** Where secret references are resolved; the worker's environment by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface SyncContext {
+  resolved: ResolvedPipeline;
+  source: AbstractSource;
+  destination: Destination;
+}
+
+const HEARTBEAT_EVERY_MS = 1000;
+const CACHED_SYNCS = 32;
+const FINISHED_STAGING_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * The activities of the sync workflow. They are the only code that touches
+ * sources and destinations; records are written here and never returned.
+ */
+export function createSyncActivities(options: SyncActivitiesOptions): SyncActivities {
+  const env = options.env ?? process.env;
+  // One source instance per sync on this worker, so sessions (and tokens) are reused across pages.
+  const contexts = new Map<string, SyncContext>();
+
+  function contextFor(input: ActivityInput): SyncContext {
+    const cached = contexts.get(input.syncRunId);
+    if (cached) return cached;
+    const resolved = resolvePipeline(input.pipeline, options.customSources, env);
+    const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
+    const context: SyncContext = {
+      resolved,
+      source: new SourceCtor(resolved.sourceConfig),
+      destination: createDestination(input.pipeline.destination.name, resolved.destinationConfig, resolved.destinationId),
+    };
+    contexts.set(input.syncRunId, context);
+    if (contexts.size > CACHED_SYNCS) contexts.delete(contexts.keys().next().value!);
+    return context;
+  }
+
+  /** Runs `work` with heartbeats, and maps any error to a Temporal failure. */
+  async function guarded<T>(input: ActivityInput, work: (context: SyncContext) => Promise<T>): Promise<T> {
+    const activity = Context.current();
+    const heartbeat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+    let secrets: readonly string[] = [];
+    try {
+      const context = contextFor(input);
+      secrets = context.resolved.secretValues;
+      return await work(context);
+    } catch (error) {
+      throw toApplicationFailure(error, secrets);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  return {
+    async prepareSync(input) {
+      return guarded(input, async ({ source, destination, resolved }): Promise<PrepareSyncResult> => {
+        const [ok, reason] = await source.checkConnection();
+        if (!ok) {
+          const cause = lastSessionError(source.session);
+          const message = `checkConnection() of source '${input.pipeline.source.name}' failed: ${reason ?? cause?.message ?? 'no reason given'}`;
+          // A failed check is permanent unless the API's last answer says otherwise (5xx, network, rate limit).
+          if (cause && toApplicationFailure(cause).nonRetryable === false) throw new Error(message, { cause });
+          throw new NonRetryableError(message);
+        }
+        await destination.checkConnection();
+        if (destination instanceof FileDestination) await destination.pruneStaging(FINISHED_STAGING_TTL_MS);
+        const total = await source.getTotalRecordsCount();
+        log.info('Sync prepared', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, total });
+        return { total: typeof total === 'number' && Number.isFinite(total) ? total : null };
+      });
+    },
+
+    async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
+      return guarded(input, async ({ source, destination, resolved }) => {
+        const extractedAt = new Date();
+        const pagination = input.pagination ?? undefined;
+        const raw = await source.get(pagination);
+        const page = validateIteration(raw, {
+          source: input.pipeline.source.name,
+          stream: resolved.sourceConfig.stream,
+          iteration: input.iteration,
+        });
+        await destination.write({ syncRunId: input.syncRunId, iteration: input.iteration, extractedAt, records: page.records });
+        return { nextPagination: page.nextPagination, recordCount: page.records.length };
+      });
+    },
+
+    async finalizeSync(input: FinalizeSyncInput) {
+      return guarded(input, async ({ destination }) => {
+        const outputs = await destination.finalize({ syncRunId: input.syncRunId, mode: input.mode });
+        contexts.delete(input.syncRunId);
+        return outputs;
+      });
+    },
+
+    async abortSync(input: ActivityInput) {
+      return guarded(input, async ({ destination }) => {
+        await destination.abort({ syncRunId: input.syncRunId });
+        contexts.delete(input.syncRunId);
+      });
+    },
+  };
+}
+

@@ -1,0 +1,36 @@
+import { ActivityFailure, ApplicationFailure, TemporalFailure, WorkflowFailedError } from '@temporalio/client';
+
+/** A failure as a user should read it: the root cause first, then where it happened. */
+export interface FailureReport {
+  message: string;
+  details: string[];
+}
+
+const RETRY_STATES: Record<string, string> = {
+  NON_RETRYABLE_FAILURE: 'not retried: retrying cannot fix it',
+  MAXIMUM_ATTEMPTS_REACHED: 'gave up after api_config.retry_limit attempts',
+  TIMEOUT: 'gave up: the retry time budget ran out',
+  RETRY_POLICY_NOT_SET: 'not retried',
+};
+
+/** Walks the cause chain (WorkflowFailedError → ActivityFailure → ApplicationFailure) to the root cause. */
+export function describeFailure(error: unknown): FailureReport {
+  const details: string[] = [];
+  let current: unknown = error;
+  let message = error instanceof Error ? error.message : String(error);
+  while (current instanceof Error) {
+    if (current instanceof ActivityFailure) {
+      const state = current.retryState ? RETRY_STATES[current.retryState] ?? current.retryState : undefined;
+      details.push(`in activity ${current.activityType}${state ? ` (${state})` : ''}`);
+    } else if (current instanceof ApplicationFailure) {
+      message = current.message;
+      if (current.type) details.unshift(`error type: ${current.type}`);
+    } else if (!(current instanceof WorkflowFailedError) && !(current instanceof TemporalFailure)) {
+      message = current.message;
+    } else if (current instanceof TemporalFailure && !current.cause) {
+      message = current.message;
+    }
+    current = current.cause;
+  }
+  return { message, details };
+}

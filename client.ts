@@ -1,0 +1,104 @@
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { planSync, resolvePipeline, syncWorkflowId, type ResolvedPipeline } from './config/resolve.ts';
+import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
+import { checkSecretReferences } from './config/secrets.ts';
+import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { loadCustomSources, type CustomSource } from './sources/registry.ts';
+import type { SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+
+export type { SyncProgress, SyncResult } from './workflows/types.ts';
+
+/** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
+export interface SyncRequest {
+  /** Path of a pipeline YAML file, or the pipeline as an object. */
+  config: string | PipelineConfig | Record<string, unknown>;
+  /** Files of custom sources (`--custom-source`), used to validate the source config. */
+  customSourceFiles?: readonly string[];
+  /** Already loaded custom sources. */
+  customSources?: readonly CustomSource[];
+  /**
+   * Check that every secret reference's environment variable exists here
+   * (default true). Turn off when only remote workers hold the secrets.
+   */
+  checkSecrets?: boolean;
+  /** Overrides `engine.temporal.task_queue`. */
+  taskQueue?: string;
+}
+
+/** A sync started (or found running) on Temporal. */
+export interface SyncHandle {
+  workflowId: string;
+  /** Run id of the first run of the sync (it changes at continue-as-new). */
+  runId: string;
+  taskQueue: string;
+  /** True when a sync of the same (name, source, stream) was already running and this attached to it. */
+  attached: boolean;
+  handle: WorkflowHandle;
+  pipeline: PipelineConfig;
+}
+
+/** A validated sync, ready to start. */
+export interface PreparedSync {
+  pipeline: PipelineConfig;
+  resolved: ResolvedPipeline;
+  input: SyncWorkflowInput;
+  workflowId: string;
+  taskQueue: string;
+}
+
+/** Connects a Temporal client (`address` host:port). */
+export async function connectClient(options: { address: string; namespace?: string }): Promise<Client> {
+  const connection = await Connection.connect({ address: options.address });
+  return new Client({ connection, namespace: options.namespace ?? DEFAULT_NAMESPACE });
+}
+
+/** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */
+export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
+  const pipeline = typeof request.config === 'string' ? await readPipelineConfig(request.config) : parsePipelineConfig(request.config);
+  const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
+  const resolved = resolvePipeline(pipeline, customSources);
+  if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);
+  return {
+    pipeline,
+    resolved,
+    input: { pipeline, plan: planSync(resolved) },
+    workflowId: syncWorkflowId(pipeline),
+    taskQueue: request.taskQueue ?? pipeline.engine.temporal.task_queue,
+  };
+}
+
+/**
+ * Starts a sync. If a sync of the same (name, source, stream) is already
+ * running, it is not started twice: the handle attaches to the running one.
+ */
+export async function startSync(client: Client, request: SyncRequest | PreparedSync): Promise<SyncHandle> {
+  const prepared = 'input' in request ? request : await prepareSync(request);
+  const { pipeline, workflowId, taskQueue } = prepared;
+  try {
+    const handle = await client.workflow.start(SYNC_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue,
+      args: [prepared.input],
+      workflowIdConflictPolicy: 'FAIL',
+      memo: { bizon_pipeline: pipeline.name, bizon_source: pipeline.source.name, bizon_stream: pipeline.source.stream },
+      staticSummary: `bizon sync ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream} → ${pipeline.destination.name}`,
+    });
+    return { workflowId, runId: handle.firstExecutionRunId, taskQueue, attached: false, handle, pipeline };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const handle = client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    return { workflowId, runId: description.runId, taskQueue, attached: true, handle, pipeline };
+  }
+}
+
+/** Starts a sync (or attaches to the running one) and waits for its result. */
+export async function runSync(client: Client, request: SyncRequest | PreparedSync): Promise<SyncResult> {
+  const started = await startSync(client, request);
+  return (await started.handle.result()) as SyncResult;
+}
+
+/** Where a running sync stands, by workflow id. */
+export async function getProgress(client: Client, workflowId: string): Promise<SyncProgress> {
+  return client.workflow.getHandle(workflowId).query<SyncProgress>(PROGRESS_QUERY);
+}

@@ -1,0 +1,144 @@
+import { readFile } from 'node:fs/promises';
+import { closest, distance } from 'fastest-levenshtein';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
+import { ConfigError } from '../sources/errors.ts';
+
+/** A Temporal duration: milliseconds, or a string such as `500ms`, `1s`, `5m`, `2h`. */
+export const Duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 1s, 5m or 2h'),
+]);
+export type Duration = z.infer<typeof Duration>;
+
+/** `engine.temporal`: where the Temporal server is. */
+export const TemporalConfig = z.strictObject({
+  address: z.string().optional().describe('host:port of the Temporal frontend; unset = TEMPORAL_ADDRESS, else a local server'),
+  namespace: z.string().default(DEFAULT_NAMESPACE).describe('Temporal namespace'),
+  task_queue: z.string().default(DEFAULT_TASK_QUEUE).describe('Task queue the workers poll'),
+});
+
+/** `engine.retry`: the backoff of a page that failed with a transient error. */
+export const RetryConfig = z.strictObject({
+  initial_interval: Duration.default('1s').describe('Wait before the first retry'),
+  backoff_coefficient: z.number().min(1).default(2).describe('Each wait is this many times the previous one'),
+  maximum_interval: Duration.default('5m').describe('Longest wait between two attempts'),
+});
+
+/** `engine`: how the sync runs on Temporal. Every key has a default. */
+export const EngineConfig = z.strictObject({
+  temporal: TemporalConfig.prefault({}),
+  retry: RetryConfig.prefault({}),
+  continue_as_new_every: z
+    .number()
+    .int()
+    .min(1)
+    .default(250)
+    .describe('Pages per workflow run before it continues as new (keeps each history small)'),
+  page_timeout: Duration.default('10m').describe('Longest time one page (one get() call and its write) may take'),
+  heartbeat_timeout: Duration.default('10s').describe('A page whose worker stops heartbeating for this long is retried elsewhere'),
+});
+export type EngineConfig = z.infer<typeof EngineConfig>;
+
+/** `destination`: where records go. */
+export const DestinationBlock = z.strictObject({
+  name: z.enum(['logger', 'file']).describe('logger | file'),
+  config: z.record(z.string(), z.unknown()).default({}).describe("The destination's own settings"),
+});
+
+/**
+ * A pipeline file. The `source:` block is checked here only for `name` and
+ * `stream`; the source's own config class checks the rest.
+ */
+export const PipelineConfig = z.strictObject({
+  name: z.string().min(1).describe('Pipeline name'),
+  source: z.looseObject({ name: z.string().min(1), stream: z.string().min(1) }),
+  destination: DestinationBlock,
+  engine: EngineConfig.prefault({}),
+});
+export type PipelineConfig = z.infer<typeof PipelineConfig>;
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current: z.ZodType = schema;
+  for (;;) {
+    const def = (current as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })._zod.def;
+    if ((def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') && def.innerType) {
+      current = def.innerType;
+    } else if (def.type === 'pipe' && def.in) {
+      current = def.in;
+    } else {
+      return current;
+    }
+  }
+}
+
+function shapeAt(schema: z.ZodType, path: readonly PropertyKey[]): Record<string, z.ZodType> | undefined {
+  let current = unwrap(schema);
+  for (const key of path) {
+    if (!(current instanceof z.ZodObject)) return undefined;
+    const next = (current.shape as Record<string, z.ZodType>)[String(key)];
+    if (!next) return undefined;
+    current = unwrap(next);
+  }
+  return current instanceof z.ZodObject ? (current.shape as Record<string, z.ZodType>) : undefined;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index ? '.' : ''}${String(key)}`)).join('');
+}
+
+/**
+ * Renders zod issues as one line each: the key path, what is wrong, and for an
+ * unknown key the closest known key ("did you mean page_size?").
+ */
+export function formatConfigIssues(error: z.ZodError, schema: z.ZodType, basePath: readonly PropertyKey[] = []): string[] {
+  const lines: string[] = [];
+  for (const issue of error.issues) {
+    const path = [...basePath, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      const known = Object.keys(shapeAt(schema, issue.path) ?? {});
+      for (const key of issue.keys) {
+        const suggestion = known.length ? closest(key, known) : undefined;
+        const close = suggestion && distance(key, suggestion) <= Math.max(2, Math.floor(key.length / 3));
+        const hint = close ? ` — did you mean '${suggestion}'?` : known.length ? ` (known keys: ${known.join(', ')})` : '';
+        lines.push(`${formatPath([...path, key])}: unknown key${hint}`);
+      }
+    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+      lines.push(`${formatPath(path)}: missing (required ${issue.expected})`);
+    } else {
+      lines.push(`${formatPath(path) || '(top level)'}: ${issue.message}`);
+    }
+  }
+  return lines;
+}
+
+/** Parses `value` with `schema`, or throws a {@link ConfigError} listing every problem with its key path. */
+export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, what: string, basePath: readonly PropertyKey[] = []): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const lines = formatConfigIssues(result.error, schema, basePath);
+  throw new ConfigError(`Invalid ${what}:\n  - ${lines.join('\n  - ')}`);
+}
+
+/** Parses a pipeline config object (already read from YAML). */
+export function parsePipelineConfig(raw: unknown, origin = 'pipeline config'): PipelineConfig {
+  return parseWithSchema(PipelineConfig, raw, origin);
+}
+
+/** Reads and validates a pipeline YAML file. */
+export async function readPipelineConfig(file: string): Promise<PipelineConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`Config file ${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  return parsePipelineConfig(raw, `config file ${file}`);
+}

@@ -1,0 +1,78 @@
+import { DESTINATION_CONFIGS } from '../destinations/index.ts';
+import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../sources/errors.ts';
+import type { SourceConfig } from '../sources/config.ts';
+import { resolveSourceClass, supportsIncremental, type CustomSource } from '../sources/registry.ts';
+import type { SourceClass } from '../sources/source.ts';
+import type { SyncPlan } from '../workflows/types.ts';
+import type { PipelineConfig } from './pipeline.ts';
+import { parseWithSchema } from './pipeline.ts';
+import { findSecretReferences, resolveSecretReferences } from './secrets.ts';
+
+/** A pipeline with its source class found and every block validated. */
+export interface ResolvedPipeline {
+  pipeline: PipelineConfig;
+  sourceClass: SourceClass;
+  sourceConfig: SourceConfig;
+  destinationConfig: Record<string, unknown>;
+  /** Output name used when a record has no `destinationId`. */
+  destinationId: string;
+  /** The values of the secret references, to redact from messages (empty when not resolved). */
+  secretValues: string[];
+}
+
+/**
+ * Finds the source class and validates the source and destination blocks.
+ * With `env`, secret references are replaced by their values first (on the
+ * worker); without, they are validated as written (on the client).
+ */
+export function resolvePipeline(pipeline: PipelineConfig, customSources: readonly CustomSource[], env?: NodeJS.ProcessEnv): ResolvedPipeline {
+  const sourceClass = resolveSourceClass(pipeline.source.name, pipeline.source.stream, customSources);
+  const rawSource = env ? resolveSecretReferences(pipeline.source, env, 'source') : pipeline.source;
+  const sourceConfig = parseWithSchema(sourceClass.getConfigClass(), rawSource, 'source config', ['source']) as SourceConfig;
+  if (sourceConfig.sync_mode === 'incremental' && !supportsIncremental(sourceClass)) {
+    throw new ConfigError(
+      `Source '${pipeline.source.name}' (${sourceClass.name}) does not implement getRecordsAfter(), so it cannot run with sync_mode: incremental. Use sync_mode: full_refresh or implement getRecordsAfter(state, pagination).`,
+    );
+  }
+  const destinationSchema = DESTINATION_CONFIGS[pipeline.destination.name];
+  if (!destinationSchema) throw new ConfigError(`Unknown destination '${pipeline.destination.name}'`);
+  const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config') : pipeline.destination.config;
+  const destinationConfig = parseWithSchema(destinationSchema, rawDestination, 'destination config', ['destination', 'config']);
+  const secretValues = env
+    ? [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)]
+        .map((reference) => env[reference.variable] ?? '')
+        .filter((value) => value.length >= 4)
+    : [];
+  return {
+    pipeline,
+    sourceClass,
+    sourceConfig,
+    destinationConfig: destinationConfig as Record<string, unknown>,
+    destinationId: destinationConfig.destination_id ?? `${pipeline.source.name}_${pipeline.source.stream}`,
+    secretValues,
+  };
+}
+
+/** The plain-JSON settings the workflow needs, with every default applied. */
+export function planSync(resolved: ResolvedPipeline): SyncPlan {
+  const { engine } = resolved.pipeline;
+  return {
+    syncMode: resolved.sourceConfig.sync_mode === 'incremental' ? 'incremental' : 'full_refresh',
+    maxIterations: resolved.sourceConfig.max_iterations ?? null,
+    retryLimit: resolved.sourceConfig.api_config.retry_limit,
+    retry: {
+      initialInterval: engine.retry.initial_interval,
+      backoffCoefficient: engine.retry.backoff_coefficient,
+      maximumInterval: engine.retry.maximum_interval,
+    },
+    pageTimeout: engine.page_timeout,
+    heartbeatTimeout: engine.heartbeat_timeout,
+    continueAsNewEvery: engine.continue_as_new_every,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  };
+}
+
+/** The id of the one workflow that may run for a pipeline's (name, source, stream). */
+export function syncWorkflowId(pipeline: Pick<PipelineConfig, 'name' | 'source'>): string {
+  return `bizon-sync:${pipeline.name}:${pipeline.source.name}:${pipeline.source.stream}`;
+}

@@ -1,0 +1,53 @@
+import { ConfigError } from '../sources/errors.ts';
+
+const WHOLE_VALUE_REFERENCE = /^BIZON_ENV_[A-Za-z0-9_]+$/;
+const INLINE_REFERENCE = /\$\{env:\/\/([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** One environment variable a config refers to, and where. */
+export interface SecretReference {
+  variable: string;
+  path: string;
+}
+
+function walk(value: unknown, path: string, visit: (text: string, path: string) => string): unknown {
+  if (typeof value === 'string') return visit(value, path);
+  if (Array.isArray(value)) return value.map((item, index) => walk(item, `${path}[${index}]`, visit));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, path ? `${path}.${key}` : key, visit)]));
+  }
+  return value;
+}
+
+/**
+ * Lists the environment variables a config refers to: whole values
+ * `BIZON_ENV_<NAME>` (the variable of that same name) and inline `${env://NAME}`.
+ */
+export function findSecretReferences(config: unknown, basePath = ''): SecretReference[] {
+  const found: SecretReference[] = [];
+  walk(config, basePath, (text, path) => {
+    if (WHOLE_VALUE_REFERENCE.test(text)) found.push({ variable: text, path });
+    for (const match of text.matchAll(INLINE_REFERENCE)) found.push({ variable: match[1]!, path });
+    return text;
+  });
+  return found;
+}
+
+/** Throws a {@link ConfigError} naming every referenced variable that `env` lacks. */
+export function checkSecretReferences(config: unknown, env: NodeJS.ProcessEnv, basePath = ''): void {
+  const missing = findSecretReferences(config, basePath).filter((reference) => env[reference.variable] === undefined);
+  if (missing.length === 0) return;
+  const list = missing.map((reference) => `${reference.variable} (used by ${reference.path})`).join(', ');
+  throw new ConfigError(`Missing environment variable${missing.length > 1 ? 's' : ''}: ${list}. Export ${missing.length > 1 ? 'them' : 'it'} where the worker runs.`);
+}
+
+/**
+ * Returns a copy of `config` with every reference replaced by its value.
+ * Called only inside activities, so secrets never enter workflow history.
+ */
+export function resolveSecretReferences<T>(config: T, env: NodeJS.ProcessEnv, basePath = ''): T {
+  checkSecretReferences(config, env, basePath);
+  return walk(config, basePath, (text) => {
+    if (WHOLE_VALUE_REFERENCE.test(text)) return env[text]!;
+    return text.replace(INLINE_REFERENCE, (_, variable: string) => env[variable]!);
+  }) as T;
+}

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import type { ValidatedRecord } from '../sources/iteration.ts';
+
+/** One output row, with bizon's columns. */
+export interface DestinationRow {
+  bizon_id: string;
+  bizon_extracted_at: string;
+  bizon_loaded_at: string;
+  source_record_id: string;
+  source_timestamp: string;
+  source_data: Record<string, unknown>;
+  destination_id: string;
+}
+
+/** One page to write: identified by (sync run, iteration), which makes the write idempotent. */
+export interface WriteBatch {
+  syncRunId: string;
+  iteration: number;
+  extractedAt: Date;
+  records: readonly ValidatedRecord[];
+}
+
+/** How `finalize` publishes: a full refresh replaces the output, an incremental sync appends to it. */
+export type PublishMode = 'replace' | 'append';
+
+/** What a finalized sync published, per output. */
+export interface PublishedOutput {
+  destinationId: string;
+  records: number;
+  location: string;
+}
+
+/**
+ * A place records go. Every method may be called more than once for the same
+ * sync run (activities are retried), and must give the same result.
+ */
+export interface Destination {
+  /** Fails when the destination cannot be written (missing directory, no permission, ...). */
+  checkConnection(): Promise<void>;
+  /** Stages one page; writing the same (syncRunId, iteration) again replaces it. */
+  write(batch: WriteBatch): Promise<void>;
+  /** Publishes every staged page of the run at once. */
+  finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]>;
+  /** Discards what the run staged. */
+  abort(run: { syncRunId: string }): Promise<void>;
+}
+
+/** A deterministic id per (run, iteration, position), so a rewritten page keeps its ids. */
+function bizonId(syncRunId: string, iteration: number, index: number): string {
+  const hex = createHash('sha256').update(`${syncRunId}:${iteration}:${index}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Turns a page into rows, routing each record to its own `destinationId` or the default one. */
+export function toRows(batch: WriteBatch, defaultDestinationId: string, loadedAt = new Date()): DestinationRow[] {
+  const extractedAt = batch.extractedAt.toISOString();
+  const loaded = loadedAt.toISOString();
+  return batch.records.map((record, index) => ({
+    bizon_id: bizonId(batch.syncRunId, batch.iteration, index),
+    bizon_extracted_at: extractedAt,
+    bizon_loaded_at: loaded,
+    source_record_id: record.id,
+    source_timestamp: record.timestamp ?? extractedAt,
+    source_data: record.data,
+    destination_id: record.destinationId ?? defaultDestinationId,
+  }));
+}

@@ -1,0 +1,171 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { access, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { DestinationWriteError, NonRetryableError } from '../sources/errors.ts';
+import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+
+/** Config of the `file` destination. */
+export const FileDestinationConfig = z.strictObject({
+  directory: z.string().min(1).default('.').describe('Directory of the output files (relative to the worker’s working directory)'),
+  destination_id: z.string().min(1).optional().describe('Output file name without .jsonl (defaults to <source>_<stream>)'),
+});
+export type FileDestinationConfig = z.infer<typeof FileDestinationConfig>;
+
+const STAGING_DIR = '.bizon-staging';
+const RESULT_FILE = 'published.json';
+const COMMIT_FILE = 'commit.json';
+const NEWLINE = 0x0a;
+
+/** Rejects ids that would write outside the directory. */
+function checkDestinationId(id: string): void {
+  if (id === '' || id.startsWith('.') || /[/\\\0]/.test(id)) {
+    throw new NonRetryableError(`Invalid destination id '${id}': it names a file, so it cannot be empty, start with '.', or contain '/' or '\\'`);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a file so that readers see the old content or the new, never a part. */
+async function writeFileAtomic(file: string, content: string): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(temporary, content);
+  await rename(temporary, file);
+}
+
+/**
+ * Writes NDJSON files `<directory>/<destination_id>.jsonl`, one per routed
+ * destination id. Pages are staged per (sync run, iteration) and published
+ * by an atomic rename at finalize: readers see the old file or the new one.
+ */
+export class FileDestination implements Destination {
+  private readonly directory: string;
+
+  constructor(
+    config: FileDestinationConfig,
+    private readonly defaultDestinationId: string,
+  ) {
+    this.directory = path.resolve(config.directory);
+    checkDestinationId(defaultDestinationId);
+  }
+
+  private runDir(syncRunId: string): string {
+    return path.join(this.directory, STAGING_DIR, encodeURIComponent(syncRunId));
+  }
+
+  /** Final output file of a destination id. */
+  outputFile(destinationId: string): string {
+    return path.join(this.directory, `${destinationId}.jsonl`);
+  }
+
+  async checkConnection(): Promise<void> {
+    try {
+      await mkdir(this.directory, { recursive: true });
+      await access(this.directory, constants.W_OK);
+    } catch (error) {
+      throw new NonRetryableError(`File destination cannot write to directory ${this.directory}: ${(error as Error).message}`);
+    }
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    const byDestination = new Map<string, string[]>();
+    for (const row of toRows(batch, this.defaultDestinationId)) {
+      checkDestinationId(row.destination_id);
+      const lines = byDestination.get(row.destination_id) ?? [];
+      lines.push(JSON.stringify(row));
+      byDestination.set(row.destination_id, lines);
+    }
+    const pageName = `${String(batch.iteration).padStart(10, '0')}.jsonl`;
+    const runDir = this.runDir(batch.syncRunId);
+    try {
+      for (const [destinationId, lines] of byDestination) {
+        const dir = path.join(runDir, 'pages', encodeURIComponent(destinationId));
+        await mkdir(dir, { recursive: true });
+        await writeFileAtomic(path.join(dir, pageName), `${lines.join('\n')}\n`);
+      }
+    } catch (error) {
+      throw new DestinationWriteError(`File destination could not stage page ${batch.iteration} in ${runDir}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]> {
+    const runDir = this.runDir(run.syncRunId);
+    const resultFile = path.join(runDir, RESULT_FILE);
+    if (await exists(resultFile)) return JSON.parse(await readFile(resultFile, 'utf8')) as PublishedOutput[];
+
+    const pagesDir = path.join(runDir, 'pages');
+    const destinationIds = (await exists(pagesDir)) ? (await readdir(pagesDir)).map((name) => decodeURIComponent(name)) : [];
+    if (run.mode === 'replace' && !destinationIds.includes(this.defaultDestinationId)) destinationIds.push(this.defaultDestinationId);
+
+    const published: PublishedOutput[] = [];
+    try {
+      await mkdir(runDir, { recursive: true });
+      for (const destinationId of destinationIds.sort()) {
+        published.push(await this.publishOne(runDir, destinationId, run.mode));
+      }
+      await writeFileAtomic(resultFile, JSON.stringify(published));
+      await rm(pagesDir, { recursive: true, force: true });
+    } catch (error) {
+      throw new DestinationWriteError(`File destination could not publish run ${run.syncRunId}: ${(error as Error).message}`, { cause: error });
+    }
+    return published;
+  }
+
+  /**
+   * Builds the new file beside the target and renames it over the target. A
+   * commit record written before the rename makes a retried finalize finish
+   * the rename instead of appending twice.
+   */
+  private async publishOne(runDir: string, destinationId: string, mode: PublishMode): Promise<PublishedOutput> {
+    const target = this.outputFile(destinationId);
+    const pageDir = path.join(runDir, 'pages', encodeURIComponent(destinationId));
+    const commitFile = path.join(pageDir, COMMIT_FILE);
+    if (await exists(commitFile)) {
+      const commit = JSON.parse(await readFile(commitFile, 'utf8')) as { temporary: string; records: number };
+      if (await exists(commit.temporary)) await rename(commit.temporary, target);
+      return { destinationId, records: commit.records, location: target };
+    }
+
+    const pages = (await exists(pageDir)) ? (await readdir(pageDir)).filter((name) => name.endsWith('.jsonl')).sort() : [];
+    const temporary = `${target}.bizon-${encodeURIComponent(path.basename(runDir))}.tmp`;
+    const out = createWriteStream(temporary);
+    let records = 0;
+    if (mode === 'append' && (await exists(target))) {
+      await pipeline(createReadStream(target), out, { end: false });
+    }
+    for (const page of pages) {
+      const content = await readFile(path.join(pageDir, page));
+      for (const byte of content) if (byte === NEWLINE) records++;
+      if (!out.write(content)) await once(out, 'drain');
+    }
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await mkdir(pageDir, { recursive: true });
+    await writeFileAtomic(commitFile, JSON.stringify({ temporary, records }));
+    await rename(temporary, target);
+    return { destinationId, records, location: target };
+  }
+
+  async abort(run: { syncRunId: string }): Promise<void> {
+    await rm(this.runDir(run.syncRunId), { recursive: true, force: true });
+  }
+
+  /** Removes staging of runs finished long ago. */
+  async pruneStaging(olderThanMs: number): Promise<void> {
+    const stagingRoot = path.join(this.directory, STAGING_DIR);
+    if (!(await exists(stagingRoot))) return;
+    for (const name of await readdir(stagingRoot)) {
+      const dir = path.join(stagingRoot, name);
+      const result = path.join(dir, RESULT_FILE);
+      if ((await exists(result)) && Date.now() - (await stat(result)).mtimeMs > olderThanMs) await rm(dir, { recursive: true, force: true });
+    }
+  }
+}

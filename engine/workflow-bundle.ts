@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows', import.meta.url));
+const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/bizon-temporal', import.meta.url));
+
+function sdkVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require('@temporalio/workflow/package.json') as { version: string }).version;
+}
+
+/**
+ * The webpack bundle of `workflows/`, built once per content of that folder
+ * and SDK version and cached on disk: bundling takes seconds, and `bizon run`
+ * starts a worker every time.
+ */
+export async function workflowBundle(): Promise<{ code: string }> {
+  const hash = createHash('sha256').update(sdkVersion());
+  for (const file of readdirSync(WORKFLOWS_DIR).sort()) hash.update(file).update(readFileSync(path.join(WORKFLOWS_DIR, file)));
+  const cached = path.join(CACHE_DIR, `workflows-${hash.digest('hex').slice(0, 16)}.js`);
+  if (existsSync(cached)) return { code: readFileSync(cached, 'utf8') };
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(WORKFLOWS_DIR, 'index.ts'), logger: quietLogger });
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const temporary = `${cached}.${process.pid}.tmp`;
+  writeFileSync(temporary, code);
+  renameSync(temporary, cached);
+  return { code };
+}
+
+const noop = () => undefined;
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error };

@@ -1,0 +1,120 @@
+import { MalformedIterationError } from './errors.ts';
+import type { Pagination } from './models.ts';
+
+/** A record after validation: id a string, timestamp an ISO string. */
+export interface ValidatedRecord {
+  id: string;
+  data: Record<string, unknown>;
+  timestamp: string | undefined;
+  destinationId: string | undefined;
+}
+
+/** A validated page: records ready to write, and a JSON-only next pagination (`null` = the end). */
+export interface ValidatedIteration {
+  records: ValidatedRecord[];
+  nextPagination: Pagination | null;
+}
+
+/** Where a page came from, to name it in errors. */
+export interface IterationContext {
+  source: string;
+  stream: string;
+  iteration: number;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Returns the path of the first value that would not survive a JSON round trip, or undefined. */
+function findNonJson(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} (${value})`;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const bad = findNonJson(item, `${path}[${index}]`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      const bad = findNonJson(item, `${path}.${key}`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  const kind = value === undefined ? 'undefined' : value instanceof Date ? 'a Date' : typeof value;
+  return `${path} (${kind})`;
+}
+
+const MAX_LISTED_PROBLEMS = 3;
+
+/**
+ * Checks what a source's `get()` returned and normalises it. Throws a
+ * non-retryable {@link MalformedIterationError} naming source, stream,
+ * iteration and the faulty field.
+ */
+export function validateIteration(raw: unknown, context: IterationContext): ValidatedIteration {
+  const where = `Source '${context.source}' (stream '${context.stream}') returned a malformed SourceIteration at iteration ${context.iteration}`;
+  const fail = (problem: string): never => {
+    throw new MalformedIterationError(`${where}: ${problem}`);
+  };
+  if (!isPlainObject(raw)) fail(`expected an object { records, nextPagination }, got ${raw === null ? 'null' : typeof raw}`);
+  const iteration = raw as Record<string, unknown>;
+  if ('next_pagination' in iteration && !('nextPagination' in iteration)) {
+    fail("found 'next_pagination'; the TypeScript API names it 'nextPagination'");
+  }
+  if (!Array.isArray(iteration.records)) fail(`'records' must be an array, got ${typeof iteration.records}`);
+
+  const problems: string[] = [];
+  const records: ValidatedRecord[] = [];
+  for (const [index, item] of (iteration.records as unknown[]).entries()) {
+    if (problems.length >= MAX_LISTED_PROBLEMS) break;
+    if (!isPlainObject(item)) {
+      problems.push(`records[${index}] must be an object { id, data }`);
+      continue;
+    }
+    const { id, data, timestamp, destinationId } = item;
+    if (!(typeof id === 'string' && id !== '') && !(typeof id === 'number' && Number.isFinite(id))) {
+      problems.push(`records[${index}].id must be a non-empty string or a number, got ${JSON.stringify(id) ?? 'undefined'}`);
+      continue;
+    }
+    if (!isPlainObject(data)) {
+      problems.push(`records[${index}].data must be a JSON object`);
+      continue;
+    }
+    const nonJson = findNonJson(data, `records[${index}].data`);
+    if (nonJson) {
+      problems.push(`${nonJson} is not JSON`);
+      continue;
+    }
+    let isoTimestamp: string | undefined;
+    if (timestamp !== undefined && timestamp !== null) {
+      const date = timestamp instanceof Date ? timestamp : typeof timestamp === 'string' ? new Date(timestamp) : undefined;
+      if (!date || Number.isNaN(date.getTime())) {
+        problems.push(`records[${index}].timestamp must be a Date or a date string, got ${JSON.stringify(timestamp)}`);
+        continue;
+      }
+      isoTimestamp = date.toISOString();
+    }
+    if (destinationId !== undefined && (typeof destinationId !== 'string' || destinationId === '')) {
+      problems.push(`records[${index}].destinationId must be a non-empty string`);
+      continue;
+    }
+    records.push({ id: String(id), data, timestamp: isoTimestamp, destinationId: destinationId as string | undefined });
+  }
+  if (problems.length > 0) fail(problems.join('; '));
+
+  const next = iteration.nextPagination;
+  let nextPagination: Pagination | null = null;
+  if (next !== undefined && next !== null) {
+    if (!isPlainObject(next)) fail(`'nextPagination' must be a JSON object, null or undefined, got ${Array.isArray(next) ? 'an array' : typeof next}`);
+    const nonJson = findNonJson(next, 'nextPagination');
+    if (nonJson) fail(`${nonJson} is not JSON: pagination is durable workflow state and must be plain JSON`);
+    nextPagination = Object.keys(next as object).length === 0 ? null : (next as Pagination);
+  }
+  return { records, nextPagination };
+}

@@ -1,0 +1,41 @@
+/**
+ * Where the next `get()` call starts: any JSON object the source chooses
+ * (`{ page: 2 }`, `{ cursor: 'abc' }`). It is kept as durable workflow state,
+ * so it must be plain JSON. An empty value (`{}`, `null` or `undefined`)
+ * returned as `nextPagination` means "no more pages".
+ */
+export type Pagination = Record<string, unknown>;
+
+/** One record extracted from the API. */
+export interface SourceRecord {
+  /** The record's id in the source; numbers are stored as strings. */
+  id: string | number;
+  /** The record itself: a JSON object. */
+  data: Record<string, unknown>;
+  /** When the record was last changed in the source. Defaults to the extraction time. */
+  timestamp?: Date | string;
+  /** Route this record to another output (file name, table) than the configured `destination_id`. */
+  destinationId?: string;
+}
+
+/** What one `get()` call returns: a page of records and where the next page starts. */
+export interface SourceIteration {
+  records: SourceRecord[];
+  /** Where the next call starts; `{}`, `null` or `undefined` ends the sync. */
+  nextPagination: Pagination | null | undefined;
+}
+
+/** What an incremental sync hands to `getRecordsAfter()`. */
+export interface SourceIncrementalState {
+  /** Start time of the last successful sync of this pipeline. */
+  lastRun: Date;
+  /** Extra state of the last successful sync (for example `max_cursor_value`). */
+  state: Record<string, unknown>;
+  /** The configured `cursor_field`, if any. */
+  cursorField?: string;
+}
+
+/** True when a pagination value means "no more pages". */
+export function isEndOfPagination(pagination: Pagination | null | undefined): boolean {
+  return pagination == null || Object.keys(pagination).length === 0;
+}

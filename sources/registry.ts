@@ -1,0 +1,121 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createJiti } from 'jiti';
+import { DummySource } from './dummy.ts';
+import { ConfigError } from './errors.ts';
+import type { SourceClass } from './source.ts';
+
+/** The sources that ship with bizon-temporal, by name. */
+export const BUILTIN_SOURCES: Readonly<Record<string, SourceClass>> = {
+  dummy: DummySource as unknown as SourceClass,
+};
+
+/** A source class found in a `--custom-source` file. */
+export interface CustomSource {
+  file: string;
+  exportName: string;
+  cls: SourceClass;
+}
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+function packageDir(name: string): string {
+  return path.dirname(require.resolve(`${name}/package.json`));
+}
+
+let loader: ReturnType<typeof createJiti> | undefined;
+
+/** jiti loads `.ts` files from anywhere, with `bizon-temporal`, `zod` and `axios` mapped to this installation's copies. */
+function sourceLoader(): ReturnType<typeof createJiti> {
+  loader ??= createJiti(import.meta.url, {
+    interopDefault: true,
+    moduleCache: true,
+    alias: {
+      'bizon-temporal': path.join(PROJECT_ROOT, 'index.ts'),
+      zod: packageDir('zod'),
+      axios: packageDir('axios'),
+    },
+  });
+  return loader;
+}
+
+/** Duck-typed, because a custom file gets its own copy of the SDK classes through the loader. */
+export function isSourceClass(value: unknown): value is SourceClass {
+  if (typeof value !== 'function') return false;
+  const candidate = value as unknown as { streams?: unknown; prototype?: { get?: unknown } };
+  return typeof candidate.streams === 'function' && typeof candidate.prototype?.get === 'function';
+}
+
+/** Imports a custom source file (`.ts`, `.mts`, `.js`, `.mjs`) and returns the source classes it exports. */
+export async function loadCustomSourceFile(file: string): Promise<CustomSource[]> {
+  const absolute = path.resolve(file);
+  if (!existsSync(absolute)) {
+    throw new ConfigError(`Custom source file not found: ${absolute} (given as --custom-source ${file})`);
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = (await sourceLoader().import(absolute)) as Record<string, unknown>;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`Could not load custom source file ${absolute}: ${reason}`, { cause: error });
+  }
+  const found: CustomSource[] = [];
+  for (const [exportName, value] of Object.entries(module)) {
+    if (isSourceClass(value) && !found.some((source) => source.cls === value)) found.push({ file: absolute, exportName, cls: value });
+  }
+  if (found.length === 0) {
+    throw new ConfigError(`Custom source file ${absolute} exports no source class (a class extending AbstractSource with static streams() and get()).`);
+  }
+  return found;
+}
+
+/** Loads every `--custom-source` file. */
+export async function loadCustomSources(files: readonly string[]): Promise<CustomSource[]> {
+  const all: CustomSource[] = [];
+  for (const file of files) all.push(...(await loadCustomSourceFile(file)));
+  return all;
+}
+
+function streamsOf(cls: SourceClass): string[] {
+  const streams = cls.streams();
+  if (!Array.isArray(streams) || streams.some((stream) => typeof stream !== 'string')) {
+    throw new ConfigError(`${cls.name}.streams() must return an array of stream names`);
+  }
+  return streams;
+}
+
+/**
+ * Picks the class that serves `source.name` / `source.stream`: among custom
+ * sources, the one whose `streams()` lists the stream; else the built-in source
+ * of that name. Errors list what is available.
+ */
+export function resolveSourceClass(name: string, stream: string, customSources: readonly CustomSource[]): SourceClass {
+  const custom = customSources.filter((source) => streamsOf(source.cls).includes(stream));
+  if (custom.length === 1) return custom[0]!.cls;
+  if (custom.length > 1) {
+    const names = custom.map((source) => `${source.exportName} (${source.file})`).join(', ');
+    throw new ConfigError(`Stream '${stream}' is offered by several custom sources: ${names}. Keep one of them in --custom-source.`);
+  }
+  const builtin = BUILTIN_SOURCES[name];
+  if (builtin) {
+    if (!streamsOf(builtin).includes(stream)) {
+      throw new ConfigError(`Source '${name}' has no stream '${stream}'. Available streams: ${streamsOf(builtin).join(', ')}.`);
+    }
+    return builtin;
+  }
+  if (customSources.length > 0) {
+    const available = customSources.map((source) => `${source.exportName}: ${streamsOf(source.cls).join(', ')}`).join('; ');
+    throw new ConfigError(`Source '${name}' has no stream '${stream}'. Available streams: ${available}.`);
+  }
+  throw new ConfigError(
+    `Unknown source '${name}'. Built-in sources: ${Object.keys(BUILTIN_SOURCES).join(', ')}. For your own source, pass its file: --custom-source ./${name}.ts`,
+  );
+}
+
+/** Whether a source class implements `getRecordsAfter` (supports incremental syncs). */
+export function supportsIncremental(cls: SourceClass): boolean {
+  return typeof (cls.prototype as { getRecordsAfter?: unknown }).getRecordsAfter === 'function';
+}

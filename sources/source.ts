@@ -1,0 +1,81 @@
+import type { AxiosInstance } from 'axios';
+import type { z } from 'zod';
+import { AuthBuilder, type Authenticator } from './auth.ts';
+import { SourceConfig } from './config.ts';
+import type { Pagination, SourceIncrementalState, SourceIteration } from './models.ts';
+import { createSession } from './session.ts';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The class a source author extends. One instance serves one sync of one
+ * stream; each `get()` call runs as one retryable Temporal activity.
+ *
+ * Required: static `streams()`, static `getConfigClass()` (when the source
+ * has its own fields), `checkConnection()` and `get()`. Optional:
+ * `getAuthenticator()`, `getTotalRecordsCount()`, and `getRecordsAfter()`,
+ * whose presence makes the source support `sync_mode: incremental`.
+ */
+export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
+  /** The validated `source:` block of the pipeline, secrets resolved. */
+  readonly config: C;
+  /**
+   * An axios instance with `getAuthenticator()` applied, a timeout
+   * (`api_config.request_timeout`), and non-2xx answers thrown as errors that
+   * keep status, headers and a body excerpt (429 becomes a `RateLimitError`).
+   * It never retries on its own: Temporal retries the page.
+   */
+  readonly session: AxiosInstance;
+
+  constructor(config: C) {
+    this.config = config;
+    this.session = createSession({
+      timeoutMs: (config.api_config?.request_timeout ?? 30) * 1000,
+      authenticator: () => this.getAuthenticator(),
+    });
+  }
+
+  /** The stream names this source can sync. */
+  static streams(): string[] {
+    throw new Error(`${this.name} must define static streams(): string[]`);
+  }
+
+  /** The zod schema of this source's config; defaults to the base `SourceConfig`. */
+  static getConfigClass(): z.ZodType {
+    return SourceConfig;
+  }
+
+  /** The authenticator applied to `this.session`; by default built from `config.authentication`. */
+  getAuthenticator(): MaybePromise<Authenticator | undefined> {
+    return this.config.authentication ? AuthBuilder.fromConfig(this.config.authentication) : undefined;
+  }
+
+  /** Checks that the API can be reached: `[true, null]`, or `[false, 'why']`. */
+  abstract checkConnection(): MaybePromise<[boolean, string | null]>;
+
+  /** The number of records the sync will read, when the API tells; `null` when unknown. */
+  getTotalRecordsCount(): MaybePromise<number | null> {
+    return null;
+  }
+
+  /**
+   * Reads one page. `pagination` is `undefined` on the first call, then the
+   * previous call's `nextPagination`. Return an empty `nextPagination`
+   * (`{}`, `null` or `undefined`) when there are no more pages.
+   */
+  abstract get(pagination?: Pagination): MaybePromise<SourceIteration>;
+
+  /**
+   * Reads one page of the records changed since the last successful sync.
+   * Implement it to support `sync_mode: incremental`.
+   */
+  getRecordsAfter?(state: SourceIncrementalState, pagination?: Pagination): MaybePromise<SourceIteration>;
+}
+
+/** A source class, as registered and resolved by the framework. */
+export interface SourceClass {
+  new (config: never): AbstractSource<never>;
+  readonly name: string;
+  streams(): string[];
+  getConfigClass(): z.ZodType;
+}

@@ -1,0 +1,67 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createSyncActivities } from './activities/index.ts';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
+import { workflowBundle } from './engine/workflow-bundle.ts';
+import { loadCustomSources, type CustomSource } from './sources/registry.ts';
+
+/** Options of {@link createWorker}. */
+export interface BizonWorkerOptions {
+  /** host:port of the Temporal frontend. */
+  address: string;
+  namespace?: string;
+  taskQueue?: string;
+  /** Files of custom sources this worker can run (`--custom-source`). */
+  customSourceFiles?: readonly string[];
+  /** Already loaded custom sources (instead of, or besides, the files). */
+  customSources?: readonly CustomSource[];
+  /** Pages run at once by this worker. */
+  maxConcurrentActivities?: number;
+}
+
+/** A worker and the connection it owns. */
+export interface BizonWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  /** Runs until {@link BizonWorker.shutdown}, then closes the connection. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/**
+ * A Temporal worker that runs sync workflows and their activities on
+ * `taskQueue`. Any number of them may poll the same queue, on any machines:
+ * each needs the custom source files of the pipelines it serves.
+ */
+export async function createWorker(options: BizonWorkerOptions): Promise<BizonWorker> {
+  const customSources = [...(options.customSources ?? []), ...(await loadCustomSources(options.customSourceFiles ?? []))];
+  const connection = await NativeConnection.connect({ address: options.address });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: options.namespace ?? DEFAULT_NAMESPACE,
+      taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      workflowBundle: await workflowBundle(),
+      activities: createSyncActivities({ customSources }),
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 20,
+      // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
+      shutdownGraceTime: '5s',
+    });
+    return {
+      worker,
+      connection,
+      async run() {
+        try {
+          await worker.run();
+        } finally {
+          await connection.close();
+        }
+      },
+      shutdown() {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      },
+    };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}

@@ -1,0 +1,1 @@
+export { syncWorkflow, progressQuery } from './sync.ts';

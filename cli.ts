@@ -168,7 +168,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('run a pipeline as a Temporal workflow and wait for it')
     .argument('<config>', 'pipeline YAML file')
     .addOption(customSourceOption())
-    .addOption(logLevelOption('WARN'))
+    .addOption(logLevelOption('ERROR'))
     .option('--no-worker', 'do not run a worker in this process (workers run elsewhere)')
     .option('--detach', 'start the sync and return without waiting', false)
     .action((config: string, options: RunOptions) => run(() => runCommand(config, options)));

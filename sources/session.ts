@@ -4,12 +4,16 @@ import { HttpError, NetworkError, RateLimitError } from './errors.ts';
 
 const BODY_EXCERPT_CHARS = 300;
 
-/** The last error each session raised, so a failed `checkConnection()` can be classified. */
-const lastErrors = new WeakMap<AxiosInstance, Error>();
+/**
+ * Where a session keeps the last error it raised, so a failed
+ * `checkConnection()` can be classified. A registered symbol, because a custom
+ * source file gets its own copy of this module.
+ */
+const LAST_ERROR = Symbol.for('bizon-temporal.session.lastError');
 
 /** The last error `session` raised, if any. */
 export function lastSessionError(session: AxiosInstance): Error | undefined {
-  return lastErrors.get(session);
+  return (session as unknown as Record<symbol, Error | undefined>)[LAST_ERROR];
 }
 
 function excerpt(data: unknown): string {
@@ -106,7 +110,7 @@ export function createSession(options: SessionOptions): AxiosInstance {
     (response) => response,
     (error: unknown) => {
       const mapped = toSourceHttpError(error);
-      lastErrors.set(session, mapped);
+      (session as unknown as Record<symbol, Error>)[LAST_ERROR] = mapped;
       return Promise.reject(mapped);
     },
   );

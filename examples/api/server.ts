@@ -1,0 +1,194 @@
+/**
+ * A small local HTTP API for the examples and the tests: deterministic
+ * datasets served with each pagination style of the seed, optional token
+ * auth, signed requests, an updated-since filter, a request log, and fault
+ * injection. `npm run example-api` starts it on 127.0.0.1:8765.
+ */
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+
+/** One item of a dataset. */
+export interface ApiItem {
+  id: number;
+  name: string;
+  type: string;
+  updated_at: string;
+  [key: string]: unknown;
+}
+
+/** One request the API received. */
+export interface ApiRequest {
+  at: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | undefined>;
+  status: number;
+}
+
+/** What the fault injector decides for a request: answer normally, or with this status/body/headers, or hang. */
+export type Fault = { status: number; body?: unknown; headers?: Record<string, string> } | { hangMs: number } | undefined;
+
+export interface ExampleApiOptions {
+  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** Number of items per stream (default: users 250, orders 120, products 40, events 90). */
+  datasets?: Record<string, number>;
+  /** When set, data endpoints require `Authorization: Bearer <token>`. */
+  token?: string;
+  /** When set, `/signed/...` requires `X-API-Key: <apiKey>` and an HMAC-SHA256 `X-Signature` made with `apiSecret`. */
+  signing?: { apiKey: string; apiSecret: string };
+  /** Called before each data request; returns a fault to inject, or undefined. */
+  fault?: (request: ApiRequest, log: readonly ApiRequest[]) => Fault;
+}
+
+export interface ExampleApi {
+  url: string;
+  /** Every request received, in order. */
+  requests: ApiRequest[];
+  /** The datasets, by stream; tests change items through {@link ExampleApi.touch}. */
+  data: Record<string, ApiItem[]>;
+  /** Marks items as changed now (their `updated_at` moves to the current time). */
+  touch(stream: string, ids: number[]): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_DATASETS: Record<string, number> = { users: 250, orders: 120, products: 40, events: 90 };
+const EVENT_TYPES = ['click', 'view', 'purchase'];
+const BASE_TIME = Date.UTC(2024, 0, 1);
+
+function makeItems(stream: string, count: number): ApiItem[] {
+  return Array.from({ length: count }, (_, index) => {
+    const id = index + 1;
+    return {
+      id,
+      name: `${stream.replace(/s$/, '')}-${id}`,
+      type: EVENT_TYPES[id % EVENT_TYPES.length]!,
+      updated_at: new Date(BASE_TIME + id * 60_000).toISOString(),
+      value: (id * 7919) % 1000,
+    };
+  });
+}
+
+/** The signature the `/signed` endpoints expect: HMAC-SHA256 of `METHOD path?query` with the secret, hex. */
+export function signRequest(secret: string, method: string, pathWithQuery: string): string {
+  return createHmac('sha256', secret).update(`${method.toUpperCase()} ${pathWithQuery}`).digest('hex');
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+const STYLES = new Set(['page', 'cursor', 'offset', 'total-pages', 'rest', 'signed']);
+
+/** Starts the example API on 127.0.0.1. */
+export async function startExampleApi(options: ExampleApiOptions = {}): Promise<ExampleApi> {
+  const data: Record<string, ApiItem[]> = {};
+  for (const [stream, count] of Object.entries({ ...DEFAULT_DATASETS, ...options.datasets })) data[stream] = makeItems(stream, count);
+  const requests: ApiRequest[] = [];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const query = Object.fromEntries(url.searchParams.entries());
+    const entry: ApiRequest = {
+      at: Date.now(),
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      headers: { authorization: req.headers.authorization, 'x-api-key': req.headers['x-api-key'] as string | undefined },
+      status: 200,
+    };
+    requests.push(entry);
+    const reply = (status: number, body: unknown, headers?: Record<string, string>) => {
+      entry.status = status;
+      send(res, status, body, headers);
+    };
+
+    if (url.pathname === '/health' || url.pathname.endsWith('/health')) return reply(200, { status: 'ok' });
+
+    const fault = options.fault?.(entry, requests);
+    if (fault && 'hangMs' in fault) {
+      await new Promise((resolve) => setTimeout(resolve, fault.hangMs));
+      if (res.destroyed) return;
+    } else if (fault) {
+      return reply(fault.status, fault.body ?? { error: `injected ${fault.status}` }, fault.headers);
+    }
+
+    const parts = url.pathname.split('/').filter(Boolean);
+    const style = parts.length > 1 && STYLES.has(parts[0]!) ? parts.shift()! : 'page';
+    const stream = parts[0] ?? '';
+    const items = data[stream];
+    if (!items) return reply(404, { error: `unknown stream '${stream}'`, streams: Object.keys(data) });
+
+    if (style === 'signed') {
+      const signing = options.signing;
+      const expected = signing ? signRequest(signing.apiSecret, entry.method, `${url.pathname}${url.search}`) : undefined;
+      if (!signing || req.headers['x-api-key'] !== signing.apiKey || req.headers['x-signature'] !== expected) {
+        return reply(401, { error: 'invalid API key or signature' });
+      }
+    } else if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
+      return reply(401, { error: 'invalid or missing token' });
+    }
+
+    if (parts[1] === 'count') return reply(200, { total: items.length });
+
+    const since = query.updated_since ? Date.parse(query.updated_since) : undefined;
+    const visible = since === undefined ? items : items.filter((item) => Date.parse(item.updated_at) > since);
+    const limit = Math.max(1, Number(query.limit ?? query.per_page ?? 100));
+    switch (style) {
+      case 'page':
+      case 'signed': {
+        const page = Math.max(1, Number(query.page ?? 1));
+        return reply(200, { items: visible.slice((page - 1) * limit, page * limit) });
+      }
+      case 'total-pages': {
+        const page = Math.max(1, Number(query.page ?? 1));
+        return reply(200, { items: visible.slice((page - 1) * limit, page * limit), total_pages: Math.max(1, Math.ceil(visible.length / limit)) });
+      }
+      case 'offset': {
+        const offset = Math.max(0, Number(query.offset ?? 0));
+        return reply(200, { items: visible.slice(offset, offset + limit) });
+      }
+      case 'cursor':
+      case 'rest': {
+        const after = Number(query.cursor ?? query.after ?? 0);
+        const rest = visible.filter((item) => item.id > after);
+        const page = rest.slice(0, limit);
+        const next = rest.length > limit ? String(page[page.length - 1]!.id) : null;
+        return style === 'cursor' ? reply(200, { items: page, next_cursor: next }) : reply(200, { data: page, pagination: { next_cursor: next } });
+      }
+    }
+    return reply(404, { error: 'not found' });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => send(res, 500, { error: String(error) }));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    data,
+    touch(stream, ids) {
+      const now = new Date().toISOString();
+      for (const item of data[stream] ?? []) if (ids.includes(item.id)) item.updated_at = now;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const portFlag = process.argv.indexOf('--port');
+  const port = portFlag > 0 ? Number(process.argv[portFlag + 1]) : 8765;
+  const token = process.env.EXAMPLE_API_TOKEN;
+  const api = await startExampleApi({ port, token, signing: { apiKey: 'example-key', apiSecret: process.env.EXAMPLE_API_SECRET ?? 'example-secret' } });
+  process.stdout.write(`Example API on ${api.url}${token ? ' (token required)' : ''}\nStreams: ${Object.keys(api.data).join(', ')}\n`);
+}

@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { parse, stringify } from 'yaml';
+import { inject } from 'vitest';
+import type { DestinationRow } from '../destinations/destination.ts';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIZON = path.join(ROOT, 'bin', 'bizon.mjs');
+
+/** A fresh temporary directory. */
+export function tempDir(prefix = 'bizon-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** A name no other test uses (pipeline names, task queues). */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Writes a pipeline config as YAML and returns its path. */
+export function writeConfig(dir: string, config: unknown, name = 'config.yml'): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+/** Reads an example's config.yml as an object, to adapt it to the test's API and directories. */
+export function readExampleConfig(example: string): Record<string, any> {
+  return parse(readFileSync(path.join(ROOT, 'examples', example, 'config.yml'), 'utf8'));
+}
+
+/** Rows of an NDJSON output file. */
+export function readRows(file: string): DestinationRow[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as DestinationRow);
+}
+
+/** Environment for a CLI process: the suite's Temporal server, no inherited TEMPORAL_* surprises. */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), NO_COLOR: '1', ...extra };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Spawns `bizon <args>`. */
+export function spawnBizon(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, [BIZON, ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `bizon <args>` to the end. */
+export async function runBizon(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const started = Date.now();
+  const child = spawnBizon(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 150_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  return { code, stdout, stderr, durationMs: Date.now() - started };
+}
+
+/** A client of the suite's Temporal server. Close its connection when done. */
+export async function testClient(): Promise<Client> {
+  return new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+}

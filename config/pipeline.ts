@@ -115,7 +115,7 @@ export function formatConfigIssues(error: z.ZodError, schema: z.ZodType, basePat
 
 /** Parses `value` with `schema`, or throws a {@link ConfigError} listing every problem with its key path. */
 export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, what: string, basePath: readonly PropertyKey[] = []): z.infer<S> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const lines = formatConfigIssues(result.error, schema, basePath);
   throw new ConfigError(`Invalid ${what}:\n  - ${lines.join('\n  - ')}`);

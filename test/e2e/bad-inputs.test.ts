@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { ROOT, cliEnv, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+
+const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+const TOKEN = 'right-token-5d2e';
+let api: ExampleApi;
+
+beforeAll(async () => {
+  api = await startExampleApi({ token: TOKEN });
+});
+afterAll(async () => api?.close());
+
+function pipeline(source: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    name: unique('bad-input'),
+    source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 50, ...source },
+    destination: { name: 'file', config: { directory: 'output' } },
+    engine: { temporal: { task_queue: unique('bad-inputs') } },
+    ...extra,
+  };
+}
+
+async function run(config: unknown, options: { customSource?: string | null; env?: Record<string, string> } = {}) {
+  const dir = tempDir();
+  const file = writeConfig(dir, config);
+  const customSource = options.customSource === undefined ? PAGE_SOURCE : options.customSource;
+  const args = ['run', file, ...(customSource ? ['--custom-source', customSource] : [])];
+  return { dir, ...(await runBizon(args, { cwd: dir, env: cliEnv(options.env) })) };
+}
+
+const QUICK_MS = 20_000;
+
+describe('bad inputs end quickly with a message naming the problem', () => {
+  it('an unknown source key, with the intended key', async () => {
+    const result = await run(pipeline({ page_szie: 10 }));
+    expect(result.stderr).toContain("source.page_szie: unknown key — did you mean 'page_size'?");
+    expect(result.code).toBe(2);
+    expect(result.durationMs).toBeLessThan(QUICK_MS);
+  });
+
+  it('an unknown top-level key', async () => {
+    const config = pipeline({});
+    const { destination, ...rest } = config;
+    const result = await run({ ...rest, destinaton: destination });
+    expect(result.stderr).toContain("destinaton: unknown key — did you mean 'destination'?");
+    expect(result.stderr).toContain('destination: missing');
+    expect(result.code).toBe(2);
+  });
+
+  it('a wrong type', async () => {
+    const result = await run(pipeline({ page_size: 'ten' }));
+    expect(result.stderr).toMatch(/source\.page_size: .*expected number, received string/);
+    expect(result.code).toBe(2);
+  });
+
+  it('a missing required field', async () => {
+    const result = await run(pipeline({ api_url: undefined }));
+    expect(result.stderr).toContain('source.api_url: missing (required string)');
+    expect(result.code).toBe(2);
+  });
+
+  it('an unknown stream lists the streams', async () => {
+    const result = await run(pipeline({ stream: 'invoices' }));
+    expect(result.stderr).toContain("Source 'my_source' has no stream 'invoices'. Available streams: MySource: users, orders.");
+    expect(result.code).toBe(2);
+  });
+
+  it('a missing custom source file', async () => {
+    const result = await run(pipeline({}), { customSource: './nowhere/my_source.ts' });
+    expect(result.stderr).toMatch(/Custom source file not found: .*nowhere\/my_source\.ts/);
+    expect(result.code).toBe(2);
+  });
+
+  it('an unknown source without --custom-source', async () => {
+    const result = await run(pipeline({}), { customSource: null });
+    expect(result.stderr).toContain("Unknown source 'my_source'. Built-in sources: dummy. For your own source, pass its file: --custom-source ./my_source.ts");
+    expect(result.code).toBe(2);
+  });
+
+  it('a missing environment variable names the variable', async () => {
+    const result = await run(pipeline({ authentication: { type: 'api_key', params: { token: 'BIZON_ENV_NOT_SET_ANYWHERE' } } }));
+    expect(result.stderr).toContain('Missing environment variable: BIZON_ENV_NOT_SET_ANYWHERE (used by source.authentication.params.token)');
+    expect(result.code).toBe(2);
+  });
+
+  it('a source that returns a malformed iteration', async () => {
+    const config = pipeline({ name: 'malformed', stream: 'broken', api_url: undefined, page_size: undefined });
+    const result = await run(config, { customSource: path.join(ROOT, 'test', 'fixtures', 'malformed_source.ts') });
+    expect(result.stderr).toContain(
+      "Source 'malformed' (stream 'broken') returned a malformed SourceIteration at iteration 2: records[0].id must be a non-empty string or a number, got undefined",
+    );
+    expect(result.stderr).toContain('not retried');
+    expect(result.code).toBe(1);
+    expect(result.durationMs).toBeLessThan(QUICK_MS);
+  });
+
+  it('a 401 from the API fails at once with the status and the body', async () => {
+    const config = pipeline({ authentication: { type: 'bearer', params: { token: 'BIZON_ENV_WRONG_TOKEN' } } });
+    const result = await run(config, { env: { BIZON_ENV_WRONG_TOKEN: 'wrong-token' } });
+    expect(result.stderr).toContain(`HTTP 401 from GET ${api.url}/users?page=1&limit=50: {"error":"invalid or missing token"}`);
+    expect(result.stderr).toContain('not retried');
+    expect(result.code).toBe(1);
+    expect(result.durationMs).toBeLessThan(QUICK_MS);
+    expect(api.requests.filter((request) => request.path === '/users' && request.headers.authorization === 'Bearer wrong-token')).toHaveLength(1);
+  });
+});

@@ -45,6 +45,8 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 20,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
       shutdownGraceTime: '5s',
+      // When a worker dies, its workflows wait this long on its sticky queue before another worker takes them.
+      stickyQueueScheduleToStartTimeout: '3s',
     });
     return {
       worker,

@@ -40,6 +40,8 @@ export interface ExampleApiOptions {
   token?: string;
   /** When set, `/signed/...` requires `X-API-Key: <apiKey>` and an HMAC-SHA256 `X-Signature` made with `apiSecret`. */
   signing?: { apiKey: string; apiSecret: string };
+  /** Delay before each data answer, in milliseconds. */
+  latencyMs?: number;
   /** Called before each data request; returns a fault to inject, or undefined. */
   fault?: (request: ApiRequest, log: readonly ApiRequest[]) => Fault;
 }
@@ -109,6 +111,7 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
 
     if (url.pathname === '/health' || url.pathname.endsWith('/health')) return reply(200, { status: 'ok' });
 
+    if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
     const fault = options.fault?.(entry, requests);
     if (fault && 'hangMs' in fault) {
       await new Promise((resolve) => setTimeout(resolve, fault.hangMs));

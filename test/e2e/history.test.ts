@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { createWorker, type BizonWorker } from '../../worker.ts';
+import { ROOT, readRows, tempDir, testClient, unique } from '../helpers.ts';
+import { inject } from 'vitest';
+
+const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+let api: ExampleApi;
+let client: Client;
+let worker: BizonWorker;
+let workerRun: Promise<void>;
+const taskQueue = unique('history');
+
+beforeAll(async () => {
+  // 9,998 users at 5 a page: 2,000 pages, the last one short (a full last page would cost one more, empty, request).
+  api = await startExampleApi({ datasets: { users: 9_998, orders: 10_000 } });
+  client = await testClient();
+  worker = await createWorker({ address: inject('temporalAddress'), taskQueue, customSourceFiles: [PAGE_SOURCE] });
+  workerRun = worker.run();
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await workerRun;
+  await client?.connection.close();
+  await api?.close();
+});
+
+interface RunHistory {
+  runId: string;
+  events: number;
+  bytes: number;
+}
+
+/** Follows the continue-as-new chain from the first run and measures each run's history. */
+async function historiesOf(workflowId: string, firstRunId: string): Promise<RunHistory[]> {
+  const runs: RunHistory[] = [];
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.push({ runId, events: events.length, bytes: temporal.api.history.v1.History.encode(history).finish().length });
+    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return runs;
+}
+
+async function sync(stream: string, pageSize: number, extra: Record<string, unknown> = {}) {
+  const dir = tempDir();
+  const started = await startSync(client, {
+    config: {
+      name: unique('history'),
+      source: { name: 'my_source', stream, api_url: api.url, page_size: pageSize, ...extra },
+      destination: { name: 'file', config: { directory: dir } },
+    },
+    customSourceFiles: [PAGE_SOURCE],
+    taskQueue,
+  });
+  const startedAt = Date.now();
+  const result = (await started.handle.result()) as SyncResult;
+  return { result, dir, seconds: (Date.now() - startedAt) / 1000, histories: await historiesOf(started.workflowId, started.runId) };
+}
+
+describe('history stays bounded', () => {
+  it('a 2,000-page sync continues as new and no run has more than a few thousand events', async () => {
+    const { result, dir, seconds, histories } = await sync('users', 5);
+    expect(result.iterations).toBe(2000);
+    expect(result.records).toBe(9_998);
+    expect(readRows(path.join(dir, 'my_source_users.jsonl'))).toHaveLength(9_998);
+    // Default continue_as_new_every is 250 pages: 8 runs.
+    expect(histories.length).toBeGreaterThanOrEqual(8);
+    for (const history of histories) expect(history.events).toBeLessThan(2500);
+    console.log(`2,000 pages in ${seconds.toFixed(1)}s (${(2000 / seconds).toFixed(0)} pages/s); events per run: ${histories.map((h) => h.events).join(', ')}`);
+  });
+
+  it('a page of 1,000 records costs the history about what a page of 10 does', async () => {
+    const small = await sync('orders', 10, { max_iterations: 10 });
+    const large = await sync('orders', 1000);
+    expect(small.result.records).toBe(100);
+    expect(large.result.records).toBe(10_000);
+    expect(small.histories).toHaveLength(1);
+    expect(large.histories).toHaveLength(1);
+    const ratio = large.histories[0]!.bytes / small.histories[0]!.bytes;
+    console.log(`history bytes: 10-record pages ${small.histories[0]!.bytes}, 1,000-record pages ${large.histories[0]!.bytes} (ratio ${ratio.toFixed(2)})`);
+    expect(ratio).toBeGreaterThan(0.8);
+    expect(ratio).toBeLessThan(1.25);
+  });
+});

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, readRows, runBizon, tempDir, writeConfig } from '../helpers.ts';
+
+/** The environment of a user with no Temporal configured. */
+function bareEnv(): NodeJS.ProcessEnv {
+  const { TEMPORAL_ADDRESS: _address, ...env } = process.env;
+  return { ...env, NO_COLOR: '1' };
+}
+
+describe('bizon CLI', () => {
+  it('the quickstart runs on an embedded Temporal server whose state survives between runs', async () => {
+    const dir = tempDir();
+    const config = path.join(ROOT, 'examples', 'quickstart', 'config.yml');
+    const first = await runBizon(['run', config], { cwd: dir, env: bareEnv() });
+    expect(first.stderr).toMatch(/Started a local Temporal server \(state in .*\.bizon\/temporal\.db\); Web UI: http:\/\/127\.0\.0\.1:\d+/);
+    expect(first.stderr).toContain('✔ Sync succeeded: quickstart (dummy/creatures)');
+    expect(first.stderr).toContain('pages: 3 · records: 12');
+    expect(first.code).toBe(0);
+    expect(existsSync(path.join(dir, '.bizon', 'temporal.db'))).toBe(true);
+    const rows = readRows(path.join(dir, 'output', 'dummy_creatures.jsonl'));
+    expect(rows.map((row) => row.source_data.name)).toEqual([
+      'axolotl', 'bison', 'capybara', 'dugong', 'echidna', 'fennec', 'gecko', 'hoopoe', 'ibex', 'jerboa', 'kinkajou', 'lemur',
+    ]);
+
+    // A second run replaces the output (full refresh) on the same persisted server state.
+    const second = await runBizon(['run', config], { cwd: dir, env: bareEnv() });
+    expect(second.code).toBe(0);
+    expect(readRows(path.join(dir, 'output', 'dummy_creatures.jsonl'))).toHaveLength(12);
+  });
+
+  it('logger destination prints records as JSON lines', async () => {
+    const dir = tempDir();
+    const file = writeConfig(dir, {
+      name: 'logger-check',
+      source: { name: 'dummy', stream: 'plants', page_size: 3, max_iterations: 2 },
+      destination: { name: 'logger', config: {} },
+      engine: { temporal: { task_queue: `logger-${Date.now()}` } },
+    });
+    const result = await runBizon(['run', file], { cwd: dir });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.source_data.name)).toEqual(['agave', 'baobab', 'cactus', 'dahlia', 'edelweiss', 'fern']);
+    expect(result.stderr).toContain('stopped at max_iterations');
+  });
+
+  it('source list and stream list', async () => {
+    const sources = await runBizon(['source', 'list', '--custom-source', path.join(ROOT, 'examples', 'rest-api', 'source.ts')]);
+    expect(sources.code).toBe(0);
+    expect(sources.stdout).toContain('dummy\tbuilt-in\tstreams: creatures, plants');
+    expect(sources.stdout).toContain('RestApiSource');
+    const streams = await runBizon(['stream', 'list', 'dummy']);
+    expect(streams.stdout).toBe('creatures\tfull_refresh, incremental\nplants\tfull_refresh, incremental\n');
+    const custom = await runBizon(['stream', 'list', 'my_source', '--custom-source', path.join(ROOT, 'examples', 'page', 'source.ts')]);
+    expect(custom.stdout).toBe('users\tfull_refresh\norders\tfull_refresh\n');
+  });
+
+  it('an unknown command exits 2 with help', async () => {
+    const result = await runBizon(['frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown command 'frobnicate'");
+  });
+});

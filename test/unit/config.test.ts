@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { parsePipelineConfig, parseWithSchema } from '../../config/pipeline.ts';
+import { checkSecretReferences, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
+import { ConfigError } from '../../sources/errors.ts';
+import { SourceConfig } from '../../sources/config.ts';
+
+const base = { name: 'p', source: { name: 's', stream: 'users' }, destination: { name: 'logger' } };
+
+function errorOf(action: () => unknown): string {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('pipeline config', () => {
+  it('fills every engine default', () => {
+    const config = parsePipelineConfig(base);
+    expect(config.engine).toEqual({
+      temporal: { namespace: 'default', task_queue: 'bizon' },
+      retry: { initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '5m' },
+      continue_as_new_every: 250,
+      page_timeout: '10m',
+      heartbeat_timeout: '10s',
+    });
+    expect(config.destination.config).toEqual({});
+  });
+
+  it('names nested unknown keys with the closest known key', () => {
+    const message = errorOf(() => parsePipelineConfig({ ...base, engine: { retry: { initial_intervl: '2s' } } }));
+    expect(message).toContain("engine.retry.initial_intervl: unknown key — did you mean 'initial_interval'?");
+  });
+
+  it('lists the known keys when nothing is close', () => {
+    const message = errorOf(() => parsePipelineConfig({ ...base, engine: { zzz: 1 } }));
+    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, page_timeout, heartbeat_timeout)');
+  });
+
+  it('rejects a bad duration and a bad destination', () => {
+    const message = errorOf(() => parsePipelineConfig({ ...base, destination: { name: 'bigquery' }, engine: { page_timeout: 'soon' } }));
+    expect(message).toContain('destination.name:');
+    expect(message).toContain('engine.page_timeout:');
+  });
+
+  it('source configs: sync_mode stream is refused with a clear message', () => {
+    const message = errorOf(() => parseWithSchema(SourceConfig, { name: 's', stream: 'x', sync_mode: 'stream' }, 'source config', ['source']));
+    expect(message).toContain("source.sync_mode: sync_mode 'stream' is not supported by bizon-temporal; use full_refresh or incremental");
+  });
+
+  it('an extended source config stays strict', () => {
+    const Extended = SourceConfig.extend({ page_size: z.number() });
+    const message = errorOf(() => parseWithSchema(Extended, { name: 's', stream: 'x', page_size: 1, pagesize: 2 }, 'source config', ['source']));
+    expect(message).toContain("source.pagesize: unknown key — did you mean 'page_size'?");
+  });
+});
+
+describe('secret references', () => {
+  const config = { authentication: { params: { token: 'BIZON_ENV_TOKEN', url: 'https://${env://HOST}/v1?key=${env://KEY}' } }, page_size: 3 };
+
+  it('finds whole-value and inline references with their paths', () => {
+    expect(findSecretReferences(config, 'source')).toEqual([
+      { variable: 'BIZON_ENV_TOKEN', path: 'source.authentication.params.token' },
+      { variable: 'HOST', path: 'source.authentication.params.url' },
+      { variable: 'KEY', path: 'source.authentication.params.url' },
+    ]);
+  });
+
+  it('names every missing variable', () => {
+    expect(errorOf(() => checkSecretReferences(config, { HOST: 'h' }, 'source'))).toBe(
+      'Missing environment variables: BIZON_ENV_TOKEN (used by source.authentication.params.token), KEY (used by source.authentication.params.url). Export them where the worker runs.',
+    );
+  });
+
+  it('resolves values without touching the original', () => {
+    const resolved = resolveSecretReferences(config, { BIZON_ENV_TOKEN: 't0k', HOST: 'api.example.com', KEY: 'k3y' });
+    expect(resolved).toEqual({ authentication: { params: { token: 't0k', url: 'https://api.example.com/v1?key=k3y' } }, page_size: 3 });
+    expect(config.authentication.params.token).toBe('BIZON_ENV_TOKEN');
+  });
+});

@@ -1,0 +1,113 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FileDestination } from '../../destinations/file.ts';
+import type { ValidatedRecord } from '../../sources/iteration.ts';
+import { readRows, tempDir } from '../helpers.ts';
+
+function records(from: number, count: number, destinationId?: string): ValidatedRecord[] {
+  return Array.from({ length: count }, (_, index) => ({ id: String(from + index), data: { n: from + index }, timestamp: undefined, destinationId }));
+}
+
+const extractedAt = new Date('2024-01-01T00:00:00Z');
+
+describe('file destination', () => {
+  it('a page written twice (a retried activity) appears once', async () => {
+    const dir = tempDir();
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'run-1', iteration: 1, extractedAt, records: records(1, 3) });
+    await destination.write({ syncRunId: 'run-1', iteration: 2, extractedAt, records: records(4, 3) });
+    await destination.write({ syncRunId: 'run-1', iteration: 2, extractedAt, records: records(4, 3) });
+    const published = await destination.finalize({ syncRunId: 'run-1', mode: 'replace' });
+    expect(published).toEqual([{ destinationId: 'users', records: 6, location: path.join(dir, 'users.jsonl') }]);
+    const rows = readRows(path.join(dir, 'users.jsonl'));
+    expect(rows.map((row) => row.source_record_id)).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(rows[0]).toMatchObject({ bizon_extracted_at: '2024-01-01T00:00:00.000Z', source_timestamp: '2024-01-01T00:00:00.000Z', destination_id: 'users', source_data: { n: 1 } });
+    expect(new Set(rows.map((row) => row.bizon_id)).size).toBe(6);
+  });
+
+  it('nothing is visible before finalize, and a full refresh replaces the old file', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'users.jsonl'), '{"old":true}\n');
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'run-2', iteration: 1, extractedAt, records: records(1, 2) });
+    expect(readFileSync(path.join(dir, 'users.jsonl'), 'utf8')).toBe('{"old":true}\n');
+    await destination.finalize({ syncRunId: 'run-2', mode: 'replace' });
+    expect(readRows(path.join(dir, 'users.jsonl')).map((row) => row.source_record_id)).toEqual(['1', '2']);
+  });
+
+  it('a full refresh of an empty source publishes an empty file', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'users.jsonl'), '{"old":true}\n');
+    await new FileDestination({ directory: dir }, 'users').finalize({ syncRunId: 'run-3', mode: 'replace' });
+    expect(readFileSync(path.join(dir, 'users.jsonl'), 'utf8')).toBe('');
+  });
+
+  it('routes records to one file per destination id', async () => {
+    const dir = tempDir();
+    const destination = new FileDestination({ directory: dir }, 'events');
+    await destination.write({ syncRunId: 'r', iteration: 1, extractedAt, records: [...records(1, 2, 'clicks'), ...records(3, 1, 'views')] });
+    const published = await destination.finalize({ syncRunId: 'r', mode: 'replace' });
+    expect(published.map((output) => [output.destinationId, output.records])).toEqual([
+      ['clicks', 2],
+      ['events', 0],
+      ['views', 1],
+    ]);
+  });
+
+  it('a finalize retried after a crash between its rename and its bookkeeping does not append twice', async () => {
+    const dir = tempDir();
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'inc', iteration: 1, extractedAt, records: records(1, 2) });
+    // The state a crash leaves: the commit record written, the appended file already renamed into place.
+    const published = ['0', '1', '2'].map((id) => JSON.stringify({ source_record_id: id })).join('\n') + '\n';
+    writeFileSync(path.join(dir, 'users.jsonl'), published);
+    const commit = { temporary: path.join(dir, 'users.jsonl.bizon-inc.tmp'), records: 2 };
+    writeFileSync(path.join(dir, '.bizon-staging', 'inc', 'pages', 'users', 'commit.json'), JSON.stringify(commit));
+
+    const outputs = await destination.finalize({ syncRunId: 'inc', mode: 'append' });
+    expect(outputs).toEqual([{ destinationId: 'users', records: 2, location: path.join(dir, 'users.jsonl') }]);
+    expect(readFileSync(path.join(dir, 'users.jsonl'), 'utf8')).toBe(published);
+  });
+
+  it('a finalize retried after a crash before its rename finishes the rename', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'users.jsonl'), 'old\n');
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'inc2', iteration: 1, extractedAt, records: records(1, 1) });
+    const temporary = path.join(dir, 'users.jsonl.bizon-inc2.tmp');
+    writeFileSync(temporary, 'old\nnew\n');
+    writeFileSync(path.join(dir, '.bizon-staging', 'inc2', 'pages', 'users', 'commit.json'), JSON.stringify({ temporary, records: 1 }));
+
+    await destination.finalize({ syncRunId: 'inc2', mode: 'append' });
+    expect(readFileSync(path.join(dir, 'users.jsonl'), 'utf8')).toBe('old\nnew\n');
+    expect(existsSync(temporary)).toBe(false);
+  });
+
+  it('a second finalize of a published run returns the same result and changes nothing', async () => {
+    const dir = tempDir();
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'twice', iteration: 1, extractedAt, records: records(1, 2) });
+    const first = await destination.finalize({ syncRunId: 'twice', mode: 'append' });
+    const second = await destination.finalize({ syncRunId: 'twice', mode: 'append' });
+    expect(second).toEqual(first);
+    expect(readRows(path.join(dir, 'users.jsonl'))).toHaveLength(2);
+  });
+
+  it('abort discards staged pages and leaves the published file alone', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'users.jsonl'), '{"kept":true}\n');
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'gone', iteration: 1, extractedAt, records: records(1, 2) });
+    await destination.abort({ syncRunId: 'gone' });
+    expect(readFileSync(path.join(dir, 'users.jsonl'), 'utf8')).toBe('{"kept":true}\n');
+    expect(existsSync(path.join(dir, '.bizon-staging', 'gone'))).toBe(false);
+  });
+
+  it('refuses destination ids that would escape the directory', async () => {
+    const destination = new FileDestination({ directory: tempDir() }, 'users');
+    await expect(destination.write({ syncRunId: 'r', iteration: 1, extractedAt, records: records(1, 1, '../etc/passwd') })).rejects.toThrow(
+      "Invalid destination id '../etc/passwd'",
+    );
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { MalformedIterationError } from '../../sources/errors.ts';
+import { validateIteration } from '../../sources/iteration.ts';
+
+const where = { source: 'shop', stream: 'orders', iteration: 4 };
+
+describe('validateIteration', () => {
+  it('normalises ids to strings, timestamps to ISO, and empty pagination to null', () => {
+    const page = validateIteration(
+      { records: [{ id: 7, data: { a: 1 }, timestamp: new Date('2024-05-01T00:00:00Z'), destinationId: 'x' }], nextPagination: {} },
+      where,
+    );
+    expect(page).toEqual({
+      records: [{ id: '7', data: { a: 1 }, timestamp: '2024-05-01T00:00:00.000Z', destinationId: 'x' }],
+      nextPagination: null,
+    });
+  });
+
+  it.each([
+    [{ records: [], nextPagination: null }, null],
+    [{ records: [], nextPagination: undefined }, null],
+    [{ records: [] }, null],
+    [{ records: [], nextPagination: { cursor: 'abc', seen: [1, 2] } }, { cursor: 'abc', seen: [1, 2] }],
+  ])('pagination %j -> %j', (raw, expected) => {
+    expect(validateIteration(raw, where).nextPagination).toEqual(expected);
+  });
+
+  it.each([
+    [null, 'expected an object { records, nextPagination }, got null'],
+    [{ records: 'nope' }, "'records' must be an array, got string"],
+    [{ records: [], next_pagination: {} }, "found 'next_pagination'; the TypeScript API names it 'nextPagination'"],
+    [{ records: [{ data: {} }] }, 'records[0].id must be a non-empty string or a number, got undefined'],
+    [{ records: [{ id: 1, data: [1] }] }, 'records[0].data must be a JSON object'],
+    [{ records: [{ id: 1, data: { when: new Date(0) } }] }, 'records[0].data.when (a Date) is not JSON'],
+    [{ records: [{ id: 1, data: {}, timestamp: 'yesterday' }] }, 'records[0].timestamp must be a Date or a date string, got "yesterday"'],
+    [{ records: [], nextPagination: { after: new Date(0) } }, 'nextPagination.after (a Date) is not JSON: pagination is durable workflow state'],
+    [{ records: [], nextPagination: [1] }, "'nextPagination' must be a JSON object, null or undefined, got an array"],
+    [{ records: [], nextPagination: { n: Number.NaN } }, 'nextPagination.n (NaN) is not JSON'],
+  ])('rejects %j', (raw, problem) => {
+    let error: unknown;
+    try {
+      validateIteration(raw, where);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(MalformedIterationError);
+    expect((error as Error).message).toContain("Source 'shop' (stream 'orders') returned a malformed SourceIteration at iteration 4: ");
+    expect((error as Error).message).toContain(problem);
+  });
+});

@@ -1,0 +1,99 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthBuilder } from '../../sources/auth.ts';
+import { HttpError, NetworkError, RateLimitError } from '../../sources/errors.ts';
+import { createSession, lastSessionError, parseRetryAfter } from '../../sources/session.ts';
+import { freePort } from '../../engine/temporal-server.ts';
+
+let server: Server;
+let url: string;
+const seen: Array<Record<string, string | undefined>> = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push({ authorization: req.headers.authorization, cookie: req.headers.cookie, path: req.url });
+    const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
+    if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('{}'), 2000);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (status === 429) headers['retry-after'] = '7';
+    res.writeHead(status, headers);
+    res.end(JSON.stringify({ status, message: 'x'.repeat(status === 500 ? 1000 : 10) }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+async function failureOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('this.session', () => {
+  it('throws HttpError with status, URL and a body excerpt on 4xx', async () => {
+    const session = createSession({ timeoutMs: 1000 });
+    const error = await failureOf(session.get(`${url}/items`, { params: { status: 404, page: 2 } }));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.message).toBe(`HTTP 404 from GET ${url}/items?status=404&page=2: {"status":404,"message":"xxxxxxxxxx"}`);
+    expect((error as HttpError).retryable).toBe(false);
+    expect(lastSessionError(session)).toBe(error);
+  });
+
+  it('keeps only an excerpt of a long body, and marks 5xx retryable', async () => {
+    const error = (await failureOf(createSession({ timeoutMs: 1000 }).get(`${url}/x?status=500`))) as HttpError;
+    expect(error.bodyExcerpt.length).toBeLessThanOrEqual(301);
+    expect(error.retryable).toBe(true);
+  });
+
+  it('turns 429 into RateLimitError with Retry-After', async () => {
+    const error = await failureOf(createSession({ timeoutMs: 1000 }).get(`${url}/x?status=429`));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).retryAfterMs).toBe(7000);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('turns timeouts and refused connections into NetworkError', async () => {
+    const timeout = await failureOf(createSession({ timeoutMs: 200 }).get(`${url}/slow`));
+    expect(timeout).toBeInstanceOf(NetworkError);
+    expect(timeout.message).toContain(`calling ${url}/slow`);
+    const refused = await failureOf(createSession({ timeoutMs: 1000 }).get(`http://127.0.0.1:${await freePort()}/x`));
+    expect(refused).toBeInstanceOf(NetworkError);
+    expect((refused as NetworkError).code).toBe('ECONNREFUSED');
+  });
+
+  it.each([
+    [{ type: 'api_key', params: { token: 't1' } }, { authorization: 'Bearer t1' }],
+    [{ type: 'bearer', params: { token: 't2', auth_method: 'Token' } }, { authorization: 'Token t2' }],
+    [{ type: 'basic', params: { username: 'u', password: 'p' } }, { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` }],
+    [{ type: 'cookies', params: { cookies: { session: 's1', lang: 'en' } } }, { cookie: 'session=s1; lang=en' }],
+  ])('applies %j', async (auth, expected) => {
+    const session = createSession({ timeoutMs: 1000, authenticator: () => AuthBuilder.fromConfig(auth) });
+    await session.get(`${url}/auth`);
+    expect(seen.at(-1)).toMatchObject(expected);
+  });
+
+  it('applies an async custom authenticator', async () => {
+    const session = createSession({
+      timeoutMs: 1000,
+      authenticator: () => ({
+        async apply(request) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          request.headers.set('Authorization', 'Signed abc');
+          return request;
+        },
+      }),
+    });
+    await session.get(`${url}/signed`);
+    expect(seen.at(-1)?.authorization).toBe('Signed abc');
+  });
+});

@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../../worker.ts';
 import { ROOT, readRows, tempDir, testClient, unique } from '../helpers.ts';
-import { inject } from 'vitest';
 
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 let api: ExampleApi;
@@ -41,8 +40,8 @@ async function historiesOf(workflowId: string, firstRunId: string): Promise<RunH
   const runs: RunHistory[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
+    const history: temporal.api.history.v1.IHistory = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
     runs.push({ runId, events: events.length, bytes: temporal.api.history.v1.History.encode(history).finish().length });
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
 import { inject } from 'vitest';
 import type { DestinationRow } from '../destinations/destination.ts';
@@ -77,4 +78,9 @@ export async function runBizon(args: string[], options: { cwd?: string; env?: No
 /** A client of the suite's Temporal server. Close its connection when done. */
 export async function testClient(): Promise<Client> {
   return new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+}
+
+/** In-process workers of a test log only errors (failed attempts are expected there). */
+export function quietWorkerLogs(): void {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
 }

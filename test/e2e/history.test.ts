@@ -6,7 +6,9 @@ import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../../worker.ts';
-import { ROOT, readRows, tempDir, testClient, unique } from '../helpers.ts';
+import { ROOT, quietWorkerLogs, readRows, tempDir, testClient, unique } from '../helpers.ts';
+
+quietWorkerLogs();
 
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 let api: ExampleApi;

@@ -4,13 +4,28 @@ import type { SyncProgress, SyncResult } from '../workflows/types.ts';
 
 const numberFormat = new Intl.NumberFormat('en-US');
 
-/** One line of live progress: pages, records, and total with percent when the source knows it. */
-export function formatProgress(progress: SyncProgress): string {
+/** A page Temporal is retrying, as `describe()` reports it. */
+export interface RetryingPage {
+  activity: string;
+  attempt: number;
+  lastFailure: string | undefined;
+}
+
+/** One line of live progress: pages, records, total with percent and ETA when known, and a retry in progress. */
+export function formatProgress(progress: SyncProgress, retrying?: RetryingPage, now = Date.now()): string {
   const records = numberFormat.format(progress.records);
   let line = `${progress.status} · page ${progress.iteration} · ${records} records`;
   if (progress.total !== null && progress.total > 0) {
     const percent = Math.min(100, Math.floor((progress.records / progress.total) * 100));
     line += ` of ${numberFormat.format(progress.total)} (${percent}%)`;
+    const elapsed = now - Date.parse(progress.startedAt);
+    if (progress.records > 0 && progress.records < progress.total && elapsed > 0) {
+      line += ` · ETA ${formatDuration(((progress.total - progress.records) / progress.records) * elapsed)}`;
+    }
+  }
+  if (retrying) {
+    const reason = retrying.lastFailure ? `: ${retrying.lastFailure.length > 120 ? `${retrying.lastFailure.slice(0, 119)}…` : retrying.lastFailure}` : '';
+    line += ` · retrying ${retrying.activity} (attempt ${retrying.attempt})${reason}`;
   }
   return line;
 }
@@ -35,19 +50,31 @@ export function formatSummary(result: SyncResult): string[] {
   return lines;
 }
 
+async function retryingPage(client: Client, workflowId: string): Promise<RetryingPage | undefined> {
+  const description = await client.workflow.getHandle(workflowId).describe();
+  const pending = description.raw.pendingActivities?.find((activity) => (activity.attempt ?? 1) > 1);
+  if (!pending) return undefined;
+  return { activity: pending.activityType?.name ?? 'activity', attempt: pending.attempt ?? 2, lastFailure: pending.lastFailure?.message ?? undefined };
+}
+
 /**
- * Polls the sync's `progress` query and prints it: rewritten in place on a
- * terminal, one line per change (at most one a second) otherwise.
+ * Polls the sync's `progress` query (and, for retries, its description) and
+ * prints it: rewritten in place on a terminal, one line per change (at most
+ * one a second) otherwise.
  */
 export function watchProgress(client: Client, workflowId: string, out: NodeJS.WriteStream = process.stderr): { stop(): void } {
   const interactive = Boolean(out.isTTY);
   let last = '';
   let lastPrinted = 0;
   let stopped = false;
+  let busy = false;
   const tick = async () => {
-    if (stopped) return;
+    if (stopped || busy) return;
+    busy = true;
     try {
-      const line = formatProgress(await getProgress(client, workflowId));
+      const [progress, retrying] = await Promise.all([getProgress(client, workflowId), retryingPage(client, workflowId)]);
+      if (stopped) return;
+      const line = formatProgress(progress, retrying);
       if (interactive) {
         out.write(`\r\x1b[2K${line}`);
       } else if (line !== last && Date.now() - lastPrinted >= 1000) {
@@ -57,6 +84,8 @@ export function watchProgress(client: Client, workflowId: string, out: NodeJS.Wr
       last = line;
     } catch {
       // The query fails while no worker holds the workflow (starting, continue-as-new); the next tick retries.
+    } finally {
+      busy = false;
     }
   };
   const timer = setInterval(() => void tick(), interactive ? 250 : 500);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
+import { ConfigError } from '../sources/errors.ts';
 
 /** The Temporal server a command talks to, and the embedded one it started, if any. */
 export interface TemporalTarget {
@@ -31,7 +32,7 @@ export async function resolveTemporalTarget(pipeline: PipelineConfig | undefined
     return { address: LOCAL_SERVER_ADDRESS, namespace, uiUrl: `http://127.0.0.1:${LOCAL_UI_PORT}`, kind: 'local-server' };
   }
   if (!allowEmbedded) {
-    throw new Error(`No Temporal server: set TEMPORAL_ADDRESS (or engine.temporal.address), or start one with \`bizon server\`.`);
+    throw new ConfigError('No Temporal server to use: set TEMPORAL_ADDRESS (or engine.temporal.address), or start one with `bizon server`. (--detach and --no-worker need a server that outlives this command.)');
   }
   const embedded = await startDevServer({ dbFile: localStateFile(), namespace });
   return { address: embedded.address, namespace, uiUrl: embedded.uiUrl, kind: 'embedded', embedded };

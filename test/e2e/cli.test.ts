@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, readRows, runBizon, tempDir, writeConfig } from '../helpers.ts';
+import { ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
+import { startExampleApi } from '../../examples/api/server.ts';
 
 /** The environment of a user with no Temporal configured. */
 function bareEnv(): NodeJS.ProcessEnv {
@@ -60,5 +61,66 @@ describe('bizon CLI', () => {
     const result = await runBizon(['frobnicate']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("unknown command 'frobnicate'");
+  });
+});
+
+describe('bizon run against a server that outlives it', () => {
+  it('--detach starts the sync and returns; a separate `bizon worker` runs it, from a source file outside the project', async () => {
+    const api = await startExampleApi({ datasets: { orders: 60 } });
+    const client = await testClient();
+    const taskQueue = unique('detach');
+    // A source file far from any node_modules: 'bizon-temporal' and 'zod' must resolve to the installation's copies.
+    const source = path.join(tempDir('bizon-user-'), 'cursor_source.ts');
+    copyFileSync(path.join(ROOT, 'examples', 'cursor', 'source.ts'), source);
+    const worker = spawnBizon(['worker', '--custom-source', source, '--task-queue', taskQueue]);
+    try {
+      const dir = tempDir();
+      const name = unique('detached');
+      const file = writeConfig(dir, {
+        name,
+        source: { name: 'cursor_source', stream: 'orders', api_url: `${api.url}/cursor`, page_size: 25 },
+        destination: { name: 'file', config: { directory: dir } },
+        engine: { temporal: { task_queue: taskQueue } },
+      });
+      const started = await runBizon(['run', file, '--custom-source', source, '--detach'], { cwd: dir });
+      expect(started.code).toBe(0);
+      expect(started.stderr).toContain(`workflow: bizon-sync:${name}:cursor_source:orders`);
+      await client.workflow.getHandle(`bizon-sync:${name}:cursor_source:orders`).result();
+      expect(readRows(path.join(dir, 'cursor_source_orders.jsonl'))).toHaveLength(60);
+    } finally {
+      worker.kill('SIGTERM');
+      await client.connection.close();
+      await api.close();
+    }
+  });
+
+  it('--detach without a server that outlives the command is refused', async () => {
+    const dir = tempDir();
+    const { TEMPORAL_ADDRESS: _address, ...env } = process.env;
+    const result = await runBizon(['run', path.join(ROOT, 'examples', 'quickstart', 'config.yml'), '--detach'], { cwd: dir, env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('No Temporal server to use');
+  });
+
+  it('the progress line shows a page being retried and why', async () => {
+    let failures = 0;
+    const api = await startExampleApi({
+      datasets: { users: 30 },
+      fault: (request) => (request.query.page === '2' && failures++ < 2 ? { status: 503, body: { error: 'maintenance' } } : undefined),
+    });
+    try {
+      const dir = tempDir();
+      const file = writeConfig(dir, {
+        name: unique('progress'),
+        source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10 },
+        destination: { name: 'file', config: { directory: dir } },
+        engine: { temporal: { task_queue: unique('progress') }, retry: { initial_interval: '2s' } },
+      });
+      const result = await runBizon(['run', file, '--custom-source', path.join(ROOT, 'examples', 'page', 'source.ts')], { cwd: dir });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(/retrying extractPage \(attempt [23]\): HTTP 503 from GET http:\/\/127\.0\.0\.1:\d+\/users\?page=2&limit=10: \{"error":"maintenance"\}/);
+    } finally {
+      await api.close();
+    }
   });
 });

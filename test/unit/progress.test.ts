@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, formatProgress, formatSummary } from '../../cli/progress.ts';
+import type { SyncProgress } from '../../workflows/types.ts';
+
+const progress: SyncProgress = {
+  status: 'extracting',
+  syncRunId: 'r',
+  iteration: 12,
+  records: 1200,
+  total: 4800,
+  pagination: { page: 13 },
+  startedAt: new Date(0).toISOString(),
+  runs: 1,
+};
+
+describe('progress line', () => {
+  it('shows pages, records, percent and ETA when the total is known', () => {
+    expect(formatProgress(progress, undefined, 30_000)).toBe('extracting · page 12 · 1,200 records of 4,800 (25%) · ETA 1m 30s');
+  });
+
+  it('shows pages and records only when the total is unknown', () => {
+    expect(formatProgress({ ...progress, total: null }, undefined, 30_000)).toBe('extracting · page 12 · 1,200 records');
+  });
+
+  it('shows a page being retried and why', () => {
+    const line = formatProgress({ ...progress, total: null }, { activity: 'extractPage', attempt: 3, lastFailure: 'HTTP 503 from GET http://x/users' });
+    expect(line).toBe('extracting · page 12 · 1,200 records · retrying extractPage (attempt 3): HTTP 503 from GET http://x/users');
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(1234)).toBe('1.2s');
+    expect(formatDuration(184_000)).toBe('3m 04s');
+  });
+
+  it('summarises a result', () => {
+    const lines = formatSummary({
+      pipeline: 'p',
+      source: 's',
+      stream: 'x',
+      syncRunId: 'r',
+      iterations: 3,
+      records: 1500,
+      startedAt: new Date(0).toISOString(),
+      finishedAt: new Date(3000).toISOString(),
+      runs: 2,
+      outputs: [{ destinationId: 'x', records: 1500, location: '/tmp/x.jsonl' }],
+      stoppedBy: 'max_iterations',
+    });
+    expect(lines).toEqual([
+      'pages: 3 · records: 1,500 · 3.0s · 500 records/s · 2 workflow runs',
+      'stopped at max_iterations; the source had more pages',
+      'output: /tmp/x.jsonl (1,500 records)',
+    ]);
+  });
+});

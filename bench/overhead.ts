@@ -1,0 +1,86 @@
+/**
+ * What durability costs: the same source and file destination, paged once
+ * by a plain loop (no Temporal) and once as a bizon-temporal sync (one
+ * activity per page, on a local dev server), side by side in one run.
+ *
+ *   npx tsx bench/overhead.ts [--pages 300] [--latency 0,20]
+ *
+ * Prints pages/s of each and their ratio for each API latency.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { startExampleApi } from '../examples/api/server.ts';
+import { runSync } from '../client.ts';
+import { createWorker } from '../worker.ts';
+import { startDevServer } from '../engine/temporal-server.ts';
+import { loadCustomSources } from '../sources/registry.ts';
+import { validateIteration } from '../sources/iteration.ts';
+import { FileDestination } from '../destinations/file.ts';
+import type { AbstractSource } from '../sources/source.ts';
+import type { Pagination } from '../sources/models.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SOURCE_FILE = path.join(ROOT, 'examples', 'page', 'source.ts');
+
+function flag(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 ? process.argv[index + 1]! : fallback;
+}
+
+const pages = Number(flag('pages', '300'));
+const latencies = flag('latency', '0,20').split(',').map(Number);
+const PAGE_SIZE = 10;
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const server = await startDevServer({ ui: false });
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const [custom] = await loadCustomSources([SOURCE_FILE]);
+const worker = await createWorker({ address: server.address, taskQueue: 'bench', customSourceFiles: [SOURCE_FILE] });
+const workerRun = worker.run();
+
+console.log(`${pages} pages of ${PAGE_SIZE} records, file destination, page source against the local example API`);
+console.log('latency_ms  plain_loop_pages_per_s  bizon_temporal_pages_per_s  ratio');
+try {
+  for (const latencyMs of latencies) {
+    // One record short of full pages, so neither side asks for an extra empty page.
+    const api = await startExampleApi({ datasets: { users: pages * PAGE_SIZE - 1 }, latencyMs });
+    const config = { name: `bench-${latencyMs}`, stream: 'users', api_url: api.url, page_size: PAGE_SIZE, api_config: { retry_limit: 10, request_timeout: 30 } };
+
+    const plainStarted = performance.now();
+    const SourceCtor = custom!.cls as unknown as new (config: unknown) => AbstractSource;
+    const source = new SourceCtor({ ...config, name: 'my_source', sync_mode: 'full_refresh', force_ignore_checkpoint: false });
+    const destination = new FileDestination({ directory: mkdtempSync(path.join(tmpdir(), 'bench-plain-')) }, 'users');
+    let pagination: Pagination | undefined;
+    for (let iteration = 1; ; iteration++) {
+      const page = validateIteration(await source.get(pagination), { source: 'my_source', stream: 'users', iteration });
+      await destination.write({ syncRunId: 'plain', iteration, extractedAt: new Date(), records: page.records });
+      if (!page.nextPagination) break;
+      pagination = page.nextPagination;
+    }
+    await destination.finalize({ syncRunId: 'plain', mode: 'replace' });
+    const plainRate = pages / ((performance.now() - plainStarted) / 1000);
+
+    const syncStarted = performance.now();
+    const result = await runSync(client, {
+      config: {
+        name: `bench-${latencyMs}-${Date.now()}`,
+        source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: PAGE_SIZE },
+        destination: { name: 'file', config: { directory: mkdtempSync(path.join(tmpdir(), 'bench-sync-')) } },
+      },
+      customSources: [custom!],
+      taskQueue: 'bench',
+    });
+    const syncRate = result.iterations / ((performance.now() - syncStarted) / 1000);
+    console.log(`${String(latencyMs).padEnd(11)} ${plainRate.toFixed(1).padEnd(23)} ${syncRate.toFixed(1).padEnd(27)} ${(syncRate / plainRate).toFixed(3)}`);
+    await api.close();
+  }
+} finally {
+  worker.shutdown();
+  await workerRun;
+  await client.connection.close();
+  await server.stop();
+}

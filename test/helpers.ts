@@ -9,6 +9,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
 import { inject } from 'vitest';
 import type { DestinationRow } from '../destinations/destination.ts';
+import { createWorker } from '../worker.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIZON = path.join(ROOT, 'bin', 'bizon.mjs');
@@ -83,4 +84,28 @@ export async function testClient(): Promise<Client> {
 /** In-process workers of a test log only errors (failed attempts are expected there). */
 export function quietWorkerLogs(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
+
+/** A client and an in-process worker on a task queue of their own, for tests that drive syncs through `client.ts`. */
+export interface TestEngine {
+  client: Client;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link TestEngine}; call `stop()` in `afterAll`. */
+export async function startTestEngine(customSourceFiles: string[], prefix = 'engine'): Promise<TestEngine> {
+  const taskQueue = unique(prefix);
+  const client = await testClient();
+  const worker = await createWorker({ address: inject('temporalAddress'), taskQueue, customSourceFiles });
+  const running = worker.run();
+  return {
+    client,
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await client.connection.close();
+    },
+  };
 }

@@ -1,33 +1,28 @@
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { createWorker, type BizonWorker } from '../../worker.ts';
-import { ROOT, quietWorkerLogs, readRows, tempDir, testClient, unique } from '../helpers.ts';
+import { ROOT, quietWorkerLogs, readRows, tempDir, startTestEngine, unique, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 let api: ExampleApi;
+let engine: TestEngine;
 let client: Client;
-let worker: BizonWorker;
-let workerRun: Promise<void>;
-const taskQueue = unique('history');
+let taskQueue: string;
 
 beforeAll(async () => {
   // 9,998 users at 5 a page: 2,000 pages, the last one short (a full last page would cost one more, empty, request).
   api = await startExampleApi({ datasets: { users: 9_998, orders: 10_000 } });
-  client = await testClient();
-  worker = await createWorker({ address: inject('temporalAddress'), taskQueue, customSourceFiles: [PAGE_SOURCE] });
-  workerRun = worker.run();
+  engine = await startTestEngine([PAGE_SOURCE], 'history');
+  ({ client, taskQueue } = engine);
 });
 afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
+  await engine?.stop();
   await api?.close();
 });
 

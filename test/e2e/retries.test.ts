@@ -1,36 +1,31 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { describeFailure } from '../../cli/failure.ts';
 import { startExampleApi, type ApiRequest, type ExampleApi, type Fault } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { createWorker, type BizonWorker } from '../../worker.ts';
-import { ROOT, quietWorkerLogs, readRows, tempDir, testClient, unique } from '../helpers.ts';
+import { ROOT, quietWorkerLogs, readRows, tempDir, startTestEngine, unique, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
-const taskQueue = unique('retries');
+let engine: TestEngine;
 let client: Client;
-let worker: BizonWorker;
-let workerRun: Promise<void>;
+let taskQueue: string;
 const apis: ExampleApi[] = [];
 
 beforeAll(async () => {
-  client = await testClient();
-  worker = await createWorker({ address: inject('temporalAddress'), taskQueue, customSourceFiles: [PAGE_SOURCE] });
-  workerRun = worker.run();
+  engine = await startTestEngine([PAGE_SOURCE], 'retries');
+  ({ client, taskQueue } = engine);
 });
 afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
+  await engine?.stop();
   for (const api of apis) await api.close();
 });
 
-/** An API whose `users` stream (100 records, 10 pages of 10) answers `fault` for some requests. */
+/** An API whose `users` stream (95 records, 10 pages of up to 10) answers `fault` for some requests. */
 async function faultyApi(fault: (request: ApiRequest, log: readonly ApiRequest[]) => Fault): Promise<ExampleApi> {
   const api = await startExampleApi({ datasets: { users: 95 }, fault });
   apis.push(api);

@@ -4,7 +4,7 @@ import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './
 import { checkSecretReferences } from './config/secrets.ts';
 import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
-import type { SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+import type { SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
 export type { SyncProgress, SyncResult } from './workflows/types.ts';
 
@@ -46,6 +46,16 @@ export interface PreparedSync {
   taskQueue: string;
 }
 
+/** The memo a sync starts with: what a person browsing the Web UI needs to recognise it. */
+export function initialMemo(prepared: Pick<PreparedSync, 'pipeline' | 'input'>): SyncMemo {
+  return {
+    bizon_pipeline: prepared.pipeline.name,
+    bizon_source: prepared.pipeline.source.name,
+    bizon_stream: prepared.pipeline.source.stream,
+    sync_mode: prepared.input.plan.syncMode,
+  };
+}
+
 /** Connects a Temporal client (`address` host:port). */
 export async function connectClient(options: { address: string; namespace?: string }): Promise<Client> {
   const connection = await Connection.connect({ address: options.address });
@@ -80,7 +90,7 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
       taskQueue,
       args: [prepared.input],
       workflowIdConflictPolicy: 'FAIL',
-      memo: { bizon_pipeline: pipeline.name, bizon_source: pipeline.source.name, bizon_stream: pipeline.source.stream },
+      memo: { ...initialMemo(prepared) },
       staticSummary: `bizon sync ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream} → ${pipeline.destination.name}`,
     });
     return { workflowId, runId: handle.firstExecutionRunId, taskQueue, attached: false, handle, pipeline };

@@ -7,7 +7,22 @@ import { validateIteration } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
-import type { ActivityInput, ExtractPageInput, ExtractPageResult, FinalizeSyncInput, PrepareSyncResult, SyncActivities } from '../workflows/types.ts';
+import { maxCursor } from '../workflows/cursor.ts';
+import type {
+  ActivityInput,
+  CursorValue,
+  ExtractPageInput,
+  ExtractPageResult,
+  FinalizeSyncInput,
+  IncrementalStateJson,
+  LoadSyncStateInput,
+  PrepareSyncResult,
+  SyncActivities,
+  SyncState,
+} from '../workflows/types.ts';
+import type { ValidatedRecord } from '../sources/iteration.ts';
+import type { Pagination } from '../sources/models.ts';
+import { loadSyncState } from './sync-state.ts';
 import { toApplicationFailure } from './failures.ts';
 
 /** Options of {@link createSyncActivities}. */
@@ -91,15 +106,25 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       return guarded(input, async ({ source, destination, resolved }) => {
         const extractedAt = new Date();
         const pagination = input.pagination ?? undefined;
-        const raw = await source.get(pagination);
+        const raw = input.incrementalState
+          ? await callGetRecordsAfter(source, input.incrementalState, pagination)
+          : await source.get(pagination);
         const page = validateIteration(raw, {
           source: input.pipeline.source.name,
           stream: resolved.sourceConfig.stream,
           iteration: input.iteration,
         });
         await destination.write({ syncRunId: input.syncRunId, iteration: input.iteration, extractedAt, records: page.records });
-        return { nextPagination: page.nextPagination, recordCount: page.records.length };
+        return {
+          nextPagination: page.nextPagination,
+          recordCount: page.records.length,
+          maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
+        };
       });
+    },
+
+    async loadSyncState(input: LoadSyncStateInput): Promise<SyncState> {
+      return loadSyncState(Context.current().client, input);
     },
 
     async finalizeSync(input: FinalizeSyncInput) {
@@ -119,3 +144,32 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   };
 }
 
+
+async function callGetRecordsAfter(source: AbstractSource, state: IncrementalStateJson, pagination: Pagination | undefined) {
+  if (typeof source.getRecordsAfter !== 'function') {
+    throw new NonRetryableError(`${source.constructor.name} has no getRecordsAfter(); it cannot run with sync_mode: incremental`);
+  }
+  return source.getRecordsAfter(
+    { lastRun: new Date(state.lastRun), state: state.state, ...(state.cursorField ? { cursorField: state.cursorField } : {}) },
+    pagination,
+  );
+}
+
+/** Reads `a.b.c` from a record's data. */
+function valueAt(data: Record<string, unknown>, path: string): unknown {
+  let current: unknown = data;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function pageMaxCursor(records: readonly ValidatedRecord[], cursorField: string): CursorValue | null {
+  let max: CursorValue | null = null;
+  for (const record of records) {
+    const value = valueAt(record.data, cursorField);
+    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) max = maxCursor(max, value);
+  }
+  return max;
+}

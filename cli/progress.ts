@@ -45,6 +45,14 @@ export function formatSummary(result: SyncResult): string[] {
   const lines = [
     `pages: ${numberFormat.format(result.iterations)} · records: ${numberFormat.format(result.records)} · ${formatDuration(elapsed)}${rate}${result.runs > 1 ? ` · ${result.runs} workflow runs` : ''}`,
   ];
+  if (result.resumedFrom) {
+    const page = result.resumedFrom.iteration;
+    lines.push(`resumed the failed sync after page ${page} (its pages 1-${page} were not read again)`);
+  }
+  if (result.incrementalSince) lines.push(`incremental: read what changed since ${result.incrementalSince}`);
+  if (result.incrementalSince || result.maxCursorValue !== null) {
+    lines.push(`watermark: last_run ${result.lastRun}${result.maxCursorValue !== null ? ` · max_cursor_value ${result.maxCursorValue}` : ''}`);
+  }
   if (result.stoppedBy === 'max_iterations') lines.push('stopped at max_iterations; the source had more pages');
   for (const output of result.outputs) lines.push(`output: ${output.location} (${numberFormat.format(output.records)} records)`);
   return lines;

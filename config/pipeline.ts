@@ -36,6 +36,7 @@ export const EngineConfig = z.strictObject({
     .min(1)
     .default(250)
     .describe('Pages per workflow run before it continues as new (keeps each history small)'),
+  checkpoint_every: z.number().int().min(1).default(10).describe('Pages between two checkpoints recorded in the memo (a failed sync resumes from the last one)'),
   page_timeout: Duration.default('10m').describe('Longest time one page (one get() call and its write) may take'),
   heartbeat_timeout: Duration.default('10s').describe('A page whose worker stops heartbeating for this long is retried elsewhere'),
 });
@@ -51,9 +52,14 @@ export const DestinationBlock = z.strictObject({
  * A pipeline file. The `source:` block is checked here only for `name` and
  * `stream`; the source's own config class checks the rest.
  */
+const SyncKeyPart = z
+  .string()
+  .min(1)
+  .regex(/^[^'"\\:]+$/, "must not contain quotes, backslashes or ':' (it is part of the sync's workflow id)");
+
 export const PipelineConfig = z.strictObject({
-  name: z.string().min(1).describe('Pipeline name'),
-  source: z.looseObject({ name: z.string().min(1), stream: z.string().min(1) }),
+  name: SyncKeyPart.describe('Pipeline name'),
+  source: z.looseObject({ name: SyncKeyPart, stream: SyncKeyPart }),
   destination: DestinationBlock,
   engine: EngineConfig.prefault({}),
 });

@@ -68,7 +68,11 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     pageTimeout: engine.page_timeout,
     heartbeatTimeout: engine.heartbeat_timeout,
     continueAsNewEvery: engine.continue_as_new_every,
+    checkpointEvery: engine.checkpoint_every,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+    cursorField: resolved.sourceConfig.cursor_field ?? null,
+    reset: resolved.sourceConfig.reset,
+    forceIgnoreCheckpoint: resolved.sourceConfig.force_ignore_checkpoint,
   };
 }
 

@@ -35,7 +35,11 @@ export const SourceConfig = z.strictObject({
     .describe('full_refresh (default) reads everything; incremental reads what changed since the last successful sync'),
   cursor_field: z.string().optional().describe('Field of a record holding its change time (incremental syncs)'),
   authentication: AuthenticationConfig.optional(),
-  force_ignore_checkpoint: z.boolean().default(false).describe('Start from the first page even if a failed sync left a checkpoint'),
+  force_ignore_checkpoint: z
+    .boolean()
+    .default(false)
+    .describe("Start from the first page even if the last sync failed and left a checkpoint (its staged output is discarded)"),
+  reset: z.boolean().default(false).describe('Re-read the whole stream, replace the destination, and make this run the new watermark'),
   max_iterations: z.number().int().positive().optional().describe('Stop after this many pages (unset = until the source is exhausted)'),
   api_config: ApiConfig.default({ retry_limit: 10, request_timeout: 30 }),
 });

@@ -1,45 +1,64 @@
 import {
   CancellationScope,
   ContinueAsNew,
-  continueAsNew,
+  isCancellation,
   defineQuery,
   log,
+  makeContinueAsNewFunc,
   proxyActivities,
   setHandler,
+  upsertMemo,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { SyncActivities, SyncCheckpoint, SyncProgress, SyncResult, SyncWorkflowInput } from './types.ts';
+import type {
+  IncrementalStateJson,
+  SyncActivities,
+  SyncCheckpoint,
+  SyncMemo,
+  SyncProgress,
+  SyncResult,
+  SyncWorkflowInput,
+} from './types.ts';
+import { maxCursor } from './cursor.ts';
 
 /** Answers where a running sync stands. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
 
-function activityOptions(input: SyncWorkflowInput): { page: ActivityOptions; bookkeeping: ActivityOptions } {
+function activityOptions(input: SyncWorkflowInput): ActivityOptions {
   const { plan } = input;
-  const retry = {
-    initialInterval: plan.retry.initialInterval,
-    backoffCoefficient: plan.retry.backoffCoefficient,
-    maximumInterval: plan.retry.maximumInterval,
-    maximumAttempts: plan.retryLimit,
-    nonRetryableErrorTypes: plan.nonRetryableErrorTypes,
-  };
   return {
-    page: { startToCloseTimeout: plan.pageTimeout, heartbeatTimeout: plan.heartbeatTimeout, retry },
-    bookkeeping: { startToCloseTimeout: plan.pageTimeout, heartbeatTimeout: plan.heartbeatTimeout, retry },
+    startToCloseTimeout: plan.pageTimeout,
+    heartbeatTimeout: plan.heartbeatTimeout,
+    retry: {
+      initialInterval: plan.retry.initialInterval,
+      backoffCoefficient: plan.retry.backoffCoefficient,
+      maximumInterval: plan.retry.maximumInterval,
+      maximumAttempts: plan.retryLimit,
+      nonRetryableErrorTypes: plan.nonRetryableErrorTypes,
+    },
   };
 }
 
+/** The one-line label of a page in the Web UI's event history. */
+function pageSummary(iteration: number, pagination: unknown): string {
+  const text = `page ${iteration} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
 /**
- * One sync of one stream: prepare, then one `extractPage` activity per page
- * carrying `nextPagination` as durable state, then finalize (publish). It
- * continues as new every `continueAsNewEvery` pages, or sooner when Temporal
- * suggests it, so each run's history stays small.
+ * One sync of one stream: find what earlier runs left (watermark, checkpoint),
+ * prepare, then one `extractPage` activity per page carrying `nextPagination`
+ * as durable state, then finalize (publish) and record the new watermark in
+ * the memo. It continues as new every `continueAsNewEvery` pages, or sooner
+ * when Temporal suggests it, so each run's history stays small; it records a
+ * checkpoint in its memo every `checkpointEvery` pages and when it fails, so
+ * the next run of the same sync resumes there.
  */
 export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult> {
   const { pipeline, plan } = input;
-  const options = activityOptions(input);
-  const pages = proxyActivities<SyncActivities>(options.page);
-  const bookkeeping = proxyActivities<SyncActivities>(options.bookkeeping);
+  const activities = proxyActivities<SyncActivities>(activityOptions(input));
+  const pageOptions = activityOptions(input);
 
   const checkpoint: SyncCheckpoint = input.checkpoint ?? {
     syncRunId: workflowInfo().runId,
@@ -49,6 +68,9 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     records: 0,
     total: null,
     runs: 1,
+    incrementalState: null,
+    maxCursorValue: null,
+    resumedFrom: null,
   };
   let status: SyncProgress['status'] = input.checkpoint ? 'extracting' : 'preparing';
   setHandler(progressQuery, () => ({ status, ...checkpoint }));
@@ -57,9 +79,34 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {
     if (!input.checkpoint) {
-      const prepared = await bookkeeping.prepareSync(activityInput);
+      const previous = await activities.loadSyncState({ workflowId: workflowInfo().workflowId, currentSyncRunId: checkpoint.syncRunId });
+      if (previous.resumable && !plan.forceIgnoreCheckpoint && !plan.reset) {
+        const { status: failedStatus, runId: _runId, ...resumed } = previous.resumable;
+        log.info('Resuming the failed sync from its checkpoint', { iteration: resumed.iteration, status: failedStatus });
+        Object.assign(checkpoint, { ...resumed, runs: 1, resumedFrom: { iteration: resumed.iteration, syncRunId: resumed.syncRunId } });
+        activityInput.syncRunId = checkpoint.syncRunId;
+      } else {
+        if (previous.resumable) {
+          // force_ignore_checkpoint / reset: the failed sync's staged pages are not wanted any more.
+          await activities.abortSync({ pipeline, syncRunId: previous.resumable.syncRunId });
+        }
+        if (plan.syncMode === 'incremental' && !plan.reset && previous.watermark) {
+          checkpoint.incrementalState = {
+            lastRun: previous.watermark.lastRun,
+            cursorField: plan.cursorField,
+            state: {
+              last_run: previous.watermark.lastRun,
+              max_cursor_value: previous.watermark.maxCursorValue,
+              records: previous.watermark.records,
+              pages: previous.watermark.pages,
+            },
+          } satisfies IncrementalStateJson;
+        }
+      }
+      const prepared = await activities.prepareSync(activityInput);
       checkpoint.total = prepared.total;
       status = 'extracting';
+      upsertMemo({ checkpoint, sync_mode: plan.syncMode } satisfies Partial<SyncMemo>);
     }
 
     let pagesThisRun = 0;
@@ -69,22 +116,36 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         break;
       }
       const iteration = checkpoint.iteration + 1;
-      const page = await pages.extractPage.executeWithOptions({ ...options.page, summary: pageSummary(iteration, checkpoint.pagination) }, [
-        { ...activityInput, iteration, pagination: checkpoint.pagination, syncMode: plan.syncMode },
+      const page = await activities.extractPage.executeWithOptions({ ...pageOptions, summary: pageSummary(iteration, checkpoint.pagination) }, [
+        { ...activityInput, iteration, pagination: checkpoint.pagination, incrementalState: checkpoint.incrementalState, cursorField: plan.cursorField },
       ]);
-      checkpoint.iteration += 1;
+      checkpoint.iteration = iteration;
       checkpoint.records += page.recordCount;
       checkpoint.pagination = page.nextPagination;
+      checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, page.maxCursorValue);
       pagesThisRun += 1;
       if (page.nextPagination === null) break;
+      if (iteration % plan.checkpointEvery === 0) upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
       if (pagesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
-        log.info('Continuing as new to keep the history small', { iteration: checkpoint.iteration });
-        await continueAsNew<typeof syncWorkflow>({ ...input, checkpoint: { ...checkpoint, runs: checkpoint.runs + 1 } });
+        log.info('Continuing as new to keep the history small', { iteration });
+        const next = { ...checkpoint, runs: checkpoint.runs + 1 };
+        const continueWithMemo = makeContinueAsNewFunc<typeof syncWorkflow>({ memo: { ...workflowInfo().memo, checkpoint: next } });
+        await continueWithMemo({ ...input, checkpoint: next });
       }
     }
 
     status = 'finalizing';
-    const outputs = await bookkeeping.finalizeSync({ ...activityInput, mode: plan.syncMode === 'incremental' ? 'append' : 'replace' });
+    const append = plan.syncMode === 'incremental' && !plan.reset;
+    const outputs = await activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' });
+    upsertMemo({
+      last_run: checkpoint.startedAt,
+      cursor_field: plan.cursorField,
+      max_cursor_value: checkpoint.maxCursorValue,
+      records: checkpoint.records,
+      pages: checkpoint.iteration,
+      resumed_from_page: checkpoint.resumedFrom?.iteration ?? null,
+      checkpoint: null,
+    } satisfies Partial<SyncMemo>);
     status = 'succeeded';
     return {
       pipeline: pipeline.name,
@@ -97,21 +158,17 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       finishedAt: new Date().toISOString(),
       runs: checkpoint.runs,
       outputs,
+      lastRun: checkpoint.startedAt,
+      maxCursorValue: checkpoint.maxCursorValue,
+      incrementalSince: checkpoint.incrementalState?.lastRun ?? null,
+      resumedFrom: checkpoint.resumedFrom,
       stoppedBy,
     };
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
-    status = 'failed';
-    // Staged pages of a failed sync are discarded; nothing published is touched.
-    await CancellationScope.nonCancellable(() => bookkeeping.abortSync(activityInput)).catch((abortError: unknown) =>
-      log.warn('Could not discard the staged output of the failed sync', { error: String(abortError) }),
-    );
+    status = isCancellation(error) ? 'cancelled' : 'failed';
+    // The exact place it stopped; the staged pages stay for the next run to resume from.
+    await CancellationScope.nonCancellable(async () => upsertMemo({ checkpoint } satisfies Partial<SyncMemo>));
     throw error;
   }
-}
-
-/** The one-line label of a page in the Web UI's event history. */
-function pageSummary(iteration: number, pagination: unknown): string {
-  const text = `page ${iteration} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }

@@ -20,8 +20,16 @@ export interface SyncPlan {
   pageTimeout: DurationValue;
   heartbeatTimeout: DurationValue;
   continueAsNewEvery: number;
+  /** Pages between two checkpoints recorded in the memo. */
+  checkpointEvery: number;
   /** Failure types that fail the sync at once instead of being retried. */
   nonRetryableErrorTypes: string[];
+  /** Field of a record holding its change time; its greatest value becomes `max_cursor_value`. */
+  cursorField: string | null;
+  /** Re-read everything, replace the destination, and make this run the new watermark. */
+  reset: boolean;
+  /** Start from the first page even if the last run of this sync failed and left a checkpoint. */
+  forceIgnoreCheckpoint: boolean;
 }
 
 /** Where a sync stands; carried from one workflow run to the next at continue-as-new. */
@@ -37,6 +45,48 @@ export interface SyncCheckpoint {
   total: number | null;
   /** How many workflow runs this sync has used (1 = no continue-as-new yet). */
   runs: number;
+  /** The state handed to `getRecordsAfter()`; null = read everything with `get()`. */
+  incrementalState: IncrementalStateJson | null;
+  /** Greatest `cursor_field` value seen so far. */
+  maxCursorValue: CursorValue | null;
+  /** Set when this sync continued a failed one: the page it resumed after. */
+  resumedFrom: { iteration: number; syncRunId: string } | null;
+}
+
+/** A `cursor_field` value: compared as numbers, else as strings (ISO-8601 timestamps order correctly). */
+export type CursorValue = string | number;
+
+/** `SourceIncrementalState` as plain JSON. */
+export interface IncrementalStateJson {
+  lastRun: string;
+  cursorField: string | null;
+  state: Record<string, unknown>;
+}
+
+/**
+ * The memo of a sync run: what a person sees in the Web UI, and what the
+ * next run reads. A successful run sets the watermark (`last_run`, ...); a
+ * running or failed one keeps a `checkpoint`.
+ */
+export interface SyncMemo {
+  bizon_pipeline: string;
+  bizon_source: string;
+  bizon_stream: string;
+  sync_mode: 'full_refresh' | 'incremental';
+  /** Start time of the last successful sync (ISO). */
+  last_run?: string;
+  cursor_field?: string | null;
+  max_cursor_value?: CursorValue | null;
+  records?: number;
+  pages?: number;
+  resumed_from_page?: number | null;
+  checkpoint?: SyncCheckpoint | null;
+}
+
+/** What the last runs of a sync left: the watermark of the last success, and the checkpoint of a failure after it. */
+export interface SyncState {
+  watermark: { lastRun: string; maxCursorValue: CursorValue | null; records: number; pages: number } | null;
+  resumable: (SyncCheckpoint & { status: string; runId: string }) | null;
 }
 
 /** Input of `syncWorkflow`. */
@@ -49,15 +99,8 @@ export interface SyncWorkflowInput {
 }
 
 /** What the `progress` query answers. */
-export interface SyncProgress {
-  status: 'preparing' | 'extracting' | 'finalizing' | 'succeeded' | 'failed';
-  syncRunId: string;
-  iteration: number;
-  records: number;
-  total: number | null;
-  pagination: Pagination | null;
-  startedAt: string;
-  runs: number;
+export interface SyncProgress extends SyncCheckpoint {
+  status: 'preparing' | 'extracting' | 'finalizing' | 'succeeded' | 'failed' | 'cancelled';
 }
 
 /** What a successful sync returns. */
@@ -72,6 +115,13 @@ export interface SyncResult {
   finishedAt: string;
   runs: number;
   outputs: PublishedOutput[];
+  /** The watermark this run leaves: its start time, and the greatest cursor value seen. */
+  lastRun: string;
+  maxCursorValue: CursorValue | null;
+  /** Whether it read only what changed (`getRecordsAfter`) and since when. */
+  incrementalSince: string | null;
+  /** Set when this sync continued a failed one. */
+  resumedFrom: { iteration: number; syncRunId: string } | null;
   /** Why the sync stopped: the source had no more pages, or `max_iterations` was reached. */
   stoppedBy: 'end_of_source' | 'max_iterations';
 }
@@ -86,12 +136,22 @@ export interface ExtractPageInput extends ActivityInput {
   /** 1-based number of the page. */
   iteration: number;
   pagination: Pagination | null;
-  syncMode: SyncPlan['syncMode'];
+  /** Non-null: call `getRecordsAfter(state, pagination)`; null: call `get(pagination)`. */
+  incrementalState: IncrementalStateJson | null;
+  cursorField: string | null;
 }
 
 export interface ExtractPageResult {
   nextPagination: Pagination | null;
   recordCount: number;
+  /** Greatest `cursorField` value of the page's records, if any. */
+  maxCursorValue: CursorValue | null;
+}
+
+export interface LoadSyncStateInput {
+  workflowId: string;
+  /** Runs of this execution chain are not "previous runs". */
+  currentSyncRunId: string;
 }
 
 export interface PrepareSyncResult {
@@ -108,4 +168,5 @@ export interface SyncActivities {
   extractPage(input: ExtractPageInput): Promise<ExtractPageResult>;
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
   abortSync(input: ActivityInput): Promise<void>;
+  loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;
 }

@@ -24,6 +24,7 @@ describe('pipeline config', () => {
       temporal: { namespace: 'default', task_queue: 'bizon' },
       retry: { initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '5m' },
       continue_as_new_every: 250,
+      checkpoint_every: 10,
       page_timeout: '10m',
       heartbeat_timeout: '10s',
     });
@@ -37,7 +38,7 @@ describe('pipeline config', () => {
 
   it('lists the known keys when nothing is close', () => {
     const message = errorOf(() => parsePipelineConfig({ ...base, engine: { zzz: 1 } }));
-    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, page_timeout, heartbeat_timeout)');
+    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, page_timeout, heartbeat_timeout)');
   });
 
   it('rejects a bad duration and a bad destination', () => {

@@ -11,6 +11,9 @@ const progress: SyncProgress = {
   pagination: { page: 13 },
   startedAt: new Date(0).toISOString(),
   runs: 1,
+  incrementalState: null,
+  maxCursorValue: null,
+  resumedFrom: null,
 };
 
 describe('progress line', () => {
@@ -44,10 +47,17 @@ describe('progress line', () => {
       finishedAt: new Date(3000).toISOString(),
       runs: 2,
       outputs: [{ destinationId: 'x', records: 1500, location: '/tmp/x.jsonl' }],
+      lastRun: new Date(0).toISOString(),
+      maxCursorValue: '2024-01-02T00:00:00Z',
+      incrementalSince: '2023-12-31T00:00:00.000Z',
+      resumedFrom: { iteration: 49, syncRunId: 'old' },
       stoppedBy: 'max_iterations',
     });
     expect(lines).toEqual([
       'pages: 3 · records: 1,500 · 3.0s · 500 records/s · 2 workflow runs',
+      'resumed the failed sync after page 49 (its pages 1-49 were not read again)',
+      'incremental: read what changed since 2023-12-31T00:00:00.000Z',
+      'watermark: last_run 1970-01-01T00:00:00.000Z · max_cursor_value 2024-01-02T00:00:00Z',
       'stopped at max_iterations; the source had more pages',
       'output: /tmp/x.jsonl (1,500 records)',
     ]);

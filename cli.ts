@@ -43,11 +43,19 @@ interface RunOptions {
   logLevel: LogLevel;
   worker: boolean;
   detach: boolean;
+  reset: boolean;
+  forceIgnoreCheckpoint: boolean;
 }
 
 async function runCommand(configFile: string, options: RunOptions): Promise<number> {
   installLogger(options.logLevel);
-  const prepared = await prepareSync({ config: configFile, customSourceFiles: options.customSource, checkSecrets: options.worker && !options.detach });
+  const prepared = await prepareSync({
+    config: configFile,
+    customSourceFiles: options.customSource,
+    checkSecrets: options.worker && !options.detach,
+    reset: options.reset,
+    forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
+  });
   const { pipeline } = prepared;
   const remoteOnly = options.detach || !options.worker;
   const target = await resolveTemporalTarget(pipeline, !remoteOnly);
@@ -171,6 +179,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(logLevelOption('ERROR'))
     .option('--no-worker', 'do not run a worker in this process (workers run elsewhere)')
     .option('--detach', 'start the sync and return without waiting', false)
+    .option('--reset', 're-read the whole stream, replace the destination, and make this run the new watermark', false)
+    .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
     .action((config: string, options: RunOptions) => run(() => runCommand(config, options)));
 
   program

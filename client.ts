@@ -23,6 +23,10 @@ export interface SyncRequest {
   checkSecrets?: boolean;
   /** Overrides `engine.temporal.task_queue`. */
   taskQueue?: string;
+  /** Same as `source.reset: true`: re-read everything, replace the destination, and become the new watermark. */
+  reset?: boolean;
+  /** Same as `source.force_ignore_checkpoint: true`: do not resume a failed sync, start from page one. */
+  forceIgnoreCheckpoint?: boolean;
 }
 
 /** A sync started (or found running) on Temporal. */
@@ -65,6 +69,8 @@ export async function connectClient(options: { address: string; namespace?: stri
 /** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */
 export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
   const pipeline = typeof request.config === 'string' ? await readPipelineConfig(request.config) : parsePipelineConfig(request.config);
+  if (request.reset) pipeline.source.reset = true;
+  if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
   const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
   const resolved = resolvePipeline(pipeline, customSources);
   if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);

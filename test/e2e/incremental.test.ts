@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { ROOT, cliEnv, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+
+const REST_SOURCE = path.join(ROOT, 'examples', 'rest-api', 'source.ts');
+const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+
+describe('incremental syncs read their watermark from the memo of the last successful run', () => {
+  let api: ExampleApi;
+  beforeAll(async () => {
+    api = await startExampleApi({ datasets: { users: 120 } });
+  });
+  afterAll(async () => api?.close());
+
+  function lastRunOf(stderr: string): string {
+    const match = /watermark: last_run (\S+)/.exec(stderr);
+    if (!match) throw new Error(`no watermark in:\n${stderr}`);
+    return match[1]!;
+  }
+
+  it('run 1 reads everything, run 2 only the three changed records, run 3 nothing and moves the watermark; --reset starts over', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('incremental'),
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, sync_mode: 'incremental', cursor_field: 'updated_at' },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('incremental') } },
+    });
+    const run = () => runBizon(['run', config, '--custom-source', REST_SOURCE], { cwd: dir, env: cliEnv() });
+    const output = () => readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => Number(row.source_record_id));
+    const requestsSince = (index: number) => api.requests.slice(index).filter((request) => request.path === '/rest/users');
+
+    let mark = api.requests.length;
+    const first = await run();
+    expect(first.code).toBe(0);
+    expect(first.stderr).not.toContain('incremental: read what changed');
+    expect(requestsSince(mark).every((request) => request.query.updated_since === undefined)).toBe(true);
+    expect(output()).toEqual(Array.from({ length: 120 }, (_, index) => index + 1));
+    const run1Start = lastRunOf(first.stderr);
+
+    api.touch('users', [7, 64, 119]);
+    mark = api.requests.length;
+    const second = await run();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`incremental: read what changed since ${run1Start}`);
+    expect(requestsSince(mark).map((request) => request.query.updated_since)).toEqual([run1Start]);
+    expect(second.stderr).toContain('pages: 1 · records: 3');
+    expect(output().slice(120)).toEqual([7, 64, 119]);
+    const run2Start = lastRunOf(second.stderr);
+    expect(Date.parse(run2Start)).toBeGreaterThan(Date.parse(run1Start));
+
+    mark = api.requests.length;
+    const third = await run();
+    expect(third.code).toBe(0);
+    expect(requestsSince(mark).map((request) => request.query.updated_since)).toEqual([run2Start]);
+    expect(third.stderr).toContain('pages: 1 · records: 0');
+    expect(output()).toHaveLength(123);
+    const run3Start = lastRunOf(third.stderr);
+    expect(Date.parse(run3Start)).toBeGreaterThan(Date.parse(run2Start));
+
+    // --reset: everything again, the file replaced, and the next run starts from the reset run's watermark.
+    mark = api.requests.length;
+    const reset = await runBizon(['run', config, '--custom-source', REST_SOURCE, '--reset'], { cwd: dir, env: cliEnv() });
+    expect(reset.code).toBe(0);
+    expect(requestsSince(mark).every((request) => request.query.updated_since === undefined)).toBe(true);
+    expect(output()).toEqual(Array.from({ length: 120 }, (_, index) => index + 1));
+    const resetStart = lastRunOf(reset.stderr);
+
+    api.touch('users', [5]);
+    mark = api.requests.length;
+    const after = await run();
+    expect(after.code).toBe(0);
+    expect(requestsSince(mark).map((request) => request.query.updated_since)).toEqual([resetStart]);
+    expect(output()).toHaveLength(121);
+    expect(output().at(-1)).toBe(5);
+  });
+
+  it('a source without getRecordsAfter is refused for incremental before anything starts', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('no-incremental'),
+      source: { name: 'my_source', stream: 'users', api_url: api.url, sync_mode: 'incremental' },
+      destination: { name: 'logger' },
+    });
+    const result = await runBizon(['run', config, '--custom-source', PAGE_SOURCE], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Source 'my_source' (MySource) does not implement getRecordsAfter(), so it cannot run with sync_mode: incremental.");
+  });
+});
+
+describe('a failed sync resumes from its checkpoint', () => {
+  const RECORDS = 595; // 60 pages of 10, the last one short
+  let api: ExampleApi;
+  let failPage50 = true;
+  beforeAll(async () => {
+    api = await startExampleApi({
+      datasets: { users: RECORDS },
+      fault: (request) => (failPage50 && request.path === '/users' && request.query.page === '50' ? { status: 400, body: { error: 'page 50 is broken today' } } : undefined),
+    });
+  });
+  afterAll(async () => api?.close());
+
+  async function failThenRun(extraSource: Record<string, unknown>) {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('resume'),
+      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, ...extraSource },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('resume') } },
+    });
+    const run = () => runBizon(['run', config, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+    failPage50 = true;
+    const failed = await run();
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('page 50 is broken today');
+    failPage50 = false;
+    const mark = api.requests.length;
+    const second = await run();
+    expect(second.code).toBe(0);
+    const pagesRequested = api.requests.slice(mark).filter((request) => request.path === '/users').map((request) => Number(request.query.page));
+    const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
+    return { second, pagesRequested, ids };
+  }
+
+  it('the next run starts at page 50; pages 1 to 49 are not requested again; every record once', async () => {
+    const { second, pagesRequested, ids } = await failThenRun({});
+    expect(pagesRequested).toEqual(Array.from({ length: 11 }, (_, index) => 50 + index));
+    expect(second.stderr).toContain('resumed the failed sync after page 49');
+    expect(ids).toEqual(Array.from({ length: RECORDS }, (_, index) => index + 1));
+  });
+
+  it('force_ignore_checkpoint: true starts from page one, and the output still holds every record once', async () => {
+    const { second, pagesRequested, ids } = await failThenRun({ force_ignore_checkpoint: true });
+    expect(pagesRequested).toEqual(Array.from({ length: 60 }, (_, index) => 1 + index));
+    expect(second.stderr).not.toContain('resumed');
+    expect(ids).toEqual(Array.from({ length: RECORDS }, (_, index) => index + 1));
+  });
+});

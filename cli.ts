@@ -3,6 +3,14 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { prepareSync, startSync } from './client.ts';
 import { describeFailure } from './cli/failure.ts';
+import {
+  scheduleActionCommand,
+  scheduleBackfillCommand,
+  scheduleCreateCommand,
+  scheduleDescribeCommand,
+  scheduleListCommand,
+} from './cli/schedule.ts';
+import { cancelCommand, statusCommand } from './cli/status.ts';
 import { formatSummary, watchProgress } from './cli/progress.ts';
 import { localStateFile, resolveTemporalTarget, workflowUrl, type TemporalTarget } from './cli/temporal-target.ts';
 import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
@@ -206,6 +214,57 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('list built-in sources and those of --custom-source files')
     .addOption(customSourceOption())
     .action((options) => run(() => sourceListCommand(options)));
+
+  const schedule = program.command('schedule').description('run a pipeline on a Temporal Schedule');
+  schedule
+    .command('create')
+    .description('create the schedule of a pipeline')
+    .argument('<config>', 'pipeline YAML file')
+    .option('--cron <expression>', 'cron expression, e.g. "0 * * * *"')
+    .option('--every <interval>', 'fixed interval, e.g. 15m, 1h, 1d')
+    .addOption(customSourceOption())
+    .option('--overlap <policy>', 'when a sync of the pipeline is running: skip | wait', 'skip')
+    .option('--paused', 'create it paused', false)
+    .option('--note <text>', 'a note shown with the schedule')
+    .action((config: string, options) => run(() => scheduleCreateCommand(config, options)));
+  schedule
+    .command('list')
+    .description('list bizon schedules')
+    .action(() => run(() => scheduleListCommand()));
+  schedule
+    .command('describe')
+    .description('show a schedule: spec, state, next and recent runs')
+    .argument('<schedule>', 'schedule id or pipeline name')
+    .action((id: string) => run(() => scheduleDescribeCommand(id)));
+  for (const action of ['trigger', 'pause', 'unpause', 'delete'] as const) {
+    schedule
+      .command(action)
+      .description(`${action} a schedule`)
+      .argument('<schedule>', 'schedule id or pipeline name')
+      .option('--note <text>', 'why (pause/unpause)')
+      .action((id: string, options: { note?: string }) => run(() => scheduleActionCommand(action, id, options.note)));
+  }
+  schedule
+    .command('backfill')
+    .description('run the syncs the schedule would have run in a past period')
+    .argument('<schedule>', 'schedule id or pipeline name')
+    .requiredOption('--start <date>', 'ISO 8601 start')
+    .requiredOption('--end <date>', 'ISO 8601 end')
+    .action((id: string, options: { start: string; end: string }) => run(() => scheduleBackfillCommand(id, options)));
+
+  program
+    .command('status')
+    .description('latest runs of a pipeline: status, pages, records, watermark, Web UI link')
+    .argument('<pipeline>', 'pipeline name or YAML file')
+    .option('--watch', 'follow the running sync with a live progress line', false)
+    .option('--limit <n>', 'how many runs', '10')
+    .action((value: string, options: { watch: boolean; limit: string }) => run(() => statusCommand(value, options)));
+
+  program
+    .command('cancel')
+    .description('cancel the running sync of a pipeline (nothing half-published; the checkpoint is kept)')
+    .argument('<pipeline>', 'pipeline name or YAML file')
+    .action((value: string) => run(() => cancelCommand(value)));
 
   const stream = program.command('stream').description('streams');
   stream

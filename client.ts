@@ -3,6 +3,7 @@ import { planSync, resolvePipeline, syncWorkflowId, type ResolvedPipeline } from
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences } from './config/secrets.ts';
 import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
 import type { SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
@@ -91,12 +92,14 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
   const prepared = 'input' in request ? request : await prepareSync(request);
   const { pipeline, workflowId, taskQueue } = prepared;
   try {
+    const searchAttributes = (await ensureSearchAttributes(client)) ? syncSearchAttributes(pipeline) : [];
     const handle = await client.workflow.start(SYNC_WORKFLOW_TYPE, {
       workflowId,
       taskQueue,
       args: [prepared.input],
       workflowIdConflictPolicy: 'FAIL',
       memo: { ...initialMemo(prepared) },
+      typedSearchAttributes: searchAttributes,
       staticSummary: `bizon sync ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream} → ${pipeline.destination.name}`,
     });
     return { workflowId, runId: handle.firstExecutionRunId, taskQueue, attached: false, handle, pipeline };
@@ -117,4 +120,58 @@ export async function runSync(client: Client, request: SyncRequest | PreparedSyn
 /** Where a running sync stands, by workflow id. */
 export async function getProgress(client: Client, workflowId: string): Promise<SyncProgress> {
   return client.workflow.getHandle(workflowId).query<SyncProgress>(PROGRESS_QUERY);
+}
+
+/** One run of a sync, as `bizon status` lists it. */
+export interface SyncRunSummary {
+  workflowId: string;
+  runId: string;
+  status: string;
+  startedAt: Date;
+  closedAt: Date | undefined;
+  pages: number | undefined;
+  records: number | undefined;
+  /** `last_run` of a successful run: the watermark the next incremental run starts from. */
+  watermark: string | undefined;
+  maxCursorValue: string | number | null | undefined;
+  resumedFromPage: number | null | undefined;
+}
+
+/**
+ * The latest runs of a pipeline's syncs, newest first: one line per sync
+ * (the runs a sync continued as new through are folded into its last one).
+ */
+export async function listSyncRuns(client: Client, pipelineName: string, limit = 20): Promise<SyncRunSummary[]> {
+  const bySearchAttribute = await ensureSearchAttributes(client);
+  const query = bySearchAttribute ? `BizonPipeline = '${pipelineName}'` : `WorkflowId STARTS_WITH 'bizon-sync:${pipelineName}:'`;
+  const runs: SyncRunSummary[] = [];
+  for await (const run of client.workflow.list({ query, pageSize: limit })) {
+    if (run.status.name === 'CONTINUED_AS_NEW' || run.type !== SYNC_WORKFLOW_TYPE) continue;
+    const memo = (run.memo ?? {}) as Partial<SyncMemo>;
+    const succeeded = run.status.name === 'COMPLETED';
+    runs.push({
+      workflowId: run.workflowId,
+      runId: run.runId,
+      status: run.status.name.toLowerCase(),
+      startedAt: memo.checkpoint?.startedAt ? new Date(memo.checkpoint.startedAt) : succeeded && memo.last_run ? new Date(memo.last_run) : run.startTime,
+      closedAt: run.closeTime,
+      pages: succeeded ? memo.pages : memo.checkpoint?.iteration,
+      records: succeeded ? memo.records : memo.checkpoint?.records,
+      watermark: succeeded ? memo.last_run : undefined,
+      maxCursorValue: succeeded ? memo.max_cursor_value : undefined,
+      resumedFromPage: succeeded ? memo.resumed_from_page : memo.checkpoint?.resumedFrom?.iteration,
+    });
+    if (runs.length >= limit) break;
+  }
+  return runs.sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
+}
+
+/**
+ * Cancels a running sync. It stops after its current page, publishes nothing,
+ * and keeps its checkpoint: the next run resumes there.
+ */
+export async function cancelSync(client: Client, workflowId: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
 }

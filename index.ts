@@ -25,10 +25,23 @@ export {
 } from './sources/index.ts';
 export type { Authenticator, AuthConfig, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
 
-export { connectClient, getProgress, prepareSync, runSync, startSync } from './client.ts';
-export type { PreparedSync, SyncHandle, SyncRequest } from './client.ts';
+export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync } from './client.ts';
+export type { PreparedSync, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';
+export {
+  backfillSchedule,
+  deleteSchedule,
+  describeSchedule,
+  findSchedule,
+  listSchedules,
+  pauseSchedule,
+  scheduleIdOf,
+  scheduleSync,
+  triggerSchedule,
+  unpauseSchedule,
+} from './schedules.ts';
+export type { ScheduleSyncOptions } from './schedules.ts';
 export { createWorker } from './worker.ts';
 export type { BizonWorker, BizonWorkerOptions } from './worker.ts';
 export { DEFAULT_TASK_QUEUE } from './engine/constants.ts';
-export type { SyncProgress, SyncResult } from './workflows/types.ts';
+export type { OverlapPolicy, ScheduledSyncResult, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
 export type { PipelineConfig } from './config/pipeline.ts';

@@ -127,6 +127,19 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       return loadSyncState(Context.current().client, input);
     },
 
+    async waitForSync(input: { workflowId: string }): Promise<void> {
+      const activity = Context.current();
+      const heartbeat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+      try {
+        await activity.client.workflow
+          .getHandle(input.workflowId)
+          .result()
+          .catch(() => undefined);
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
     async finalizeSync(input: FinalizeSyncInput) {
       return guarded(input, async ({ destination }) => {
         const outputs = await destination.finalize({ syncRunId: input.syncRunId, mode: input.mode });

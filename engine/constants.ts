@@ -10,3 +10,5 @@ export const LOCAL_UI_PORT = 8233;
 export const SYNC_WORKFLOW_TYPE = 'syncWorkflow';
 /** Name of the progress query of the sync workflow. */
 export const PROGRESS_QUERY = 'progress';
+/** Name of the workflow type a Schedule starts (it launches the sync under its fixed id). */
+export const SCHEDULED_SYNC_WORKFLOW_TYPE = 'scheduledSyncWorkflow';

@@ -1,1 +1,2 @@
 export { syncWorkflow, progressQuery } from './sync.ts';
+export { scheduledSyncWorkflow } from './scheduled.ts';

@@ -136,7 +136,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
 
     status = 'finalizing';
     const append = plan.syncMode === 'incremental' && !plan.reset;
-    const outputs = await activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' });
+    // Publishing is never cut in half by a cancel: readers see all of this sync's output or none.
+    const outputs = await CancellationScope.nonCancellable(() => activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' }));
     upsertMemo({
       last_run: checkpoint.startedAt,
       cursor_field: plan.cursorField,

@@ -169,4 +169,25 @@ export interface SyncActivities {
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
   abortSync(input: ActivityInput): Promise<void>;
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;
+  /** Returns when the sync with this workflow id is no longer running (whatever its outcome). */
+  waitForSync(input: { workflowId: string }): Promise<void>;
+}
+
+/** What a scheduled run does when a sync of the same pipeline is already running. */
+export type OverlapPolicy = 'skip' | 'wait';
+
+/** Input of `scheduledSyncWorkflow`, the action of a bizon Schedule. */
+export interface ScheduledSyncInput {
+  sync: SyncWorkflowInput;
+  syncWorkflowId: string;
+  memo: Record<string, unknown>;
+  /** Typed search attribute pairs (plain JSON: `{ key: { name, type }, value }`). */
+  searchAttributes: Array<{ key: { name: string; type: 'KEYWORD' }; value: string }>;
+  overlap: OverlapPolicy;
+}
+
+export interface ScheduledSyncResult {
+  outcome: 'ran' | 'skipped';
+  syncWorkflowId: string;
+  result: SyncResult | null;
 }

@@ -1,0 +1,92 @@
+import { cancelSync, listSyncRuns, type SyncRunSummary } from '../client.ts';
+import type { SyncResult } from '../workflows/types.ts';
+import { connectToServer, pipelineArgument } from './connect.ts';
+import { formatSummary, watchProgress } from './progress.ts';
+import { workflowUrl } from './temporal-target.ts';
+
+function time(date: Date | undefined): string {
+  return date ? date.toISOString().replace('T', ' ').slice(0, 19) : '-';
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd();
+}
+
+/** Renders runs as a table, each followed by its Web UI link. */
+export function formatRuns(runs: SyncRunSummary[], link: (run: SyncRunSummary) => string | undefined): string[] {
+  const header = ['STATUS', 'STARTED (UTC)', 'ENDED (UTC)', 'PAGES', 'RECORDS', 'WATERMARK', 'RESUMED'];
+  const rows = runs.map((run) => [
+    run.status,
+    time(run.startedAt),
+    time(run.closedAt),
+    run.pages === undefined ? '-' : String(run.pages),
+    run.records === undefined ? '-' : String(run.records),
+    run.watermark ? `${run.watermark}${run.maxCursorValue != null ? ` (max cursor ${run.maxCursorValue})` : ''}` : '-',
+    run.resumedFromPage ? `after page ${run.resumedFromPage}` : '-',
+  ]);
+  const widths = header.map((title, index) => Math.max(title.length, ...rows.map((cells) => cells[index]!.length)));
+  const lines = [row(header, widths)];
+  runs.forEach((run, index) => {
+    lines.push(row(rows[index]!, widths));
+    const url = link(run);
+    if (url) lines.push(`  ${url}`);
+  });
+  return lines;
+}
+
+/** `bizon status <name|config> [--watch]` */
+export async function statusCommand(value: string, options: { watch: boolean; limit: string }): Promise<number> {
+  const { name, pipeline } = await pipelineArgument(value);
+  const { client, target } = await connectToServer(pipeline);
+  try {
+    const runs = await listSyncRuns(client, name, Number(options.limit));
+    if (runs.length === 0) {
+      process.stdout.write(`No runs of pipeline '${name}' on ${target.address}.\n`);
+      return 0;
+    }
+    process.stdout.write(`Runs of pipeline '${name}', newest first:\n`);
+    process.stdout.write(`${formatRuns(runs, (run) => workflowUrl(target, run.workflowId, run.runId)).join('\n')}\n`);
+    const running = runs.find((run) => run.status === 'running');
+    if (options.watch && running) {
+      process.stderr.write(`Following ${running.workflowId}…\n`);
+      const progress = watchProgress(client, running.workflowId);
+      try {
+        const result = (await client.workflow.getHandle(running.workflowId).result()) as SyncResult;
+        progress.stop();
+        process.stderr.write(`✔ Sync succeeded\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
+      } catch (error) {
+        progress.stop();
+        process.stderr.write(`✖ Sync ended: ${(error as Error).message}\n`);
+        return 1;
+      }
+    } else if (options.watch) {
+      process.stderr.write('No sync of this pipeline is running.\n');
+    }
+    return 0;
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** `bizon cancel <name|config>` */
+export async function cancelCommand(value: string): Promise<number> {
+  const { name, pipeline } = await pipelineArgument(value);
+  const { client } = await connectToServer(pipeline);
+  try {
+    const running = (await listSyncRuns(client, name)).filter((run) => run.status === 'running');
+    if (running.length === 0) {
+      process.stderr.write(`No sync of pipeline '${name}' is running.\n`);
+      return 0;
+    }
+    for (const run of running) {
+      await cancelSync(client, run.workflowId);
+      const [after] = (await listSyncRuns(client, name)).filter((candidate) => candidate.runId === run.runId);
+      process.stderr.write(
+        `Cancelled ${run.workflowId} after page ${after?.pages ?? '?'}: nothing was published; the next run resumes from its checkpoint (force_ignore_checkpoint: true starts over).\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await client.connection.close();
+  }
+}

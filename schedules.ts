@@ -1,0 +1,105 @@
+import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle, type ScheduleSummary } from '@temporalio/client';
+import { initialMemo, prepareSync, type PreparedSync, type SyncRequest } from './client.ts';
+import { SCHEDULED_SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
+import { ConfigError } from './sources/errors.ts';
+import type { OverlapPolicy, ScheduledSyncInput } from './workflows/types.ts';
+
+/** When a scheduled sync runs: a cron expression, or a fixed interval such as `1h` or `15m`. */
+export type ScheduleSpecOptions = { cron: string; every?: undefined } | { every: string; cron?: undefined };
+
+/** Options of {@link scheduleSync}. */
+export type ScheduleSyncOptions = ScheduleSpecOptions & {
+  /** What a scheduled run does when a sync of the same pipeline is running: `skip` (default) or `wait` for it. */
+  overlap?: OverlapPolicy;
+  /** Create the schedule paused. */
+  paused?: boolean;
+  /** A note shown with the schedule in the Web UI. */
+  note?: string;
+};
+
+/** The id of the schedule of a pipeline's (name, source, stream). */
+export function scheduleIdOf(pipeline: { name: string; source: { name: string; stream: string } }): string {
+  return `bizon-schedule:${pipeline.name}:${pipeline.source.name}:${pipeline.source.stream}`;
+}
+
+/**
+ * Puts a sync on a Temporal Schedule. Each scheduled run starts the sync
+ * under its one fixed workflow id, so it never overlaps a run started by
+ * hand or by another schedule: it skips, or waits, as `overlap` says.
+ */
+export async function scheduleSync(client: Client, request: SyncRequest | PreparedSync, options: ScheduleSyncOptions): Promise<ScheduleHandle> {
+  const prepared = 'input' in request ? request : await prepareSync(request);
+  const { pipeline } = prepared;
+  const input: ScheduledSyncInput = {
+    sync: prepared.input,
+    syncWorkflowId: prepared.workflowId,
+    memo: { ...initialMemo(prepared) },
+    searchAttributes: (await ensureSearchAttributes(client)) ? syncSearchAttributes(pipeline).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) })) : [],
+    overlap: options.overlap ?? 'skip',
+  };
+  if (!options.cron && !options.every) throw new ConfigError('A schedule needs --cron <expression> or --every <interval>');
+  return client.schedule.create({
+    scheduleId: scheduleIdOf(pipeline),
+    spec: options.cron ? { cronExpressions: [options.cron] } : { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: SCHEDULED_SYNC_WORKFLOW_TYPE,
+      workflowId: `bizon-scheduled:${pipeline.name}:${pipeline.source.name}:${pipeline.source.stream}`,
+      taskQueue: prepared.taskQueue,
+      args: [input],
+      memo: { ...initialMemo(prepared) },
+      staticSummary: `bizon scheduled sync ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream}`,
+    },
+    // The launcher itself never overlaps: a new tick while the last launcher still runs is skipped.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+    state: { paused: options.paused ?? false, note: options.note },
+    memo: { bizon_pipeline: pipeline.name, bizon_source: pipeline.source.name, bizon_stream: pipeline.source.stream },
+  });
+}
+
+/** The schedules bizon created. */
+export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
+  const schedules: ScheduleSummary[] = [];
+  for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith('bizon-schedule:')) schedules.push(schedule);
+  return schedules;
+}
+
+/**
+ * Finds a bizon schedule by its id, or by pipeline name when only one
+ * schedule has that name.
+ */
+export async function findSchedule(client: Client, idOrName: string): Promise<ScheduleHandle> {
+  if (idOrName.startsWith('bizon-schedule:')) return client.schedule.getHandle(idOrName);
+  const matches = (await listSchedules(client)).filter((schedule) => schedule.scheduleId.split(':')[1] === idOrName);
+  if (matches.length === 1) return client.schedule.getHandle(matches[0]!.scheduleId);
+  if (matches.length === 0) throw new ConfigError(`No bizon schedule for pipeline '${idOrName}'. \`bizon schedule list\` shows them.`);
+  throw new ConfigError(`Several schedules for pipeline '${idOrName}': ${matches.map((schedule) => schedule.scheduleId).join(', ')}. Name one by its id.`);
+}
+
+/** Describes a schedule. */
+export async function describeSchedule(client: Client, idOrName: string): Promise<ScheduleDescription> {
+  return (await findSchedule(client, idOrName)).describe();
+}
+
+/** Runs a schedule's action now (it still never overlaps a running sync). */
+export async function triggerSchedule(client: Client, idOrName: string): Promise<void> {
+  await (await findSchedule(client, idOrName)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+}
+
+export async function pauseSchedule(client: Client, idOrName: string, note?: string): Promise<void> {
+  await (await findSchedule(client, idOrName)).pause(note);
+}
+
+export async function unpauseSchedule(client: Client, idOrName: string, note?: string): Promise<void> {
+  await (await findSchedule(client, idOrName)).unpause(note);
+}
+
+export async function deleteSchedule(client: Client, idOrName: string): Promise<void> {
+  await (await findSchedule(client, idOrName)).delete();
+}
+
+/** Runs the actions the schedule would have run between `start` and `end`, one after the other. */
+export async function backfillSchedule(client: Client, idOrName: string, start: Date, end: Date): Promise<void> {
+  await (await findSchedule(client, idOrName)).backfill({ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL });
+}

@@ -1,0 +1,139 @@
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync, type SyncRequest } from '../../client.ts';
+import { scheduleSync, triggerSchedule, deleteSchedule, describeSchedule } from '../../schedules.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import type { ScheduledSyncResult, SyncResult } from '../../workflows/types.ts';
+import { ROOT, quietWorkerLogs, readRows, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+
+quietWorkerLogs();
+
+const REST_SOURCE = path.join(ROOT, 'examples', 'rest-api', 'source.ts');
+let engine: TestEngine;
+let client: Client;
+let api: ExampleApi;
+const schedules: string[] = [];
+
+beforeAll(async () => {
+  engine = await startTestEngine([REST_SOURCE], 'schedules');
+  client = engine.client;
+  api = await startExampleApi({ datasets: { users: 200 }, latencyMs: 25 });
+});
+afterAll(async () => {
+  for (const id of schedules) await deleteSchedule(client, id).catch(() => undefined);
+  await engine?.stop();
+  await api?.close();
+});
+
+function request(name: string, dir: string, pageSize = 20): SyncRequest {
+  return {
+    config: {
+      name,
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: pageSize, sync_mode: 'incremental', cursor_field: 'updated_at' },
+      destination: { name: 'file', config: { directory: dir } },
+    },
+    customSourceFiles: [REST_SOURCE],
+    taskQueue: engine.taskQueue,
+  };
+}
+
+/** Triggers the schedule and returns the launcher run it started. */
+async function triggerAndFollow(scheduleId: string): Promise<ScheduledSyncResult> {
+  const before = (await describeSchedule(client, scheduleId)).info.recentActions.length;
+  await triggerSchedule(client, scheduleId);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const actions = (await describeSchedule(client, scheduleId)).info.recentActions;
+    if (actions.length > before) {
+      const launched = actions.at(-1)!.action.workflow;
+      return client.workflow.getHandle(launched.workflowId, launched.firstExecutionRunId).result();
+    }
+    if (Date.now() > deadline) throw new Error('the schedule did not start its action');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function updatedSinceOfRequests(from: number): Array<string | undefined> {
+  return [...new Set(api.requests.slice(from).filter((r) => r.path === '/rest/users').map((r) => r.query.updated_since))];
+}
+
+describe('Schedules', () => {
+  it('the watermark flows from a manual run to a scheduled run and back', async () => {
+    const dir = tempDir();
+    const name = unique('sched-watermark');
+    const sync = request(name, dir);
+    const handle = await scheduleSync(client, sync, { every: '1d', paused: true });
+    schedules.push(handle.scheduleId);
+
+    const manual = (await (await startSync(client, sync)).handle.result()) as SyncResult;
+    expect(manual.records).toBe(200);
+
+    api.touch('users', [3, 150]);
+    let mark = api.requests.length;
+    const scheduled = await triggerAndFollow(handle.scheduleId);
+    expect(scheduled.outcome).toBe('ran');
+    expect(scheduled.result!.records).toBe(2);
+    expect(updatedSinceOfRequests(mark)).toEqual([manual.lastRun]);
+
+    api.touch('users', [77]);
+    mark = api.requests.length;
+    const manualAgain = (await (await startSync(client, sync)).handle.result()) as SyncResult;
+    expect(manualAgain.records).toBe(1);
+    expect(updatedSinceOfRequests(mark)).toEqual([scheduled.result!.lastRun]);
+    expect(readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => Number(row.source_record_id)).slice(200)).toEqual([3, 150, 77]);
+  });
+
+  it('a manual run while a scheduled run is running attaches to it; a scheduled run while a manual one runs skips', async () => {
+    const dir = tempDir();
+    const name = unique('sched-overlap');
+    const sync = request(name, dir, 10); // 20 pages of 25 ms and more
+    const handle = await scheduleSync(client, sync, { every: '1d', paused: true });
+    schedules.push(handle.scheduleId);
+
+    // Scheduled first, manual second: the manual start attaches to the scheduled sync.
+    const mark = api.requests.length;
+    const launched = triggerAndFollow(handle.scheduleId);
+    const syncId = `bizon-sync:${name}:rest_api:users`;
+    await waitUntilRunning(syncId);
+    const manual = await startSync(client, sync);
+    expect(manual.attached).toBe(true);
+    expect((await launched).outcome).toBe('ran');
+    const pages = api.requests.slice(mark).filter((r) => r.path === '/rest/users').map((r) => r.query.after ?? 'first');
+    expect(new Set(pages).size).toBe(pages.length); // each page asked once: no second sync interleaved
+
+    // Manual first, scheduled second: the scheduled run skips.
+    api.touch('users', Array.from({ length: 60 }, (_, index) => index + 1));
+    const running = await startSync(client, sync);
+    expect(running.attached).toBe(false);
+    await waitUntilRunning(syncId);
+    const skipped = await triggerAndFollow(handle.scheduleId);
+    expect(skipped.outcome).toBe('skipped');
+    expect(((await running.handle.result()) as SyncResult).records).toBe(60);
+  });
+
+  it("overlap: 'wait' runs after the running sync instead of beside it", async () => {
+    const dir = tempDir();
+    const name = unique('sched-wait');
+    const sync = request(name, dir, 20);
+    const handle = await scheduleSync(client, sync, { every: '1d', paused: true, overlap: 'wait' });
+    schedules.push(handle.scheduleId);
+    const manual = await startSync(client, sync);
+    await waitUntilRunning(`bizon-sync:${name}:rest_api:users`);
+    const scheduled = await triggerAndFollow(handle.scheduleId);
+    const manualResult = (await manual.handle.result()) as SyncResult;
+    expect(scheduled.outcome).toBe('ran');
+    expect(Date.parse(scheduled.result!.startedAt)).toBeGreaterThanOrEqual(Date.parse(manualResult.finishedAt));
+    expect(scheduled.result!.incrementalSince).toBe(manualResult.lastRun);
+  });
+});
+
+async function waitUntilRunning(workflowId: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const description = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+    if (description?.status.name === 'RUNNING') return;
+    if (Date.now() > deadline) throw new Error(`${workflowId} never ran`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

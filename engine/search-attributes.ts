@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 
 /** The search attributes of every sync, so the Web UI can filter the runs of one pipeline: `BizonPipeline = "name"`. */
 export const BIZON_PIPELINE = defineSearchAttributeKey('BizonPipeline', SearchAttributeType.KEYWORD);
@@ -33,7 +33,7 @@ async function register(client: Client): Promise<boolean> {
     if (missing.length === 0) return true;
     await client.connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
     });
     return true;
   } catch {

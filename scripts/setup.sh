@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Everything a fresh clone needs: npm packages and the Temporal CLI.
+# Everything a fresh clone needs: npm packages, the Temporal CLI, and Chromium for the Web UI test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 bash scripts/install-temporal.sh
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Chromium (Debian package) for the Web UI test…"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing: the Web UI test needs it (sudo apt-get install chromium, or set CHROMIUM_PATH)." >&2
+  fi
+fi

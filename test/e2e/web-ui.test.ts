@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { ROOT, quietWorkerLogs, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+
+quietWorkerLogs();
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUTPUT = path.join(ROOT, 'test-output');
+let engine: TestEngine;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh (apt-get install chromium), or set CHROMIUM_PATH`);
+  engine = await startTestEngine([], 'web-ui');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await engine?.stop();
+});
+
+describe('the Temporal Web UI shows a sync page by page', () => {
+  it('the run page lists one extractPage per page with its pagination, and the memo holds the watermark', async () => {
+    const name = unique('web-ui');
+    const sync = await startSync(engine.client, {
+      config: {
+        name,
+        source: { name: 'dummy', stream: 'plants', page_size: 4 },
+        destination: { name: 'file', config: { directory: tempDir() } },
+      },
+      taskQueue: engine.taskQueue,
+    });
+    const result = (await sync.handle.result()) as SyncResult;
+    expect(result.iterations).toBe(3);
+
+    const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
+    const url = `${inject('temporalUiUrl')}/namespaces/default/workflows/${encodeURIComponent(sync.workflowId)}/${sync.runId}/history`;
+    await page.goto(url);
+    await page.getByText('page 3 · {"offset":8}').first().waitFor({ timeout: 30_000 });
+    const history = await page.textContent('body');
+    expect(history).toContain('extractPage');
+    expect(history).toContain('page 1 · first page');
+    expect(history).toContain('page 2 · {"offset":4}');
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT, 'web-ui-history.png') });
+
+    await page.getByText('Memo', { exact: true }).first().click();
+    await page.getByText('last_run').first().waitFor({ timeout: 30_000 });
+    const memo = await page.textContent('body');
+    expect(memo).toContain(result.lastRun);
+    expect(memo).toContain(name);
+    await page.screenshot({ path: path.join(OUTPUT, 'web-ui-memo.png') });
+    await page.close();
+  });
+});

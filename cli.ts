@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { connectTo } from './cli/connect.ts';
 import { prepareSync, startSync } from './client.ts';
 import { describeFailure } from './cli/failure.ts';
 import {
@@ -12,7 +13,7 @@ import {
 } from './cli/schedule.ts';
 import { cancelCommand, statusCommand } from './cli/status.ts';
 import { formatSummary, watchProgress } from './cli/progress.ts';
-import { localStateFile, resolveTemporalTarget, workflowUrl, type TemporalTarget } from './cli/temporal-target.ts';
+import { localStateFile, resolveTemporalTarget, workflowUrl } from './cli/temporal-target.ts';
 import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
 import { isListening, startDevServer } from './engine/temporal-server.ts';
 import { ConfigError } from './sources/errors.ts';
@@ -42,10 +43,6 @@ function installLogger(level: LogLevel): void {
 
 class UsageError extends Error {}
 
-async function connect(target: TemporalTarget): Promise<Client> {
-  return new Client({ connection: await Connection.connect({ address: target.address }), namespace: target.namespace });
-}
-
 interface RunOptions {
   customSource: string[];
   logLevel: LogLevel;
@@ -53,6 +50,7 @@ interface RunOptions {
   detach: boolean;
   reset: boolean;
   forceIgnoreCheckpoint: boolean;
+  strictSecrets: boolean;
 }
 
 async function runCommand(configFile: string, options: RunOptions): Promise<number> {
@@ -63,7 +61,9 @@ async function runCommand(configFile: string, options: RunOptions): Promise<numb
     checkSecrets: options.worker && !options.detach,
     reset: options.reset,
     forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
+    strictSecrets: options.strictSecrets,
   });
+  for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
   const { pipeline } = prepared;
   const remoteOnly = options.detach || !options.worker;
   const target = await resolveTemporalTarget(pipeline, !remoteOnly);
@@ -86,7 +86,7 @@ async function runCommand(configFile: string, options: RunOptions): Promise<numb
     if (target.kind === 'embedded') {
       process.stderr.write(`Started a local Temporal server (state in ${localStateFile()}); Web UI: ${target.uiUrl}\n`);
     }
-    client = await connect(target);
+    client = await connectTo(target);
     if (options.worker && !options.detach) {
       worker = await createWorker({
         address: target.address,
@@ -189,6 +189,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--detach', 'start the sync and return without waiting', false)
     .option('--reset', 're-read the whole stream, replace the destination, and make this run the new watermark', false)
     .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
+    .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)
     .action((config: string, options: RunOptions) => run(() => runCommand(config, options)));
 
   program

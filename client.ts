@@ -1,7 +1,8 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { planSync, resolvePipeline, syncWorkflowId, type ResolvedPipeline } from './config/resolve.ts';
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
-import { checkSecretReferences } from './config/secrets.ts';
+import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
+import { ConfigError } from './sources/errors.ts';
 import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
@@ -28,6 +29,8 @@ export interface SyncRequest {
   reset?: boolean;
   /** Same as `source.force_ignore_checkpoint: true`: do not resume a failed sync, start from page one. */
   forceIgnoreCheckpoint?: boolean;
+  /** Refuse credentials written literally in the config (they would be stored in Temporal's history). */
+  strictSecrets?: boolean;
 }
 
 /** A sync started (or found running) on Temporal. */
@@ -49,6 +52,8 @@ export interface PreparedSync {
   input: SyncWorkflowInput;
   workflowId: string;
   taskQueue: string;
+  /** Problems that do not stop the sync (a literal credential in the config). */
+  warnings: string[];
 }
 
 /** The memo a sync starts with: what a person browsing the Web UI needs to recognise it. */
@@ -75,7 +80,13 @@ export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
   const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
   const resolved = resolvePipeline(pipeline, customSources);
   if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);
+  const literal = findLiteralCredentials(pipeline.source);
+  const warnings = literal.map(
+    (path) => `${path} is written in the config: it would be stored in Temporal's history. Pass it as a reference (BIZON_ENV_<NAME> or \${env://NAME}).`,
+  );
+  if (request.strictSecrets && warnings.length > 0) throw new ConfigError(`Refused by --strict-secrets: ${warnings.join(' ')}`);
   return {
+    warnings,
     pipeline,
     resolved,
     input: { pipeline, plan: planSync(resolved) },

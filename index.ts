@@ -11,6 +11,7 @@ export {
   TokenAuthenticator,
   BasicAuthenticator,
   CookiesAuthenticator,
+  OAuthAuthenticator,
   isEndOfPagination,
   BizonError,
   ConfigError,
@@ -23,7 +24,7 @@ export {
   DummySource,
   DummySourceConfig,
 } from './sources/index.ts';
-export type { Authenticator, AuthConfig, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
+export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
 
 export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync } from './client.ts';
 export type { PreparedSync, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';

@@ -1,13 +1,25 @@
 import { existsSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { readPipelineConfig, type PipelineConfig } from '../config/pipeline.ts';
+import { ConfigError } from '../sources/errors.ts';
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target.ts';
+
+/** A client of `target`; an unreachable server is a clear error, not a gRPC deadline. */
+export async function connectTo(target: TemporalTarget): Promise<Client> {
+  try {
+    return new Client({ connection: await Connection.connect({ address: target.address, connectTimeout: '5s' }), namespace: target.namespace });
+  } catch (error) {
+    const origin = target.kind === 'configured' ? 'TEMPORAL_ADDRESS / engine.temporal.address' : 'the local server';
+    throw new ConfigError(
+      `Cannot reach Temporal at ${target.address} (${origin}): ${(error as Error).message}. Is the server running? \`bizon server\` starts a local one.`,
+    );
+  }
+}
 
 /** A client of the Temporal server that outlives commands (TEMPORAL_ADDRESS, engine.temporal.address or `bizon server`). */
 export async function connectToServer(pipeline?: PipelineConfig): Promise<{ client: Client; target: TemporalTarget }> {
   const target = await resolveTemporalTarget(pipeline, false);
-  const client = new Client({ connection: await Connection.connect({ address: target.address }), namespace: target.namespace });
-  return { client, target };
+  return { client: await connectTo(target), target };
 }
 
 /** A command argument that is either a pipeline YAML file or a pipeline name. */

@@ -9,7 +9,7 @@ export interface FailureReport {
 const RETRY_STATES: Record<string, string> = {
   NON_RETRYABLE_FAILURE: 'not retried: retrying cannot fix it',
   MAXIMUM_ATTEMPTS_REACHED: 'gave up after api_config.retry_limit attempts',
-  TIMEOUT: 'gave up: the retry time budget ran out',
+  TIMEOUT: 'gave up: engine.retry.max_elapsed (the time budget of its attempts) was spent',
   RETRY_POLICY_NOT_SET: 'not retried',
 };
 

@@ -29,6 +29,7 @@ export async function scheduleCreateCommand(configFile: string, options: Schedul
   if (options.overlap !== 'skip' && options.overlap !== 'wait') throw new ConfigError(`--overlap must be skip or wait, not '${options.overlap}'`);
   const pipeline = await readPipelineConfig(configFile);
   const prepared = await prepareSync({ config: configFile, customSourceFiles: options.customSource, checkSecrets: false });
+  for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
   const { client } = await connectToServer(pipeline);
   try {
     const spec = options.cron ? { cron: options.cron } : { every: options.every! };

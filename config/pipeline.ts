@@ -24,6 +24,7 @@ export const RetryConfig = z.strictObject({
   initial_interval: Duration.default('1s').describe('Wait before the first retry'),
   backoff_coefficient: z.number().min(1).default(2).describe('Each wait is this many times the previous one'),
   maximum_interval: Duration.default('5m').describe('Longest wait between two attempts'),
+  max_elapsed: Duration.optional().describe("Time budget of one page's attempts (e.g. 2h); when spent, the sync fails with the last error and keeps its checkpoint"),
 });
 
 /** `engine`: how the sync runs on Temporal. Every key has a default. */

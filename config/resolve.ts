@@ -64,6 +64,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
       initialInterval: engine.retry.initial_interval,
       backoffCoefficient: engine.retry.backoff_coefficient,
       maximumInterval: engine.retry.maximum_interval,
+      maxElapsed: engine.retry.max_elapsed ?? null,
     },
     pageTimeout: engine.page_timeout,
     heartbeatTimeout: engine.heartbeat_timeout,

@@ -51,3 +51,25 @@ export function resolveSecretReferences<T>(config: T, env: NodeJS.ProcessEnv, ba
     return text.replace(INLINE_REFERENCE, (_, variable: string) => env[variable]!);
   }) as T;
 }
+
+/** `authentication.params` keys whose values are not credentials. */
+const NON_SECRET_AUTH_PARAMS = new Set(['auth_method', 'auth_header', 'username', 'token_url', 'grant_type', 'client_id', 'scope', 'scopes', 'audience']);
+
+/**
+ * The credentials written literally in a source's `authentication.params`
+ * (not as `BIZON_ENV_...` or `${env://...}` references): they would be stored
+ * in Temporal's history with the workflow's input.
+ */
+export function findLiteralCredentials(source: Record<string, unknown>): string[] {
+  const auth = source.authentication as { params?: Record<string, unknown> } | undefined;
+  const found: string[] = [];
+  const visit = (value: unknown, path: string, key: string) => {
+    if (typeof value === 'string') {
+      if (value !== '' && !NON_SECRET_AUTH_PARAMS.has(key) && !WHOLE_VALUE_REFERENCE.test(value) && !new RegExp(INLINE_REFERENCE.source).test(value)) found.push(path);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [child, item] of Object.entries(value)) visit(item, `${path}.${child}`, child);
+    }
+  };
+  for (const [key, value] of Object.entries(auth?.params ?? {})) visit(value, `source.authentication.params.${key}`, key);
+  return found;
+}

@@ -1,5 +1,6 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import { ConfigError } from './errors.ts';
+import { OAuthAuthenticator, type OAuthParams } from './oauth.ts';
 
 /**
  * Adds credentials to each request of `this.session`. `apply` may be async
@@ -75,6 +76,8 @@ export const AuthBuilder = {
    * `api_key` / `bearer`: `params.token`, optional `auth_method` (default `Bearer`,
    * `''` for the bare token) and `auth_header` (default `Authorization`).
    * `basic`: `params.username`, `params.password`. `cookies`: `params.cookies`, a map.
+   * `oauth`: `params.token_url`, `client_id`, `client_secret`, and `refresh_token` (refresh-token grant)
+   * or `grant_type: client_credentials`; optional `scope`, `audience`.
    */
   fromConfig(config: AuthConfig): Authenticator {
     const params = config.params ?? {};
@@ -95,9 +98,11 @@ export const AuthBuilder = {
         }
         return new CookiesAuthenticator(Object.fromEntries(Object.entries(cookies).map(([k, v]) => [k, String(v)])));
       }
+      case 'oauth':
+        return new OAuthAuthenticator(params as unknown as OAuthParams);
       default:
         throw new ConfigError(
-          `Unknown authentication type '${config.type}'. Use one of: api_key, bearer, basic, cookies — or return your own Authenticator from getAuthenticator().`,
+          `Unknown authentication type '${config.type}'. Use one of: api_key, bearer, basic, oauth, cookies — or return your own Authenticator from getAuthenticator().`,
         );
     }
   },

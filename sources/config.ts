@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** The `authentication` block: `type` picks an authenticator of `AuthBuilder`, `params` are its settings. */
 export const AuthenticationConfig = z
   .strictObject({
-    type: z.string().describe('api_key | bearer | basic | cookies'),
+    type: z.string().describe('api_key | bearer | basic | oauth | cookies'),
     params: z.record(z.string(), z.unknown()).default({}).describe('Settings of the authenticator (token, username, ...)'),
   })
   .describe('How the session authenticates');

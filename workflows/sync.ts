@@ -30,6 +30,8 @@ function activityOptions(input: SyncWorkflowInput): ActivityOptions {
   return {
     startToCloseTimeout: plan.pageTimeout,
     heartbeatTimeout: plan.heartbeatTimeout,
+    // The budget of all attempts of one activity together: when spent, the last failure ends the sync.
+    ...(plan.retry.maxElapsed !== null ? { scheduleToCloseTimeout: plan.retry.maxElapsed } : {}),
     retry: {
       initialInterval: plan.retry.initialInterval,
       backoffCoefficient: plan.retry.backoffCoefficient,

@@ -16,7 +16,7 @@ export interface SyncPlan {
   syncMode: 'full_refresh' | 'incremental';
   maxIterations: number | null;
   retryLimit: number;
-  retry: { initialInterval: DurationValue; backoffCoefficient: number; maximumInterval: DurationValue };
+  retry: { initialInterval: DurationValue; backoffCoefficient: number; maximumInterval: DurationValue; maxElapsed: DurationValue | null };
   pageTimeout: DurationValue;
   heartbeatTimeout: DurationValue;
   continueAsNewEvery: number;

@@ -40,6 +40,12 @@ export interface ExampleApiOptions {
   token?: string;
   /** When set, `/signed/...` requires `X-API-Key: <apiKey>` and an HMAC-SHA256 `X-Signature` made with `apiSecret`. */
   signing?: { apiKey: string; apiSecret: string };
+  /**
+   * When set, `POST /oauth/token` issues tokens that live `lifetimeSeconds`
+   * (client-credentials grant, or refresh-token grant with `refreshToken`), and
+   * data endpoints require a live one.
+   */
+  oauth?: { clientId: string; clientSecret: string; refreshToken?: string; lifetimeSeconds: number };
   /** Delay before each data answer, in milliseconds. */
   latencyMs?: number;
   /** Called before each data request; returns a fault to inject, or undefined. */
@@ -79,6 +85,12 @@ export function signRequest(secret: string, method: string, pathWithQuery: strin
   return createHmac('sha256', secret).update(`${method.toUpperCase()} ${pathWithQuery}`).digest('hex');
 }
 
+async function readBody(request: IncomingMessage): Promise<URLSearchParams> {
+  let body = '';
+  for await (const chunk of request) body += String(chunk);
+  return new URLSearchParams(body);
+}
+
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(body));
@@ -91,6 +103,23 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
   const data: Record<string, ApiItem[]> = {};
   for (const [stream, count] of Object.entries({ ...DEFAULT_DATASETS, ...options.datasets })) data[stream] = makeItems(stream, count);
   const requests: ApiRequest[] = [];
+  /** Issued OAuth access tokens and when each expires. */
+  const issued = new Map<string, number>();
+
+  const issueToken = (form: URLSearchParams, reply: (status: number, body: unknown) => void) => {
+    const oauth = options.oauth;
+    if (!oauth) return reply(404, { error: 'no OAuth here' });
+    if (form.get('client_id') !== oauth.clientId || form.get('client_secret') !== oauth.clientSecret) {
+      return reply(400, { error: 'invalid_client', error_description: 'client authentication failed' });
+    }
+    const grant = form.get('grant_type');
+    if (grant === 'refresh_token' ? form.get('refresh_token') !== oauth.refreshToken : grant !== 'client_credentials') {
+      return reply(400, { error: 'invalid_grant', error_description: `grant ${grant} refused` });
+    }
+    const token = `access-${issued.size + 1}-${Math.random().toString(36).slice(2)}`;
+    issued.set(token, Date.now() + oauth.lifetimeSeconds * 1000);
+    return reply(200, { access_token: token, token_type: 'Bearer', expires_in: oauth.lifetimeSeconds });
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -110,6 +139,7 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
     };
 
     if (url.pathname === '/health' || url.pathname.endsWith('/health')) return reply(200, { status: 'ok' });
+    if (url.pathname === '/oauth/token' && req.method === 'POST') return issueToken(await readBody(req), reply);
 
     if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
     const fault = options.fault?.(entry, requests);
@@ -134,6 +164,10 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
       }
     } else if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
       return reply(401, { error: 'invalid or missing token' });
+    } else if (options.oauth) {
+      const expiresAt = issued.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      if (expiresAt === undefined) return reply(401, { error: 'invalid or missing token' });
+      if (Date.now() >= expiresAt) return reply(401, { error: 'token expired' });
     }
 
     if (parts[1] === 'count') return reply(200, { total: items.length });

@@ -85,6 +85,19 @@ describe('bad inputs end quickly with a message naming the problem', () => {
     expect(result.code).toBe(2);
   });
 
+  it('a literal credential in the config: a warning, or with --strict-secrets a refusal', async () => {
+    const config = pipeline({ page_size: 100, authentication: { type: 'bearer', params: { token: TOKEN } } });
+    const warned = await run(config);
+    expect(warned.stderr).toContain(
+      "Warning: source.authentication.params.token is written in the config: it would be stored in Temporal's history. Pass it as a reference (BIZON_ENV_<NAME> or ${env://NAME}).",
+    );
+    expect(warned.code).toBe(0);
+    const dir = tempDir();
+    const refused = await runBizon(['run', writeConfig(dir, config), '--custom-source', PAGE_SOURCE, '--strict-secrets'], { cwd: dir, env: cliEnv() });
+    expect(refused.stderr).toContain('Error: Refused by --strict-secrets: source.authentication.params.token is written in the config');
+    expect(refused.code).toBe(2);
+  });
+
   it('a source that returns a malformed iteration', async () => {
     const config = pipeline({ name: 'malformed', stream: 'broken', api_url: undefined, page_size: undefined });
     const result = await run(config, { customSource: path.join(ROOT, 'test', 'fixtures', 'malformed_source.ts') });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 import { startExampleApi } from '../../examples/api/server.ts';
+import { freePort } from '../../engine/temporal-server.ts';
 
 /** The environment of a user with no Temporal configured. */
 function bareEnv(): NodeJS.ProcessEnv {
@@ -122,5 +123,15 @@ describe('bizon run against a server that outlives it', () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe('an unreachable Temporal server', () => {
+  it('is named, with the remedy, and exits 2', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const result = await runBizon(['status', 'anything'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`Cannot reach Temporal at ${address} (TEMPORAL_ADDRESS / engine.temporal.address)`);
+    expect(result.stderr).toContain('`bizon server` starts a local one');
   });
 });

@@ -96,6 +96,19 @@ describe('what Temporal does with each failure', () => {
     expect(attemptsOf(api.requests, 2)).toHaveLength(3);
   });
 
+  it('engine.retry.max_elapsed bounds the time a page may spend retrying, then the sync fails with the last error', async () => {
+    const api = await faultyApi((request) => (request.query.page === '2' ? { status: 502, body: { error: 'bad gateway' } } : undefined));
+    const started = Date.now();
+    const { started: running } = await sync(api, { source: { api_config: { retry_limit: 1000 } }, engine: { retry: { initial_interval: '200ms', maximum_interval: '500ms', max_elapsed: '3s' } } });
+    const error = await running.handle.result().catch((caught: unknown) => caught);
+    const elapsed = Date.now() - started;
+    const failure = describeFailure(error);
+    expect(failure.message).toBe(`HTTP 502 from GET ${api.url}/users?page=2&limit=10: {"error":"bad gateway"}`);
+    expect(failure.details).toContain('in activity extractPage (gave up: engine.retry.max_elapsed (the time budget of its attempts) was spent)');
+    expect(elapsed).toBeLessThan(15_000);
+    expect(attemptsOf(api.requests, 2).length).toBeGreaterThan(3);
+  });
+
   it('a second start of the same (name, source, stream) attaches to the running sync', async () => {
     const dir = tempDir();
     const request = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parsePipelineConfig, parseWithSchema } from '../../config/pipeline.ts';
-import { checkSecretReferences, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
+import { checkSecretReferences, findLiteralCredentials, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
 import { ConfigError } from '../../sources/errors.ts';
 import { SourceConfig } from '../../sources/config.ts';
 
@@ -80,5 +80,25 @@ describe('secret references', () => {
     const resolved = resolveSecretReferences(config, { BIZON_ENV_TOKEN: 't0k', HOST: 'api.example.com', KEY: 'k3y' });
     expect(resolved).toEqual({ authentication: { params: { token: 't0k', url: 'https://api.example.com/v1?key=k3y' } }, page_size: 3 });
     expect(config.authentication.params.token).toBe('BIZON_ENV_TOKEN');
+  });
+});
+
+describe('literal credentials', () => {
+  it('flags credentials written in authentication.params, not references or non-secret settings', () => {
+    const source = {
+      name: 's',
+      authentication: {
+        type: 'oauth',
+        params: {
+          token_url: 'https://auth.example.com/token',
+          client_id: 'my-app',
+          client_secret: 'hunter2',
+          refresh_token: 'BIZON_ENV_REFRESH',
+          password: 'pre-${env://SUFFIX}',
+          cookies: { session: 'abc' },
+        },
+      },
+    };
+    expect(findLiteralCredentials(source)).toEqual(['source.authentication.params.client_secret', 'source.authentication.params.cookies.session']);
   });
 });

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createSyncActivities } from './activities/index.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
@@ -35,14 +35,40 @@ export interface BizonWorker {
 export async function createWorker(options: BizonWorkerOptions): Promise<BizonWorker> {
   const customSources = [...(options.customSources ?? []), ...(await loadCustomSources(options.customSourceFiles ?? []))];
   const connection = await NativeConnection.connect({ address: options.address });
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;
+  // Activity-only workers on rate-limited page queues, started when a sync first needs one.
+  const rateLimited = new Map<string, { worker: Worker; running: Promise<void>; requestsPerSecond: number }>();
+  let stopping = false;
+  const ensureRateLimitedQueue = async (taskQueue: string, requestsPerSecond: number): Promise<void> => {
+    const existing = rateLimited.get(taskQueue);
+    if (stopping || existing?.requestsPerSecond === requestsPerSecond) return;
+    if (existing) {
+      existing.worker.shutdown();
+      await existing.running;
+    }
+    const worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      activities,
+      maxConcurrentActivityTaskExecutions,
+      // Temporal enforces this for the whole task queue, whichever workers poll it.
+      maxTaskQueueActivitiesPerSecond: requestsPerSecond,
+      shutdownGraceTime: '5s',
+    });
+    const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
+    rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
+  };
+  const activities = createSyncActivities({ customSources, ensureRateLimitedQueue });
   try {
     const worker = await Worker.create({
       connection,
-      namespace: options.namespace ?? DEFAULT_NAMESPACE,
+      namespace,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowBundle: await workflowBundle(),
-      activities: createSyncActivities({ customSources }),
-      maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 20,
+      activities,
+      maxConcurrentActivityTaskExecutions,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
       shutdownGraceTime: '5s',
       // When a worker dies, its workflows wait this long on its sticky queue before another worker takes them.
@@ -55,6 +81,9 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
         try {
           await worker.run();
         } finally {
+          stopping = true;
+          for (const { worker: limited } of rateLimited.values()) if (limited.getState() === 'RUNNING') limited.shutdown();
+          await Promise.allSettled([...rateLimited.values()].map(({ running }) => running));
           await connection.close();
         }
       },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, log } from '@temporalio/activity';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
@@ -31,6 +32,8 @@ export interface SyncActivitiesOptions {
   customSources: readonly CustomSource[];
   /** Where secret references are resolved; the worker's environment by default. */
   env?: NodeJS.ProcessEnv;
+  /** Starts polling a rate-limited page queue on this worker (the worker provides it). */
+  ensureRateLimitedQueue?: (taskQueue: string, requestsPerSecond: number) => Promise<void>;
 }
 
 interface SyncContext {
@@ -104,6 +107,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
       return guarded(input, async ({ source, destination, resolved }) => {
+        if (input.notBefore !== null && input.notBefore > Date.now()) await sleep(input.notBefore - Date.now());
         const extractedAt = new Date();
         const pagination = input.pagination ?? undefined;
         const raw = input.incrementalState
@@ -119,12 +123,18 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
           nextPagination: page.nextPagination,
           recordCount: page.records.length,
           maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
+          calledAt: extractedAt.getTime(),
         };
       });
     },
 
     async loadSyncState(input: LoadSyncStateInput): Promise<SyncState> {
       return loadSyncState(Context.current().client, input);
+    },
+
+    async ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void> {
+      if (!options.ensureRateLimitedQueue) throw new NonRetryableError('This worker cannot poll rate-limited queues (requests_per_second)');
+      await options.ensureRateLimitedQueue(input.taskQueue, input.requestsPerSecond);
     },
 
     async waitForSync(input: { workflowId: string }): Promise<void> {

@@ -74,7 +74,15 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     cursorField: resolved.sourceConfig.cursor_field ?? null,
     reset: resolved.sourceConfig.reset,
     forceIgnoreCheckpoint: resolved.sourceConfig.force_ignore_checkpoint,
+    rateLimit: resolved.sourceConfig.api_config.requests_per_second
+      ? { taskQueue: rateLimitedQueue(engine.temporal.task_queue, resolved.pipeline.source.name), requestsPerSecond: resolved.sourceConfig.api_config.requests_per_second }
+      : null,
   };
+}
+
+/** The task queue whose rate caps the `get()` calls of one source name. */
+export function rateLimitedQueue(taskQueue: string, sourceName: string): string {
+  return `${taskQueue}/rate-limited/${sourceName}`;
 }
 
 /** The id of the one workflow that may run for a pipeline's (name, source, stream). */

@@ -14,6 +14,11 @@ export const ApiConfig = z
   .strictObject({
     retry_limit: z.number().int().min(1).default(10).describe('Maximum attempts of one page before the sync fails'),
     request_timeout: z.number().positive().default(30).describe('Timeout of one HTTP request of this.session, in seconds'),
+    requests_per_second: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Cap on get() calls per second for this source name, across all workers (a rate-limited Temporal task queue)"),
   })
   .describe('Settings of the calls to the API');
 export type ApiConfig = z.infer<typeof ApiConfig>;

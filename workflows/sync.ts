@@ -1,5 +1,7 @@
 import {
+  ActivityFailure,
   CancellationScope,
+  TimeoutFailure,
   ContinueAsNew,
   isCancellation,
   defineQuery,
@@ -12,6 +14,8 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type {
+  ExtractPageInput,
+  ExtractPageResult,
   IncrementalStateJson,
   SyncActivities,
   SyncCheckpoint,
@@ -60,7 +64,24 @@ function pageSummary(iteration: number, pagination: unknown): string {
 export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult> {
   const { pipeline, plan } = input;
   const activities = proxyActivities<SyncActivities>(activityOptions(input));
-  const pageOptions = activityOptions(input);
+  const pageOptions: ActivityOptions = plan.rateLimit
+    ? // A page waiting longer than this for a poller of the rate-limited queue asks a worker to start one.
+      { ...activityOptions(input), taskQueue: plan.rateLimit.taskQueue, scheduleToStartTimeout: '1m' }
+    : activityOptions(input);
+
+  /** One page; on a rate-limited queue nobody polls yet, a worker of the main queue is asked to, and the page goes again. */
+  async function extractPage(args: ExtractPageInput): Promise<ExtractPageResult> {
+    for (;;) {
+      try {
+        return await activities.extractPage.executeWithOptions({ ...pageOptions, summary: pageSummary(args.iteration, args.pagination) }, [args]);
+      } catch (error) {
+        const timedOutWaiting =
+          error instanceof ActivityFailure && error.cause instanceof TimeoutFailure && error.cause.timeoutType === 'SCHEDULE_TO_START';
+        if (!plan.rateLimit || !timedOutWaiting) throw error;
+        await activities.ensureRateLimitedQueue(plan.rateLimit);
+      }
+    }
+  }
 
   const checkpoint: SyncCheckpoint = input.checkpoint ?? {
     syncRunId: workflowInfo().runId,
@@ -111,6 +132,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       upsertMemo({ checkpoint, sync_mode: plan.syncMode } satisfies Partial<SyncMemo>);
     }
 
+    if (plan.rateLimit) await activities.ensureRateLimitedQueue(plan.rateLimit);
+    // Temporal's task-queue limit caps all syncs of the source over time but lets a burst through;
+    // pacing this sync's pages evenly keeps it under the cap in every second. 5% headroom absorbs jitter.
+    const pageGapMs = plan.rateLimit ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
+    let lastPageAt: number | null = null;
     let pagesThisRun = 0;
     for (;;) {
       if (plan.maxIterations !== null && checkpoint.iteration >= plan.maxIterations) {
@@ -118,9 +144,15 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         break;
       }
       const iteration = checkpoint.iteration + 1;
-      const page = await activities.extractPage.executeWithOptions({ ...pageOptions, summary: pageSummary(iteration, checkpoint.pagination) }, [
-        { ...activityInput, iteration, pagination: checkpoint.pagination, incrementalState: checkpoint.incrementalState, cursorField: plan.cursorField },
-      ]);
+      const page = await extractPage({
+        ...activityInput,
+        iteration,
+        pagination: checkpoint.pagination,
+        incrementalState: checkpoint.incrementalState,
+        cursorField: plan.cursorField,
+        notBefore: pageGapMs > 0 && lastPageAt !== null ? lastPageAt + pageGapMs : null,
+      });
+      lastPageAt = page.calledAt;
       checkpoint.iteration = iteration;
       checkpoint.records += page.recordCount;
       checkpoint.pagination = page.nextPagination;

@@ -24,6 +24,11 @@ export interface SyncPlan {
   checkpointEvery: number;
   /** Failure types that fail the sync at once instead of being retried. */
   nonRetryableErrorTypes: string[];
+  /**
+   * Set when `api_config.requests_per_second` is: pages run on this task queue, which every worker
+   * polls at that rate, so the cap holds across the fleet.
+   */
+  rateLimit: { taskQueue: string; requestsPerSecond: number } | null;
   /** Field of a record holding its change time; its greatest value becomes `max_cursor_value`. */
   cursorField: string | null;
   /** Re-read everything, replace the destination, and make this run the new watermark. */
@@ -139,6 +144,8 @@ export interface ExtractPageInput extends ActivityInput {
   /** Non-null: call `getRecordsAfter(state, pagination)`; null: call `get(pagination)`. */
   incrementalState: IncrementalStateJson | null;
   cursorField: string | null;
+  /** Epoch ms before which `get()` must not be called (even pacing under `requests_per_second`). */
+  notBefore: number | null;
 }
 
 export interface ExtractPageResult {
@@ -146,6 +153,8 @@ export interface ExtractPageResult {
   recordCount: number;
   /** Greatest `cursorField` value of the page's records, if any. */
   maxCursorValue: CursorValue | null;
+  /** Epoch ms when `get()` was called. */
+  calledAt: number;
 }
 
 export interface LoadSyncStateInput {
@@ -169,6 +178,8 @@ export interface SyncActivities {
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
   abortSync(input: ActivityInput): Promise<void>;
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;
+  /** Makes this worker poll a rate-limited page queue (workers start polling one when a sync first needs it). */
+  ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void>;
   /** Returns when the sync with this workflow id is no longer running (whatever its outcome). */
   waitForSync(input: { workflowId: string }): Promise<void>;
 }

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { ROOT, readRows, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
+
+const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+const apis: ExampleApi[] = [];
+const workers: ChildProcess[] = [];
+afterAll(async () => {
+  for (const worker of workers) worker.kill('SIGKILL');
+  for (const api of apis) await api.close();
+});
+
+function pageRequests(api: ExampleApi): ApiRequest[] {
+  return api.requests.filter((request) => request.path === '/users');
+}
+
+/** The most requests seen in any window of `windowMs`. */
+function busiestWindow(requests: ApiRequest[], windowMs: number): number {
+  let most = 0;
+  for (let start = 0, end = 0; end < requests.length; end++) {
+    while (requests[end]!.at - requests[start]!.at >= windowMs) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
+
+async function runSyncOn(api: ExampleApi, taskQueue: string, source: Record<string, unknown>, engine: Record<string, unknown> = {}) {
+  const dir = tempDir();
+  const client = await testClient();
+  try {
+    const sync = await startSync(client, {
+      config: {
+        name: unique('limits'),
+        source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 5, ...source },
+        destination: { name: 'file', config: { directory: dir } },
+        engine,
+      },
+      customSourceFiles: [PAGE_SOURCE],
+      taskQueue,
+    });
+    const result = (await sync.handle.result()) as SyncResult;
+    return { result, ids: readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id)) };
+  } finally {
+    await client.connection.close();
+  }
+}
+
+const allIds = (count: number) => Array.from({ length: count }, (_, index) => index + 1);
+
+describe('rate limits and flaky APIs', () => {
+  it('requests_per_second: 5 holds across two workers', async () => {
+    const api = await startExampleApi({ datasets: { users: 193 } });
+    apis.push(api);
+    const taskQueue = unique('rps');
+    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    const { result, ids } = await runSyncOn(api, taskQueue, { api_config: { requests_per_second: 5 } });
+    expect(result.iterations).toBe(39);
+    expect(ids).toEqual(allIds(193));
+    const requests = pageRequests(api);
+    const seconds = (requests.at(-1)!.at - requests[0]!.at) / 1000;
+    console.log(`39 pages at requests_per_second 5: ${seconds.toFixed(1)}s, busiest second ${busiestWindow(requests, 1000)} requests`);
+    // Tolerance: one request over the cap, for clock jitter between the two workers and the API.
+    expect(busiestWindow(requests, 1000)).toBeLessThanOrEqual(6);
+    expect(seconds).toBeGreaterThan(39 / 5 - 2);
+  });
+
+  it('429 with Retry-After: 1 on every 4th request of a 40-page sync: every record once, no request before the announced time', async () => {
+    let count = 0;
+    const api = await startExampleApi({
+      datasets: { users: 198 },
+      fault: (request) => (request.path === '/users' && ++count % 4 === 0 ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '1' } } : undefined),
+    });
+    apis.push(api);
+    const taskQueue = unique('retry-after');
+    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    const { result, ids } = await runSyncOn(api, taskQueue, {}, { retry: { initial_interval: '100ms' } });
+    expect(result.iterations).toBe(40);
+    expect(ids).toEqual(allIds(198));
+    const requests = pageRequests(api);
+    const limited = requests.filter((request) => request.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
+    for (const rejected of limited) {
+      const retry = requests.find((request) => request.at > rejected.at && request.query.page === rejected.query.page);
+      expect(retry!.at - rejected.at).toBeGreaterThanOrEqual(1000);
+    }
+    console.log(`40 pages, ${limited.length} answered 429: all retried after >= 1s`);
+  });
+
+  it('chaos: 20% of requests answer 500 and some hang past the timeout: every record once', async () => {
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const api = await startExampleApi({
+      datasets: { users: 248 },
+      fault: (request) => {
+        if (request.path !== '/users') return undefined;
+        const draw = random();
+        if (draw < 0.2) return { status: 500, body: { error: 'chaos' } };
+        if (draw < 0.27) return { hangMs: 2000 };
+        return undefined;
+      },
+    });
+    apis.push(api);
+    const taskQueue = unique('chaos');
+    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    const { result, ids } = await runSyncOn(api, taskQueue, { api_config: { request_timeout: 0.5, retry_limit: 20 } }, { retry: { initial_interval: '50ms', maximum_interval: '200ms' } });
+    expect(result.iterations).toBe(50);
+    expect(ids).toEqual(allIds(248));
+    const requests = pageRequests(api);
+    console.log(`chaos: ${requests.length} requests for 50 pages (${requests.filter((r) => r.status === 500).length} answered 500)`);
+    expect(requests.filter((request) => request.status === 500).length).toBeGreaterThan(0);
+  });
+});

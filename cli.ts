@@ -15,6 +15,8 @@ import { cancelCommand, statusCommand } from './cli/status.ts';
 import { formatSummary, watchProgress } from './cli/progress.ts';
 import { localStateFile, resolveTemporalTarget, workflowUrl } from './cli/temporal-target.ts';
 import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
+import { CODEC_KEY_ENV, codecFromEnv } from './engine/codec.ts';
+import { startCodecServer } from './engine/codec-server.ts';
 import { isListening, startDevServer } from './engine/temporal-server.ts';
 import { ConfigError } from './sources/errors.ts';
 import { BUILTIN_SOURCES, loadCustomSources, resolveSourceClass, supportsIncremental } from './sources/registry.ts';
@@ -156,6 +158,19 @@ async function serverCommand(options: { port: string; uiPort: string; dbFile: st
   return 0;
 }
 
+async function codecServerCommand(options: { port: string; corsOrigin: string[] }): Promise<number> {
+  const codec = codecFromEnv();
+  if (!codec) throw new UsageError(`Set ${CODEC_KEY_ENV} (32 bytes, base64) to the key the workers use.`);
+  const server = await startCodecServer(codec, { port: Number(options.port), corsOrigins: options.corsOrigin });
+  process.stderr.write(`Codec server on ${server.url} (key ${codec.keyId}). In the Web UI, set it under "Codec Server".\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  return 0;
+}
+
 async function sourceListCommand(options: { customSource: string[] }): Promise<number> {
   for (const [name, cls] of Object.entries(BUILTIN_SOURCES)) process.stdout.write(`${name}\tbuilt-in\tstreams: ${cls.streams().join(', ')}\n`);
   for (const source of await loadCustomSources(options.customSource)) {
@@ -208,6 +223,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--ui-port <port>', 'Web UI port', String(LOCAL_UI_PORT))
     .option('--db-file <file>', 'SQLite file keeping the server state', localStateFile())
     .action((options) => run(() => serverCommand(options)));
+
+  program
+    .command('codec-server')
+    .description(`serve /encode and /decode with the ${CODEC_KEY_ENV} key, so the Web UI can show decrypted history`)
+    .option('--port <port>', 'port on 127.0.0.1', '8888')
+    .option('--cors-origin <url>', 'a Web UI origin allowed to call it (repeatable)', collect, [`http://127.0.0.1:${LOCAL_UI_PORT}`, `http://localhost:${LOCAL_UI_PORT}`])
+    .action((options: { port: string; corsOrigin: string[] }) => run(() => codecServerCommand(options)));
 
   const source = program.command('source').description('sources');
   source

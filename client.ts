@@ -1,4 +1,6 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, syncWorkflowId, type ResolvedPipeline } from './config/resolve.ts';
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
@@ -66,10 +68,13 @@ export function initialMemo(prepared: Pick<PreparedSync, 'pipeline' | 'input'>):
   };
 }
 
-/** Connects a Temporal client (`address` host:port). */
-export async function connectClient(options: { address: string; namespace?: string }): Promise<Client> {
+/**
+ * Connects a Temporal client (`address` host:port). With `BIZON_CODEC_KEY`
+ * set, every payload it sends is encrypted (and every one it reads decrypted).
+ */
+export async function connectClient(options: { address: string; namespace?: string; dataConverter?: DataConverter }): Promise<Client> {
   const connection = await Connection.connect({ address: options.address });
-  return new Client({ connection, namespace: options.namespace ?? DEFAULT_NAMESPACE });
+  return new Client({ connection, namespace: options.namespace ?? DEFAULT_NAMESPACE, dataConverter: options.dataConverter ?? dataConverterFromEnv() });
 }
 
 /** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */

@@ -1,5 +1,7 @@
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createSyncActivities } from './activities/index.ts';
+import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
@@ -16,6 +18,8 @@ export interface BizonWorkerOptions {
   customSources?: readonly CustomSource[];
   /** Pages run at once by this worker. */
   maxConcurrentActivities?: number;
+  /** Payload encoding; by default the AES-GCM codec when `BIZON_CODEC_KEY` is set. */
+  dataConverter?: DataConverter;
 }
 
 /** A worker and the connection it owns. */
@@ -36,6 +40,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
   const customSources = [...(options.customSources ?? []), ...(await loadCustomSources(options.customSourceFiles ?? []))];
   const connection = await NativeConnection.connect({ address: options.address });
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const dataConverter = options.dataConverter ?? dataConverterFromEnv();
   const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;
   // Activity-only workers on rate-limited page queues, started when a sync first needs one.
   const rateLimited = new Map<string, { worker: Worker; running: Promise<void>; requestsPerSecond: number }>();
@@ -52,6 +57,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       namespace,
       taskQueue,
       activities,
+      dataConverter,
       maxConcurrentActivityTaskExecutions,
       // Temporal enforces this for the whole task queue, whichever workers poll it.
       maxTaskQueueActivitiesPerSecond: requestsPerSecond,
@@ -68,6 +74,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowBundle: await workflowBundle(),
       activities,
+      dataConverter,
       maxConcurrentActivityTaskExecutions,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
       shutdownGraceTime: '5s',

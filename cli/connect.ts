@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { readPipelineConfig, type PipelineConfig } from '../config/pipeline.ts';
 import { ConfigError } from '../sources/errors.ts';
+import { dataConverterFromEnv } from '../engine/codec.ts';
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target.ts';
 
 /** A client of `target`; an unreachable server is a clear error, not a gRPC deadline. */
 export async function connectTo(target: TemporalTarget): Promise<Client> {
   try {
-    return new Client({ connection: await Connection.connect({ address: target.address, connectTimeout: '5s' }), namespace: target.namespace });
+    const connection = await Connection.connect({ address: target.address, connectTimeout: '5s' });
+    return new Client({ connection, namespace: target.namespace, dataConverter: dataConverterFromEnv() });
   } catch (error) {
     const origin = target.kind === 'configured' ? 'TEMPORAL_ADDRESS / engine.temporal.address' : 'the local server';
     throw new ConfigError(

@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncWorkflowId } from '../../config/resolve.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
-import { ROOT, cliEnv, runBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
+import { freePort } from '../../engine/temporal-server.ts';
+import { ROOT, cliEnv, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 const TOKEN = `tok-${randomUUID()}`;
@@ -34,7 +35,7 @@ async function storedText(workflowId: string): Promise<string> {
   }
 }
 
-async function runWithToken(stream: string) {
+async function runWithToken(stream: string, extraEnv: Record<string, string> = {}) {
   const dir = tempDir();
   const config = {
     name: unique('secrets'),
@@ -48,7 +49,10 @@ async function runWithToken(stream: string) {
     destination: { name: 'file', config: { directory: dir } },
     engine: { temporal: { task_queue: unique('secrets') } },
   };
-  const result = await runBizon(['run', writeConfig(dir, config), '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv({ BIZON_ENV_SECRET_TOKEN: TOKEN }) });
+  const result = await runBizon(['run', writeConfig(dir, config), '--custom-source', PAGE_SOURCE], {
+    cwd: dir,
+    env: cliEnv({ BIZON_ENV_SECRET_TOKEN: TOKEN, ...extraEnv }),
+  });
   return { result, workflowId: syncWorkflowId(config) };
 }
 
@@ -71,5 +75,61 @@ describe('a token given through BIZON_ENV_... never reaches Temporal', () => {
     expect(stored).toContain('bad request for Bearer ***');
     expect(stored).not.toContain(TOKEN);
     expect(result.stdout + result.stderr).not.toContain(TOKEN);
+  });
+});
+
+describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
+  it('no payload in history is readable without the key, and the codec server decodes them', async () => {
+    const key = randomBytes(32).toString('base64');
+    const { result, workflowId } = await runWithToken('users', { BIZON_CODEC_KEY: key });
+    expect(result.code).toBe(0);
+
+    const client = await testClient(); // no codec: what anyone with access to the server sees
+    let payloads: temporal.api.common.v1.IPayload[];
+    let stored: string;
+    try {
+      const handle = client.workflow.getHandle(workflowId);
+      const history = await handle.fetchHistory();
+      stored = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      payloads = [...(started?.input?.payloads ?? []), ...Object.values(started?.memo?.fields ?? {})];
+      const raw = await client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } });
+      const memoFields = Object.values(raw.workflowExecutionInfo?.memo?.fields ?? {});
+      stored += memoFields.map((payload) => Buffer.from(payload.data ?? []).toString('latin1')).join('');
+      expect(memoFields.length).toBeGreaterThan(0);
+    } finally {
+      await client.connection.close();
+    }
+    // Memo keys stay readable (they are map keys, not payloads); every value is encrypted.
+    for (const readable of ['api_url', 'BIZON_ENV_SECRET_TOKEN', 'nextPagination', 'recordCount', 'stoppedBy', 'my_source_users.jsonl', TOKEN]) {
+      expect(stored).not.toContain(readable);
+    }
+    expect(payloads.length).toBeGreaterThan(1);
+    expect(payloads.every((payload) => Buffer.from(payload.metadata?.encoding ?? []).toString() === 'binary/encrypted')).toBe(true);
+
+    const port = await freePort();
+    const server = spawnBizon(['codec-server', '--port', String(port)], { env: cliEnv({ BIZON_CODEC_KEY: key }) });
+    try {
+      const body = JSON.stringify({
+        payloads: payloads.map((payload) => ({
+          metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(payload.data ?? []).toString('base64'),
+        })),
+      });
+      let response: Response | undefined;
+      for (let attempt = 0; attempt < 100 && !response; attempt++) {
+        response = await fetch(`http://127.0.0.1:${port}/decode`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(
+          () => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100)),
+        );
+      }
+      const decoded = (await response!.json()) as { payloads: Array<{ data: string; metadata: Record<string, string> }> };
+      const texts = decoded.payloads.map((payload) => Buffer.from(payload.data, 'base64').toString());
+      expect(Buffer.from(decoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
+      expect(texts.join('\n')).toContain('"api_url"');
+      expect(texts.join('\n')).toContain('BIZON_ENV_SECRET_TOKEN');
+      expect(texts.join('\n')).not.toContain(TOKEN);
+    } finally {
+      server.kill('SIGTERM');
+    }
   });
 });

@@ -1,0 +1,64 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { ConfigError } from '../sources/errors.ts';
+
+/** The environment variable holding the codec key: 32 bytes, base64. When it is set, the codec is on. */
+export const CODEC_KEY_ENV = 'BIZON_CODEC_KEY';
+const ENCODING = 'binary/encrypted';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const { Payload: PayloadMessage } = proto.temporal.api.common.v1;
+
+/**
+ * Encrypts every payload (workflow input, activity arguments and results,
+ * memo, failures' details) with AES-256-GCM before it reaches Temporal, so
+ * nothing in history is readable without the key. Search attributes stay in
+ * clear text: Temporal must index them (bizon's hold only names).
+ */
+export class AesGcmCodec implements PayloadCodec {
+  readonly keyId: string;
+
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new ConfigError(`${CODEC_KEY_ENV} must be 32 bytes, base64-encoded (openssl rand -base64 32); it is ${key.length} bytes`);
+    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  }
+
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+      const plain = PayloadMessage.encode(payload).finish();
+      const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+      return {
+        metadata: { encoding: Buffer.from(ENCODING), 'encryption-key-id': Buffer.from(this.keyId) },
+        data: sealed,
+      };
+    });
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      if (Buffer.from(payload.metadata?.encoding ?? []).toString() !== ENCODING) return payload;
+      const keyId = Buffer.from(payload.metadata?.['encryption-key-id'] ?? []).toString();
+      if (keyId !== this.keyId) throw new ConfigError(`A payload was encrypted with key ${keyId}, not with this ${CODEC_KEY_ENV} (${this.keyId})`);
+      const sealed = Buffer.from(payload.data ?? []);
+      const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, IV_BYTES));
+      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+      return PayloadMessage.decode(plain) as Payload;
+    });
+  }
+}
+
+/** The codec of `BIZON_CODEC_KEY`, or undefined when it is not set. */
+export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec | undefined {
+  const value = env[CODEC_KEY_ENV];
+  return value ? new AesGcmCodec(Buffer.from(value, 'base64')) : undefined;
+}
+
+/** The data converter of clients and workers: with the codec when `BIZON_CODEC_KEY` is set. */
+export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
+  const codec = codecFromEnv(env);
+  return codec ? { payloadCodecs: [codec] } : undefined;
+}

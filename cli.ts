@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { connectTo } from './cli/connect.ts';
-import { prepareSync, startSync } from './client.ts';
+import { prepareSync, startSync, waitForResult } from './client.ts';
 import { describeFailure } from './cli/failure.ts';
 import {
   scheduleActionCommand,
@@ -107,8 +107,13 @@ async function runCommand(configFile: string, options: RunOptions): Promise<numb
     const progress = watchProgress(client, sync.workflowId);
     let result: SyncResult;
     try {
+      let warned = false;
+      const onUnreachable = () => {
+        if (!warned) process.stderr.write('\nTemporal is unreachable; waiting for it to come back (the sync resumes where it was)…\n');
+        warned = true;
+      };
       result = (await Promise.race([
-        sync.handle.result(),
+        waitForResult(client, sync.workflowId, { onUnreachable }),
         workerRun?.then(() => {
           throw new Error('The worker stopped before the sync finished');
         }) ?? new Promise<never>(() => undefined),

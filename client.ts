@@ -127,10 +127,46 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
   }
 }
 
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** Whether an error means "the Temporal server cannot be reached right now". */
+function isServerUnreachable(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED) return true;
+  }
+  return false;
+}
+
+/**
+ * Waits for a sync's result, through restarts of the Temporal server: while
+ * the server is unreachable it retries (for up to `patienceMs`, 30 minutes by
+ * default); the sync itself is durable and goes on when the server is back.
+ */
+export async function waitForResult(
+  client: Client,
+  workflowId: string,
+  options: { patienceMs?: number; onUnreachable?: (error: unknown) => void } = {},
+): Promise<SyncResult> {
+  let unreachableSince: number | undefined;
+  for (;;) {
+    try {
+      return (await client.workflow.getHandle(workflowId).result()) as SyncResult;
+    } catch (error) {
+      if (!isServerUnreachable(error)) throw error;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > (options.patienceMs ?? 30 * 60_000)) throw error;
+      options.onUnreachable?.(error);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 /** Starts a sync (or attaches to the running one) and waits for its result. */
 export async function runSync(client: Client, request: SyncRequest | PreparedSync): Promise<SyncResult> {
   const started = await startSync(client, request);
-  return (await started.handle.result()) as SyncResult;
+  return waitForResult(client, started.workflowId);
 }
 
 /** Where a running sync stands, by workflow id. */

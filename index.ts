@@ -26,7 +26,7 @@ export {
 } from './sources/index.ts';
 export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
 
-export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync } from './client.ts';
+export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync, waitForResult } from './client.ts';
 export type { PreparedSync, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';
 export {
   backfillSchedule,

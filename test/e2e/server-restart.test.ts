@@ -1,0 +1,113 @@
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { freePort, startDevServer, type DevServer } from '../../engine/temporal-server.ts';
+import { startSync } from '../../client.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { ROOT, readRows, spawnBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+
+const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+const RECORDS = 2995; // 300 pages of 10, the last one short
+let api: ExampleApi | undefined;
+let server: DevServer | undefined;
+const processes: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of processes) child.kill('SIGKILL');
+  await server?.stop();
+  await api?.close();
+});
+
+async function waitForPage(page: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!api!.requests.some((request) => Number(request.query.page) >= page)) {
+    if (Date.now() > deadline) throw new Error(`page ${page} never came`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('the Temporal server going away', () => {
+  it('killed in the middle of a 300-page sync and started again on its state file: the sync completes, every record once', async () => {
+    api = await startExampleApi({ datasets: { users: RECORDS }, latencyMs: 5 });
+    const dir = tempDir();
+    const dbFile = path.join(dir, 'temporal.db');
+    const port = await freePort();
+    server = await startDevServer({ dbFile, port, ui: false });
+    const address = server.address;
+    const taskQueue = unique('restart');
+    const env = { ...process.env, TEMPORAL_ADDRESS: address };
+    processes.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'], { env }));
+
+    let client = new Client({ connection: await Connection.connect({ address }) });
+    const sync = await startSync(client, {
+      config: {
+        name: unique('restart'),
+        source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10 },
+        destination: { name: 'file', config: { directory: dir } },
+      },
+      customSourceFiles: [PAGE_SOURCE],
+      taskQueue,
+    });
+    await client.connection.close();
+
+    await waitForPage(100);
+    server.process.kill('SIGKILL');
+    await server.stop();
+    const downAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    server = await startDevServer({ dbFile, port, ui: false });
+    const pageAtRestart = Math.max(...api.requests.map((request) => Number(request.query.page ?? 0)));
+
+    client = new Client({ connection: await Connection.connect({ address }) });
+    try {
+      const result = (await client.workflow.getHandle(sync.workflowId).result()) as SyncResult;
+      expect(result.records).toBe(RECORDS);
+      const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
+      expect(ids).toHaveLength(RECORDS);
+      expect(new Set(ids).size).toBe(RECORDS);
+      const firstAfter = api.requests.find((request) => request.at > downAt + 2000);
+      console.log(
+        `server down at page ${pageAtRestart}; first page after restart ${firstAfter ? ((firstAfter.at - downAt) / 1000).toFixed(1) : '?'}s after the kill`,
+      );
+    } finally {
+      await client.connection.close();
+    }
+  });
+});
+
+describe('bizon run across a server restart', () => {
+  it('keeps waiting, reconnects, and reports the sync it started', async () => {
+    await server?.stop();
+    await api?.close();
+    api = await startExampleApi({ datasets: { users: RECORDS }, latencyMs: 5 });
+    const dir = tempDir();
+    const dbFile = path.join(dir, 'temporal.db');
+    const port = await freePort();
+    server = await startDevServer({ dbFile, port, ui: false });
+    const config = writeConfig(dir, {
+      name: unique('restart-run'),
+      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10 },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('restart-run') } },
+    });
+    const run = spawnBizon(['run', config, '--custom-source', PAGE_SOURCE], { env: { ...process.env, TEMPORAL_ADDRESS: server.address }, cwd: dir });
+    processes.push(run);
+    let stderr = '';
+    run.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve));
+
+    await waitForPage(100);
+    server.process.kill('SIGKILL');
+    await server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    server = await startDevServer({ dbFile, port, ui: false });
+
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('✔ Sync succeeded');
+    const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
+    expect(new Set(ids).size).toBe(RECORDS);
+    expect(ids).toHaveLength(RECORDS);
+  });
+});

@@ -1,17 +1,18 @@
 /**
- * What durability costs: the same source and file destination, paged once
- * by a plain loop (no Temporal) and once as a bizon-temporal sync (one
- * activity per page, on a local dev server), side by side in one run.
+ * What durability costs: the same source paged three ways, side by side in
+ * one run — a plain loop (no Temporal), a bare Temporal workflow with one
+ * activity per page and nothing else, and a bizon-temporal sync (validation,
+ * staging, checkpoints, exactly-once publish) — on a local dev server.
  *
  *   npx tsx bench/overhead.ts [--pages 300] [--latency 0,20]
  *
- * Prints pages/s of each and their ratio for each API latency.
+ * Prints pages/s of each, and the ratios bizon/plain and bizon/bare-Temporal.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { startExampleApi } from '../examples/api/server.ts';
 import { runSync } from '../client.ts';
@@ -41,9 +42,22 @@ const client = new Client({ connection: await Connection.connect({ address: serv
 const [custom] = await loadCustomSources([SOURCE_FILE]);
 const worker = await createWorker({ address: server.address, taskQueue: 'bench', customSourceFiles: [SOURCE_FILE] });
 const workerRun = worker.run();
+let bareSource: AbstractSource | undefined;
+const bareWorker = await Worker.create({
+  connection: await NativeConnection.connect({ address: server.address }),
+  taskQueue: 'bench-bare',
+  workflowsPath: path.join(ROOT, 'bench', 'bare-temporal-workflow.ts'),
+  activities: {
+    async fetchPage(pagination: Pagination | null) {
+      const page = await bareSource!.get(pagination ?? undefined);
+      return page.nextPagination && Object.keys(page.nextPagination).length > 0 ? page.nextPagination : null;
+    },
+  },
+});
+const bareRun = bareWorker.run();
 
 console.log(`${pages} pages of ${PAGE_SIZE} records, file destination, page source against the local example API`);
-console.log('latency_ms  plain_loop_pages_per_s  bizon_temporal_pages_per_s  ratio');
+console.log('latency_ms  plain_loop  bare_temporal  bizon_temporal  (pages/s)  bizon/plain  bizon/bare');
 try {
   for (const latencyMs of latencies) {
     // One record short of full pages, so neither side asks for an extra empty page.
@@ -64,6 +78,11 @@ try {
     await destination.finalize({ syncRunId: 'plain', mode: 'replace' });
     const plainRate = pages / ((performance.now() - plainStarted) / 1000);
 
+    bareSource = new SourceCtor({ ...config, name: 'my_source', sync_mode: 'full_refresh', force_ignore_checkpoint: false });
+    const bareStarted = performance.now();
+    const barePages = await client.workflow.execute('barePagesWorkflow', { taskQueue: 'bench-bare', workflowId: `bench-bare-${latencyMs}-${Date.now()}` });
+    const bareRate = (barePages as number) / ((performance.now() - bareStarted) / 1000);
+
     const syncStarted = performance.now();
     const result = await runSync(client, {
       config: {
@@ -75,12 +94,15 @@ try {
       taskQueue: 'bench',
     });
     const syncRate = result.iterations / ((performance.now() - syncStarted) / 1000);
-    console.log(`${String(latencyMs).padEnd(11)} ${plainRate.toFixed(1).padEnd(23)} ${syncRate.toFixed(1).padEnd(27)} ${(syncRate / plainRate).toFixed(3)}`);
+    console.log(
+      `${String(latencyMs).padEnd(11)} ${plainRate.toFixed(1).padEnd(11)} ${bareRate.toFixed(1).padEnd(14)} ${syncRate.toFixed(1).padEnd(26)} ${(syncRate / plainRate).toFixed(3).padEnd(12)} ${(syncRate / bareRate).toFixed(3)}`,
+    );
     await api.close();
   }
 } finally {
   worker.shutdown();
-  await workerRun;
+  bareWorker.shutdown();
+  await Promise.all([workerRun, bareRun]);
   await client.connection.close();
   await server.stop();
 }

@@ -36,6 +36,7 @@ const cases = [
   { example: 'rest-api', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['rest_api_users'] },
   { example: 'custom-auth', key: 'api_url', urlPath: '', stream: 'orders', outputs: ['signed_source_orders'] },
   { example: 'error-handling', key: 'api_url', urlPath: '', stream: 'users', outputs: ['careful_source_users'] },
+  { example: 'incremental', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['rest_api_users'], sourceFrom: 'rest-api' },
   {
     example: 'routing',
     key: 'api_url',
@@ -46,10 +47,10 @@ const cases = [
 ];
 
 describe('every example syncs end to end through the CLI', () => {
-  it.each(cases)('$example', async ({ example, key, urlPath, stream, outputs }) => {
+  it.each(cases)('$example', async ({ example, key, urlPath, stream, outputs, sourceFrom }) => {
     const dir = tempDir();
     const config = adapt(example, key, urlPath, dir);
-    const result = await runBizon(['run', config, '--custom-source', path.join(ROOT, 'examples', example, 'source.ts')], {
+    const result = await runBizon(['run', config, '--custom-source', path.join(ROOT, 'examples', sourceFrom ?? example, 'source.ts')], {
       cwd: dir,
       env: cliEnv({ BIZON_ENV_EXAMPLE_API_TOKEN: TOKEN, BIZON_ENV_EXAMPLE_API_SECRET: SECRET }),
     });

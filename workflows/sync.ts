@@ -139,6 +139,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     let lastPageAt: number | null = null;
     let pagesThisRun = 0;
     for (;;) {
+      // Resumed after the last page (it failed while publishing): nothing is left to read.
+      if (checkpoint.iteration > 0 && checkpoint.pagination === null) break;
       if (plan.maxIterations !== null && checkpoint.iteration >= plan.maxIterations) {
         stoppedBy = 'max_iterations';
         break;

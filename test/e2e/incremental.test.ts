@@ -1,3 +1,4 @@
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
@@ -128,6 +129,33 @@ describe('a failed sync resumes from its checkpoint', () => {
     expect(pagesRequested).toEqual(Array.from({ length: 11 }, (_, index) => 50 + index));
     expect(second.stderr).toContain('resumed the failed sync after page 49');
     expect(ids).toEqual(Array.from({ length: RECORDS }, (_, index) => index + 1));
+  });
+
+  it('a sync that failed while publishing is finished by the next run without reading a page again', async () => {
+    failPage50 = false;
+    const dir = tempDir();
+    // A directory where the output file should go makes publishing fail.
+    mkdirSync(path.join(dir, 'my_source_users.jsonl'));
+    const config = writeConfig(dir, {
+      name: unique('resume-publish'),
+      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 100, api_config: { retry_limit: 2 } },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('resume') }, retry: { initial_interval: '100ms' } },
+    });
+    const run = () => runBizon(['run', config, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+    const failed = await run();
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('File destination could not publish');
+    rmSync(path.join(dir, 'my_source_users.jsonl'), { recursive: true });
+
+    const mark = api.requests.length;
+    const second = await run();
+    expect(second.code).toBe(0);
+    expect(api.requests.slice(mark).filter((request) => request.path === '/users')).toHaveLength(0);
+    expect(second.stderr).toContain('resumed the failed sync after page 6');
+    expect(readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id))).toEqual(
+      Array.from({ length: RECORDS }, (_, index) => index + 1),
+    );
   });
 
   it('force_ignore_checkpoint: true starts from page one, and the output still holds every record once', async () => {

@@ -135,3 +135,29 @@ describe('an unreachable Temporal server', () => {
     expect(result.stderr).toContain('`bizon server` starts a local one');
   });
 });
+
+describe('bizon server', () => {
+  it('serves Temporal and its Web UI on the given ports, keeps state in the given file, and stops on SIGTERM', async () => {
+    const dir = tempDir();
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const dbFile = path.join(dir, 'state.db');
+    const server = spawnBizon(['server', '--port', String(port), '--ui-port', String(uiPort), '--db-file', dbFile]);
+    let stderr = '';
+    server.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!stderr.includes('Press Ctrl-C to stop.') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(stderr).toContain(`Temporal server on 127.0.0.1:${port} (state in ${dbFile})`);
+      expect(stderr).toContain(`Web UI: http://127.0.0.1:${uiPort}`);
+      expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
+      const file = writeConfig(dir, { name: 'on-bizon-server', source: { name: 'dummy', stream: 'plants' }, destination: { name: 'file', config: { directory: dir } } });
+      const result = await runBizon(['run', file], { cwd: dir, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` } });
+      expect(result.code).toBe(0);
+      expect(existsSync(dbFile)).toBe(true);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});

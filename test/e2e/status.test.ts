@@ -55,6 +55,33 @@ describe('bizon schedule, status and cancel', () => {
     expect((await runBizon(['schedule', 'describe', id], { env: env() })).code).not.toBe(0);
   });
 
+  it('schedule backfill runs, one after the other, the syncs of a past period', async () => {
+    const dir = tempDir();
+    const name = unique('cli-backfill');
+    const config = writeConfig(dir, {
+      name,
+      source: { name: 'dummy', stream: 'plants', page_size: 5 },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: engine.taskQueue } },
+    });
+    expect((await runBizon(['schedule', 'create', config, '--every', '1h', '--paused'], { env: env() })).code).toBe(0);
+    const end = new Date();
+    // Any three hours hold exactly three hour marks of an hourly schedule.
+    const start = new Date(end.getTime() - 3 * 3600_000);
+    const backfill = await runBizon(['schedule', 'backfill', name, '--start', start.toISOString(), '--end', end.toISOString()], { env: env() });
+    expect(backfill.code).toBe(0);
+    expect(backfill.stdout).toContain(`Backfilling ${name}`);
+    const deadline = Date.now() + 60_000;
+    let completed = 0;
+    while (completed < 3 && Date.now() < deadline) {
+      const status = await runBizon(['status', name], { env: env() });
+      completed = status.stdout.split('\n').filter((line) => line.startsWith('completed')).length;
+      if (completed < 3) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(completed).toBe(3);
+    await runBizon(['schedule', 'delete', name], { env: env() });
+  });
+
   it('cancel stops a running sync without publishing, status shows it, and the next run resumes after it', async () => {
     const dir = tempDir();
     const name = unique('cli-cancel');

@@ -1,0 +1,101 @@
+import type { Client } from '@temporalio/client';
+import type { LogLevel } from '@temporalio/worker';
+import { prepareSync, startSync, waitForResult } from '../client.ts';
+import type { SyncResult } from '../workflows/types.ts';
+import { createWorker, type BizonWorker } from '../worker.ts';
+import { EXIT_SYNC_FAILED, installLogger } from './common.ts';
+import { connectTo } from './connect.ts';
+import { describeFailure } from './failure.ts';
+import { formatSummary, watchProgress } from './progress.ts';
+import { localStateFile, resolveTemporalTarget, workflowUrl } from './temporal-target.ts';
+
+export interface RunOptions {
+  customSource: string[];
+  logLevel: LogLevel;
+  worker: boolean;
+  detach: boolean;
+  reset: boolean;
+  forceIgnoreCheckpoint: boolean;
+  strictSecrets: boolean;
+}
+
+/** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
+export async function runCommand(configFile: string, options: RunOptions): Promise<number> {
+  installLogger(options.logLevel);
+  const prepared = await prepareSync({
+    config: configFile,
+    customSourceFiles: options.customSource,
+    checkSecrets: options.worker && !options.detach,
+    reset: options.reset,
+    forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
+    strictSecrets: options.strictSecrets,
+  });
+  for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
+  const { pipeline } = prepared;
+  const remoteOnly = options.detach || !options.worker;
+  const target = await resolveTemporalTarget(pipeline, !remoteOnly);
+  let worker: BizonWorker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let client: Client | undefined;
+  const stopAll = async () => {
+    worker?.shutdown();
+    await workerRun?.catch(() => undefined);
+    await client?.connection.close();
+    await target.embedded?.stop();
+  };
+  const onSignal = () => {
+    process.stderr.write('\nInterrupted. The sync stays on Temporal: run the same command again to continue it where it stopped.\n');
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (target.kind === 'embedded') {
+      process.stderr.write(`Started a local Temporal server (state in ${localStateFile()}); Web UI: ${target.uiUrl}\n`);
+    }
+    client = await connectTo(target);
+    if (options.worker && !options.detach) {
+      worker = await createWorker({
+        address: target.address,
+        namespace: target.namespace,
+        taskQueue: prepared.taskQueue,
+        customSourceFiles: options.customSource,
+      });
+      workerRun = worker.run();
+    }
+    const sync = await startSync(client, prepared);
+    const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
+    const link = workflowUrl(target, sync.workflowId, sync.runId);
+    process.stderr.write(`${sync.attached ? 'Attached to the running sync' : 'Started sync'} ${label}\n  workflow: ${sync.workflowId}${link ? `\n  Web UI: ${link}` : ''}\n`);
+    if (options.detach) return 0;
+
+    const progress = watchProgress(client, sync.workflowId);
+    let result: SyncResult;
+    try {
+      let warned = false;
+      const onUnreachable = () => {
+        if (!warned) process.stderr.write('\nTemporal is unreachable; waiting for it to come back (the sync resumes where it was)…\n');
+        warned = true;
+      };
+      result = (await Promise.race([
+        waitForResult(client, sync.workflowId, { onUnreachable }),
+        workerRun?.then(() => {
+          throw new Error('The worker stopped before the sync finished');
+        }) ?? new Promise<never>(() => undefined),
+      ])) as SyncResult;
+    } catch (error) {
+      progress.stop();
+      const failure = describeFailure(error);
+      process.stderr.write(`✖ Sync failed: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}${link ? `  Web UI: ${link}\n` : ''}`);
+      return EXIT_SYNC_FAILED;
+    }
+    progress.stop();
+    process.stderr.write(`✔ Sync succeeded: ${label}\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+

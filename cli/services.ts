@@ -1,0 +1,53 @@
+import type { LogLevel } from '@temporalio/worker';
+import { CODEC_KEY_ENV, codecFromEnv } from '../engine/codec.ts';
+import { startCodecServer } from '../engine/codec-server.ts';
+import { isListening, startDevServer } from '../engine/temporal-server.ts';
+import { createWorker } from '../worker.ts';
+import { installLogger, UsageError } from './common.ts';
+import { resolveTemporalTarget } from './temporal-target.ts';
+
+/** `bizon worker`: a long-running worker. */
+export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string }): Promise<number> {
+  installLogger(options.logLevel);
+  const target = await resolveTemporalTarget(undefined, false);
+  const worker = await createWorker({
+    address: target.address,
+    namespace: options.namespace ?? target.namespace,
+    taskQueue: options.taskQueue,
+    customSourceFiles: options.customSource,
+  });
+  const stop = () => worker.shutdown();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stderr.write(`bizon worker polling task queue '${worker.worker.options.taskQueue}' on ${target.address}\n`);
+  await worker.run();
+  return 0;
+}
+
+/** `bizon server`: a persistent local Temporal server with its Web UI. */
+export async function serverCommand(options: { port: string; uiPort: string; dbFile: string }): Promise<number> {
+  const address = `127.0.0.1:${options.port}`;
+  if (await isListening(address)) throw new UsageError(`Something already listens on ${address}: is a bizon server already running?`);
+  const server = await startDevServer({ port: Number(options.port), uiPort: Number(options.uiPort), dbFile: options.dbFile });
+  process.stderr.write(`Temporal server on ${server.address} (state in ${options.dbFile})\nWeb UI: ${server.uiUrl}\nPress Ctrl-C to stop.\n`);
+  const stop = () => void server.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await new Promise<void>((resolve) => server.process.once('exit', () => resolve()));
+  return 0;
+}
+
+/** `bizon codec-server`: /encode and /decode with BIZON_CODEC_KEY. */
+export async function codecServerCommand(options: { port: string; corsOrigin: string[] }): Promise<number> {
+  const codec = codecFromEnv();
+  if (!codec) throw new UsageError(`Set ${CODEC_KEY_ENV} (32 bytes, base64) to the key the workers use.`);
+  const server = await startCodecServer(codec, { port: Number(options.port), corsOrigins: options.corsOrigin });
+  process.stderr.write(`Codec server on ${server.url} (key ${codec.keyId}). In the Web UI, set it under "Codec Server".\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  return 0;
+}
+

@@ -1,0 +1,21 @@
+import { BUILTIN_SOURCES, loadCustomSources, resolveSourceClass, supportsIncremental } from '../sources/registry.ts';
+
+/** `bizon source list` */
+export async function sourceListCommand(options: { customSource: string[] }): Promise<number> {
+  for (const [name, cls] of Object.entries(BUILTIN_SOURCES)) process.stdout.write(`${name}\tbuilt-in\tstreams: ${cls.streams().join(', ')}\n`);
+  for (const source of await loadCustomSources(options.customSource)) {
+    process.stdout.write(`${source.exportName}\t${source.file}\tstreams: ${source.cls.streams().join(', ')}\n`);
+  }
+  return 0;
+}
+
+/** `bizon stream list <source>` */
+export async function streamListCommand(sourceName: string, options: { customSource: string[] }): Promise<number> {
+  const customSources = await loadCustomSources(options.customSource);
+  const candidates = customSources.length ? customSources.map((source) => source.cls) : [resolveSourceClass(sourceName, BUILTIN_SOURCES[sourceName]?.streams()[0] ?? '', [])];
+  for (const cls of candidates) {
+    for (const stream of cls.streams()) process.stdout.write(`${stream}\t${supportsIncremental(cls) ? 'full_refresh, incremental' : 'full_refresh'}\n`);
+  }
+  return 0;
+}
+

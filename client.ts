@@ -56,6 +56,8 @@ export interface PreparedSync {
   taskQueue: string;
   /** Problems that do not stop the sync (a literal credential in the config). */
   warnings: string[];
+  /** The custom sources the request named, loaded (a worker in the same process can reuse them). */
+  customSources: CustomSource[];
 }
 
 /** The memo a sync starts with: what a person browsing the Web UI needs to recognise it. */
@@ -92,6 +94,7 @@ export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
   if (request.strictSecrets && warnings.length > 0) throw new ConfigError(`Refused by --strict-secrets: ${warnings.join(' ')}`);
   return {
     warnings,
+    customSources,
     pipeline,
     resolved,
     input: { pipeline, plan: planSync(resolved) },

@@ -59,7 +59,7 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
         address: target.address,
         namespace: target.namespace,
         taskQueue: prepared.taskQueue,
-        customSourceFiles: options.customSource,
+        customSources: prepared.customSources,
       });
       workerRun = worker.run();
     }

@@ -72,7 +72,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       connection,
       namespace,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-      workflowBundle: await workflowBundle(),
+      workflowBundle: await workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath }),
       activities,
       dataConverter,
       maxConcurrentActivityTaskExecutions,

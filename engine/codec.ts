@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ConfigError } from '../sources/errors.ts';
@@ -12,9 +13,9 @@ const { Payload: PayloadMessage } = proto.temporal.api.common.v1;
 
 /**
  * Encrypts every payload (workflow input, activity arguments and results,
- * memo, failures' details) with AES-256-GCM before it reaches Temporal, so
- * nothing in history is readable without the key. Search attributes stay in
- * clear text: Temporal must index them (bizon's hold only names).
+ * memo values, failure messages) with AES-256-GCM before it reaches Temporal,
+ * so nothing in history is readable without the key. Search attributes and
+ * memo keys stay in clear text: Temporal must index them (bizon's hold only names).
  */
 export class AesGcmCodec implements PayloadCodec {
   readonly keyId: string;
@@ -57,8 +58,14 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec 
   return value ? new AesGcmCodec(Buffer.from(value, 'base64')) : undefined;
 }
 
-/** The data converter of clients and workers: with the codec when `BIZON_CODEC_KEY` is set. */
+/** Moves failure messages and stack traces into an encoded payload, so the codec encrypts them too. */
+export const ENCRYPTED_FAILURES_CONVERTER = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/**
+ * The data converter of clients and workers: with `BIZON_CODEC_KEY` set, the
+ * codec, and failures whose message and stack are encoded (so encrypted) too.
+ */
 export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
   const codec = codecFromEnv(env);
-  return codec ? { payloadCodecs: [codec] } : undefined;
+  return codec ? { payloadCodecs: [codec], failureConverterPath: ENCRYPTED_FAILURES_CONVERTER } : undefined;
 }

@@ -14,16 +14,20 @@ function sdkVersion(): string {
 }
 
 /**
- * The webpack bundle of `workflows/`, built once per content of that folder
- * and SDK version and cached on disk: bundling takes seconds, and `bizon run`
+ * The webpack bundle of `workflows/` (with the failure converter, if any),
+ * built once per content of that folder and SDK version and cached on disk: bundling takes seconds, and `bizon run`
  * starts a worker every time.
  */
-export async function workflowBundle(): Promise<{ code: string }> {
-  const hash = createHash('sha256').update(sdkVersion());
+export async function workflowBundle(options: { failureConverterPath?: string } = {}): Promise<{ code: string }> {
+  const hash = createHash('sha256').update(sdkVersion()).update(options.failureConverterPath ?? '');
   for (const file of readdirSync(WORKFLOWS_DIR).sort()) hash.update(file).update(readFileSync(path.join(WORKFLOWS_DIR, file)));
   const cached = path.join(CACHE_DIR, `workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(cached)) return { code: readFileSync(cached, 'utf8') };
-  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(WORKFLOWS_DIR, 'index.ts'), logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(WORKFLOWS_DIR, 'index.ts'),
+    failureConverterPath: options.failureConverterPath,
+    logger: quietLogger,
+  });
   mkdirSync(CACHE_DIR, { recursive: true });
   const temporary = `${cached}.${process.pid}.tmp`;
   writeFileSync(temporary, code);

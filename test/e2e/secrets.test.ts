@@ -79,6 +79,22 @@ describe('a token given through BIZON_ENV_... never reaches Temporal', () => {
 });
 
 describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
+  it('failure messages are encrypted too, and the CLI still shows them', async () => {
+    const key = randomBytes(32).toString('base64');
+    const { result, workflowId } = await runWithToken('orders', { BIZON_CODEC_KEY: key });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('{"error":"bad request for Bearer ***"}');
+    const client = await testClient();
+    try {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const stored = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
+      expect(stored).not.toContain('bad request for');
+      expect(stored).not.toContain('HTTP 400');
+    } finally {
+      await client.connection.close();
+    }
+  });
+
   it('no payload in history is readable without the key, and the codec server decodes them', async () => {
     const key = randomBytes(32).toString('base64');
     const { result, workflowId } = await runWithToken('users', { BIZON_CODEC_KEY: key });

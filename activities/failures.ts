@@ -1,5 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 
+/** Failure type of a page whose retries outlasted `engine.retry.max_elapsed`. */
+export const RETRY_BUDGET_SPENT = 'RetryBudgetSpent';
+
 const NON_RETRYABLE_NAMES = new Set(['NonRetryableError', 'ConfigError', 'MalformedIterationError']);
 
 function redact(text: string, secrets: readonly string[]): string {

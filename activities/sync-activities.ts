@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Context, log } from '@temporalio/activity';
+import { Context, log, type Info } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { durationToMs, type Duration } from '../config/pipeline.ts';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
 import { FileDestination } from '../destinations/file.ts';
@@ -24,7 +26,7 @@ import type {
 import type { ValidatedRecord } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
 import { loadSyncState } from './sync-state.ts';
-import { toApplicationFailure } from './failures.ts';
+import { RETRY_BUDGET_SPENT, toApplicationFailure } from './failures.ts';
 
 /** Options of {@link createSyncActivities}. */
 export interface SyncActivitiesOptions {
@@ -80,7 +82,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       secrets = context.resolved.secretValues;
       return await work(context);
     } catch (error) {
-      throw toApplicationFailure(error, secrets);
+      throw withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline, activity.info);
     } finally {
       clearInterval(heartbeat);
     }
@@ -195,4 +197,24 @@ function pageMaxCursor(records: readonly ValidatedRecord[], cursorField: string)
     if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) max = maxCursor(max, value);
   }
   return max;
+}
+
+/**
+ * Applies `engine.retry.max_elapsed`: a retryable failure whose next attempt
+ * would start after the budget is spent becomes final, keeping its message,
+ * so the sync fails with the last real error (not a timeout).
+ */
+function withinRetryBudget(failure: ApplicationFailure, pipeline: ActivityInput['pipeline'], info: Info): ApplicationFailure {
+  const { retry } = pipeline.engine;
+  if (failure.nonRetryable || retry.max_elapsed === undefined) return failure;
+  const budgetMs = durationToMs(retry.max_elapsed);
+  const backoffMs = Math.min(durationToMs(retry.initial_interval) * retry.backoff_coefficient ** (info.attempt - 1), durationToMs(retry.maximum_interval));
+  const nextDelayMs = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null ? durationToMs(failure.nextRetryDelay as Duration) : backoffMs;
+  if (Date.now() + nextDelayMs - info.scheduledTimestampMs < budgetMs) return failure;
+  return ApplicationFailure.create({
+    message: failure.message,
+    type: RETRY_BUDGET_SPENT,
+    nonRetryable: true,
+    details: [{ lastErrorType: failure.type, attempts: info.attempt, maxElapsed: retry.max_elapsed }],
+  });
 }

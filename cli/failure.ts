@@ -20,7 +20,12 @@ export function describeFailure(error: unknown): FailureReport {
   let message = error instanceof Error ? error.message : String(error);
   while (current instanceof Error) {
     if (current instanceof ActivityFailure) {
-      const state = current.retryState ? RETRY_STATES[current.retryState] ?? current.retryState : undefined;
+      const budgetSpent = current.cause instanceof ApplicationFailure && current.cause.type === 'RetryBudgetSpent';
+      const state = budgetSpent
+        ? RETRY_STATES.TIMEOUT
+        : current.retryState
+          ? RETRY_STATES[current.retryState] ?? current.retryState
+          : undefined;
       details.push(`in activity ${current.activityType}${state ? ` (${state})` : ''}`);
     } else if (current instanceof ApplicationFailure) {
       message = current.message;

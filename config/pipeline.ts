@@ -12,6 +12,16 @@ export const Duration = z.union([
 ]);
 export type Duration = z.infer<typeof Duration>;
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A {@link Duration} in milliseconds. */
+export function durationToMs(duration: Duration): number {
+  if (typeof duration === 'number') return duration;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(duration);
+  if (!match) throw new Error(`Not a duration: ${duration}`);
+  return Number(match[1]) * UNIT_MS[match[2]!]!;
+}
+
 /** `engine.temporal`: where the Temporal server is. */
 export const TemporalConfig = z.strictObject({
   address: z.string().optional().describe('host:port of the Temporal frontend; unset = TEMPORAL_ADDRESS, else a local server'),

@@ -5,7 +5,7 @@ import { resolveSourceClass, supportsIncremental, type CustomSource } from '../s
 import type { SourceClass } from '../sources/source.ts';
 import type { SyncPlan } from '../workflows/types.ts';
 import type { PipelineConfig } from './pipeline.ts';
-import { parseWithSchema } from './pipeline.ts';
+import { durationToMs, parseWithSchema } from './pipeline.ts';
 import { findSecretReferences, resolveSecretReferences } from './secrets.ts';
 
 /** A pipeline with its source class found and every block validated. */
@@ -64,8 +64,8 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
       initialInterval: engine.retry.initial_interval,
       backoffCoefficient: engine.retry.backoff_coefficient,
       maximumInterval: engine.retry.maximum_interval,
-      maxElapsed: engine.retry.max_elapsed ?? null,
     },
+    activityDeadlineMs: engine.retry.max_elapsed !== undefined ? durationToMs(engine.retry.max_elapsed) + durationToMs(engine.page_timeout) : null,
     pageTimeout: engine.page_timeout,
     heartbeatTimeout: engine.heartbeat_timeout,
     continueAsNewEvery: engine.continue_as_new_every,

@@ -34,8 +34,8 @@ function activityOptions(input: SyncWorkflowInput): ActivityOptions {
   return {
     startToCloseTimeout: plan.pageTimeout,
     heartbeatTimeout: plan.heartbeatTimeout,
-    // The budget of all attempts of one activity together: when spent, the last failure ends the sync.
-    ...(plan.retry.maxElapsed !== null ? { scheduleToCloseTimeout: plan.retry.maxElapsed } : {}),
+    // A hard cap on one activity with all its attempts; the retry budget itself is applied by the activity.
+    ...(plan.activityDeadlineMs !== null ? { scheduleToCloseTimeout: plan.activityDeadlineMs } : {}),
     retry: {
       initialInterval: plan.retry.initialInterval,
       backoffCoefficient: plan.retry.backoffCoefficient,

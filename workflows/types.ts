@@ -16,7 +16,12 @@ export interface SyncPlan {
   syncMode: 'full_refresh' | 'incremental';
   maxIterations: number | null;
   retryLimit: number;
-  retry: { initialInterval: DurationValue; backoffCoefficient: number; maximumInterval: DurationValue; maxElapsed: DurationValue | null };
+  retry: { initialInterval: DurationValue; backoffCoefficient: number; maximumInterval: DurationValue };
+  /**
+   * `engine.retry.max_elapsed` plus `page_timeout`, in ms: the hard cap of one activity with all its attempts.
+   * (The budget itself is enforced by the activity, so the sync fails with the last real error.)
+   */
+  activityDeadlineMs: number | null;
   pageTimeout: DurationValue;
   heartbeatTimeout: DurationValue;
   continueAsNewEvery: number;

@@ -161,3 +161,31 @@ describe('bizon server', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('Ctrl-C during bizon run', () => {
+  it('stops the local worker and leaves the sync on Temporal; the same command attaches and finishes it', async () => {
+    const dir = tempDir();
+    const name = unique('interrupted');
+    const file = writeConfig(dir, {
+      name,
+      source: { name: 'dummy', stream: 'creatures', page_size: 1, delay_ms: 300 },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('interrupted') }, heartbeat_timeout: '2s' },
+    });
+    const first = spawnBizon(['run', file], { cwd: dir });
+    let stderr = '';
+    first.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
+    const deadline = Date.now() + 30_000;
+    while (!/page [3-9]/.test(stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    first.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('Interrupted. The sync stays on Temporal: run the same command again to continue it where it stopped.');
+
+    const again = await runBizon(['run', file], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`Attached to the running sync ${name} (dummy/creatures)`);
+    expect(again.stderr).toContain('pages: 12 · records: 12');
+    expect(readRows(path.join(dir, 'dummy_creatures.jsonl'))).toHaveLength(12);
+  });
+});

@@ -1,4 +1,5 @@
 /** The `bizon` command: this file maps commands to their handlers in cli/, and only it owns the process. */
+import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogLevel } from '@temporalio/worker';
 import { EXIT_SYNC_FAILED, EXIT_USAGE, UsageError } from './cli/common.ts';
@@ -31,8 +32,15 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('./package.json') as { version: string }).version;
+}
+
 function buildProgram(setExit: (code: number) => void): Command {
-  const program = new Command('bizon').description('Extract data from any API with TypeScript sources, run as durable Temporal syncs.').showHelpAfterError();
+  const program = new Command('bizon')
+    .description('Extract data from any API with TypeScript sources, run as durable Temporal syncs.')
+    .version(packageVersion())
+    .showHelpAfterError();
   const customSourceOption = () => new Option('--custom-source <file>', 'a .ts/.js file of custom sources (repeatable)').argParser(collect).default([]);
   const logLevelOption = (fallback: LogLevel) => new Option('--log-level <level>', 'TRACE | DEBUG | INFO | WARN | ERROR').argParser(parseLogLevel).default(fallback);
   const run = (action: () => Promise<number>) => action().then(setExit);
@@ -74,7 +82,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--cors-origin <url>', 'a Web UI origin allowed to call it (repeatable)', collect, [`http://127.0.0.1:${LOCAL_UI_PORT}`, `http://localhost:${LOCAL_UI_PORT}`])
     .action((options: { port: string; corsOrigin: string[] }) => run(() => codecServerCommand(options)));
 
-  const source = program.command('source').description('sources');
+  const source = program.command('source').description('list sources (built-in and --custom-source files)');
   source
     .command('list')
     .description('list built-in sources and those of --custom-source files')
@@ -132,7 +140,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<pipeline>', 'pipeline name or YAML file')
     .action((value: string) => run(() => cancelCommand(value)));
 
-  const stream = program.command('stream').description('streams');
+  const stream = program.command('stream').description('list the streams of a source');
   stream
     .command('list')
     .description('list the streams of a source and the sync modes each supports')

@@ -56,6 +56,11 @@ describe('bizon CLI', () => {
     expect(streams.stdout).toBe('creatures\tfull_refresh, incremental\nplants\tfull_refresh, incremental\n');
     const custom = await runBizon(['stream', 'list', 'my_source', '--custom-source', path.join(ROOT, 'examples', 'page', 'source.ts')]);
     expect(custom.stdout).toBe('users\tfull_refresh\norders\tfull_refresh\n');
+    // A file far from any node_modules that imports axios, zod and bizon-temporal loads all the same.
+    const elsewhere = path.join(tempDir('bizon-user-'), 'signed.ts');
+    copyFileSync(path.join(ROOT, 'examples', 'custom-auth', 'source.ts'), elsewhere);
+    const loaded = await runBizon(['source', 'list', '--custom-source', elsewhere], { cwd: path.dirname(elsewhere) });
+    expect(loaded.stdout).toContain(`SignedSource\t${elsewhere}\tstreams: users, orders`);
   });
 
   it('an unknown command exits 2 with help', async () => {

@@ -218,6 +218,11 @@ export async function listSyncRuns(client: Client, pipelineName: string, limit =
     });
     if (runs.length >= limit) break;
   }
+  // A running sync's memo holds its last checkpoint; its progress query says where it is now.
+  for (const run of runs.filter((candidate) => candidate.status === 'running')) {
+    const progress = await getProgress(client, run.workflowId).catch(() => undefined);
+    if (progress) Object.assign(run, { pages: progress.iteration, records: progress.records, resumedFromPage: progress.resumedFrom?.iteration });
+  }
   return runs.sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
 }
 

@@ -10,12 +10,12 @@ beforeAll(async () => {
 });
 afterAll(async () => engine?.stop());
 
-function slowDummy(dir: string, name: string) {
+function slowDummy(dir: string, name: string, checkpointEvery = 1) {
   return writeConfig(dir, {
     name,
     source: { name: 'dummy', stream: 'creatures', page_size: 1, delay_ms: 250 },
     destination: { name: 'file', config: { directory: dir } },
-    engine: { temporal: { task_queue: engine.taskQueue }, checkpoint_every: 1 },
+    engine: { temporal: { task_queue: engine.taskQueue }, checkpoint_every: checkpointEvery },
   });
 }
 
@@ -116,9 +116,14 @@ describe('bizon schedule, status and cancel', () => {
   it('status --watch follows the running sync with the live progress line', async () => {
     const dir = tempDir();
     const name = unique('cli-watch');
-    const config = slowDummy(dir, name);
+    // Checkpoints every 10 pages: the pages status shows for a running sync come from its live progress.
+    const config = slowDummy(dir, name, 10);
     expect((await runBizon(['run', config, '--detach'], { env: env() })).code).toBe(0);
-    await waitForPage(name, 1);
+    await waitForPage(name, 3);
+    const status = await runBizon(['status', name], { env: env() });
+    const running = /^running\s+\S+ \S+\s+-\s+(\d+)\s+(\d+)/m.exec(status.stdout);
+    expect(Number(running?.[1])).toBeGreaterThanOrEqual(3);
+    expect(Number(running?.[2])).toBe(Number(running?.[1]));
     const watched = await runBizon(['status', name, '--watch'], { env: env() });
     expect(watched.code).toBe(0);
     expect(watched.stderr).toMatch(/extracting · page \d+ · \d+ records of 12 \(\d+%\)/);

@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { NON_RETRYABLE_ERROR_TYPES } from '../sources/errors.ts';
 
 /** Failure type of a page whose retries outlasted `engine.retry.max_elapsed`. */
 export const RETRY_BUDGET_SPENT = 'RetryBudgetSpent';
 
-const NON_RETRYABLE_NAMES = new Set(['NonRetryableError', 'ConfigError', 'MalformedIterationError']);
+const NON_RETRYABLE_NAMES: ReadonlySet<string> = new Set(NON_RETRYABLE_ERROR_TYPES);
 
 function redact(text: string, secrets: readonly string[]): string {
   let result = text;

@@ -227,7 +227,7 @@ export async function listSyncRuns(client: Client, pipelineName: string, limit =
 }
 
 /**
- * Cancels a running sync. It stops after its current page, publishes nothing,
+ * Cancels a running sync. Its current page is abandoned (requests in flight are aborted), it publishes nothing,
  * and keeps its checkpoint: the next run resumes there.
  */
 export async function cancelSync(client: Client, workflowId: string): Promise<void> {

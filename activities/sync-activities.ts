@@ -25,6 +25,7 @@ import type {
 } from '../workflows/types.ts';
 import type { ValidatedRecord } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
+import { abortRequestsOnCancel } from './cancellation.ts';
 import { loadSyncState } from './sync-state.ts';
 import { RETRY_BUDGET_SPENT, toApplicationFailure } from './failures.ts';
 
@@ -62,9 +63,11 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     if (cached) return cached;
     const resolved = resolvePipeline(input.pipeline, options.customSources, env);
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
+    const source = new SourceCtor(resolved.sourceConfig);
+    abortRequestsOnCancel(source.session);
     const context: SyncContext = {
       resolved,
-      source: new SourceCtor(resolved.sourceConfig),
+      source,
       destination: createDestination(input.pipeline.destination.name, resolved.destinationConfig, resolved.destinationId),
     };
     contexts.set(input.syncRunId, context);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,10 @@ import { createWorker } from '../worker.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIZON = path.join(ROOT, 'bin', 'bizon.mjs');
+/** The seed's page-number source (`examples/page`). */
+export const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+/** The seed's full REST API source (`examples/rest-api`): cursor pages, a total count, `getRecordsAfter`. */
+export const REST_SOURCE = path.join(ROOT, 'examples', 'rest-api', 'source.ts');
 
 /** A fresh temporary directory. */
 export function tempDir(prefix = 'bizon-test-'): string {
@@ -60,6 +65,63 @@ export interface CliResult {
 /** Spawns `bizon <args>`. */
 export function spawnBizon(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, [BIZON, ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A `bizon` process the test reads while it runs. */
+export interface FollowedBizon {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stderr matches `pattern`; rejects if the process exits first. */
+  waitForStderr(pattern: RegExp): Promise<void>;
+  /** The exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Spawns `bizon <args>` and keeps what it prints, so a test can wait for a line before it acts. */
+export function followBizon(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): FollowedBizon {
+  const child = spawnBizon(args, options);
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const listener of listeners) listener();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    waitForStderr(pattern) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(stderr)) return;
+          listeners.delete(check);
+          resolve();
+        };
+        listeners.add(check);
+        check();
+        void exited.then((code) => {
+          if (listeners.delete(check)) reject(new Error(`bizon ${args[0]} exited (${code}) before printing ${pattern}:\n${stderr}`));
+        });
+      });
+    },
+  };
+}
+
+/** Waits until the sync's `progress` query reports `page` (polls the workflow; the pages themselves are paced by the test). */
+export async function waitForPage(client: Client, workflowId: string, page: number, timeoutMs = 60_000): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const progress = await handle.query<{ iteration: number }>('progress').catch(() => ({ iteration: 0 }));
+    if (progress.iteration >= page) return;
+    if (Date.now() > deadline) throw new Error(`${workflowId}: page ${page} never came`);
+    await sleep(50);
+  }
 }
 
 /** Runs `bizon <args>` to the end. */

@@ -28,6 +28,14 @@ export interface ApiRequest {
   status: number;
 }
 
+/** A hold on some data requests, made by {@link ExampleApi.hold}. */
+export interface ApiHold {
+  /** Resolves with the first held request, once it has arrived. */
+  reached: Promise<ApiRequest>;
+  /** Answers the held requests, and lets later matching ones through. */
+  release(): void;
+}
+
 /** What the fault injector decides for a request: answer normally, or with this status/body/headers, or hang. */
 export type Fault = { status: number; body?: unknown; headers?: Record<string, string> } | { hangMs: number } | undefined;
 
@@ -60,6 +68,11 @@ export interface ExampleApi {
   data: Record<string, ApiItem[]>;
   /** Marks items as changed now (their `updated_at` moves to the current time). */
   touch(stream: string, ids: number[]): void;
+  /**
+   * Keeps data requests that `matches` selects unanswered until `release()`:
+   * a test decides when a page comes back instead of racing the machine's speed.
+   */
+  hold(matches: (request: ApiRequest) => boolean): ApiHold;
   close(): Promise<void>;
 }
 
@@ -103,6 +116,7 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
   const data: Record<string, ApiItem[]> = {};
   for (const [stream, count] of Object.entries({ ...DEFAULT_DATASETS, ...options.datasets })) data[stream] = makeItems(stream, count);
   const requests: ApiRequest[] = [];
+  const holds = new Set<{ matches: (request: ApiRequest) => boolean; arrive: (request: ApiRequest) => void; released: Promise<void>; release: () => void }>();
   /** Issued OAuth access tokens and when each expires. */
   const issued = new Map<string, number>();
 
@@ -141,6 +155,11 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
     if (url.pathname === '/health' || url.pathname.endsWith('/health')) return reply(200, { status: 'ok' });
     if (url.pathname === '/oauth/token' && req.method === 'POST') return issueToken(await readBody(req), reply);
 
+    for (const hold of holds) {
+      if (!hold.matches(entry)) continue;
+      hold.arrive(entry);
+      await hold.released;
+    }
     if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
     const fault = options.fault?.(entry, requests);
     if (fault && 'hangMs' in fault) {
@@ -214,8 +233,18 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
       const now = new Date().toISOString();
       for (const item of data[stream] ?? []) if (ids.includes(item.id)) item.updated_at = now;
     },
+    hold(matches) {
+      let arrive!: (request: ApiRequest) => void;
+      let release!: () => void;
+      const reached = new Promise<ApiRequest>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const hold = { matches, arrive, released, release: () => (holds.delete(hold), release()) };
+      holds.add(hold);
+      return { reached, release: hold.release };
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const hold of holds) hold.release();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

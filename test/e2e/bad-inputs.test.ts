@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
-import { ROOT, cliEnv, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { cliEnv, PAGE_SOURCE, ROOT, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 const TOKEN = 'right-token-5d2e';
 let api: ExampleApi;
 

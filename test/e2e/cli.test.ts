@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
+import { followBizon, PAGE_SOURCE, REST_SOURCE, ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 import { startExampleApi } from '../../examples/api/server.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 
@@ -48,13 +48,13 @@ describe('bizon CLI', () => {
   });
 
   it('source list and stream list', async () => {
-    const sources = await runBizon(['source', 'list', '--custom-source', path.join(ROOT, 'examples', 'rest-api', 'source.ts')]);
+    const sources = await runBizon(['source', 'list', '--custom-source', REST_SOURCE]);
     expect(sources.code).toBe(0);
     expect(sources.stdout).toContain('dummy\tbuilt-in\tstreams: creatures, plants');
     expect(sources.stdout).toContain('RestApiSource');
     const streams = await runBizon(['stream', 'list', 'dummy']);
     expect(streams.stdout).toBe('creatures\tfull_refresh, incremental\nplants\tfull_refresh, incremental\n');
-    const custom = await runBizon(['stream', 'list', 'my_source', '--custom-source', path.join(ROOT, 'examples', 'page', 'source.ts')]);
+    const custom = await runBizon(['stream', 'list', 'my_source', '--custom-source', PAGE_SOURCE]);
     expect(custom.stdout).toBe('users\tfull_refresh\norders\tfull_refresh\n');
     // A file far from any node_modules that imports axios, zod and bizon-temporal loads all the same.
     const elsewhere = path.join(tempDir('bizon-user-'), 'signed.ts');
@@ -122,7 +122,7 @@ describe('bizon run against a server that outlives it', () => {
         destination: { name: 'file', config: { directory: dir } },
         engine: { temporal: { task_queue: unique('progress') }, retry: { initial_interval: '2s' } },
       });
-      const result = await runBizon(['run', file, '--custom-source', path.join(ROOT, 'examples', 'page', 'source.ts')], { cwd: dir });
+      const result = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir });
       expect(result.code).toBe(0);
       expect(result.stderr).toMatch(/retrying extractPage \(attempt [23]\): HTTP 503 from GET http:\/\/127\.0\.0\.1:\d+\/users\?page=2&limit=10: \{"error":"maintenance"\}/);
     } finally {
@@ -169,28 +169,36 @@ describe('bizon server', () => {
 
 describe('Ctrl-C during bizon run', () => {
   it('stops the local worker and leaves the sync on Temporal; the same command attaches and finishes it', async () => {
+    const api = await startExampleApi({ datasets: { users: 12 } });
     const dir = tempDir();
     const name = unique('interrupted');
     const file = writeConfig(dir, {
       name,
-      source: { name: 'dummy', stream: 'creatures', page_size: 1, delay_ms: 300 },
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 1, timeout: 600, api_config: { request_timeout: 600 } },
       destination: { name: 'file', config: { directory: dir } },
       engine: { temporal: { task_queue: unique('interrupted') }, heartbeat_timeout: '2s' },
     });
-    const first = spawnBizon(['run', file], { cwd: dir });
-    let stderr = '';
-    first.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
-    const deadline = Date.now() + 30_000;
-    while (!/page [3-9]/.test(stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    first.kill('SIGINT');
-    expect(await exited).toBe(130);
-    expect(stderr).toContain('Interrupted. The sync stays on Temporal: run the same command again to continue it where it stopped.');
+    // Page 4 is not answered until the first run is gone: the sync is certainly running when Ctrl-C comes.
+    const page4 = api.hold((request) => request.path === '/rest/users' && request.query.after === '3');
+    try {
+      const first = followBizon(['run', file, '--custom-source', REST_SOURCE], { cwd: dir });
+      await page4.reached;
+      first.child.kill('SIGINT');
+      // The held request is aborted by the cancelled page, not left to its 10-minute timeout.
+      expect(await first.exited).toBe(130);
+      expect(first.stderr()).toContain('Interrupted. The sync stays on Temporal: run the same command again to continue it where it stopped.');
+      page4.release();
 
-    const again = await runBizon(['run', file], { cwd: dir });
-    expect(again.code).toBe(0);
-    expect(again.stderr).toContain(`Attached to the running sync ${name} (dummy/creatures)`);
-    expect(again.stderr).toContain('pages: 12 · records: 12');
-    expect(readRows(path.join(dir, 'dummy_creatures.jsonl'))).toHaveLength(12);
+      const again = await runBizon(['run', file, '--custom-source', REST_SOURCE], { cwd: dir });
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain(`Attached to the running sync ${name} (rest_api/users)`);
+      expect(again.stderr).toContain('pages: 12 · records: 12');
+      expect(readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => row.source_record_id)).toEqual(
+        Array.from({ length: 12 }, (_, index) => String(index + 1)),
+      );
+    } finally {
+      page4.release();
+      await api.close();
+    }
   });
 });

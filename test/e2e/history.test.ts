@@ -5,11 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { ROOT, quietWorkerLogs, readRows, tempDir, startTestEngine, unique, type TestEngine } from '../helpers.ts';
+import { PAGE_SOURCE, quietWorkerLogs, readRows, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 let api: ExampleApi;
 let engine: TestEngine;
 let client: Client;

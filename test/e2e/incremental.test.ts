@@ -2,10 +2,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
-import { ROOT, cliEnv, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { cliEnv, PAGE_SOURCE, readRows, REST_SOURCE, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 
-const REST_SOURCE = path.join(ROOT, 'examples', 'rest-api', 'source.ts');
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 
 describe('incremental syncs read their watermark from the memo of the last successful run', () => {
   let api: ExampleApi;

@@ -4,9 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { ROOT, readRows, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
+import { PAGE_SOURCE, readRows, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
 
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 const apis: ExampleApi[] = [];
 const workers: ChildProcess[] = [];
 afterAll(async () => {

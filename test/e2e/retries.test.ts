@@ -6,11 +6,10 @@ import { startSync } from '../../client.ts';
 import { describeFailure } from '../../cli/failure.ts';
 import { startExampleApi, type ApiRequest, type ExampleApi, type Fault } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { ROOT, quietWorkerLogs, readRows, tempDir, startTestEngine, unique, type TestEngine } from '../helpers.ts';
+import { PAGE_SOURCE, quietWorkerLogs, readRows, tempDir, startTestEngine, unique, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 let engine: TestEngine;
 let client: Client;
 let taskQueue: string;
@@ -110,22 +109,32 @@ describe('what Temporal does with each failure', () => {
   });
 
   it('a second start of the same (name, source, stream) attaches to the running sync', async () => {
+    const api = await faultyApi(() => undefined);
+    const page2 = api.hold((request) => request.path === '/users' && request.query.page === '2');
     const dir = tempDir();
     const request = {
       config: {
         name: unique('single'),
-        source: { name: 'dummy', stream: 'creatures', page_size: 2, delay_ms: 150 },
+        source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10 },
         destination: { name: 'file', config: { directory: dir } },
       },
+      customSourceFiles: [PAGE_SOURCE],
       taskQueue,
     };
-    const first = await startSync(client, request);
-    const second = await startSync(client, request);
-    expect(first.attached).toBe(false);
-    expect(second.attached).toBe(true);
-    expect(second.runId).toBe(first.runId);
-    const result = (await second.handle.result()) as SyncResult;
-    expect(result.records).toBe(12);
-    expect(readRows(path.join(dir, 'dummy_creatures.jsonl'))).toHaveLength(12);
+    try {
+      const first = await startSync(client, request);
+      await page2.reached;
+      const second = await startSync(client, request);
+      page2.release();
+      expect(first.attached).toBe(false);
+      expect(second.attached).toBe(true);
+      expect(second.runId).toBe(first.runId);
+      const result = (await second.handle.result()) as SyncResult;
+      expect(result.records).toBe(95);
+      expect(readRows(path.join(dir, 'my_source_users.jsonl'))).toHaveLength(95);
+      expect(attemptsOf(api.requests, 2)).toHaveLength(1);
+    } finally {
+      page2.release();
+    }
   });
 });

@@ -1,15 +1,15 @@
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync, type SyncRequest } from '../../client.ts';
 import { scheduleSync, triggerSchedule, deleteSchedule, describeSchedule } from '../../schedules.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { ScheduledSyncResult, SyncResult } from '../../workflows/types.ts';
-import { ROOT, quietWorkerLogs, readRows, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { quietWorkerLogs, readRows, REST_SOURCE, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
-const REST_SOURCE = path.join(ROOT, 'examples', 'rest-api', 'source.ts');
 let engine: TestEngine;
 let client: Client;
 let api: ExampleApi;
@@ -18,7 +18,7 @@ const schedules: string[] = [];
 beforeAll(async () => {
   engine = await startTestEngine([REST_SOURCE], 'schedules');
   client = engine.client;
-  api = await startExampleApi({ datasets: { users: 200 }, latencyMs: 25 });
+  api = await startExampleApi({ datasets: { users: 200 } });
 });
 afterAll(async () => {
   for (const id of schedules) await deleteSchedule(client, id).catch(() => undefined);
@@ -38,8 +38,8 @@ function request(name: string, dir: string, pageSize = 20): SyncRequest {
   };
 }
 
-/** Triggers the schedule and returns the launcher run it started. */
-async function triggerAndFollow(scheduleId: string): Promise<ScheduledSyncResult> {
+/** Triggers the schedule and returns the launcher workflow it started. */
+async function trigger(scheduleId: string): Promise<WorkflowHandle> {
   const before = (await describeSchedule(client, scheduleId)).info.recentActions.length;
   await triggerSchedule(client, scheduleId);
   const deadline = Date.now() + 20_000;
@@ -47,12 +47,20 @@ async function triggerAndFollow(scheduleId: string): Promise<ScheduledSyncResult
     const actions = (await describeSchedule(client, scheduleId)).info.recentActions;
     if (actions.length > before) {
       const launched = actions.at(-1)!.action.workflow;
-      return client.workflow.getHandle(launched.workflowId, launched.firstExecutionRunId).result();
+      return client.workflow.getHandle(launched.workflowId, launched.firstExecutionRunId);
     }
     if (Date.now() > deadline) throw new Error('the schedule did not start its action');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
+
+/** Triggers the schedule and returns the result of the launcher it started. */
+async function triggerAndFollow(scheduleId: string): Promise<ScheduledSyncResult> {
+  return (await trigger(scheduleId)).result();
+}
+
+/** Holds every page after the first until released: the sync that asked for its first page stays running. */
+const holdLaterPages = () => api.hold((request) => request.path === '/rest/users' && request.query.after !== undefined);
 
 function updatedSinceOfRequests(from: number): Array<string | undefined> {
   return [...new Set(api.requests.slice(from).filter((r) => r.path === '/rest/users').map((r) => r.query.updated_since))];
@@ -87,29 +95,42 @@ describe('Schedules', () => {
   it('a manual run while a scheduled run is running attaches to it; a scheduled run while a manual one runs skips', async () => {
     const dir = tempDir();
     const name = unique('sched-overlap');
-    const sync = request(name, dir, 10); // 20 pages of 25 ms and more
+    const sync = request(name, dir, 10);
     const handle = await scheduleSync(client, sync, { every: '1d', paused: true });
     schedules.push(handle.scheduleId);
 
     // Scheduled first, manual second: the manual start attaches to the scheduled sync.
     const mark = api.requests.length;
-    const launched = triggerAndFollow(handle.scheduleId);
-    const syncId = `bizon-sync:${name}:rest_api:users`;
-    await waitUntilRunning(syncId);
-    const manual = await startSync(client, sync);
-    expect(manual.attached).toBe(true);
-    expect((await launched).outcome).toBe('ran');
+    const scheduledRunning = holdLaterPages();
+    try {
+      const launcher = await trigger(handle.scheduleId);
+      await scheduledRunning.reached;
+      const manual = await startSync(client, sync);
+      expect(manual.attached).toBe(true);
+      scheduledRunning.release();
+      expect(((await launcher.result()) as ScheduledSyncResult).outcome).toBe('ran');
+      expect(((await manual.handle.result()) as SyncResult).records).toBe(200);
+    } finally {
+      scheduledRunning.release();
+    }
     const pages = api.requests.slice(mark).filter((r) => r.path === '/rest/users').map((r) => r.query.after ?? 'first');
+    expect(pages).toHaveLength(20);
     expect(new Set(pages).size).toBe(pages.length); // each page asked once: no second sync interleaved
 
     // Manual first, scheduled second: the scheduled run skips.
     api.touch('users', Array.from({ length: 60 }, (_, index) => index + 1));
-    const running = await startSync(client, sync);
-    expect(running.attached).toBe(false);
-    await waitUntilRunning(syncId);
-    const skipped = await triggerAndFollow(handle.scheduleId);
-    expect(skipped.outcome).toBe('skipped');
-    expect(((await running.handle.result()) as SyncResult).records).toBe(60);
+    const manualRunning = holdLaterPages();
+    try {
+      const running = await startSync(client, sync);
+      expect(running.attached).toBe(false);
+      await manualRunning.reached;
+      const skipped = await triggerAndFollow(handle.scheduleId);
+      expect(skipped.outcome).toBe('skipped');
+      manualRunning.release();
+      expect(((await running.handle.result()) as SyncResult).records).toBe(60);
+    } finally {
+      manualRunning.release();
+    }
   });
 
   it("overlap: 'wait' runs after the running sync instead of beside it", async () => {
@@ -118,22 +139,32 @@ describe('Schedules', () => {
     const sync = request(name, dir, 20);
     const handle = await scheduleSync(client, sync, { every: '1d', paused: true, overlap: 'wait' });
     schedules.push(handle.scheduleId);
-    const manual = await startSync(client, sync);
-    await waitUntilRunning(`bizon-sync:${name}:rest_api:users`);
-    const scheduled = await triggerAndFollow(handle.scheduleId);
-    const manualResult = (await manual.handle.result()) as SyncResult;
-    expect(scheduled.outcome).toBe('ran');
-    expect(Date.parse(scheduled.result!.startedAt)).toBeGreaterThanOrEqual(Date.parse(manualResult.finishedAt));
-    expect(scheduled.result!.incrementalSince).toBe(manualResult.lastRun);
+    const manualRunning = holdLaterPages();
+    try {
+      const manual = await startSync(client, sync);
+      await manualRunning.reached;
+      const launcher = await trigger(handle.scheduleId);
+      await waitForPendingActivity(launcher, 'waitForSync');
+      manualRunning.release();
+      const scheduled = (await launcher.result()) as ScheduledSyncResult;
+      const manualResult = (await manual.handle.result()) as SyncResult;
+      expect(manualResult.records).toBe(200);
+      expect(scheduled.outcome).toBe('ran');
+      expect(Date.parse(scheduled.result!.startedAt)).toBeGreaterThanOrEqual(Date.parse(manualResult.finishedAt));
+      expect(scheduled.result!.incrementalSince).toBe(manualResult.lastRun);
+    } finally {
+      manualRunning.release();
+    }
   });
 });
 
-async function waitUntilRunning(workflowId: string): Promise<void> {
+/** Waits until `workflow` is running an activity of type `activityType` (the launcher waiting for the running sync). */
+async function waitForPendingActivity(workflow: WorkflowHandle, activityType: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const description = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
-    if (description?.status.name === 'RUNNING') return;
-    if (Date.now() > deadline) throw new Error(`${workflowId} never ran`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const description = await workflow.describe();
+    if (description.raw.pendingActivities?.some((activity) => activity.activityType?.name === activityType)) return;
+    if (Date.now() > deadline) throw new Error(`${workflow.workflowId} never ran ${activityType}`);
+    await sleep(50);
   }
 }

@@ -1,13 +1,11 @@
-import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncWorkflowId } from '../../config/resolve.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { freePort } from '../../engine/temporal-server.ts';
-import { ROOT, cliEnv, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
+import { cliEnv, PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 const TOKEN = `tok-${randomUUID()}`;
 let api: ExampleApi;
 

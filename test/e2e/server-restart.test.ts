@@ -6,9 +6,8 @@ import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { freePort, startDevServer, type DevServer } from '../../engine/temporal-server.ts';
 import { startSync } from '../../client.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { ROOT, readRows, spawnBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { PAGE_SOURCE, readRows, spawnBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 
-const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
 const RECORDS = 2995; // 300 pages of 10, the last one short
 let api: ExampleApi | undefined;
 let server: DevServer | undefined;
@@ -20,12 +19,9 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function waitForPage(page: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!api!.requests.some((request) => Number(request.query.page) >= page)) {
-    if (Date.now() > deadline) throw new Error(`page ${page} never came`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Holds page 100 until the server is gone, so the kill lands in the middle of the sync. */
+function holdPage100() {
+  return api!.hold((request) => Number(request.query.page) === 100);
 }
 
 describe('the Temporal server going away', () => {
@@ -39,6 +35,7 @@ describe('the Temporal server going away', () => {
     const taskQueue = unique('restart');
     const env = { ...process.env, TEMPORAL_ADDRESS: address };
     processes.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'], { env }));
+    const page100 = holdPage100();
 
     let client = new Client({ connection: await Connection.connect({ address }) });
     const sync = await startSync(client, {
@@ -52,9 +49,10 @@ describe('the Temporal server going away', () => {
     });
     await client.connection.close();
 
-    await waitForPage(100);
+    await page100.reached;
     server.process.kill('SIGKILL');
     await server.stop();
+    page100.release();
     const downAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 2000));
     server = await startDevServer({ dbFile, port, ui: false });
@@ -92,15 +90,17 @@ describe('bizon run across a server restart', () => {
       destination: { name: 'file', config: { directory: dir } },
       engine: { temporal: { task_queue: unique('restart-run') } },
     });
+    const page100 = holdPage100();
     const run = spawnBizon(['run', config, '--custom-source', PAGE_SOURCE], { env: { ...process.env, TEMPORAL_ADDRESS: server.address }, cwd: dir });
     processes.push(run);
     let stderr = '';
     run.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => run.once('exit', resolve));
 
-    await waitForPage(100);
+    await page100.reached;
     server.process.kill('SIGKILL');
     await server.stop();
+    page100.release();
     await new Promise((resolve) => setTimeout(resolve, 6000));
     server = await startDevServer({ dbFile, port, ui: false });
 

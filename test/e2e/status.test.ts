@@ -1,42 +1,52 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cliEnv, quietWorkerLogs, readRows, runBizon, startTestEngine, tempDir, unique, writeConfig, type TestEngine } from '../helpers.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { cliEnv, followBizon, quietWorkerLogs, readRows, REST_SOURCE, runBizon, startTestEngine, tempDir, unique, waitForPage, writeConfig, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
 let engine: TestEngine;
+let api: ExampleApi;
 beforeAll(async () => {
-  engine = await startTestEngine([], 'status');
+  engine = await startTestEngine([REST_SOURCE], 'status');
+  api = await startExampleApi({ datasets: { users: 12 } });
 });
-afterAll(async () => engine?.stop());
+afterAll(async () => {
+  await engine?.stop();
+  await api?.close();
+});
 
-function slowDummy(dir: string, name: string, checkpointEvery = 1) {
+/** A 12-page sync of the REST API source (one record a page, a checkpoint every `checkpointEvery` pages), paced by the test through {@link ExampleApi.hold}. */
+function pagedSync(dir: string, name: string, checkpointEvery = 1) {
   return writeConfig(dir, {
     name,
-    source: { name: 'dummy', stream: 'creatures', page_size: 1, delay_ms: 250 },
+    source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 1 },
     destination: { name: 'file', config: { directory: dir } },
     engine: { temporal: { task_queue: engine.taskQueue }, checkpoint_every: checkpointEvery },
   });
 }
 
-const env = () => cliEnv({ BIZON_UI_URL: inject('temporalUiUrl') });
+const syncId = (name: string) => `bizon-sync:${name}:rest_api:users`;
 
-async function waitForPage(name: string, page: number): Promise<void> {
-  const handle = engine.client.workflow.getHandle(`bizon-sync:${name}:dummy:creatures`);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const progress = await handle.query<{ iteration: number }>('progress').catch(() => ({ iteration: 0 }));
-    if (progress.iteration >= page) return;
-    if (Date.now() > deadline) throw new Error(`page ${page} never came`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Holds this pipeline's request for page 4 (after cursor 3) until released: pages 1-3 are done, the sync is running. */
+const holdPage4 = () => api.hold((request) => request.path === '/rest/users' && request.query.after === '3');
+
+function dummyPipeline(dir: string, name: string) {
+  return writeConfig(dir, {
+    name,
+    source: { name: 'dummy', stream: 'creatures', page_size: 1 },
+    destination: { name: 'file', config: { directory: dir } },
+    engine: { temporal: { task_queue: engine.taskQueue } },
+  });
 }
+
+const env = () => cliEnv({ BIZON_UI_URL: inject('temporalUiUrl') });
 
 describe('bizon schedule, status and cancel', () => {
   it('schedule create, list, describe, pause, unpause, trigger and delete', async () => {
     const dir = tempDir();
     const name = unique('cli-schedule');
-    const config = slowDummy(dir, name);
+    const config = dummyPipeline(dir, name);
     const id = `bizon-schedule:${name}:dummy:creatures`;
 
     const created = await runBizon(['schedule', 'create', config, '--every', '1h', '--paused', '--note', 'made by a test'], { env: env() });
@@ -48,7 +58,7 @@ describe('bizon schedule, status and cancel', () => {
     expect((await runBizon(['schedule', 'unpause', name], { env: env() })).stdout).toBe(`Unpaused ${name}\n`);
     expect((await runBizon(['schedule', 'list'], { env: env() })).stdout).toContain(`${id}\tactive`);
     expect((await runBizon(['schedule', 'trigger', id], { env: env() })).code).toBe(0);
-    await waitForPage(name, 1);
+    await waitForPage(engine.client, `bizon-sync:${name}:dummy:creatures`, 1);
     await engine.client.workflow.getHandle(`bizon-sync:${name}:dummy:creatures`).result();
     expect(readRows(path.join(dir, 'dummy_creatures.jsonl'))).toHaveLength(12);
     expect((await runBizon(['schedule', 'delete', id], { env: env() })).stdout).toBe(`Deleted ${id}\n`);
@@ -85,24 +95,27 @@ describe('bizon schedule, status and cancel', () => {
   it('cancel stops a running sync without publishing, status shows it, and the next run resumes after it', async () => {
     const dir = tempDir();
     const name = unique('cli-cancel');
-    const config = slowDummy(dir, name);
-    const started = await runBizon(['run', config, '--detach'], { env: env() });
+    const config = pagedSync(dir, name);
+    const page4 = holdPage4();
+    const started = await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE], { env: env() });
     expect(started.code).toBe(0);
-    await waitForPage(name, 3);
+    await page4.reached;
+    await waitForCheckpoint(name, 3);
 
     const cancelled = await runBizon(['cancel', name], { env: env() });
+    page4.release();
     expect(cancelled.code).toBe(0);
-    expect(cancelled.stderr).toMatch(new RegExp(`Cancelled bizon-sync:${name}:dummy:creatures after page \\d+: nothing was published`));
-    expect(readRows(path.join(dir, 'dummy_creatures.jsonl'))).toHaveLength(0);
+    expect(cancelled.stderr).toContain(`Cancelled ${syncId(name)} after page 3: nothing was published`);
+    expect(readRows(path.join(dir, 'rest_api_users.jsonl'))).toHaveLength(0);
 
     const status = await runBizon(['status', name], { env: env() });
-    expect(status.stdout).toMatch(/^cancelled\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+\s+\d+/m);
+    expect(status.stdout).toMatch(/^cancelled\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+3\s+3\s/m);
     expect(status.stdout).toContain(`${inject('temporalUiUrl')}/namespaces/default/workflows/bizon-sync%3A${name}`);
 
-    const resumed = await runBizon(['run', config, '--no-worker'], { env: env() });
+    const resumed = await runBizon(['run', config, '--no-worker', '--custom-source', REST_SOURCE], { env: env() });
     expect(resumed.code).toBe(0);
-    expect(resumed.stderr).toMatch(/resumed the failed sync after page \d+/);
-    expect(readRows(path.join(dir, 'dummy_creatures.jsonl')).map((row) => row.source_record_id)).toEqual(
+    expect(resumed.stderr).toContain('resumed the failed sync after page 3');
+    expect(readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => row.source_record_id)).toEqual(
       Array.from({ length: 12 }, (_, index) => String(index + 1)),
     );
 
@@ -110,24 +123,43 @@ describe('bizon schedule, status and cancel', () => {
     const lines = after.stdout.split('\n');
     expect(lines[0]).toBe(`Runs of pipeline '${name}', newest first:`);
     expect(lines[1]).toMatch(/^STATUS\s+STARTED \(UTC\)\s+ENDED \(UTC\)\s+PAGES\s+RECORDS\s+WATERMARK\s+RESUMED$/);
-    expect(lines[2]).toMatch(/^completed\s.*\s12\s+12\s+\d{4}-\d\d-\d\dT\S+\s+after page \d+$/);
+    expect(lines[2]).toMatch(/^completed\s.*\s12\s+12\s+\d{4}-\d\d-\d\dT\S+\s+after page 3$/);
   });
 
   it('status --watch follows the running sync with the live progress line', async () => {
     const dir = tempDir();
     const name = unique('cli-watch');
     // Checkpoints every 10 pages: the pages status shows for a running sync come from its live progress.
-    const config = slowDummy(dir, name, 10);
-    expect((await runBizon(['run', config, '--detach'], { env: env() })).code).toBe(0);
-    await waitForPage(name, 3);
-    const status = await runBizon(['status', name], { env: env() });
-    const running = /^running\s+\S+ \S+\s+-\s+(\d+)\s+(\d+)/m.exec(status.stdout);
-    expect(Number(running?.[1])).toBeGreaterThanOrEqual(3);
-    expect(Number(running?.[2])).toBe(Number(running?.[1]));
-    const watched = await runBizon(['status', name, '--watch'], { env: env() });
-    expect(watched.code).toBe(0);
-    expect(watched.stderr).toMatch(/extracting · page \d+ · \d+ records of 12 \(\d+%\)/);
-    expect(watched.stderr).toContain('✔ Sync succeeded');
-    expect(watched.stderr).toContain('pages: 12 · records: 12');
+    const config = pagedSync(dir, name, 10);
+    const page4 = holdPage4();
+    try {
+      expect((await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE], { env: env() })).code).toBe(0);
+      await page4.reached;
+      await waitForPage(engine.client, syncId(name), 3);
+      const status = await runBizon(['status', name], { env: env() });
+      expect(status.stdout).toMatch(/^running\s+\S+ \S+\s+-\s+3\s+3\s/m);
+
+      const watched = followBizon(['status', name, '--watch'], { env: env() });
+      await watched.waitForStderr(/extracting · page 3 · 3 records of 12 \(25%\)/);
+      page4.release();
+      expect(await watched.exited).toBe(0);
+      expect(watched.stderr()).toContain(`Following ${syncId(name)}`);
+      expect(watched.stderr()).toContain('✔ Sync succeeded');
+      expect(watched.stderr()).toContain('pages: 12 · records: 12');
+    } finally {
+      page4.release();
+    }
   });
 });
+
+/** Waits until the sync's memo holds a checkpoint at `page` (what `bizon cancel` reports). */
+async function waitForCheckpoint(name: string, page: number): Promise<void> {
+  const handle = engine.client.workflow.getHandle(syncId(name));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const memo = (await handle.describe()).memo as { checkpoint?: { iteration?: number } } | undefined;
+    if ((memo?.checkpoint?.iteration ?? 0) >= page) return;
+    if (Date.now() > deadline) throw new Error(`no checkpoint at page ${page}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -18,7 +18,7 @@ import { cancelCommand, statusCommand } from './cli/status.ts';
 import { localStateFile } from './cli/temporal-target.ts';
 import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
 import { CODEC_KEY_ENV } from './engine/codec.ts';
-import { ConfigError } from './sources/errors.ts';
+import { ConfigError } from './errors.ts';
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 

@@ -1,10 +1,11 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
-import { planSync, resolvePipeline, syncWorkflowId, type ResolvedPipeline } from './config/resolve.ts';
+import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
+import { syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
-import { ConfigError } from './sources/errors.ts';
+import { ConfigError } from './errors.ts';
 import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
@@ -198,7 +199,7 @@ export interface SyncRunSummary {
  */
 export async function listSyncRuns(client: Client, pipelineName: string, limit = 20): Promise<SyncRunSummary[]> {
   const bySearchAttribute = await ensureSearchAttributes(client);
-  const query = bySearchAttribute ? `BizonPipeline = '${pipelineName}'` : `WorkflowId STARTS_WITH 'bizon-sync:${pipelineName}:'`;
+  const query = bySearchAttribute ? `BizonPipeline = '${pipelineName}'` : `WorkflowId STARTS_WITH '${syncWorkflowIdPrefix(pipelineName)}'`;
   const runs: SyncRunSummary[] = [];
   for await (const run of client.workflow.list({ query, pageSize: limit })) {
     if (run.status.name === 'CONTINUED_AS_NEW' || run.type !== SYNC_WORKFLOW_TYPE) continue;

@@ -12,18 +12,20 @@ export {
   BasicAuthenticator,
   CookiesAuthenticator,
   OAuthAuthenticator,
-  isEndOfPagination,
+  DummySource,
+  DummySourceConfig,
+} from './sources/index.ts';
+export {
   BizonError,
   ConfigError,
   DestinationWriteError,
   HttpError,
+  isRetryableStatus,
   MalformedIterationError,
   NetworkError,
   NonRetryableError,
   RateLimitError,
-  DummySource,
-  DummySourceConfig,
-} from './sources/index.ts';
+} from './errors.ts';
 export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
 
 export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync, waitForResult } from './client.ts';
@@ -35,7 +37,6 @@ export {
   findSchedule,
   listSchedules,
   pauseSchedule,
-  scheduleIdOf,
   scheduleSync,
   triggerSchedule,
   unpauseSchedule,
@@ -44,5 +45,7 @@ export type { ScheduleSyncOptions } from './schedules.ts';
 export { createWorker } from './worker.ts';
 export type { BizonWorker, BizonWorkerOptions } from './worker.ts';
 export { DEFAULT_TASK_QUEUE } from './engine/constants.ts';
+export { parseScheduleId, parseSyncWorkflowId, scheduleId, syncWorkflowId } from './engine/ids.ts';
+export type { PipelineKey } from './engine/ids.ts';
 export type { OverlapPolicy, ScheduledSyncResult, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
 export type { PipelineConfig } from './config/pipeline.ts';

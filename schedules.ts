@@ -1,8 +1,9 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle, type ScheduleSummary } from '@temporalio/client';
 import { initialMemo, prepareSync, type PreparedSync, type SyncRequest } from './client.ts';
 import { SCHEDULED_SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { parseScheduleId, scheduledLauncherId, scheduleId } from './engine/ids.ts';
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
-import { ConfigError } from './sources/errors.ts';
+import { ConfigError } from './errors.ts';
 import type { OverlapPolicy, ScheduledSyncInput } from './workflows/types.ts';
 
 /** When a scheduled sync runs: a cron expression, or a fixed interval such as `1h` or `15m`. */
@@ -17,11 +18,6 @@ export type ScheduleSyncOptions = ScheduleSpecOptions & {
   /** A note shown with the schedule in the Web UI. */
   note?: string;
 };
-
-/** The id of the schedule of a pipeline's (name, source, stream). */
-export function scheduleIdOf(pipeline: { name: string; source: { name: string; stream: string } }): string {
-  return `bizon-schedule:${pipeline.name}:${pipeline.source.name}:${pipeline.source.stream}`;
-}
 
 /**
  * Puts a sync on a Temporal Schedule. Each scheduled run starts the sync
@@ -40,12 +36,12 @@ export async function scheduleSync(client: Client, request: SyncRequest | Prepar
   };
   if (!options.cron && !options.every) throw new ConfigError('A schedule needs --cron <expression> or --every <interval>');
   return client.schedule.create({
-    scheduleId: scheduleIdOf(pipeline),
+    scheduleId: scheduleId(pipeline),
     spec: options.cron ? { cronExpressions: [options.cron] } : { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` }] },
     action: {
       type: 'startWorkflow',
       workflowType: SCHEDULED_SYNC_WORKFLOW_TYPE,
-      workflowId: `bizon-scheduled:${pipeline.name}:${pipeline.source.name}:${pipeline.source.stream}`,
+      workflowId: scheduledLauncherId(pipeline),
       taskQueue: prepared.taskQueue,
       args: [input],
       memo: { ...initialMemo(prepared) },
@@ -61,7 +57,7 @@ export async function scheduleSync(client: Client, request: SyncRequest | Prepar
 /** The schedules bizon created. */
 export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
   const schedules: ScheduleSummary[] = [];
-  for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith('bizon-schedule:')) schedules.push(schedule);
+  for await (const schedule of client.schedule.list()) if (parseScheduleId(schedule.scheduleId)) schedules.push(schedule);
   return schedules;
 }
 
@@ -70,8 +66,8 @@ export async function listSchedules(client: Client): Promise<ScheduleSummary[]> 
  * schedule has that name.
  */
 export async function findSchedule(client: Client, idOrName: string): Promise<ScheduleHandle> {
-  if (idOrName.startsWith('bizon-schedule:')) return client.schedule.getHandle(idOrName);
-  const matches = (await listSchedules(client)).filter((schedule) => schedule.scheduleId.split(':')[1] === idOrName);
+  if (parseScheduleId(idOrName)) return client.schedule.getHandle(idOrName);
+  const matches = (await listSchedules(client)).filter((schedule) => parseScheduleId(schedule.scheduleId)?.name === idOrName);
   if (matches.length === 1) return client.schedule.getHandle(matches[0]!.scheduleId);
   if (matches.length === 0) throw new ConfigError(`No bizon schedule for pipeline '${idOrName}'. \`bizon schedule list\` shows them.`);
   throw new ConfigError(`Several schedules for pipeline '${idOrName}': ${matches.map((schedule) => schedule.scheduleId).join(', ')}. Name one by its id.`);

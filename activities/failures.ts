@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { NON_RETRYABLE_ERROR_TYPES } from '../sources/errors.ts';
+import { isRetryableStatus, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 
 /** Failure type of a page whose retries outlasted `engine.retry.max_elapsed`. */
 export const RETRY_BUDGET_SPENT = 'RetryBudgetSpent';
@@ -31,7 +31,7 @@ export function toApplicationFailure(error: unknown, secrets: readonly string[] 
     });
   }
   if (err.name === 'HttpError' && typeof fields.status === 'number') {
-    const retryable = fields.status === 408 || fields.status >= 500;
+    const retryable = isRetryableStatus(fields.status);
     return ApplicationFailure.create({
       message,
       type: retryable ? 'HttpServerError' : 'HttpClientError',

@@ -5,7 +5,7 @@ import { durationToMs, type Duration } from '../config/pipeline.ts';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
 import { FileDestination } from '../destinations/file.ts';
-import { NonRetryableError } from '../sources/errors.ts';
+import { NonRetryableError } from '../errors.ts';
 import { validateIteration } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';

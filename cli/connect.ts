@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { readPipelineConfig, type PipelineConfig } from '../config/pipeline.ts';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { dataConverterFromEnv } from '../engine/codec.ts';
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target.ts';
 

@@ -10,7 +10,7 @@ import {
   triggerSchedule,
   unpauseSchedule,
 } from '../schedules.ts';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { OverlapPolicy } from '../workflows/types.ts';
 import { connectToServer } from './connect.ts';
 

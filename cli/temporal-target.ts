@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /** The Temporal server a command talks to, and the embedded one it started, if any. */
 export interface TemporalTarget {

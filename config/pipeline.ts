@@ -3,7 +3,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /** A Temporal duration: milliseconds, or a string such as `500ms`, `1s`, `5m`, `2h`. */
 export const Duration = z.union([

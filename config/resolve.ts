@@ -1,5 +1,5 @@
 import { DESTINATION_CONFIGS } from '../destinations/index.ts';
-import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../sources/errors.ts';
+import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { resolveSourceClass, supportsIncremental, type CustomSource } from '../sources/registry.ts';
 import type { SourceClass } from '../sources/source.ts';
@@ -83,9 +83,4 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
 /** The task queue whose rate caps the `get()` calls of one source name. */
 export function rateLimitedQueue(taskQueue: string, sourceName: string): string {
   return `${taskQueue}/rate-limited/${sourceName}`;
-}
-
-/** The id of the one workflow that may run for a pipeline's (name, source, stream). */
-export function syncWorkflowId(pipeline: Pick<PipelineConfig, 'name' | 'source'>): string {
-  return `bizon-sync:${pipeline.name}:${pipeline.source.name}:${pipeline.source.stream}`;
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 const WHOLE_VALUE_REFERENCE = /^BIZON_ENV_[A-Za-z0-9_]+$/;
 const INLINE_REFERENCE = /\$\{env:\/\/([A-Za-z_][A-Za-z0-9_]*)\}/g;

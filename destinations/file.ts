@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { DestinationWriteError, NonRetryableError } from '../sources/errors.ts';
+import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
 
 /** Config of the `file` destination. */

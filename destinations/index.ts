@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { Destination } from './destination.ts';
 import { FileDestination, FileDestinationConfig } from './file.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';

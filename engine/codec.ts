@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { fileURLToPath } from 'node:url';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /** The environment variable holding the codec key: 32 bytes, base64. When it is set, the codec is on. */
 export const CODEC_KEY_ENV = 'BIZON_CODEC_KEY';

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { ConfigError } from '../sources/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /**
  * Finds the `temporal` CLI: `TEMPORAL_CLI_PATH`, then `PATH`, then the

@@ -1,5 +1,5 @@
 import type { InternalAxiosRequestConfig } from 'axios';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
 import { OAuthAuthenticator, type OAuthParams } from './oauth.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { MalformedIterationError } from './errors.ts';
+import { MalformedIterationError } from '../errors.ts';
 import type { Pagination } from './models.ts';
 
 /** A record after validation: id a string, timestamp an ISO string. */

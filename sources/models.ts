@@ -34,8 +34,3 @@ export interface SourceIncrementalState {
   /** The configured `cursor_field`, if any. */
   cursorField?: string;
 }
-
-/** True when a pagination value means "no more pages". */
-export function isEndOfPagination(pagination: Pagination | null | undefined): boolean {
-  return pagination == null || Object.keys(pagination).length === 0;
-}

@@ -1,6 +1,6 @@
 import axios, { type InternalAxiosRequestConfig } from 'axios';
 import type { Authenticator } from './auth.ts';
-import { ConfigError, NonRetryableError } from './errors.ts';
+import { ConfigError, HttpError, isRetryableStatus, NonRetryableError } from '../errors.ts';
 import { toSourceHttpError } from './session.ts';
 
 /** Settings of the `oauth` authenticator (`authentication.params`). */
@@ -81,8 +81,7 @@ export class OAuthAuthenticator implements Authenticator {
       }));
     } catch (error) {
       const mapped = toSourceHttpError(error);
-      const status = (mapped as { status?: number }).status;
-      if (mapped.name === 'HttpError' && status !== undefined && status < 500 && status !== 408) {
+      if (mapped instanceof HttpError && !isRetryableStatus(mapped.status)) {
         throw new NonRetryableError(`OAuth token endpoint refused the ${this.grant} grant: ${mapped.message}`, { cause: mapped });
       }
       throw mapped;

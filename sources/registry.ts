@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { DummySource } from './dummy.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { SourceClass } from './source.ts';
 
 /** The sources that ship with bizon-temporal, by name. */

@@ -1,6 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Authenticator } from './auth.ts';
-import { HttpError, NetworkError, RateLimitError } from './errors.ts';
+import { HttpError, NetworkError, RateLimitError } from '../errors.ts';
 
 const BODY_EXCERPT_CHARS = 300;
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncWorkflowId } from '../../config/resolve.ts';
+import { syncWorkflowId } from '../../engine/ids.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 import { cliEnv, PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parsePipelineConfig, parseWithSchema } from '../../config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
-import { ConfigError } from '../../sources/errors.ts';
+import { ConfigError } from '../../errors.ts';
 import { SourceConfig } from '../../sources/config.ts';
 
 const base = { name: 'p', source: { name: 's', stream: 'users' }, destination: { name: 'logger' } };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MalformedIterationError } from '../../sources/errors.ts';
+import { MalformedIterationError } from '../../errors.ts';
 import { validateIteration } from '../../sources/iteration.ts';
 
 const where = { source: 'shop', stream: 'orders', iteration: 4 };

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthBuilder } from '../../sources/auth.ts';
-import { HttpError, NetworkError, RateLimitError } from '../../sources/errors.ts';
+import { HttpError, NetworkError, RateLimitError } from '../../errors.ts';
 import { createSession, lastSessionError, parseRetryAfter } from '../../sources/session.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 

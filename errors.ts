@@ -1,8 +1,19 @@
 /**
- * Error classes a source (or the framework) throws. Each sets `name`, which is
- * what the activity layer turns into the Temporal failure `type` and what the
- * retry policy matches, so the class decides whether Temporal retries.
+ * The errors of bizon-temporal, for the whole package: what a source throws,
+ * what the framework throws, and the rule of which HTTP statuses are worth
+ * another attempt. Each class sets `name`, which the activity layer turns into
+ * the Temporal failure `type` and the retry policy matches, so the class
+ * decides whether Temporal retries.
  */
+
+/**
+ * Whether an HTTP status may succeed on another attempt: 408 (request
+ * timeout), 429 (rate limited, retried after `Retry-After`) and 5xx. Every
+ * other 4xx is a mistake that retrying cannot fix.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
 
 /** Base class of bizon-temporal's own errors. */
 export class BizonError extends Error {
@@ -60,9 +71,9 @@ export class HttpError extends BizonError {
     this.bodyExcerpt = init.bodyExcerpt;
   }
 
-  /** Whether another attempt may succeed (408, 5xx). 429 is handled as a rate limit. */
+  /** Whether another attempt may succeed ({@link isRetryableStatus}). */
   get retryable(): boolean {
-    return this.status === 408 || this.status >= 500;
+    return isRetryableStatus(this.status);
   }
 }
 

@@ -1,0 +1,64 @@
+/**
+ * The ids bizon gives Temporal objects, in one place. Each is built from a
+ * pipeline's (name, source, stream), none of which may contain ':' (the
+ * pipeline schema refuses it), so every id parses back into its parts.
+ */
+
+/** What identifies one pipeline's stream: the config's `name`, `source.name` and `source.stream`. */
+export interface PipelineKey {
+  name: string;
+  source: string;
+  stream: string;
+}
+
+/** Anything carrying a pipeline's name, source and stream (a pipeline config does). */
+export type PipelineLike = { name: string; source: { name: string; stream: string } };
+
+const SYNC_PREFIX = 'bizon-sync';
+const SCHEDULE_PREFIX = 'bizon-schedule';
+const LAUNCHER_PREFIX = 'bizon-scheduled';
+
+function keyOf(pipeline: PipelineLike): PipelineKey {
+  return { name: pipeline.name, source: pipeline.source.name, stream: pipeline.source.stream };
+}
+
+function idOf(prefix: string, pipeline: PipelineLike): string {
+  const key = keyOf(pipeline);
+  return `${prefix}:${key.name}:${key.source}:${key.stream}`;
+}
+
+function parse(prefix: string, id: string): PipelineKey | undefined {
+  const parts = id.split(':');
+  if (parts.length !== 4 || parts[0] !== prefix || parts.slice(1).some((part) => part === '')) return undefined;
+  return { name: parts[1]!, source: parts[2]!, stream: parts[3]! };
+}
+
+/** The id of the one sync workflow that may run for a pipeline's stream: `bizon-sync:<name>:<source>:<stream>`. */
+export function syncWorkflowId(pipeline: PipelineLike): string {
+  return idOf(SYNC_PREFIX, pipeline);
+}
+
+/** The parts of a {@link syncWorkflowId}, or undefined when `id` is not one. */
+export function parseSyncWorkflowId(id: string): PipelineKey | undefined {
+  return parse(SYNC_PREFIX, id);
+}
+
+/** The start of every sync workflow id of a pipeline name (for visibility queries without search attributes). */
+export function syncWorkflowIdPrefix(pipelineName: string): string {
+  return `${SYNC_PREFIX}:${pipelineName}:`;
+}
+
+/** The id of a pipeline stream's Temporal Schedule: `bizon-schedule:<name>:<source>:<stream>`. */
+export function scheduleId(pipeline: PipelineLike): string {
+  return idOf(SCHEDULE_PREFIX, pipeline);
+}
+
+/** The parts of a {@link scheduleId}, or undefined when `id` is not one. */
+export function parseScheduleId(id: string): PipelineKey | undefined {
+  return parse(SCHEDULE_PREFIX, id);
+}
+
+/** The workflow id a Schedule gives its launcher runs (Temporal appends the time of each run). */
+export function scheduledLauncherId(pipeline: PipelineLike): string {
+  return idOf(LAUNCHER_PREFIX, pipeline);
+}

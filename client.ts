@@ -71,13 +71,42 @@ export function initialMemo(prepared: Pick<PreparedSync, 'pipeline' | 'input'>):
   };
 }
 
+/** Where {@link connectClient} connects. */
+export interface ConnectOptions {
+  /** host:port of the Temporal frontend. */
+  address: string;
+  namespace?: string;
+  /** Defaults to the AES-GCM codec when `BIZON_CODEC_KEY` is set, else Temporal's own. */
+  dataConverter?: DataConverter;
+  /** Where the address came from, named in the error when it cannot be reached (e.g. `TEMPORAL_ADDRESS`). */
+  origin?: string;
+}
+
 /**
- * Connects a Temporal client (`address` host:port). With `BIZON_CODEC_KEY`
- * set, every payload it sends is encrypted (and every one it reads decrypted).
+ * Connects a Temporal client. With `BIZON_CODEC_KEY` set, every payload it
+ * sends is encrypted (and every one it reads decrypted). An unreachable server
+ * is a {@link ConfigError} naming the address within 5 s, not a gRPC deadline.
  */
-export async function connectClient(options: { address: string; namespace?: string; dataConverter?: DataConverter }): Promise<Client> {
-  const connection = await Connection.connect({ address: options.address });
+export async function connectClient(options: ConnectOptions): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: options.address, connectTimeout: '5s' });
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot reach Temporal at ${options.address}${options.origin ? ` (${options.origin})` : ''}: ${(error as Error).message}. Is the server running? \`bizon server\` starts a local one.`,
+    );
+  }
   return new Client({ connection, namespace: options.namespace ?? DEFAULT_NAMESPACE, dataConverter: options.dataConverter ?? dataConverterFromEnv() });
+}
+
+/** Connects a client, runs `work` with it, and closes the connection whatever happens. */
+export async function withClient<T>(options: ConnectOptions, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(options);
+  try {
+    return await work(client);
+  } finally {
+    await client.connection.close();
+  }
 }
 
 /** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */

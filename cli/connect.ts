@@ -1,27 +1,26 @@
 import { existsSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { connectClient, withClient } from '../client.ts';
 import { readPipelineConfig, type PipelineConfig } from '../config/pipeline.ts';
-import { ConfigError } from '../errors.ts';
-import { dataConverterFromEnv } from '../engine/codec.ts';
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target.ts';
+
+function connectOptions(target: TemporalTarget) {
+  const origin = target.kind === 'configured' ? 'TEMPORAL_ADDRESS / engine.temporal.address' : 'the local server';
+  return { address: target.address, namespace: target.namespace, origin };
+}
 
 /** A client of `target`; an unreachable server is a clear error, not a gRPC deadline. */
 export async function connectTo(target: TemporalTarget): Promise<Client> {
-  try {
-    const connection = await Connection.connect({ address: target.address, connectTimeout: '5s' });
-    return new Client({ connection, namespace: target.namespace, dataConverter: dataConverterFromEnv() });
-  } catch (error) {
-    const origin = target.kind === 'configured' ? 'TEMPORAL_ADDRESS / engine.temporal.address' : 'the local server';
-    throw new ConfigError(
-      `Cannot reach Temporal at ${target.address} (${origin}): ${(error as Error).message}. Is the server running? \`bizon server\` starts a local one.`,
-    );
-  }
+  return connectClient(connectOptions(target));
 }
 
-/** A client of the Temporal server that outlives commands (TEMPORAL_ADDRESS, engine.temporal.address or `bizon server`). */
-export async function connectToServer(pipeline?: PipelineConfig): Promise<{ client: Client; target: TemporalTarget }> {
+/**
+ * Runs `work` with a client of the Temporal server that outlives commands
+ * (TEMPORAL_ADDRESS, engine.temporal.address or `bizon server`), and closes it.
+ */
+export async function withServerClient<T>(pipeline: PipelineConfig | undefined, work: (client: Client, target: TemporalTarget) => Promise<T>): Promise<T> {
   const target = await resolveTemporalTarget(pipeline, false);
-  return { client: await connectTo(target), target };
+  return withClient(connectOptions(target), (client) => work(client, target));
 }
 
 /** A command argument that is either a pipeline YAML file or a pipeline name. */

@@ -1,5 +1,4 @@
 import { prepareSync } from '../client.ts';
-import { readPipelineConfig } from '../config/pipeline.ts';
 import {
   backfillSchedule,
   deleteSchedule,
@@ -12,7 +11,7 @@ import {
 } from '../schedules.ts';
 import { ConfigError } from '../errors.ts';
 import type { OverlapPolicy } from '../workflows/types.ts';
-import { connectToServer } from './connect.ts';
+import { withServerClient } from './connect.ts';
 
 export interface ScheduleCreateOptions {
   cron?: string;
@@ -27,25 +26,20 @@ export interface ScheduleCreateOptions {
 export async function scheduleCreateCommand(configFile: string, options: ScheduleCreateOptions): Promise<number> {
   if (Boolean(options.cron) === Boolean(options.every)) throw new ConfigError('Give exactly one of --cron <expression> and --every <interval> (for example --every 1h)');
   if (options.overlap !== 'skip' && options.overlap !== 'wait') throw new ConfigError(`--overlap must be skip or wait, not '${options.overlap}'`);
-  const pipeline = await readPipelineConfig(configFile);
   const prepared = await prepareSync({ config: configFile, customSourceFiles: options.customSource, checkSecrets: false });
   for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
-  const { client } = await connectToServer(pipeline);
-  try {
+  return withServerClient(prepared.pipeline, async (client) => {
     const spec = options.cron ? { cron: options.cron } : { every: options.every! };
     const handle = await scheduleSync(client, prepared, { ...spec, overlap: options.overlap, paused: options.paused, note: options.note });
     process.stdout.write(`Created schedule ${handle.scheduleId} (${options.cron ? `cron ${options.cron}` : `every ${options.every}`}, overlap: ${options.overlap})\n`);
     process.stderr.write('Workers on its task queue need the custom source files and the secrets: `bizon worker --custom-source ...`\n');
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 /** `bizon schedule list` */
 export async function scheduleListCommand(): Promise<number> {
-  const { client } = await connectToServer();
-  try {
+  return withServerClient(undefined, async (client) => {
     const schedules = await listSchedules(client);
     if (schedules.length === 0) process.stdout.write('No bizon schedules.\n');
     for (const schedule of schedules) {
@@ -54,15 +48,12 @@ export async function scheduleListCommand(): Promise<number> {
       process.stdout.write(`${schedule.scheduleId}\t${paused}\tnext: ${next}\n`);
     }
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 /** `bizon schedule describe <schedule>` */
 export async function scheduleDescribeCommand(idOrName: string): Promise<number> {
-  const { client } = await connectToServer();
-  try {
+  return withServerClient(undefined, async (client) => {
     const description = await describeSchedule(client, idOrName);
     const recent = description.info.recentActions.map((action) => `  ${action.takenAt.toISOString()} → ${action.action.workflow.workflowId}`);
     process.stdout.write(
@@ -77,24 +68,19 @@ export async function scheduleDescribeCommand(idOrName: string): Promise<number>
       ].join('\n') + '\n',
     );
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 /** `bizon schedule trigger|pause|unpause|delete <schedule>` */
 export async function scheduleActionCommand(action: 'trigger' | 'pause' | 'unpause' | 'delete', idOrName: string, note?: string): Promise<number> {
-  const { client } = await connectToServer();
-  try {
+  return withServerClient(undefined, async (client) => {
     if (action === 'trigger') await triggerSchedule(client, idOrName);
     else if (action === 'pause') await pauseSchedule(client, idOrName, note);
     else if (action === 'unpause') await unpauseSchedule(client, idOrName, note);
     else await deleteSchedule(client, idOrName);
     process.stdout.write(`${action === 'delete' ? 'Deleted' : action === 'trigger' ? 'Triggered' : action === 'pause' ? 'Paused' : 'Unpaused'} ${idOrName}\n`);
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 /** `bizon schedule backfill <schedule> --start <iso> --end <iso>` */
@@ -104,12 +90,9 @@ export async function scheduleBackfillCommand(idOrName: string, options: { start
   if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end) {
     throw new ConfigError('--start and --end must be dates (ISO 8601) with --start before --end');
   }
-  const { client } = await connectToServer();
-  try {
+  return withServerClient(undefined, async (client) => {
     await backfillSchedule(client, idOrName, start, end);
     process.stdout.write(`Backfilling ${idOrName} from ${start.toISOString()} to ${end.toISOString()}\n`);
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }

@@ -1,6 +1,6 @@
 import { cancelSync, listSyncRuns, type SyncRunSummary } from '../client.ts';
 import type { SyncResult } from '../workflows/types.ts';
-import { connectToServer, pipelineArgument } from './connect.ts';
+import { pipelineArgument, withServerClient } from './connect.ts';
 import { formatSummary, watchProgress } from './progress.ts';
 import { workflowUrl } from './temporal-target.ts';
 
@@ -37,8 +37,7 @@ export function formatRuns(runs: SyncRunSummary[], link: (run: SyncRunSummary) =
 /** `bizon status <name|config> [--watch]` */
 export async function statusCommand(value: string, options: { watch: boolean; limit: string }): Promise<number> {
   const { name, pipeline } = await pipelineArgument(value);
-  const { client, target } = await connectToServer(pipeline);
-  try {
+  return withServerClient(pipeline, async (client, target) => {
     const runs = await listSyncRuns(client, name, Number(options.limit));
     if (runs.length === 0) {
       process.stdout.write(`No runs of pipeline '${name}' on ${target.address}.\n`);
@@ -63,16 +62,13 @@ export async function statusCommand(value: string, options: { watch: boolean; li
       process.stderr.write('No sync of this pipeline is running.\n');
     }
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 /** `bizon cancel <name|config>` */
 export async function cancelCommand(value: string): Promise<number> {
   const { name, pipeline } = await pipelineArgument(value);
-  const { client } = await connectToServer(pipeline);
-  try {
+  return withServerClient(pipeline, async (client) => {
     const running = (await listSyncRuns(client, name)).filter((run) => run.status === 'running');
     if (running.length === 0) {
       process.stderr.write(`No sync of pipeline '${name}' is running.\n`);
@@ -86,7 +82,5 @@ export async function cancelCommand(value: string): Promise<number> {
       );
     }
     return 0;
-  } finally {
-    await client.connection.close();
-  }
+  });
 }

@@ -1,4 +1,6 @@
+import type { Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { durationToMs, type Duration, type RetryConfig } from '../config/pipeline.ts';
 import { isRetryableStatus, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 
 /** Failure type of a page whose retries outlasted `engine.retry.max_elapsed`. */
@@ -40,4 +42,30 @@ export function toApplicationFailure(error: unknown, secrets: readonly string[] 
     });
   }
   return ApplicationFailure.create({ message, type: err.name || 'Error', nonRetryable: NON_RETRYABLE_NAMES.has(err.name) });
+}
+
+/**
+ * The wait Temporal's retry policy puts before attempt `attempt + 1`:
+ * `initial_interval × backoff_coefficient^(attempt-1)`, at most `maximum_interval`.
+ */
+export function backoffBeforeNextAttempt(retry: RetryConfig, attempt: number): number {
+  return Math.min(durationToMs(retry.initial_interval) * retry.backoff_coefficient ** (attempt - 1), durationToMs(retry.maximum_interval));
+}
+
+/**
+ * Applies `engine.retry.max_elapsed`: a retryable failure whose next attempt
+ * would start after the budget is spent becomes final, keeping its message,
+ * so the sync fails with the last real error (not a timeout).
+ */
+export function withinRetryBudget(failure: ApplicationFailure, retry: RetryConfig, info: Pick<Info, 'attempt' | 'scheduledTimestampMs'>): ApplicationFailure {
+  if (failure.nonRetryable || retry.max_elapsed === undefined) return failure;
+  const budgetMs = durationToMs(retry.max_elapsed);
+  const nextDelayMs = failure.nextRetryDelay != null ? durationToMs(failure.nextRetryDelay as Duration) : backoffBeforeNextAttempt(retry, info.attempt);
+  if (Date.now() + nextDelayMs - info.scheduledTimestampMs < budgetMs) return failure;
+  return ApplicationFailure.create({
+    message: failure.message,
+    type: RETRY_BUDGET_SPENT,
+    nonRetryable: true,
+    details: [{ lastErrorType: failure.type, attempts: info.attempt, maxElapsed: retry.max_elapsed }],
+  });
 }

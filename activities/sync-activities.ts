@@ -1,19 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Context, log, type Info } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { durationToMs, type Duration } from '../config/pipeline.ts';
+import { Context, log } from '@temporalio/activity';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
-import { FileDestination } from '../destinations/file.ts';
 import { NonRetryableError } from '../errors.ts';
 import { validateIteration } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
-import { maxCursor } from '../workflows/cursor.ts';
+import { pageMaxCursor } from '../workflows/cursor.ts';
 import type {
   ActivityInput,
-  CursorValue,
   ExtractPageInput,
   ExtractPageResult,
   FinalizeSyncInput,
@@ -23,11 +19,10 @@ import type {
   SyncActivities,
   SyncState,
 } from '../workflows/types.ts';
-import type { ValidatedRecord } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import { loadSyncState } from './sync-state.ts';
-import { RETRY_BUDGET_SPENT, toApplicationFailure } from './failures.ts';
+import { toApplicationFailure, withinRetryBudget } from './failures.ts';
 
 /** Options of {@link createSyncActivities}. */
 export interface SyncActivitiesOptions {
@@ -47,7 +42,7 @@ interface SyncContext {
 
 const HEARTBEAT_EVERY_MS = 1000;
 const CACHED_SYNCS = 32;
-const FINISHED_STAGING_TTL_MS = 7 * 24 * 3600 * 1000;
+const PUBLISHED_STAGING_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * The activities of the sync workflow. They are the only code that touches
@@ -75,8 +70,11 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     return context;
   }
 
-  /** Runs `work` with heartbeats, and maps any error to a Temporal failure. */
-  async function guarded<T>(input: ActivityInput, work: (context: SyncContext) => Promise<T>): Promise<T> {
+  /**
+   * Runs one activity's `work` for a sync: heartbeats while it runs, and any
+   * error it throws becomes a Temporal failure (secrets redacted, retry budget applied).
+   */
+  async function runForSync<T>(input: ActivityInput, work: (context: SyncContext) => Promise<T>): Promise<T> {
     const activity = Context.current();
     const heartbeat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
     let secrets: readonly string[] = [];
@@ -85,7 +83,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       secrets = context.resolved.secretValues;
       return await work(context);
     } catch (error) {
-      throw withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline, activity.info);
+      throw withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline.engine.retry, activity.info);
     } finally {
       clearInterval(heartbeat);
     }
@@ -93,7 +91,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
   return {
     async prepareSync(input) {
-      return guarded(input, async ({ source, destination, resolved }): Promise<PrepareSyncResult> => {
+      return runForSync(input, async ({ source, destination, resolved }): Promise<PrepareSyncResult> => {
         const [ok, reason] = await source.checkConnection();
         if (!ok) {
           const cause = lastSessionError(source.session);
@@ -103,7 +101,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
           throw new NonRetryableError(message);
         }
         await destination.checkConnection();
-        if (destination instanceof FileDestination) await destination.pruneStaging(FINISHED_STAGING_TTL_MS);
+        await destination.prune?.(PUBLISHED_STAGING_TTL_MS);
         const total = await source.getTotalRecordsCount();
         log.info('Sync prepared', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, total });
         return { total: typeof total === 'number' && Number.isFinite(total) ? total : null };
@@ -111,7 +109,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     },
 
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
-      return guarded(input, async ({ source, destination, resolved }) => {
+      return runForSync(input, async ({ source, destination, resolved }) => {
         if (input.notBefore !== null && input.notBefore > Date.now()) await sleep(input.notBefore - Date.now());
         const extractedAt = new Date();
         const pagination = input.pagination ?? undefined;
@@ -156,7 +154,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     },
 
     async finalizeSync(input: FinalizeSyncInput) {
-      return guarded(input, async ({ destination }) => {
+      return runForSync(input, async ({ destination }) => {
         const outputs = await destination.finalize({ syncRunId: input.syncRunId, mode: input.mode });
         contexts.delete(input.syncRunId);
         return outputs;
@@ -164,7 +162,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     },
 
     async abortSync(input: ActivityInput) {
-      return guarded(input, async ({ destination }) => {
+      return runForSync(input, async ({ destination }) => {
         await destination.abort({ syncRunId: input.syncRunId });
         contexts.delete(input.syncRunId);
       });
@@ -181,43 +179,4 @@ async function callGetRecordsAfter(source: AbstractSource, state: IncrementalSta
     { lastRun: new Date(state.lastRun), state: state.state, ...(state.cursorField ? { cursorField: state.cursorField } : {}) },
     pagination,
   );
-}
-
-/** Reads `a.b.c` from a record's data. */
-function valueAt(data: Record<string, unknown>, path: string): unknown {
-  let current: unknown = data;
-  for (const key of path.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current;
-}
-
-function pageMaxCursor(records: readonly ValidatedRecord[], cursorField: string): CursorValue | null {
-  let max: CursorValue | null = null;
-  for (const record of records) {
-    const value = valueAt(record.data, cursorField);
-    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) max = maxCursor(max, value);
-  }
-  return max;
-}
-
-/**
- * Applies `engine.retry.max_elapsed`: a retryable failure whose next attempt
- * would start after the budget is spent becomes final, keeping its message,
- * so the sync fails with the last real error (not a timeout).
- */
-function withinRetryBudget(failure: ApplicationFailure, pipeline: ActivityInput['pipeline'], info: Info): ApplicationFailure {
-  const { retry } = pipeline.engine;
-  if (failure.nonRetryable || retry.max_elapsed === undefined) return failure;
-  const budgetMs = durationToMs(retry.max_elapsed);
-  const backoffMs = Math.min(durationToMs(retry.initial_interval) * retry.backoff_coefficient ** (info.attempt - 1), durationToMs(retry.maximum_interval));
-  const nextDelayMs = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null ? durationToMs(failure.nextRetryDelay as Duration) : backoffMs;
-  if (Date.now() + nextDelayMs - info.scheduledTimestampMs < budgetMs) return failure;
-  return ApplicationFailure.create({
-    message: failure.message,
-    type: RETRY_BUDGET_SPENT,
-    nonRetryable: true,
-    details: [{ lastErrorType: failure.type, attempts: info.attempt, maxElapsed: retry.max_elapsed }],
-  });
 }

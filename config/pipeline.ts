@@ -1,25 +1,23 @@
 import { readFile } from 'node:fs/promises';
 import { closest, distance } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
+import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
 import { ConfigError } from '../errors.ts';
+import { DESTINATION_NAMES } from '../destinations/index.ts';
 
 /** A Temporal duration: milliseconds, or a string such as `500ms`, `1s`, `5m`, `2h`. */
 export const Duration = z.union([
   z.number().int().nonnegative(),
-  z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 1s, 5m or 2h'),
+  // Typed as `ms`'s StringValue, which is what the regex admits and what Temporal's options take.
+  z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 1s, 5m or 2h') as unknown as z.ZodType<StringValue>,
 ]);
 export type Duration = z.infer<typeof Duration>;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A {@link Duration} in milliseconds. */
+/** A {@link Duration} in milliseconds (`ms`, the parser Temporal's SDK uses). */
 export function durationToMs(duration: Duration): number {
-  if (typeof duration === 'number') return duration;
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(duration);
-  if (!match) throw new Error(`Not a duration: ${duration}`);
-  return Number(match[1]) * UNIT_MS[match[2]!]!;
+  return typeof duration === 'number' ? duration : ms(duration);
 }
 
 /** `engine.temporal`: where the Temporal server is. */
@@ -36,6 +34,7 @@ export const RetryConfig = z.strictObject({
   maximum_interval: Duration.default('5m').describe('Longest wait between two attempts'),
   max_elapsed: Duration.optional().describe("Time budget of one page's attempts (e.g. 2h); when spent, the sync fails with the last error and keeps its checkpoint"),
 });
+export type RetryConfig = z.infer<typeof RetryConfig>;
 
 /** `engine`: how the sync runs on Temporal. Every key has a default. */
 export const EngineConfig = z.strictObject({
@@ -55,7 +54,7 @@ export type EngineConfig = z.infer<typeof EngineConfig>;
 
 /** `destination`: where records go. */
 export const DestinationBlock = z.strictObject({
-  name: z.enum(['logger', 'file']).describe('logger | file'),
+  name: z.enum(DESTINATION_NAMES).describe(DESTINATION_NAMES.join(' | ')),
   config: z.record(z.string(), z.unknown()).default({}).describe("The destination's own settings"),
 });
 

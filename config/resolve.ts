@@ -1,4 +1,4 @@
-import { DESTINATION_CONFIGS } from '../destinations/index.ts';
+import { destinationConfigSchema } from '../destinations/index.ts';
 import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { resolveSourceClass, supportsIncremental, type CustomSource } from '../sources/registry.ts';
@@ -34,8 +34,7 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
       `Source '${pipeline.source.name}' (${sourceClass.name}) does not implement getRecordsAfter(), so it cannot run with sync_mode: incremental. Use sync_mode: full_refresh or implement getRecordsAfter(state, pagination).`,
     );
   }
-  const destinationSchema = DESTINATION_CONFIGS[pipeline.destination.name];
-  if (!destinationSchema) throw new ConfigError(`Unknown destination '${pipeline.destination.name}'`);
+  const destinationSchema = destinationConfigSchema(pipeline.destination.name);
   const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config') : pipeline.destination.config;
   const destinationConfig = parseWithSchema(destinationSchema, rawDestination, 'destination config', ['destination', 'config']);
   const secretValues = env

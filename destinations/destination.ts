@@ -43,6 +43,12 @@ export interface Destination {
   finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]>;
   /** Discards what the run staged. */
   abort(run: { syncRunId: string }): Promise<void>;
+  /**
+   * Optional housekeeping, called before a sync starts: removes what syncs
+   * that published more than `olderThanMs` ago left behind (staging kept so a
+   * retried publish could finish).
+   */
+  prune?(olderThanMs: number): Promise<void>;
 }
 
 /** A deterministic id per (run, iteration, position), so a rewritten page keeps its ids. */

@@ -158,8 +158,8 @@ export class FileDestination implements Destination {
     await rm(this.runDir(run.syncRunId), { recursive: true, force: true });
   }
 
-  /** Removes staging of runs finished long ago. */
-  async pruneStaging(olderThanMs: number): Promise<void> {
+  /** Removes the staging of runs that published more than `olderThanMs` ago. */
+  async prune(olderThanMs: number): Promise<void> {
     const stagingRoot = path.join(this.directory, STAGING_DIR);
     if (!(await exists(stagingRoot))) return;
     for (const name of await readdir(stagingRoot)) {

@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import { ConfigError } from '../errors.ts';
 import type { Destination } from './destination.ts';
 import { FileDestination, FileDestinationConfig } from './file.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
@@ -8,20 +7,40 @@ export type { Destination, DestinationRow, PublishedOutput, PublishMode, WriteBa
 export { FileDestination, FileDestinationConfig } from './file.ts';
 export { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
 
-/** Config schema of each destination, by name. */
-export const DESTINATION_CONFIGS: Readonly<Record<string, z.ZodType<{ destination_id?: string | undefined }>>> = {
-  logger: LoggerDestinationConfig,
-  file: FileDestinationConfig,
+/** What every destination config may set. */
+interface CommonDestinationConfig {
+  destination_id?: string | undefined;
+}
+
+/** A kind of destination: the schema of its `destination.config` block and how to build one from it. */
+interface DestinationKind<C extends CommonDestinationConfig> {
+  config: z.ZodType<C>;
+  create(config: C, defaultDestinationId: string): Destination;
+}
+
+function kind<C extends CommonDestinationConfig>(definition: DestinationKind<C>): DestinationKind<C> {
+  return definition;
+}
+
+/** Every destination, by the name a pipeline gives in `destination.name`: the one list of them. */
+export const DESTINATIONS = {
+  logger: kind({ config: LoggerDestinationConfig, create: (_config, defaultDestinationId) => new LoggerDestination(defaultDestinationId) }),
+  file: kind({ config: FileDestinationConfig, create: (config, defaultDestinationId) => new FileDestination(config, defaultDestinationId) }),
 };
 
-/** Builds a destination from its validated config. */
-export function createDestination(name: string, config: Record<string, unknown>, defaultDestinationId: string): Destination {
-  switch (name) {
-    case 'logger':
-      return new LoggerDestination(defaultDestinationId);
-    case 'file':
-      return new FileDestination(FileDestinationConfig.parse(config), defaultDestinationId);
-    default:
-      throw new ConfigError(`Unknown destination '${name}'. Use one of: ${Object.keys(DESTINATION_CONFIGS).join(', ')}`);
-  }
+/** A destination name. */
+export type DestinationName = keyof typeof DESTINATIONS;
+
+/** The destination names, for the pipeline schema. */
+export const DESTINATION_NAMES = Object.keys(DESTINATIONS) as [DestinationName, ...DestinationName[]];
+
+/** The config schema of a destination. */
+export function destinationConfigSchema(name: DestinationName): z.ZodType<CommonDestinationConfig> {
+  return DESTINATIONS[name].config;
+}
+
+/** Builds a destination from its config, validated by {@link destinationConfigSchema}. */
+export function createDestination(name: DestinationName, config: CommonDestinationConfig, defaultDestinationId: string): Destination {
+  const definition = DESTINATIONS[name] as DestinationKind<CommonDestinationConfig>;
+  return definition.create(config, defaultDestinationId);
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Everything a fresh clone needs: npm packages, the Temporal CLI, and Chromium for the Web UI test.
+# What a fresh clone needs to run syncs: npm packages and the Temporal CLI.
+# With --for-tests, also Chromium (Debian's package) for the Web UI test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 bash scripts/install-temporal.sh
-if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+if [ "${1:-}" = "--for-tests" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing Chromium (Debian package) for the Web UI test…"
     apt-get update -qq >/dev/null

@@ -21,7 +21,9 @@ import type {
   SyncCheckpoint,
   SyncMemo,
   SyncProgress,
+  SyncPlan,
   SyncResult,
+  SyncState,
   SyncWorkflowInput,
 } from './types.ts';
 import { maxCursor } from './cursor.ts';
@@ -50,6 +52,42 @@ function activityOptions(input: SyncWorkflowInput): ActivityOptions {
 function pageSummary(iteration: number, pagination: unknown): string {
   const text = `page ${iteration} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/** Where a new sync starts, decided from what the earlier runs of the same pipeline left. */
+export type SyncStart =
+  | { kind: 'resume'; checkpoint: SyncCheckpoint; failedStatus: string }
+  | { kind: 'fresh'; incrementalState: IncrementalStateJson | null; discardStagedOf: string | null };
+
+/**
+ * A failed sync's checkpoint is resumed, unless `force_ignore_checkpoint` or
+ * `reset` says to start over (its staged pages are then discarded). A fresh
+ * incremental sync reads from the watermark of the last success; a reset, a
+ * full refresh or a first run reads everything.
+ */
+export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
+  if (previous.resumable && !plan.forceIgnoreCheckpoint && !plan.reset) {
+    const { status, runId: _runId, ...failed } = previous.resumable;
+    // Checkpoints written before `done` existed: a null pagination after page one meant "done".
+    const done = failed.done ?? (failed.iteration > 0 && failed.pagination === null);
+    return {
+      kind: 'resume',
+      failedStatus: status,
+      checkpoint: { ...failed, done, runs: 1, resumedFrom: { iteration: failed.iteration, syncRunId: failed.syncRunId } },
+    };
+  }
+  const watermark = plan.syncMode === 'incremental' && !plan.reset ? previous.watermark : null;
+  return {
+    kind: 'fresh',
+    discardStagedOf: previous.resumable?.syncRunId ?? null,
+    incrementalState: watermark
+      ? {
+          lastRun: watermark.lastRun,
+          cursorField: plan.cursorField,
+          state: { last_run: watermark.lastRun, max_cursor_value: watermark.maxCursorValue, records: watermark.records, pages: watermark.pages },
+        }
+      : null,
+  };
 }
 
 /**
@@ -88,6 +126,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     startedAt: new Date().toISOString(),
     iteration: 0,
     pagination: null,
+    done: false,
     records: 0,
     total: null,
     runs: 1,
@@ -103,28 +142,15 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   try {
     if (!input.checkpoint) {
       const previous = await activities.loadSyncState({ workflowId: workflowInfo().workflowId, currentSyncRunId: checkpoint.syncRunId });
-      if (previous.resumable && !plan.forceIgnoreCheckpoint && !plan.reset) {
-        const { status: failedStatus, runId: _runId, ...resumed } = previous.resumable;
-        log.info('Resuming the failed sync from its checkpoint', { iteration: resumed.iteration, status: failedStatus });
-        Object.assign(checkpoint, { ...resumed, runs: 1, resumedFrom: { iteration: resumed.iteration, syncRunId: resumed.syncRunId } });
+      const start = chooseStart(previous, plan);
+      if (start.kind === 'resume') {
+        log.info('Resuming the failed sync from its checkpoint', { iteration: start.checkpoint.iteration, status: start.failedStatus });
+        Object.assign(checkpoint, start.checkpoint);
         activityInput.syncRunId = checkpoint.syncRunId;
       } else {
-        if (previous.resumable) {
-          // force_ignore_checkpoint / reset: the failed sync's staged pages are not wanted any more.
-          await activities.abortSync({ pipeline, syncRunId: previous.resumable.syncRunId });
-        }
-        if (plan.syncMode === 'incremental' && !plan.reset && previous.watermark) {
-          checkpoint.incrementalState = {
-            lastRun: previous.watermark.lastRun,
-            cursorField: plan.cursorField,
-            state: {
-              last_run: previous.watermark.lastRun,
-              max_cursor_value: previous.watermark.maxCursorValue,
-              records: previous.watermark.records,
-              pages: previous.watermark.pages,
-            },
-          } satisfies IncrementalStateJson;
-        }
+        // force_ignore_checkpoint / reset: the failed sync's staged pages are not wanted any more.
+        if (start.discardStagedOf) await activities.abortSync({ pipeline, syncRunId: start.discardStagedOf });
+        checkpoint.incrementalState = start.incrementalState;
       }
       const prepared = await activities.prepareSync(activityInput);
       checkpoint.total = prepared.total;
@@ -138,9 +164,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     const pageGapMs = plan.rateLimit ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
     let lastPageAt: number | null = null;
     let pagesThisRun = 0;
-    for (;;) {
-      // Resumed after the last page (it failed while publishing): nothing is left to read.
-      if (checkpoint.iteration > 0 && checkpoint.pagination === null) break;
+    // A resumed sync may be done already (it failed while publishing): then nothing is left to read.
+    while (!checkpoint.done) {
       if (plan.maxIterations !== null && checkpoint.iteration >= plan.maxIterations) {
         stoppedBy = 'max_iterations';
         break;
@@ -158,9 +183,10 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       checkpoint.iteration = iteration;
       checkpoint.records += page.recordCount;
       checkpoint.pagination = page.nextPagination;
+      checkpoint.done = page.nextPagination === null;
       checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, page.maxCursorValue);
       pagesThisRun += 1;
-      if (page.nextPagination === null) break;
+      if (checkpoint.done) break;
       if (iteration % plan.checkpointEvery === 0) upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
       if (pagesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
         log.info('Continuing as new to keep the history small', { iteration });

@@ -5,11 +5,12 @@
 import type { PipelineConfig } from '../config/pipeline.ts';
 import type { PublishedOutput } from '../destinations/destination.ts';
 import type { Pagination } from '../sources/models.ts';
+import type { Duration } from '@temporalio/common';
 
 export type { PipelineConfig, PublishedOutput, Pagination };
 
 /** A Temporal duration: milliseconds or a string such as `1s`. */
-export type DurationValue = number | string;
+export type DurationValue = Duration;
 
 /** Settings the workflow needs, computed by the client with every default applied. */
 export interface SyncPlan {
@@ -49,8 +50,10 @@ export interface SyncCheckpoint {
   startedAt: string;
   /** Pages done so far. */
   iteration: number;
-  /** Where the next page starts (`null` before the first page). */
+  /** Where the next page starts: `null` on the first page (and once `done`). */
   pagination: Pagination | null;
+  /** The source has no more pages: the last one returned an empty `nextPagination`. Only publishing is left. */
+  done: boolean;
   records: number;
   total: number | null;
   /** How many workflow runs this sync has used (1 = no continue-as-new yet). */

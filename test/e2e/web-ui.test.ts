@@ -14,7 +14,7 @@ let engine: TestEngine;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh (apt-get install chromium), or set CHROMIUM_PATH`);
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh --for-tests (apt-get install chromium), or set CHROMIUM_PATH`);
   engine = await startTestEngine([], 'web-ui');
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -9,6 +9,7 @@ const progress: SyncProgress = {
   records: 1200,
   total: 4800,
   pagination: { page: 13 },
+  done: false,
   startedAt: new Date(0).toISOString(),
   runs: 1,
   incrementalState: null,

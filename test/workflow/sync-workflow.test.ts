@@ -1,0 +1,220 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { prepareSync } from '../../client.ts';
+import { SYNC_WORKFLOW_TYPE } from '../../engine/constants.ts';
+import { workflowBundle } from '../../engine/workflow-bundle.ts';
+import { chooseStart } from '../../workflows/sync.ts';
+import type { ExtractPageInput, FinalizeSyncInput, SyncActivities, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
+import { unique } from '../helpers.ts';
+
+// syncWorkflow on a real Temporal server with stubbed activities: no source, no destination, no HTTP.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+});
+afterAll(async () => env?.teardown());
+
+/** A source of `pages` pages of 10 records, paged by `{ page: n }`, as the stub activities see it. */
+interface StubOptions {
+  pages: number;
+  /** What `loadSyncState` answers (default: nothing before). */
+  previous?: SyncState;
+  /** Thrown by `extractPage` for this page, on every attempt. */
+  failAt?: number;
+}
+
+/** Stub activities that record every call they get. */
+function stubActivities(options: StubOptions) {
+  const calls = { extracted: [] as ExtractPageInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], prepared: 0 };
+  const activities: SyncActivities = {
+    async loadSyncState() {
+      return options.previous ?? { watermark: null, resumable: null };
+    },
+    async prepareSync() {
+      calls.prepared += 1;
+      return { total: options.pages * 10 };
+    },
+    async extractPage(input) {
+      calls.extracted.push(input);
+      if (input.iteration === options.failAt) throw ApplicationFailure.nonRetryable(`page ${input.iteration} refused`, 'HttpClientError');
+      return {
+        nextPagination: input.iteration < options.pages ? { page: input.iteration + 1 } : null,
+        recordCount: 10,
+        maxCursorValue: null,
+        calledAt: Date.now(),
+      };
+    },
+    async finalizeSync(input) {
+      calls.finalized.push(input);
+      return [{ destinationId: 'stub', records: 0, location: 'nowhere' }];
+    },
+    async abortSync(input) {
+      calls.aborted.push(input.syncRunId);
+    },
+    async ensureRateLimitedQueue() {},
+    async waitForSync() {},
+  };
+  return { activities, calls };
+}
+
+async function planFor(engine: Record<string, unknown> = {}, source: Record<string, unknown> = {}): Promise<SyncWorkflowInput> {
+  const prepared = await prepareSync({
+    config: { name: unique('wf'), source: { name: 'dummy', stream: 'creatures', ...source }, destination: { name: 'logger', config: {} }, engine },
+    checkSecrets: false,
+  });
+  return prepared.input;
+}
+
+/** Runs syncWorkflow with `input` on a worker of its own whose activities are `activities`. */
+async function runWorkflow(input: SyncWorkflowInput, activities: SyncActivities) {
+  const taskQueue = unique('wf-test');
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+  const workflowId = unique('bizon-sync:wf-test');
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(SYNC_WORKFLOW_TYPE, { workflowId, taskQueue, args: [input] });
+    const outcome = await handle.result().then(
+      (result) => ({ result: result as SyncResult, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
+    );
+    const memo = (await handle.describe()).memo as Partial<SyncMemo> | undefined;
+    return { ...outcome, memo };
+  });
+}
+
+const pagesSeen = (calls: { extracted: ExtractPageInput[] }) => calls.extracted.map((call) => [call.iteration, call.pagination]);
+
+describe('syncWorkflow with stubbed activities', () => {
+  it('carries each nextPagination to the next page and publishes once at the end', async () => {
+    const { activities, calls } = stubActivities({ pages: 4 });
+    const { result, memo } = await runWorkflow(await planFor(), activities);
+    expect(pagesSeen(calls)).toEqual([
+      [1, null],
+      [2, { page: 2 }],
+      [3, { page: 3 }],
+      [4, { page: 4 }],
+    ]);
+    expect(result).toMatchObject({ iterations: 4, records: 40, runs: 1, stoppedBy: 'end_of_source', resumedFrom: null });
+    expect(calls.finalized).toEqual([expect.objectContaining({ mode: 'replace', syncRunId: calls.extracted[0]!.syncRunId })]);
+    expect(memo).toMatchObject({ pages: 4, records: 40, last_run: result!.startedAt });
+    expect(memo?.checkpoint).toBeUndefined(); // a null memo value removes the key
+  });
+
+  it('continues as new every continue_as_new_every pages, the same sync across its runs', async () => {
+    const { activities, calls } = stubActivities({ pages: 7 });
+    const { result } = await runWorkflow(await planFor({ continue_as_new_every: 3 }), activities);
+    expect(result).toMatchObject({ iterations: 7, records: 70, runs: 3 });
+    expect(calls.extracted.map((call) => call.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(calls.extracted[3]!.pagination).toEqual({ page: 4 });
+    expect(new Set(calls.extracted.map((call) => call.syncRunId)).size).toBe(1);
+    expect(calls.prepared).toBe(1);
+  });
+
+  it('stops at max_iterations and says so', async () => {
+    const { activities, calls } = stubActivities({ pages: 10 });
+    const { result } = await runWorkflow(await planFor({}, { max_iterations: 3 }), activities);
+    expect(calls.extracted).toHaveLength(3);
+    expect(result).toMatchObject({ iterations: 3, records: 30, stoppedBy: 'max_iterations' });
+  });
+
+  it('a failed page leaves its checkpoint in the memo and publishes nothing', async () => {
+    const { activities, calls } = stubActivities({ pages: 6, failAt: 4 });
+    const { error, memo } = await runWorkflow(await planFor({ checkpoint_every: 2 }), activities);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(calls.finalized).toHaveLength(0);
+    expect(memo?.checkpoint).toMatchObject({ iteration: 3, pagination: { page: 4 }, done: false, records: 30 });
+  });
+
+  it('resumes a failed sync after its checkpoint, in its staging', async () => {
+    const failed: SyncCheckpoint = {
+      syncRunId: 'failed-run',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      iteration: 3,
+      pagination: { page: 4 },
+      done: false,
+      records: 30,
+      total: 50,
+      runs: 2,
+      incrementalState: null,
+      maxCursorValue: null,
+      resumedFrom: null,
+    };
+    const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' } } });
+    const { result } = await runWorkflow(await planFor(), activities);
+    expect(pagesSeen(calls)).toEqual([
+      [4, { page: 4 }],
+      [5, { page: 5 }],
+    ]);
+    expect(calls.extracted.every((call) => call.syncRunId === 'failed-run')).toBe(true);
+    expect(result).toMatchObject({ iterations: 5, records: 50, resumedFrom: { iteration: 3, syncRunId: 'failed-run' }, startedAt: failed.startedAt });
+  });
+
+  it('a sync that failed while publishing is published by the next run without reading a page', async () => {
+    const failed: SyncCheckpoint = {
+      syncRunId: 'publish-failed',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      iteration: 5,
+      pagination: null,
+      done: true,
+      records: 50,
+      total: 50,
+      runs: 1,
+      incrementalState: null,
+      maxCursorValue: null,
+      resumedFrom: null,
+    };
+    const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' } } });
+    const { result } = await runWorkflow(await planFor(), activities);
+    expect(calls.extracted).toHaveLength(0);
+    expect(calls.finalized.map((call) => call.syncRunId)).toEqual(['publish-failed']);
+    expect(result).toMatchObject({ iterations: 5, records: 50 });
+  });
+});
+
+describe('chooseStart', () => {
+  const watermark = { lastRun: '2026-01-02T00:00:00.000Z', maxCursorValue: 42, records: 7, pages: 1 };
+  const resumable = {
+    syncRunId: 'failed',
+    startedAt: '2026-01-03T00:00:00.000Z',
+    iteration: 2,
+    pagination: { cursor: 'c' },
+    done: false,
+    records: 20,
+    total: null,
+    runs: 1,
+    incrementalState: null,
+    maxCursorValue: null,
+    resumedFrom: null,
+    status: 'CANCELLED',
+    runId: 'r',
+  };
+
+  it('resumes a failed sync unless told to start over, and then discards its staging', async () => {
+    const plan = (await planFor({}, {})).plan;
+    expect(chooseStart({ watermark: null, resumable }, plan)).toMatchObject({ kind: 'resume', failedStatus: 'CANCELLED', checkpoint: { iteration: 2, resumedFrom: { iteration: 2, syncRunId: 'failed' } } });
+    expect(chooseStart({ watermark: null, resumable }, { ...plan, forceIgnoreCheckpoint: true })).toEqual({ kind: 'fresh', discardStagedOf: 'failed', incrementalState: null });
+    expect(chooseStart({ watermark: null, resumable }, { ...plan, reset: true })).toEqual({ kind: 'fresh', discardStagedOf: 'failed', incrementalState: null });
+  });
+
+  it('an incremental sync reads from the last watermark; a full refresh and a reset read everything', async () => {
+    const plan = (await planFor({}, { sync_mode: 'incremental', cursor_field: 'updated_at' })).plan;
+    expect(chooseStart({ watermark, resumable: null }, plan)).toEqual({
+      kind: 'fresh',
+      discardStagedOf: null,
+      incrementalState: { lastRun: watermark.lastRun, cursorField: 'updated_at', state: { last_run: watermark.lastRun, max_cursor_value: 42, records: 7, pages: 1 } },
+    });
+    expect(chooseStart({ watermark, resumable: null }, { ...plan, reset: true })).toMatchObject({ incrementalState: null });
+    expect(chooseStart({ watermark, resumable: null }, { ...plan, syncMode: 'full_refresh' })).toMatchObject({ incrementalState: null });
+  });
+
+  it('reads a checkpoint written before `done` existed: a null pagination after page one meant done', async () => {
+    const plan = (await planFor()).plan;
+    const { done: _done, ...old } = resumable;
+    const start = chooseStart({ watermark: null, resumable: { ...old, pagination: null } as unknown as typeof resumable }, plan);
+    expect(start).toMatchObject({ kind: 'resume', checkpoint: { done: true } });
+  });
+});

@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ConfigError } from '../errors.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 /** The environment variable holding the codec key: 32 bytes, base64. When it is set, the codec is on. */
 export const CODEC_KEY_ENV = 'BIZON_CODEC_KEY';
@@ -59,7 +60,7 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec 
 }
 
 /** Moves failure messages and stack traces into an encoded payload, so the codec encrypts them too. */
-export const ENCRYPTED_FAILURES_CONVERTER = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+export const ENCRYPTED_FAILURES_CONVERTER = path.join(PACKAGE_ROOT, 'engine', 'failure-converter.cjs');
 
 /**
  * The data converter of clients and workers: with `BIZON_CODEC_KEY` set, the

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { PACKAGE_ROOT } from './package-root.ts';
 
-const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows', import.meta.url));
-const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/bizon-temporal', import.meta.url));
+const WORKFLOWS_DIR = path.join(PACKAGE_ROOT, 'workflows');
+const CACHE_DIR = path.join(PACKAGE_ROOT, 'node_modules', '.cache', 'bizon-temporal');
 
 function sdkVersion(): string {
   const require = createRequire(import.meta.url);

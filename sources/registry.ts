@@ -19,8 +19,9 @@ export interface CustomSource {
   cls: SourceClass;
 }
 
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+/** The entry point of this copy of bizon-temporal: index.ts beside the sources, index.js in the compiled dist/. */
+const SDK_ENTRY = fileURLToPath(new URL(`../index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 function packageDir(name: string): string {
   return path.dirname(require.resolve(`${name}/package.json`));
@@ -34,7 +35,7 @@ function sourceLoader(): ReturnType<typeof createJiti> {
     interopDefault: true,
     moduleCache: true,
     alias: {
-      'bizon-temporal': path.join(PROJECT_ROOT, 'index.ts'),
+      'bizon-temporal': SDK_ENTRY,
       zod: packageDir('zod'),
       axios: packageDir('axios'),
     },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
@@ -10,8 +11,6 @@ import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
 import type { SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
-
-export type { SyncProgress, SyncResult } from './workflows/types.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
 export interface SyncRequest {
@@ -191,7 +190,7 @@ export async function waitForResult(
       unreachableSince ??= Date.now();
       if (Date.now() - unreachableSince > (options.patienceMs ?? 30 * 60_000)) throw error;
       options.onUnreachable?.(error);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
     }
   }
 }

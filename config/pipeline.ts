@@ -75,29 +75,26 @@ export const PipelineConfig = z.strictObject({
 });
 export type PipelineConfig = z.infer<typeof PipelineConfig>;
 
-function unwrap(schema: z.ZodType): z.ZodType {
-  let current: z.ZodType = schema;
-  for (;;) {
-    const def = (current as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })._zod.def;
-    if ((def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') && def.innerType) {
-      current = def.innerType;
-    } else if (def.type === 'pipe' && def.in) {
-      current = def.in;
-    } else {
-      return current;
-    }
-  }
+interface JsonSchemaNode {
+  properties?: Record<string, JsonSchemaNode>;
+  anyOf?: JsonSchemaNode[];
+  oneOf?: JsonSchemaNode[];
+  allOf?: JsonSchemaNode[];
 }
 
-function shapeAt(schema: z.ZodType, path: readonly PropertyKey[]): Record<string, z.ZodType> | undefined {
-  let current = unwrap(schema);
-  for (const key of path) {
-    if (!(current instanceof z.ZodObject)) return undefined;
-    const next = (current.shape as Record<string, z.ZodType>)[String(key)];
-    if (!next) return undefined;
-    current = unwrap(next);
+/** The keys an object schema knows at `path`, read from zod's JSON Schema export (what the user may write). */
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let nodes: JsonSchemaNode[];
+  try {
+    nodes = [z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode];
+  } catch {
+    return [];
   }
-  return current instanceof z.ZodObject ? (current.shape as Record<string, z.ZodType>) : undefined;
+  const expand = (node: JsonSchemaNode): JsonSchemaNode[] => [node, ...[...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])].flatMap(expand)];
+  for (const key of path) {
+    nodes = nodes.flatMap(expand).flatMap((node) => (node.properties?.[String(key)] ? [node.properties[String(key)]!] : []));
+  }
+  return [...new Set(nodes.flatMap(expand).flatMap((node) => Object.keys(node.properties ?? {})))];
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -113,7 +110,7 @@ export function formatConfigIssues(error: z.ZodError, schema: z.ZodType, basePat
   for (const issue of error.issues) {
     const path = [...basePath, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      const known = Object.keys(shapeAt(schema, issue.path) ?? {});
+      const known = knownKeysAt(schema, issue.path);
       for (const key of issue.keys) {
         const suggestion = known.length ? closest(key, known) : undefined;
         const close = suggestion && distance(key, suggestion) <= Math.max(2, Math.floor(key.length / 3));

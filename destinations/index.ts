@@ -3,9 +3,7 @@ import type { Destination } from './destination.ts';
 import { FileDestination, FileDestinationConfig } from './file.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
 
-export type { Destination, DestinationRow, PublishedOutput, PublishMode, WriteBatch } from './destination.ts';
-export { FileDestination, FileDestinationConfig } from './file.ts';
-export { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
+export type { Destination } from './destination.ts';
 
 /** What every destination config may set. */
 interface CommonDestinationConfig {

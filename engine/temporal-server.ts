@@ -2,13 +2,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { ConfigError } from '../errors.ts';
 
 /**
  * Finds the `temporal` CLI: `TEMPORAL_CLI_PATH`, then `PATH`, then the
  * Python scripts directory where `scripts/install-temporal.sh` puts it.
- * Returns undefined when there is none (the SDK may then download one).
+ * Returns undefined when there is none; nothing is ever downloaded.
  */
 export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.TEMPORAL_CLI_PATH) {
@@ -117,7 +118,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       child.kill('SIGKILL');
       throw new Error(`The Temporal dev server did not start within ${options.startTimeoutMs ?? 30_000} ms: ${stderr.trim()}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   await waitForNamespace(address, options.namespace ?? 'default', deadline);
   return {
@@ -148,7 +149,7 @@ export async function waitForNamespace(address: string, namespace: string, deadl
       }
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`Temporal at ${address} is not ready: ${(error as Error).message}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { SourceConfig } from './config.ts';
 import type { Pagination, SourceIncrementalState, SourceIteration } from './models.ts';
@@ -48,7 +49,7 @@ export class DummySource extends AbstractSource<DummySourceConfig> {
   }
 
   private async page(pagination: Pagination | undefined, keep: (updatedAt: Date) => boolean): Promise<SourceIteration> {
-    if (this.config.delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, this.config.delay_ms));
+    if (this.config.delay_ms > 0) await sleep(this.config.delay_ms);
     const offset = Number(pagination?.offset ?? 0);
     const names = this.names();
     const slice = names.slice(offset, offset + this.config.page_size);

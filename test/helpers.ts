@@ -67,6 +67,12 @@ export function spawnBizon(args: string[], options: { cwd?: string; env?: NodeJS
   return spawn(process.execPath, [BIZON, ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Spawns `bizon worker` on `taskQueue` with the page source (or the given custom sources), logging only errors. */
+export function spawnWorker(taskQueue: string, options: { customSources?: string[]; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const sources = (options.customSources ?? [PAGE_SOURCE]).flatMap((file) => ['--custom-source', file]);
+  return spawnBizon(['worker', ...sources, '--task-queue', taskQueue, '--log-level', 'ERROR'], { env: options.env });
+}
+
 /** A `bizon` process the test reads while it runs. */
 export interface FollowedBizon {
   child: ChildProcess;

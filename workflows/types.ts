@@ -7,8 +7,6 @@ import type { PublishedOutput } from '../destinations/destination.ts';
 import type { Pagination } from '../sources/models.ts';
 import type { Duration } from '@temporalio/common';
 
-export type { PipelineConfig, PublishedOutput, Pagination };
-
 /** A Temporal duration: milliseconds or a string such as `1s`. */
 export type DurationValue = Duration;
 

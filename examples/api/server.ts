@@ -4,6 +4,7 @@
  * auth, signed requests, an updated-since filter, a request log, and fault
  * injection. `npm run example-api` starts it on 127.0.0.1:8765.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -160,10 +161,10 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
       hold.arrive(entry);
       await hold.released;
     }
-    if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+    if (options.latencyMs) await sleep(options.latencyMs);
     const fault = options.fault?.(entry, requests);
     if (fault && 'hangMs' in fault) {
-      await new Promise((resolve) => setTimeout(resolve, fault.hangMs));
+      await sleep(fault.hangMs);
       if (res.destroyed) return;
     } else if (fault) {
       return reply(fault.status, fault.body ?? { error: `injected ${fault.status}` }, fault.headers);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ApiHold, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { PAGE_SOURCE, readRows, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
+import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique } from '../helpers.ts';
 
 const RECORDS = 2000;
 const PAGE_SIZE = 10;
@@ -15,10 +15,6 @@ beforeAll(async () => {
 });
 afterAll(async () => api?.close());
 
-function startWorker(taskQueue: string): ChildProcess {
-  return spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']);
-}
-
 describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
   it.each([7, 93, 181])('killed at page %i: a new worker finishes it, every record exactly once', async (killAt) => {
     const dir = tempDir();
@@ -27,7 +23,7 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
     const workers: ChildProcess[] = [];
     let held: ApiHold | undefined;
     try {
-      workers.push(startWorker(taskQueue));
+      workers.push(spawnWorker(taskQueue));
       held = api.hold((request) => Number(request.query.page) === killAt);
       const sync = await startSync(client, {
         config: {
@@ -42,7 +38,7 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
       await held.reached;
       workers[0]!.kill('SIGKILL');
       held.release();
-      workers.push(startWorker(taskQueue));
+      workers.push(spawnWorker(taskQueue));
       const result = (await sync.handle.result()) as SyncResult;
 
       expect(result.records).toBe(RECORDS);

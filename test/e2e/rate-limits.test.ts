@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { PAGE_SOURCE, readRows, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
+import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique } from '../helpers.ts';
 
 const apis: ExampleApi[] = [];
 const workers: ChildProcess[] = [];
@@ -55,8 +55,8 @@ describe('rate limits and flaky APIs', () => {
     const api = await startExampleApi({ datasets: { users: 193 } });
     apis.push(api);
     const taskQueue = unique('rps');
-    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
-    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    workers.push(spawnWorker(taskQueue));
+    workers.push(spawnWorker(taskQueue));
     const { result, ids } = await runSyncOn(api, taskQueue, { api_config: { requests_per_second: 5 } });
     expect(result.iterations).toBe(39);
     expect(ids).toEqual(allIds(193));
@@ -76,7 +76,7 @@ describe('rate limits and flaky APIs', () => {
     });
     apis.push(api);
     const taskQueue = unique('retry-after');
-    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    workers.push(spawnWorker(taskQueue));
     const { result, ids } = await runSyncOn(api, taskQueue, {}, { retry: { initial_interval: '100ms' } });
     expect(result.iterations).toBe(40);
     expect(ids).toEqual(allIds(198));
@@ -105,7 +105,7 @@ describe('rate limits and flaky APIs', () => {
     });
     apis.push(api);
     const taskQueue = unique('chaos');
-    workers.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR']));
+    workers.push(spawnWorker(taskQueue));
     const { result, ids } = await runSyncOn(api, taskQueue, { api_config: { request_timeout: 0.5, retry_limit: 20 } }, { retry: { initial_interval: '50ms', maximum_interval: '200ms' } });
     expect(result.iterations).toBe(50);
     expect(ids).toEqual(allIds(248));

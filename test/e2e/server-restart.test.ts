@@ -6,7 +6,7 @@ import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { freePort, startDevServer, type DevServer } from '../../engine/temporal-server.ts';
 import { startSync } from '../../client.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { PAGE_SOURCE, readRows, spawnBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { PAGE_SOURCE, readRows, spawnBizon, spawnWorker, tempDir, unique, writeConfig } from '../helpers.ts';
 
 const RECORDS = 2995; // 300 pages of 10, the last one short
 let api: ExampleApi | undefined;
@@ -34,7 +34,7 @@ describe('the Temporal server going away', () => {
     const address = server.address;
     const taskQueue = unique('restart');
     const env = { ...process.env, TEMPORAL_ADDRESS: address };
-    processes.push(spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'], { env }));
+    processes.push(spawnWorker(taskQueue, { env }));
     const page100 = holdPage100();
 
     let client = new Client({ connection: await Connection.connect({ address }) });

@@ -86,6 +86,24 @@ async function runWorkflow(input: SyncWorkflowInput, activities: SyncActivities)
   });
 }
 
+/** A checkpoint a failed sync left, with `fields` changed. */
+function failedCheckpoint(fields: Partial<SyncCheckpoint>): SyncCheckpoint {
+  return {
+    syncRunId: 'failed-run',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    iteration: 3,
+    pagination: { page: 4 },
+    done: false,
+    records: 30,
+    total: 50,
+    runs: 1,
+    incrementalState: null,
+    maxCursorValue: null,
+    resumedFrom: null,
+    ...fields,
+  };
+}
+
 const pagesSeen = (calls: { extracted: ExtractPageInput[] }) => calls.extracted.map((call) => [call.iteration, call.pagination]);
 
 describe('syncWorkflow with stubbed activities', () => {
@@ -130,19 +148,7 @@ describe('syncWorkflow with stubbed activities', () => {
   });
 
   it('resumes a failed sync after its checkpoint, in its staging', async () => {
-    const failed: SyncCheckpoint = {
-      syncRunId: 'failed-run',
-      startedAt: '2026-01-01T00:00:00.000Z',
-      iteration: 3,
-      pagination: { page: 4 },
-      done: false,
-      records: 30,
-      total: 50,
-      runs: 2,
-      incrementalState: null,
-      maxCursorValue: null,
-      resumedFrom: null,
-    };
+    const failed = failedCheckpoint({ runs: 2 });
     const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' } } });
     const { result } = await runWorkflow(await planFor(), activities);
     expect(pagesSeen(calls)).toEqual([
@@ -154,19 +160,7 @@ describe('syncWorkflow with stubbed activities', () => {
   });
 
   it('a sync that failed while publishing is published by the next run without reading a page', async () => {
-    const failed: SyncCheckpoint = {
-      syncRunId: 'publish-failed',
-      startedAt: '2026-01-01T00:00:00.000Z',
-      iteration: 5,
-      pagination: null,
-      done: true,
-      records: 50,
-      total: 50,
-      runs: 1,
-      incrementalState: null,
-      maxCursorValue: null,
-      resumedFrom: null,
-    };
+    const failed = failedCheckpoint({ syncRunId: 'publish-failed', iteration: 5, pagination: null, done: true, records: 50 });
     const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' } } });
     const { result } = await runWorkflow(await planFor(), activities);
     expect(calls.extracted).toHaveLength(0);
@@ -177,21 +171,7 @@ describe('syncWorkflow with stubbed activities', () => {
 
 describe('chooseStart', () => {
   const watermark = { lastRun: '2026-01-02T00:00:00.000Z', maxCursorValue: 42, records: 7, pages: 1 };
-  const resumable = {
-    syncRunId: 'failed',
-    startedAt: '2026-01-03T00:00:00.000Z',
-    iteration: 2,
-    pagination: { cursor: 'c' },
-    done: false,
-    records: 20,
-    total: null,
-    runs: 1,
-    incrementalState: null,
-    maxCursorValue: null,
-    resumedFrom: null,
-    status: 'CANCELLED',
-    runId: 'r',
-  };
+  const resumable = { ...failedCheckpoint({ syncRunId: 'failed', iteration: 2, pagination: { cursor: 'c' } }), status: 'CANCELLED', runId: 'r' };
 
   it('resumes a failed sync unless told to start over, and then discards its staging', async () => {
     const plan = (await planFor({}, {})).plan;

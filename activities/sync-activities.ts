@@ -15,13 +15,14 @@ import type {
   FinalizeSyncInput,
   IncrementalStateJson,
   LoadSyncStateInput,
+  RecordStreamStateInput,
   PrepareSyncResult,
   SyncActivities,
   SyncState,
 } from '../workflows/types.ts';
 import type { Pagination } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
-import { loadSyncState } from './sync-state.ts';
+import { loadSyncState, recordStreamState } from './sync-state.ts';
 import { toApplicationFailure, withinRetryBudget } from './failures.ts';
 
 /** Options of {@link createSyncActivities}. */
@@ -133,6 +134,10 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
     async loadSyncState(input: LoadSyncStateInput): Promise<SyncState> {
       return loadSyncState(Context.current().client, input);
+    },
+
+    async recordStreamState(input: RecordStreamStateInput): Promise<void> {
+      await recordStreamState(Context.current().client, input);
     },
 
     async ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void> {

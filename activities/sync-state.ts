@@ -1,19 +1,95 @@
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import type { LoadSyncStateInput, SyncMemo, SyncState } from '../workflows/types.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { STREAM_STATE_WORKFLOW_TYPE } from '../engine/constants.ts';
+import { readStreamStateUpdate, recordStreamStateSignal } from '../workflows/state.ts';
+import type { LoadSyncStateInput, RecordStreamStateInput, StreamState, StreamStateInput, SyncMemo, SyncState } from '../workflows/types.ts';
 
-/** How many closed runs of a sync are read to find its watermark. */
+/** How many closed runs of a sync are read, once, to migrate a pipeline that ran before state workflows existed. */
 const RUNS_SCANNED = 100;
-const INTERRUPTED = new Set(['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT']);
+const INTERRUPTED: ReadonlyMap<string, NonNullable<StreamState['checkpointStatus']>> = new Map([
+  ['FAILED', 'failed'],
+  ['TERMINATED', 'failed'],
+  ['TIMED_OUT', 'failed'],
+  ['CANCELLED', 'cancelled'],
+]);
+
+/** A stream that has never synced. */
+export const EMPTY_STREAM_STATE: StreamState = { watermark: null, checkpoint: null, checkpointStatus: null, updatedAt: null };
 
 /**
- * Reads what the earlier runs of a sync left, from Temporal alone: the
- * watermark in the memo of the most recent successful run, and the
- * checkpoint of the most recent run if it did not succeed. Runs are found by
- * their shared workflow id, whoever started them (CLI, client, Schedule).
+ * Reads what the earlier syncs of a stream left, from its state workflow: a
+ * running workflow, so Temporal's retention (which deletes closed runs) never
+ * removes it, and read through an Update, so it holds every event recorded
+ * before (visibility queries may lag). A stream that synced before state
+ * workflows existed is migrated once from the memos of its closed runs.
  */
 export async function loadSyncState(client: Client, input: LoadSyncStateInput): Promise<SyncState> {
+  const { taskQueue } = Context.current().info;
+  let source: SyncState['source'] = 'state-workflow';
+  const stream = input.streamState;
+  let state = stream ? await readStreamState(client, stream.workflowId) : undefined;
+  if (!state) {
+    const legacy = await stateFromClosedRuns(client, input.workflowId);
+    source = legacy.watermark || legacy.checkpoint ? 'closed-runs' : 'none';
+    if (stream) {
+      await client.workflow.start(STREAM_STATE_WORKFLOW_TYPE, {
+        workflowId: stream.workflowId,
+        taskQueue,
+        args: [{ key: stream.key, state: legacy } satisfies StreamStateInput],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        staticSummary: `bizon stream state ${stream.key.name}: ${stream.key.source}/${stream.key.stream}`,
+      });
+      state = (await readStreamState(client, stream.workflowId)) ?? legacy;
+    } else {
+      state = legacy;
+    }
+  }
+  const { checkpoint, checkpointStatus } = state;
+  const resumable =
+    checkpoint && checkpoint.iteration > 0 && checkpoint.syncRunId !== input.currentSyncRunId
+      ? { ...checkpoint, status: (checkpointStatus ?? 'failed').toUpperCase(), runId: checkpoint.syncRunId }
+      : null;
+  return { watermark: state.watermark, resumable, source };
+}
+
+/** The stream's state, or undefined when its state workflow does not exist. */
+async function readStreamState(client: Client, workflowId: string): Promise<StreamState | undefined> {
+  const activity = Context.current();
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    // Answered by a worker of the stream's task queue; heartbeats tell Temporal this page of waiting is alive.
+    const reading = handle.executeUpdate(readStreamStateUpdate);
+    for (;;) {
+      const state = await Promise.race([reading, sleep(1000).then(() => undefined)]);
+      if (state) return state;
+      activity.heartbeat();
+    }
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** Sends one event to the stream's state workflow, starting it first if it is missing. */
+export async function recordStreamState(client: Client, input: RecordStreamStateInput): Promise<void> {
+  await client.workflow.signalWithStart(STREAM_STATE_WORKFLOW_TYPE, {
+    workflowId: input.streamState.workflowId,
+    taskQueue: Context.current().info.taskQueue,
+    args: [{ key: input.streamState.key, state: EMPTY_STREAM_STATE } satisfies StreamStateInput],
+    signal: recordStreamStateSignal,
+    signalArgs: [input.event],
+  });
+}
+
+/**
+ * The state as the memos of a sync's closed runs tell it (how bizon kept
+ * state before the state workflow): the watermark of the most recent
+ * successful run, and the checkpoint of the most recent run if it did not succeed.
+ */
+async function stateFromClosedRuns(client: Client, syncWorkflowId: string): Promise<StreamState> {
   const runs: WorkflowExecutionInfo[] = [];
-  const query = `WorkflowId = '${input.workflowId}' AND ExecutionStatus != 'Running'`;
+  const query = `WorkflowId = '${syncWorkflowId}' AND ExecutionStatus != 'Running'`;
   for await (const run of client.workflow.list({ query, pageSize: RUNS_SCANNED })) {
     // Runs that continued as new are the middle of a sync; its last run tells how it ended.
     if (run.status.name !== 'CONTINUED_AS_NEW') runs.push(run);
@@ -21,22 +97,15 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
   }
   runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
 
-  let resumable: SyncState['resumable'] = null;
+  const state: StreamState = { ...EMPTY_STREAM_STATE };
   const latest = runs[0];
-  const latestMemo = latest?.memo as Partial<SyncMemo> | undefined;
-  const checkpoint = latestMemo?.checkpoint;
-  if (latest && INTERRUPTED.has(latest.status.name) && checkpoint && checkpoint.iteration > 0 && checkpoint.syncRunId !== input.currentSyncRunId) {
-    resumable = { ...checkpoint, status: latest.status.name, runId: latest.runId };
+  const latestCheckpoint = (latest?.memo as Partial<SyncMemo> | undefined)?.checkpoint;
+  const interrupted = latest ? INTERRUPTED.get(latest.status.name) : undefined;
+  if (interrupted && latestCheckpoint) Object.assign(state, { checkpoint: latestCheckpoint, checkpointStatus: interrupted });
+  const succeeded = runs.find((run) => run.status.name === 'COMPLETED' && (run.memo as Partial<SyncMemo> | undefined)?.last_run);
+  const memo = succeeded?.memo as Partial<SyncMemo> | undefined;
+  if (memo?.last_run) {
+    state.watermark = { lastRun: memo.last_run, maxCursorValue: memo.max_cursor_value ?? null, records: memo.records ?? 0, pages: memo.pages ?? 0 };
   }
-
-  for (const run of runs) {
-    const memo = run.memo as Partial<SyncMemo> | undefined;
-    if (run.status.name === 'COMPLETED' && memo?.last_run) {
-      return {
-        resumable,
-        watermark: { lastRun: memo.last_run, maxCursorValue: memo.max_cursor_value ?? null, records: memo.records ?? 0, pages: memo.pages ?? 0 },
-      };
-    }
-  }
-  return { resumable, watermark: null };
+  return state;
 }

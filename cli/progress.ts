@@ -50,6 +50,7 @@ export function formatSummary(result: SyncResult): string[] {
     lines.push(`resumed the failed sync after page ${page} (its pages 1-${page} were not read again)`);
   }
   if (result.incrementalSince) lines.push(`incremental: read what changed since ${result.incrementalSince}`);
+  if (result.incrementalFullRead) lines.push('incremental: no watermark yet (first sync, or its state was deleted): read everything and replaced the output');
   if (result.incrementalSince || result.maxCursorValue !== null) {
     lines.push(`watermark: last_run ${result.lastRun}${result.maxCursorValue !== null ? ` · max_cursor_value ${result.maxCursorValue}` : ''}`);
   }

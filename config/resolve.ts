@@ -4,6 +4,7 @@ import type { SourceConfig } from '../sources/config.ts';
 import { resolveSourceClass, supportsIncremental, type CustomSource } from '../sources/registry.ts';
 import type { SourceClass } from '../sources/source.ts';
 import type { SyncPlan } from '../workflows/types.ts';
+import { pipelineKeyOf, streamStateWorkflowId } from '../engine/ids.ts';
 import type { PipelineConfig } from './pipeline.ts';
 import { durationToMs, parseWithSchema } from './pipeline.ts';
 import { findSecretReferences, resolveSecretReferences } from './secrets.ts';
@@ -73,6 +74,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     cursorField: resolved.sourceConfig.cursor_field ?? null,
     reset: resolved.sourceConfig.reset,
     forceIgnoreCheckpoint: resolved.sourceConfig.force_ignore_checkpoint,
+    streamState: { workflowId: streamStateWorkflowId(resolved.pipeline), key: pipelineKeyOf(resolved.pipeline) },
     rateLimit: resolved.sourceConfig.api_config.requests_per_second
       ? { taskQueue: rateLimitedQueue(engine.temporal.task_queue, resolved.pipeline.source.name), requestsPerSecond: resolved.sourceConfig.api_config.requests_per_second }
       : null,

@@ -12,3 +12,6 @@ export const SYNC_WORKFLOW_TYPE = 'syncWorkflow';
 export const PROGRESS_QUERY = 'progress';
 /** Name of the workflow type a Schedule starts (it launches the sync under its fixed id). */
 export const SCHEDULED_SYNC_WORKFLOW_TYPE = 'scheduledSyncWorkflow';
+
+/** Workflow type of a stream's state workflow (`workflows/state.ts`). */
+export const STREAM_STATE_WORKFLOW_TYPE = 'streamStateWorkflow';

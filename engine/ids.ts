@@ -17,6 +17,7 @@ export type PipelineLike = { name: string; source: { name: string; stream: strin
 const SYNC_PREFIX = 'bizon-sync';
 const SCHEDULE_PREFIX = 'bizon-schedule';
 const LAUNCHER_PREFIX = 'bizon-scheduled';
+const STATE_PREFIX = 'bizon-state';
 
 function keyOf(pipeline: PipelineLike): PipelineKey {
   return { name: pipeline.name, source: pipeline.source.name, stream: pipeline.source.stream };
@@ -61,4 +62,14 @@ export function parseScheduleId(id: string): PipelineKey | undefined {
 /** The workflow id a Schedule gives its launcher runs (Temporal appends the time of each run). */
 export function scheduledLauncherId(pipeline: PipelineLike): string {
   return idOf(LAUNCHER_PREFIX, pipeline);
+}
+
+/** The id of a pipeline stream's state workflow, which keeps its watermark and checkpoint: `bizon-state:<name>:<source>:<stream>`. */
+export function streamStateWorkflowId(pipeline: PipelineLike): string {
+  return idOf(STATE_PREFIX, pipeline);
+}
+
+/** The key of a pipeline stream, as its state workflow records it. */
+export function pipelineKeyOf(pipeline: PipelineLike): PipelineKey {
+  return keyOf(pipeline);
 }

@@ -1,2 +1,3 @@
 export { syncWorkflow, progressQuery } from './sync.ts';
 export { scheduledSyncWorkflow } from './scheduled.ts';
+export { streamStateWorkflow, recordStreamStateSignal, readStreamStateUpdate, streamStateQuery } from './state.ts';

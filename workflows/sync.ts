@@ -7,6 +7,7 @@ import {
   defineQuery,
   log,
   makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -23,9 +24,13 @@ import type {
   SyncProgress,
   SyncPlan,
   SyncResult,
+  StreamStateEvent,
   SyncState,
   SyncWorkflowInput,
 } from './types.ts';
+
+/** Marks the histories written since syncs record their state in the stream's state workflow. */
+const STREAM_STATE_PATCH = 'bizon-stream-state-workflow';
 import { maxCursor } from './cursor.ts';
 
 /** Answers where a running sync stands. */
@@ -138,10 +143,45 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   setHandler(progressQuery, () => ({ status, ...checkpoint }));
 
   const activityInput = { pipeline, syncRunId: checkpoint.syncRunId };
+
+  // The stream's state workflow keeps watermark and checkpoints beyond history retention. Syncs started by a
+  // version without it (their plan has no streamState) keep to what they were doing, and so does their replay.
+  const streamState = plan.streamState && patched(STREAM_STATE_PATCH) ? plan.streamState : undefined;
+  // The last state event sent beside a page: it never rejects (its error waits in stateError for the next flush),
+  // so a failure cannot surface as an unhandled rejection between two pages.
+  let stateInFlight: Promise<void> = Promise.resolve();
+  let stateError: unknown;
+  async function flushState(): Promise<void> {
+    await stateInFlight;
+    const error = stateError;
+    stateError = undefined;
+    if (error) throw error;
+  }
+  /** Records a state event and waits for it (events arrive in order). */
+  async function recordState(event: StreamStateEvent): Promise<void> {
+    if (!streamState) return;
+    await flushState();
+    await activities.recordStreamState({ streamState, event });
+  }
+  /** Records a state event beside the next page, so it costs no extra round trip. */
+  function recordStateBeside(event: StreamStateEvent): void {
+    if (!streamState) return;
+    const state = streamState;
+    stateInFlight = stateInFlight
+      .then(() => activities.recordStreamState({ streamState: state, event }))
+      .catch((error: unknown) => {
+        stateError ??= error;
+      });
+  }
+
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {
     if (!input.checkpoint) {
-      const previous = await activities.loadSyncState({ workflowId: workflowInfo().workflowId, currentSyncRunId: checkpoint.syncRunId });
+      const previous = await activities.loadSyncState({
+        workflowId: workflowInfo().workflowId,
+        currentSyncRunId: checkpoint.syncRunId,
+        ...(streamState ? { streamState } : {}),
+      });
       const start = chooseStart(previous, plan);
       if (start.kind === 'resume') {
         log.info('Resuming the failed sync from its checkpoint', { iteration: start.checkpoint.iteration, status: start.failedStatus });
@@ -149,7 +189,10 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         activityInput.syncRunId = checkpoint.syncRunId;
       } else {
         // force_ignore_checkpoint / reset: the failed sync's staged pages are not wanted any more.
-        if (start.discardStagedOf) await activities.abortSync({ pipeline, syncRunId: start.discardStagedOf });
+        if (start.discardStagedOf) {
+          await activities.abortSync({ pipeline, syncRunId: start.discardStagedOf });
+          await recordState({ kind: 'discarded', syncRunId: start.discardStagedOf, at: new Date().toISOString() });
+        }
         checkpoint.incrementalState = start.incrementalState;
       }
       const prepared = await activities.prepareSync(activityInput);
@@ -187,9 +230,13 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, page.maxCursorValue);
       pagesThisRun += 1;
       if (checkpoint.done) break;
-      if (iteration % plan.checkpointEvery === 0) upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
+      if (iteration % plan.checkpointEvery === 0) {
+        upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
+        recordStateBeside({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: 'running', at: new Date().toISOString() });
+      }
       if (pagesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
         log.info('Continuing as new to keep the history small', { iteration });
+        await flushState();
         const next = { ...checkpoint, runs: checkpoint.runs + 1 };
         const continueWithMemo = makeContinueAsNewFunc<typeof syncWorkflow>({ memo: { ...workflowInfo().memo, checkpoint: next } });
         await continueWithMemo({ ...input, checkpoint: next });
@@ -197,7 +244,9 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     }
 
     status = 'finalizing';
-    const append = plan.syncMode === 'incremental' && !plan.reset;
+    // Only a sync that read from a watermark appends; one that read everything (first sync, reset, lost state) replaces.
+    const append = checkpoint.incrementalState !== null;
+    await flushState();
     // Publishing is never cut in half by a cancel: readers see all of this sync's output or none.
     const outputs = await CancellationScope.nonCancellable(() => activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' }));
     upsertMemo({
@@ -209,6 +258,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       resumed_from_page: checkpoint.resumedFrom?.iteration ?? null,
       checkpoint: null,
     } satisfies Partial<SyncMemo>);
+    await recordState({
+      kind: 'succeeded',
+      watermark: { lastRun: checkpoint.startedAt, maxCursorValue: checkpoint.maxCursorValue, records: checkpoint.records, pages: checkpoint.iteration },
+      at: new Date().toISOString(),
+    });
     status = 'succeeded';
     return {
       pipeline: pipeline.name,
@@ -224,14 +278,25 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       lastRun: checkpoint.startedAt,
       maxCursorValue: checkpoint.maxCursorValue,
       incrementalSince: checkpoint.incrementalState?.lastRun ?? null,
+      incrementalFullRead: plan.syncMode === 'incremental' && checkpoint.incrementalState === null,
       resumedFrom: checkpoint.resumedFrom,
       stoppedBy,
     };
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
-    status = isCancellation(error) ? 'cancelled' : 'failed';
+    const ended = isCancellation(error) ? 'cancelled' : 'failed';
+    status = ended;
     // The exact place it stopped; the staged pages stay for the next run to resume from.
-    await CancellationScope.nonCancellable(async () => upsertMemo({ checkpoint } satisfies Partial<SyncMemo>));
+    await CancellationScope.nonCancellable(async () => {
+      upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
+      await stateInFlight;
+      stateError = undefined;
+      if (checkpoint.iteration > 0) {
+        await recordState({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
+          log.warn('Could not record the checkpoint in the stream state workflow', { error: String(recordError) }),
+        );
+      }
+    });
     throw error;
   }
 }

@@ -39,6 +39,11 @@ export interface SyncPlan {
   reset: boolean;
   /** Start from the first page even if the last run of this sync failed and left a checkpoint. */
   forceIgnoreCheckpoint: boolean;
+  /**
+   * The stream's state workflow, where watermark and checkpoints are kept beyond history retention.
+   * Absent in plans made before state workflows existed (those syncs read closed runs' memos).
+   */
+  streamState?: { workflowId: string; key: StreamStateInput['key'] };
 }
 
 /** Where a sync stands; carried from one workflow run to the next at continue-as-new. */
@@ -94,10 +99,57 @@ export interface SyncMemo {
   checkpoint?: SyncCheckpoint | null;
 }
 
-/** What the last runs of a sync left: the watermark of the last success, and the checkpoint of a failure after it. */
+/** What a successful sync leaves for the next incremental one. */
+export interface Watermark {
+  /** Start time of the sync (ISO): the next incremental sync reads what changed since. */
+  lastRun: string;
+  maxCursorValue: CursorValue | null;
+  records: number;
+  pages: number;
+}
+
+/** What the last syncs of a stream left: the watermark of the last success, and the checkpoint of a failure after it. */
 export interface SyncState {
-  watermark: { lastRun: string; maxCursorValue: CursorValue | null; records: number; pages: number } | null;
+  watermark: Watermark | null;
   resumable: (SyncCheckpoint & { status: string; runId: string }) | null;
+  /** Where the state was read: the stream's state workflow, or (once, when migrating) the memos of closed runs. */
+  source: 'state-workflow' | 'closed-runs' | 'none';
+}
+
+/** The state a stream keeps in its state workflow (`bizon-state:<name>:<source>:<stream>`). */
+export interface StreamState {
+  watermark: Watermark | null;
+  /** The checkpoint of a sync that has not succeeded (running, failed, cancelled or terminated). */
+  checkpoint: SyncCheckpoint | null;
+  /** How that sync stood when the checkpoint was recorded: `running`, `failed` or `cancelled`. */
+  checkpointStatus: 'running' | 'failed' | 'cancelled' | null;
+  /** When the last event was recorded (ISO). */
+  updatedAt: string | null;
+}
+
+/** One change to a stream's state, sent by its sync. */
+export type StreamStateEvent =
+  | { kind: 'checkpoint'; checkpoint: SyncCheckpoint; status: 'running' | 'failed' | 'cancelled'; at: string }
+  | { kind: 'succeeded'; watermark: Watermark; at: string }
+  | { kind: 'discarded'; syncRunId: string; at: string };
+
+/** Input of `streamStateWorkflow`. */
+export interface StreamStateInput {
+  key: { name: string; source: string; stream: string };
+  state: StreamState;
+}
+
+/** The memo of a stream's state workflow, as the Web UI shows it. */
+export interface StreamStateMemo {
+  bizon_pipeline: string;
+  bizon_source: string;
+  bizon_stream: string;
+  last_run: string | null;
+  max_cursor_value: CursorValue | null;
+  records: number | null;
+  pages: number | null;
+  checkpoint: SyncCheckpoint | null;
+  checkpoint_status: StreamState['checkpointStatus'];
 }
 
 /** Input of `syncWorkflow`. */
@@ -131,6 +183,8 @@ export interface SyncResult {
   maxCursorValue: CursorValue | null;
   /** Whether it read only what changed (`getRecordsAfter`) and since when. */
   incrementalSince: string | null;
+  /** An incremental sync that found no watermark: it read everything and replaced the output (first sync, or lost state). */
+  incrementalFullRead: boolean;
   /** Set when this sync continued a failed one. */
   resumedFrom: { iteration: number; syncRunId: string } | null;
   /** Why the sync stopped: the source had no more pages, or `max_iterations` was reached. */
@@ -167,6 +221,13 @@ export interface LoadSyncStateInput {
   workflowId: string;
   /** Runs of this execution chain are not "previous runs". */
   currentSyncRunId: string;
+  /** The stream's state workflow; without it, the memos of closed runs are read. */
+  streamState?: SyncPlan['streamState'];
+}
+
+export interface RecordStreamStateInput {
+  streamState: NonNullable<SyncPlan['streamState']>;
+  event: StreamStateEvent;
 }
 
 export interface PrepareSyncResult {
@@ -184,6 +245,8 @@ export interface SyncActivities {
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
   abortSync(input: ActivityInput): Promise<void>;
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;
+  /** Records an event in the stream's state workflow (created if it is missing). */
+  recordStreamState(input: RecordStreamStateInput): Promise<void>;
   /** Makes this worker poll a rate-limited page queue (workers start polling one when a sync first needs it). */
   ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void>;
   /** Returns when the sync with this workflow id is no longer running (whatever its outcome). */

@@ -50,6 +50,7 @@ describe('progress line', () => {
       outputs: [{ destinationId: 'x', records: 1500, location: '/tmp/x.jsonl' }],
       lastRun: new Date(0).toISOString(),
       maxCursorValue: '2024-01-02T00:00:00Z',
+      incrementalFullRead: false,
       incrementalSince: '2023-12-31T00:00:00.000Z',
       resumedFrom: { iteration: 49, syncRunId: 'old' },
       stoppedBy: 'max_iterations',

@@ -7,7 +7,7 @@ import { prepareSync } from '../../client.ts';
 import { SYNC_WORKFLOW_TYPE } from '../../engine/constants.ts';
 import { workflowBundle } from '../../engine/workflow-bundle.ts';
 import { chooseStart } from '../../workflows/sync.ts';
-import type { ExtractPageInput, FinalizeSyncInput, SyncActivities, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
+import type { ExtractPageInput, StreamStateEvent, FinalizeSyncInput, SyncActivities, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
 import { unique } from '../helpers.ts';
 
 // syncWorkflow on a real Temporal server with stubbed activities: no source, no destination, no HTTP.
@@ -30,10 +30,10 @@ interface StubOptions {
 
 /** Stub activities that record every call they get. */
 function stubActivities(options: StubOptions) {
-  const calls = { extracted: [] as ExtractPageInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], prepared: 0 };
+  const calls = { extracted: [] as ExtractPageInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], recorded: [] as StreamStateEvent[], prepared: 0 };
   const activities: SyncActivities = {
     async loadSyncState() {
-      return options.previous ?? { watermark: null, resumable: null };
+      return options.previous ?? { watermark: null, resumable: null, source: 'none' };
     },
     async prepareSync() {
       calls.prepared += 1;
@@ -55,6 +55,9 @@ function stubActivities(options: StubOptions) {
     },
     async abortSync(input) {
       calls.aborted.push(input.syncRunId);
+    },
+    async recordStreamState(input) {
+      calls.recorded.push(input.event);
     },
     async ensureRateLimitedQueue() {},
     async waitForSync() {},
@@ -120,6 +123,7 @@ describe('syncWorkflow with stubbed activities', () => {
     expect(calls.finalized).toEqual([expect.objectContaining({ mode: 'replace', syncRunId: calls.extracted[0]!.syncRunId })]);
     expect(memo).toMatchObject({ pages: 4, records: 40, last_run: result!.startedAt });
     expect(memo?.checkpoint).toBeUndefined(); // a null memo value removes the key
+    expect(calls.recorded).toEqual([expect.objectContaining({ kind: 'succeeded', watermark: { lastRun: result!.startedAt, maxCursorValue: null, records: 40, pages: 4 } })]);
   });
 
   it('continues as new every continue_as_new_every pages, the same sync across its runs', async () => {
@@ -145,11 +149,16 @@ describe('syncWorkflow with stubbed activities', () => {
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(calls.finalized).toHaveLength(0);
     expect(memo?.checkpoint).toMatchObject({ iteration: 3, pagination: { page: 4 }, done: false, records: 30 });
+    // The stream's state workflow gets the periodic checkpoint, then the one the failure left.
+    expect(calls.recorded.map((event) => (event.kind === 'checkpoint' ? [event.status, event.checkpoint.iteration] : [event.kind]))).toEqual([
+      ['running', 2],
+      ['failed', 3],
+    ]);
   });
 
   it('resumes a failed sync after its checkpoint, in its staging', async () => {
     const failed = failedCheckpoint({ runs: 2 });
-    const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' } } });
+    const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' }, source: 'state-workflow' } });
     const { result } = await runWorkflow(await planFor(), activities);
     expect(pagesSeen(calls)).toEqual([
       [4, { page: 4 }],
@@ -161,7 +170,7 @@ describe('syncWorkflow with stubbed activities', () => {
 
   it('a sync that failed while publishing is published by the next run without reading a page', async () => {
     const failed = failedCheckpoint({ syncRunId: 'publish-failed', iteration: 5, pagination: null, done: true, records: 50 });
-    const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' } } });
+    const { activities, calls } = stubActivities({ pages: 5, previous: { watermark: null, resumable: { ...failed, status: 'FAILED', runId: 'r1' }, source: 'state-workflow' } });
     const { result } = await runWorkflow(await planFor(), activities);
     expect(calls.extracted).toHaveLength(0);
     expect(calls.finalized.map((call) => call.syncRunId)).toEqual(['publish-failed']);
@@ -175,26 +184,26 @@ describe('chooseStart', () => {
 
   it('resumes a failed sync unless told to start over, and then discards its staging', async () => {
     const plan = (await planFor({}, {})).plan;
-    expect(chooseStart({ watermark: null, resumable }, plan)).toMatchObject({ kind: 'resume', failedStatus: 'CANCELLED', checkpoint: { iteration: 2, resumedFrom: { iteration: 2, syncRunId: 'failed' } } });
-    expect(chooseStart({ watermark: null, resumable }, { ...plan, forceIgnoreCheckpoint: true })).toEqual({ kind: 'fresh', discardStagedOf: 'failed', incrementalState: null });
-    expect(chooseStart({ watermark: null, resumable }, { ...plan, reset: true })).toEqual({ kind: 'fresh', discardStagedOf: 'failed', incrementalState: null });
+    expect(chooseStart({ watermark: null, resumable, source: 'state-workflow' }, plan)).toMatchObject({ kind: 'resume', failedStatus: 'CANCELLED', checkpoint: { iteration: 2, resumedFrom: { iteration: 2, syncRunId: 'failed' } } });
+    expect(chooseStart({ watermark: null, resumable, source: 'state-workflow' }, { ...plan, forceIgnoreCheckpoint: true })).toEqual({ kind: 'fresh', discardStagedOf: 'failed', incrementalState: null });
+    expect(chooseStart({ watermark: null, resumable, source: 'state-workflow' }, { ...plan, reset: true })).toEqual({ kind: 'fresh', discardStagedOf: 'failed', incrementalState: null });
   });
 
   it('an incremental sync reads from the last watermark; a full refresh and a reset read everything', async () => {
     const plan = (await planFor({}, { sync_mode: 'incremental', cursor_field: 'updated_at' })).plan;
-    expect(chooseStart({ watermark, resumable: null }, plan)).toEqual({
+    expect(chooseStart({ watermark, resumable: null, source: 'state-workflow' }, plan)).toEqual({
       kind: 'fresh',
       discardStagedOf: null,
       incrementalState: { lastRun: watermark.lastRun, cursorField: 'updated_at', state: { last_run: watermark.lastRun, max_cursor_value: 42, records: 7, pages: 1 } },
     });
-    expect(chooseStart({ watermark, resumable: null }, { ...plan, reset: true })).toMatchObject({ incrementalState: null });
-    expect(chooseStart({ watermark, resumable: null }, { ...plan, syncMode: 'full_refresh' })).toMatchObject({ incrementalState: null });
+    expect(chooseStart({ watermark, resumable: null, source: 'state-workflow' }, { ...plan, reset: true })).toMatchObject({ incrementalState: null });
+    expect(chooseStart({ watermark, resumable: null, source: 'state-workflow' }, { ...plan, syncMode: 'full_refresh' })).toMatchObject({ incrementalState: null });
   });
 
   it('reads a checkpoint written before `done` existed: a null pagination after page one meant done', async () => {
     const plan = (await planFor()).plan;
     const { done: _done, ...old } = resumable;
-    const start = chooseStart({ watermark: null, resumable: { ...old, pagination: null } as unknown as typeof resumable }, plan);
+    const start = chooseStart({ watermark: null, resumable: { ...old, pagination: null } as unknown as typeof resumable, source: 'closed-runs' }, plan);
     expect(start).toMatchObject({ kind: 'resume', checkpoint: { done: true } });
   });
 });

@@ -1,0 +1,63 @@
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import type { StreamState, StreamStateEvent, StreamStateInput, StreamStateMemo } from './types.ts';
+
+/** Records what a sync of the stream did: a checkpoint while it runs or when it fails, its watermark when it succeeds. */
+export const recordStreamStateSignal = defineSignal<[StreamStateEvent]>('recordStreamState');
+/** Reads the stream's state after every event recorded before it (strongly consistent, unlike visibility). */
+export const readStreamStateUpdate = defineUpdate<StreamState>('readStreamState');
+/** The stream's state, for a look in the Web UI or `bizon status`. */
+export const streamStateQuery = defineQuery<StreamState>('streamState');
+
+/** Events handled by one run before it continues as new (its history stays small). */
+const EVENTS_PER_RUN = 500;
+
+/** Applies one recorded event to the state. */
+export function applyStreamStateEvent(state: StreamState, event: StreamStateEvent): StreamState {
+  switch (event.kind) {
+    case 'checkpoint':
+      return { ...state, checkpoint: event.checkpoint, checkpointStatus: event.status, updatedAt: event.at };
+    case 'succeeded':
+      // A success supersedes every checkpoint: the next sync starts from this watermark.
+      return { ...state, watermark: event.watermark, checkpoint: null, checkpointStatus: null, updatedAt: event.at };
+    case 'discarded':
+      return state.checkpoint?.syncRunId === event.syncRunId ? { ...state, checkpoint: null, checkpointStatus: null, updatedAt: event.at } : state;
+  }
+}
+
+function memoOf(input: StreamStateInput, state: StreamState): StreamStateMemo {
+  return {
+    bizon_pipeline: input.key.name,
+    bizon_source: input.key.source,
+    bizon_stream: input.key.stream,
+    last_run: state.watermark?.lastRun ?? null,
+    max_cursor_value: state.watermark?.maxCursorValue ?? null,
+    records: state.watermark?.records ?? null,
+    pages: state.watermark?.pages ?? null,
+    checkpoint: state.checkpoint,
+    checkpoint_status: state.checkpointStatus,
+  };
+}
+
+/**
+ * The durable state of one pipeline stream (`bizon-state:<name>:<source>:<stream>`):
+ * the watermark of its last successful sync and the checkpoint of a sync that
+ * has not succeeded. It never closes, so Temporal's retention, which deletes
+ * closed runs, never deletes it; it continues as new to keep its history
+ * small. Its memo shows the state in the Web UI.
+ */
+export async function streamStateWorkflow(input: StreamStateInput): Promise<never> {
+  let state = input.state;
+  let events = 0;
+  setHandler(recordStreamStateSignal, (event) => {
+    state = applyStreamStateEvent(state, event);
+    events += 1;
+    upsertMemo({ ...memoOf(input, state) });
+  });
+  setHandler(readStreamStateUpdate, () => state);
+  setHandler(streamStateQuery, () => state);
+  upsertMemo({ ...memoOf(input, state) });
+
+  await condition(() => events >= EVENTS_PER_RUN || workflowInfo().continueAsNewSuggested);
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof streamStateWorkflow>({ ...input, state });
+}

@@ -2,9 +2,10 @@ import type { LogLevel } from '@temporalio/worker';
 import { CODEC_KEY_ENV, codecFromEnv } from '../engine/codec.ts';
 import { startCodecServer } from '../engine/codec-server.ts';
 import { isListening, startDevServer } from '../engine/temporal-server.ts';
+import { LOCAL_RETENTION_DAYS } from '../engine/constants.ts';
 import { createWorker } from '../worker.ts';
 import { installLogger, UsageError } from './common.ts';
-import { resolveTemporalTarget } from './temporal-target.ts';
+import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
 
 /** `bizon worker`: a long-running worker. */
 export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string }): Promise<number> {
@@ -28,8 +29,12 @@ export async function workerCommand(options: { customSource: string[]; logLevel:
 export async function serverCommand(options: { port: string; uiPort: string; dbFile: string }): Promise<number> {
   const address = `127.0.0.1:${options.port}`;
   if (await isListening(address)) throw new UsageError(`Something already listens on ${address}: is a bizon server already running?`);
-  const server = await startDevServer({ port: Number(options.port), uiPort: Number(options.uiPort), dbFile: options.dbFile });
-  process.stderr.write(`Temporal server on ${server.address} (state in ${options.dbFile})\nWeb UI: ${server.uiUrl}\nPress Ctrl-C to stop.\n`);
+  if (options.dbFile === localStateFile()) {
+    const moved = adoptWorkingDirectoryState();
+    if (moved) process.stderr.write(`${moved}\n`);
+  }
+  const server = await startDevServer({ port: Number(options.port), uiPort: Number(options.uiPort), dbFile: options.dbFile, retentionDays: LOCAL_RETENTION_DAYS });
+  process.stderr.write(`Temporal server on ${server.address} (state in ${options.dbFile}; closed runs kept ${LOCAL_RETENTION_DAYS} days)\nWeb UI: ${server.uiUrl}\nPress Ctrl-C to stop.\n`);
   const stop = () => void server.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,6 +1,8 @@
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import type { PipelineConfig } from '../config/pipeline.ts';
-import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
+import { LOCAL_RETENTION_DAYS, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
 import { ConfigError } from '../errors.ts';
 
@@ -14,15 +16,38 @@ export interface TemporalTarget {
   embedded?: DevServer;
 }
 
+/**
+ * The folder of the local Temporal server's state, one per user whatever the
+ * working directory (so cron and a terminal share it): `BIZON_STATE_DIR`, else
+ * `$XDG_STATE_HOME/bizon-temporal`, else `~/.local/state/bizon-temporal`.
+ */
+export function localStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BIZON_STATE_DIR) return path.resolve(env.BIZON_STATE_DIR);
+  return path.join(env.XDG_STATE_HOME || path.join(homedir(), '.local', 'state'), 'bizon-temporal');
+}
+
 /** Where `bizon run` and `bizon server` keep the local server's state. */
-export function localStateFile(cwd = process.cwd()): string {
-  return path.join(cwd, '.bizon', 'temporal.db');
+export function localStateFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(localStateDir(env), 'temporal.db');
+}
+
+/**
+ * Earlier versions kept the state in `.bizon/` of the working directory: moves
+ * it to {@link localStateFile} when nothing is there yet, and says so.
+ */
+export function adoptWorkingDirectoryState(cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const old = path.join(cwd, '.bizon', 'temporal.db');
+  const target = localStateFile(env);
+  if (!existsSync(old) || existsSync(target) || path.resolve(old) === target) return undefined;
+  mkdirSync(path.dirname(target), { recursive: true });
+  for (const suffix of ['', '-wal', '-shm']) if (existsSync(old + suffix)) renameSync(old + suffix, target + suffix);
+  return `Moved the local Temporal state from ${old} to ${target} (one place for every working directory; BIZON_STATE_DIR chooses another).`;
 }
 
 /**
  * `engine.temporal.address`, else `TEMPORAL_ADDRESS`, else a running
  * `bizon server` on 127.0.0.1:7233, else (when allowed) an embedded dev
- * server whose state is kept in `.bizon/temporal.db`.
+ * server whose state is kept in {@link localStateFile}.
  */
 export async function resolveTemporalTarget(pipeline: PipelineConfig | undefined, allowEmbedded: boolean): Promise<TemporalTarget> {
   const namespace = pipeline?.engine.temporal.namespace ?? 'default';
@@ -34,7 +59,9 @@ export async function resolveTemporalTarget(pipeline: PipelineConfig | undefined
   if (!allowEmbedded) {
     throw new ConfigError('No Temporal server to use: set TEMPORAL_ADDRESS (or engine.temporal.address), or start one with `bizon server`. (--detach and --no-worker need a server that outlives this command.)');
   }
-  const embedded = await startDevServer({ dbFile: localStateFile(), namespace });
+  const moved = adoptWorkingDirectoryState();
+  if (moved) process.stderr.write(`${moved}\n`);
+  const embedded = await startDevServer({ dbFile: localStateFile(), namespace, retentionDays: LOCAL_RETENTION_DAYS });
   return { address: embedded.address, namespace, uiUrl: embedded.uiUrl, kind: 'embedded', embedded };
 }
 

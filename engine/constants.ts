@@ -15,3 +15,6 @@ export const SCHEDULED_SYNC_WORKFLOW_TYPE = 'scheduledSyncWorkflow';
 
 /** Workflow type of a stream's state workflow (`workflows/state.ts`). */
 export const STREAM_STATE_WORKFLOW_TYPE = 'streamStateWorkflow';
+
+/** How long the local servers (`bizon run`'s embedded one, `bizon server`) keep closed runs. Stream state never expires. */
+export const LOCAL_RETENTION_DAYS = 30;

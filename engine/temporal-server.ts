@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import Long from 'long';
 import { ConfigError } from '../errors.ts';
 
 /**
@@ -73,6 +74,8 @@ export interface DevServerOptions {
   inheritOutput?: boolean;
   /** How long to wait for it to accept connections. */
   startTimeoutMs?: number;
+  /** Days the namespace keeps closed workflow runs (the dev server's own default is 1). */
+  retentionDays?: number;
 }
 
 /** A running `temporal server start-dev`. */
@@ -100,16 +103,19 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   if (ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
   else args.push('--headless');
-  if (options.dbFile) {
-    mkdirSync(path.dirname(options.dbFile), { recursive: true });
-    args.push('--db-filename', options.dbFile);
-  }
+  const lock = options.dbFile ? lockStateFile(options.dbFile) : undefined;
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
   const child = spawn(binary, args, { stdio: options.inheritOutput ? 'inherit' : ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      lock?.release();
+      resolve();
+    }),
+  );
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   while (!(await isListening(address))) {
@@ -121,6 +127,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     await sleep(100);
   }
   await waitForNamespace(address, options.namespace ?? 'default', deadline);
+  if (options.retentionDays) await setRetention(address, options.namespace ?? 'default', options.retentionDays);
   return {
     address,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
@@ -134,6 +141,58 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       }
     },
   };
+}
+
+/**
+ * Claims a server state file for this process: one SQLite file serves one
+ * server at a time. A second server on the same file would die on
+ * `database is locked`; this says what to do instead.
+ */
+function lockStateFile(dbFile: string): { release(): void } {
+  mkdirSync(path.dirname(dbFile), { recursive: true });
+  const lockFile = `${dbFile}.lock`;
+  for (;;) {
+    try {
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(lockFile, 'utf8'));
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new ConfigError(
+          `Another bizon process (pid ${holder}) runs a local Temporal server on ${dbFile}. Start \`bizon server\` in another terminal and every \`bizon run\` will share it (or set BIZON_STATE_DIR to use another state).`,
+        );
+      }
+      rmSync(lockFile, { force: true }); // left by a process that is gone
+    }
+  }
+  const release = () => rmSync(lockFile, { force: true });
+  process.once('exit', release);
+  return {
+    release() {
+      process.off('exit', release);
+      release();
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Sets how long the namespace keeps closed runs. */
+async function setRetention(address: string, namespace: string, days: number): Promise<void> {
+  const connection = await Connection.connect({ address, connectTimeout: 2000 });
+  try {
+    await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(days * 86_400) } } });
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Waits until the server answers for `namespace` (it accepts TCP a little before that). */

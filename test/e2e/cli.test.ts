@@ -1,35 +1,88 @@
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { followBizon, PAGE_SOURCE, REST_SOURCE, ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 import { startExampleApi } from '../../examples/api/server.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 
 /** The environment of a user with no Temporal configured. */
-function bareEnv(): NodeJS.ProcessEnv {
+function bareEnv(stateDir: string): NodeJS.ProcessEnv {
   const { TEMPORAL_ADDRESS: _address, ...env } = process.env;
-  return { ...env, NO_COLOR: '1' };
+  return { ...env, NO_COLOR: '1', BIZON_STATE_DIR: stateDir };
 }
 
 describe('bizon CLI', () => {
   it('the quickstart runs on an embedded Temporal server whose state survives between runs', async () => {
     const dir = tempDir();
+    const stateDir = tempDir('bizon-state-');
     const config = path.join(ROOT, 'examples', 'quickstart', 'config.yml');
-    const first = await runBizon(['run', config], { cwd: dir, env: bareEnv() });
-    expect(first.stderr).toMatch(/Started a local Temporal server \(state in .*\.bizon\/temporal\.db\); Web UI: http:\/\/127\.0\.0\.1:\d+/);
+    const first = await runBizon(['run', config], { cwd: dir, env: bareEnv(stateDir) });
+    expect(first.stderr).toContain(`Started a local Temporal server (state in ${path.join(stateDir, 'temporal.db')}); Web UI: http://127.0.0.1:`);
     expect(first.stderr).toContain('✔ Sync succeeded: quickstart (dummy/creatures)');
     expect(first.stderr).toContain('pages: 3 · records: 12');
     expect(first.code).toBe(0);
-    expect(existsSync(path.join(dir, '.bizon', 'temporal.db'))).toBe(true);
+    expect(existsSync(path.join(stateDir, 'temporal.db'))).toBe(true);
     const rows = readRows(path.join(dir, 'output', 'dummy_creatures.jsonl'));
     expect(rows.map((row) => row.source_data.name)).toEqual([
       'axolotl', 'bison', 'capybara', 'dugong', 'echidna', 'fennec', 'gecko', 'hoopoe', 'ibex', 'jerboa', 'kinkajou', 'lemur',
     ]);
 
     // A second run replaces the output (full refresh) on the same persisted server state.
-    const second = await runBizon(['run', config], { cwd: dir, env: bareEnv() });
+    const second = await runBizon(['run', config], { cwd: dir, env: bareEnv(stateDir) });
     expect(second.code).toBe(0);
     expect(readRows(path.join(dir, 'output', 'dummy_creatures.jsonl'))).toHaveLength(12);
+  });
+
+  it('the local state is one per user: an incremental pipeline run from another working directory keeps its watermark', async () => {
+    const stateDir = tempDir('bizon-state-');
+    const output = tempDir();
+    const config = writeConfig(tempDir(), {
+      name: unique('anywhere'),
+      source: { name: 'dummy', stream: 'plants', sync_mode: 'incremental' },
+      destination: { name: 'file', config: { directory: output } },
+    });
+    const first = await runBizon(['run', config], { cwd: tempDir(), env: bareEnv(stateDir) });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('incremental: no watermark yet');
+    const fromCron = await runBizon(['run', config], { cwd: tempDir(), env: bareEnv(stateDir) });
+    expect(fromCron.code).toBe(0);
+    expect(fromCron.stderr).toMatch(/incremental: read what changed since \d{4}-/);
+
+    // State that an earlier version left in ./.bizon of a working directory is moved to the state directory.
+    const oldStyle = tempDir();
+    mkdirSync(path.join(oldStyle, '.bizon'));
+    copyFileSync(path.join(stateDir, 'temporal.db'), path.join(oldStyle, '.bizon', 'temporal.db'));
+    const newStateDir = path.join(tempDir('bizon-state-'), 'nested');
+    const adopted = await runBizon(['run', config], { cwd: oldStyle, env: bareEnv(newStateDir) });
+    expect(adopted.code).toBe(0);
+    expect(adopted.stderr).toContain(`Moved the local Temporal state from ${path.join(oldStyle, '.bizon', 'temporal.db')} to ${path.join(newStateDir, 'temporal.db')}`);
+    expect(adopted.stderr).toMatch(/incremental: read what changed since \d{4}-/);
+  });
+
+  it('a second bizon run on a local state in use says to start bizon server, in one line', async () => {
+    const api = await startExampleApi({ datasets: { users: 12 } });
+    const stateDir = tempDir('bizon-state-');
+    const config = (name: string) =>
+      writeConfig(tempDir(), {
+        name,
+        source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 4 },
+        destination: { name: 'file', config: { directory: tempDir() } },
+      });
+    const page2 = api.hold((request) => request.path === '/rest/users' && request.query.after === '4');
+    try {
+      const first = followBizon(['run', config(unique('holder')), '--custom-source', REST_SOURCE], { env: bareEnv(stateDir) });
+      await page2.reached;
+      const second = await runBizon(['run', config(unique('second')), '--custom-source', REST_SOURCE], { env: bareEnv(stateDir) });
+      expect(second.code).toBe(2);
+      expect(second.stderr.trim().split('\n')).toHaveLength(1);
+      expect(second.stderr).toMatch(/Another bizon process \(pid \d+\) runs a local Temporal server on .*temporal\.db\. Start `bizon server` in another terminal/);
+      page2.release();
+      expect(await first.exited).toBe(0);
+    } finally {
+      page2.release();
+      await api.close();
+    }
   });
 
   it('logger destination prints records as JSON lines', async () => {
@@ -146,24 +199,23 @@ describe('bizon server', () => {
     const dir = tempDir();
     const [port, uiPort] = [await freePort(), await freePort()];
     const dbFile = path.join(dir, 'state.db');
-    const server = spawnBizon(['server', '--port', String(port), '--ui-port', String(uiPort), '--db-file', dbFile]);
-    let stderr = '';
-    server.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    const server = followBizon(['server', '--port', String(port), '--ui-port', String(uiPort), '--db-file', dbFile]);
     try {
-      const deadline = Date.now() + 30_000;
-      while (!stderr.includes('Press Ctrl-C to stop.') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(stderr).toContain(`Temporal server on 127.0.0.1:${port} (state in ${dbFile})`);
-      expect(stderr).toContain(`Web UI: http://127.0.0.1:${uiPort}`);
+      await server.waitForStderr(/Press Ctrl-C to stop\./);
+      expect(server.stderr()).toContain(`Temporal server on 127.0.0.1:${port} (state in ${dbFile}; closed runs kept 30 days)`);
+      expect(server.stderr()).toContain(`Web UI: http://127.0.0.1:${uiPort}`);
+      const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+      const namespace = await connection.workflowService.describeNamespace({ namespace: 'default' }).finally(() => connection.close());
+      expect(Number(namespace.config?.workflowExecutionRetentionTtl?.seconds)).toBe(30 * 86_400);
       expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
       const file = writeConfig(dir, { name: 'on-bizon-server', source: { name: 'dummy', stream: 'plants' }, destination: { name: 'file', config: { directory: dir } } });
       const result = await runBizon(['run', file], { cwd: dir, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` } });
       expect(result.code).toBe(0);
       expect(existsSync(dbFile)).toBe(true);
     } finally {
-      server.kill('SIGTERM');
+      server.child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect(await server.exited).toBe(0);
   });
 });
 

@@ -6,6 +6,11 @@ import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
 
+/** How long a stopping worker lets the pages in flight finish before cancelling them. */
+const SHUTDOWN_GRACE_TIME = '5s';
+/** How long it then waits for cancelled pages to end before it stops anyway. */
+const SHUTDOWN_FORCE_TIME = '10s';
+
 /** Options of {@link createWorker}. */
 export interface BizonWorkerOptions {
   /** host:port of the Temporal frontend. */
@@ -61,7 +66,8 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       maxConcurrentActivityTaskExecutions,
       // Temporal enforces this for the whole task queue, whichever workers poll it.
       maxTaskQueueActivitiesPerSecond: requestsPerSecond,
-      shutdownGraceTime: '5s',
+      shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      shutdownForceTime: SHUTDOWN_FORCE_TIME,
     });
     const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
     rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
@@ -77,7 +83,9 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       dataConverter,
       maxConcurrentActivityTaskExecutions,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
-      shutdownGraceTime: '5s',
+      shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      // A get() that ignores cancellation must not keep the process alive: past this, the worker gives up on it.
+      shutdownForceTime: SHUTDOWN_FORCE_TIME,
       // When a worker dies, its workflows wait this long on its sticky queue before another worker takes them.
       stickyQueueScheduleToStartTimeout: '3s',
     });

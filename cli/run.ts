@@ -43,7 +43,9 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
     await client?.connection.close();
     await target.embedded?.stop();
   };
+  let interrupted = false;
   const onSignal = () => {
+    interrupted = true;
     process.stderr.write('\nInterrupted. The sync stays on Temporal: run the same command again to continue it where it stopped.\n');
     void stopAll().finally(() => process.exit(130));
   };
@@ -85,6 +87,8 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
       ])) as SyncResult;
     } catch (error) {
       progress.stop();
+      // Interrupted: the worker stopped because it was told to, and the sync goes on; that was said already.
+      if (interrupted) return new Promise<number>(() => undefined);
       const failure = describeFailure(error);
       process.stderr.write(`✖ Sync failed: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}${link ? `  Web UI: ${link}\n` : ''}`);
       return EXIT_SYNC_FAILED;

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { followBizon, PAGE_SOURCE, REST_SOURCE, ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 import { startExampleApi } from '../../examples/api/server.ts';
@@ -252,5 +253,34 @@ describe('Ctrl-C during bizon run', () => {
       page4.release();
       await api.close();
     }
+  });
+});
+
+describe('a get() that never resolves and ignores cancellation', () => {
+  const NEVER_RESOLVING = path.join(ROOT, 'test', 'fixtures', 'never_resolving_source.ts');
+  const pipeline = (dir: string, extra: Record<string, unknown>) =>
+    writeConfig(dir, {
+      name: unique('forever'),
+      source: { name: 'never', stream: 'forever', api_config: { retry_limit: 2 }, entered_file: path.join(dir, 'entered') },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('forever') }, retry: { initial_interval: '100ms' }, ...extra },
+    });
+
+  it('bizon run reports the timeout and exits on its own', async () => {
+    const dir = tempDir();
+    const result = await runBizon(['run', pipeline(dir, { page_timeout: '2s' }), '--custom-source', NEVER_RESOLVING], { cwd: dir });
+    expect(result.stderr).toContain('✖ Sync failed');
+    expect(result.stderr).toMatch(/timeout/i);
+    expect(result.code).toBe(1);
+  });
+
+  it('SIGTERM ends bizon run within the shutdown grace, with one message', async () => {
+    const dir = tempDir();
+    const run = followBizon(['run', pipeline(dir, {}), '--custom-source', NEVER_RESOLVING], { cwd: dir });
+    while (!existsSync(path.join(dir, 'entered'))) await sleep(50);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(130);
+    expect(run.stderr()).toContain('Interrupted. The sync stays on Temporal');
+    expect(run.stderr()).not.toContain('✖');
   });
 });

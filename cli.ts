@@ -53,6 +53,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(logLevelOption('ERROR'))
     .option('--no-worker', 'do not run a worker in this process (workers run elsewhere)')
     .option('--detach', 'start the sync and return without waiting', false)
+    .option('--attach', 'when this pipeline is already running with another config, follow that sync instead of refusing', false)
     .option('--reset', 're-read the whole stream, replace the destination, and make this run the new watermark', false)
     .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
     .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)

@@ -4,6 +4,7 @@ import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
 import { syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
+import { configDifferences } from './config/diff.ts';
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
@@ -67,7 +68,18 @@ export function initialMemo(prepared: Pick<PreparedSync, 'pipeline' | 'input'>):
     bizon_source: prepared.pipeline.source.name,
     bizon_stream: prepared.pipeline.source.stream,
     sync_mode: prepared.input.plan.syncMode,
+    bizon_config: prepared.input.pipeline,
   };
+}
+
+/** Options of {@link startSync}. */
+export interface StartSyncOptions {
+  /**
+   * When a sync of the same (name, source, stream) is already running with a
+   * different config, follow it anyway instead of refusing (it keeps running
+   * with its own config).
+   */
+  attach?: boolean;
 }
 
 /** Where {@link connectClient} connects. */
@@ -134,9 +146,11 @@ export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
 
 /**
  * Starts a sync. If a sync of the same (name, source, stream) is already
- * running, it is not started twice: the handle attaches to the running one.
+ * running, it is not started twice: the handle attaches to the running one —
+ * when that one runs the same config; otherwise a {@link ConfigError} names
+ * the keys that differ, unless `options.attach` says to follow it anyway.
  */
-export async function startSync(client: Client, request: SyncRequest | PreparedSync): Promise<SyncHandle> {
+export async function startSync(client: Client, request: SyncRequest | PreparedSync, options: StartSyncOptions = {}): Promise<SyncHandle> {
   const prepared = 'input' in request ? request : await prepareSync(request);
   const { pipeline, workflowId, taskQueue } = prepared;
   try {
@@ -155,6 +169,14 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     const handle = client.workflow.getHandle(workflowId);
     const description = await handle.describe();
+    const running = (description.memo as Partial<SyncMemo> | undefined)?.bizon_config;
+    const differences = running ? configDifferences(running, prepared.input.pipeline) : [];
+    if (differences.length > 0 && !options.attach) {
+      throw new ConfigError(
+        `A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is already running with another config: ${differences.join(', ')} differ. ` +
+          `Wait for it (\`bizon status ${pipeline.name} --watch\`), cancel it (\`bizon cancel ${pipeline.name}\`), or follow it as it is (\`bizon run --attach\`).`,
+      );
+    }
     return { workflowId, runId: description.runId, taskQueue, attached: true, handle, pipeline };
   }
 }
@@ -196,8 +218,8 @@ export async function waitForResult(
 }
 
 /** Starts a sync (or attaches to the running one) and waits for its result. */
-export async function runSync(client: Client, request: SyncRequest | PreparedSync): Promise<SyncResult> {
-  const started = await startSync(client, request);
+export async function runSync(client: Client, request: SyncRequest | PreparedSync, options: StartSyncOptions = {}): Promise<SyncResult> {
+  const started = await startSync(client, request, options);
   return waitForResult(client, started.workflowId);
 }
 

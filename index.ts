@@ -28,8 +28,8 @@ export {
 } from './errors.ts';
 export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
 
-export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync, waitForResult } from './client.ts';
-export type { PreparedSync, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';
+export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync, waitForResult, withClient } from './client.ts';
+export type { ConnectOptions, PreparedSync, StartSyncOptions, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';
 export {
   backfillSchedule,
   deleteSchedule,

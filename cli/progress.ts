@@ -71,12 +71,13 @@ async function retryingPage(client: Client, workflowId: string): Promise<Retryin
  * prints it: rewritten in place on a terminal, one line per change (at most
  * one a second) otherwise.
  */
-export function watchProgress(client: Client, workflowId: string, out: NodeJS.WriteStream = process.stderr): { stop(): void } {
+export function watchProgress(client: Client, workflowId: string, out: NodeJS.WriteStream = process.stderr): { stop(): Promise<void> } {
   const interactive = Boolean(out.isTTY);
   let last = '';
   let lastPrinted = 0;
   let stopped = false;
   let busy = false;
+  let inFlight: Promise<void> = Promise.resolve();
   const tick = async () => {
     if (stopped || busy) return;
     busy = true;
@@ -97,12 +98,17 @@ export function watchProgress(client: Client, workflowId: string, out: NodeJS.Wr
       busy = false;
     }
   };
-  const timer = setInterval(() => void tick(), interactive ? 250 : 500);
-  void tick();
+  const start = () => {
+    if (!busy) inFlight = tick();
+  };
+  const timer = setInterval(start, interactive ? 250 : 500);
+  start();
   return {
-    stop() {
+    /** Stops polling, and resolves once the call in flight is done (the connection may be closed after it). */
+    async stop() {
       stopped = true;
       clearInterval(timer);
+      await inFlight;
       if (interactive && last) out.write('\r\x1b[2K');
     },
   };

@@ -14,6 +14,7 @@ export interface RunOptions {
   logLevel: LogLevel;
   worker: boolean;
   detach: boolean;
+  attach: boolean;
   reset: boolean;
   forceIgnoreCheckpoint: boolean;
   strictSecrets: boolean;
@@ -65,7 +66,7 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
       });
       workerRun = worker.run();
     }
-    const sync = await startSync(client, prepared);
+    const sync = await startSync(client, prepared, { attach: options.attach });
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
     const link = workflowUrl(target, sync.workflowId, sync.runId);
     process.stderr.write(`${sync.attached ? 'Attached to the running sync' : 'Started sync'} ${label}\n  workflow: ${sync.workflowId}${link ? `\n  Web UI: ${link}` : ''}\n`);
@@ -86,14 +87,14 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
         }) ?? new Promise<never>(() => undefined),
       ])) as SyncResult;
     } catch (error) {
-      progress.stop();
+      await progress.stop();
       // Interrupted: the worker stopped because it was told to, and the sync goes on; that was said already.
       if (interrupted) return new Promise<number>(() => undefined);
       const failure = describeFailure(error);
       process.stderr.write(`✖ Sync failed: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}${link ? `  Web UI: ${link}\n` : ''}`);
       return EXIT_SYNC_FAILED;
     }
-    progress.stop();
+    await progress.stop();
     process.stderr.write(`✔ Sync succeeded: ${label}\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
     return 0;
   } finally {

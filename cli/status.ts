@@ -51,10 +51,10 @@ export async function statusCommand(value: string, options: { watch: boolean; li
       const progress = watchProgress(client, running.workflowId);
       try {
         const result = (await client.workflow.getHandle(running.workflowId).result()) as SyncResult;
-        progress.stop();
+        await progress.stop();
         process.stderr.write(`✔ Sync succeeded\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
       } catch (error) {
-        progress.stop();
+        await progress.stop();
         process.stderr.write(`✖ Sync ended: ${(error as Error).message}\n`);
         return 1;
       }

@@ -19,10 +19,20 @@ const RESULT_FILE = 'published.json';
 const COMMIT_FILE = 'commit.json';
 const NEWLINE = 0x0a;
 
-/** Rejects ids that would write outside the directory. */
+/** The longest file name most file systems take, in bytes. */
+const MAX_FILE_NAME_BYTES = 255;
+
+/** Rejects ids that would write outside the directory, or name a file no file system takes: retrying cannot help. */
 function checkDestinationId(id: string): void {
   if (id === '' || id.startsWith('.') || /[/\\\0]/.test(id)) {
     throw new NonRetryableError(`Invalid destination id '${id}': it names a file, so it cannot be empty, start with '.', or contain '/' or '\\'`);
+  }
+  // The staging folder is named by the URL-encoded id, the output file by the id and `.jsonl`.
+  const longest = Math.max(Buffer.byteLength(`${id}.jsonl`), Buffer.byteLength(encodeURIComponent(id)));
+  if (longest > MAX_FILE_NAME_BYTES) {
+    throw new NonRetryableError(
+      `Destination id '${id.slice(0, 40)}…' is too long for a file name (${longest} bytes, at most ${MAX_FILE_NAME_BYTES}): shorten destination_id, or the destinationId the source gives its records`,
+    );
   }
 }
 

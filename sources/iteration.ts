@@ -28,22 +28,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Returns the path of the first value that would not survive a JSON round trip, or undefined. */
-function findNonJson(value: unknown, path: string): string | undefined {
+/**
+ * Returns the path of the first value that would not survive a JSON round
+ * trip (a Date, a class instance, NaN, a circular reference), or undefined.
+ */
+function findNonJson(value: unknown, path: string, ancestors: Set<object> = new Set()): string | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} (${value})`;
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const bad = findNonJson(item, `${path}[${index}]`);
+  if (typeof value === 'object' && ancestors.has(value)) return `${path} (a circular reference)`;
+  if (Array.isArray(value) || isPlainObject(value)) {
+    ancestors.add(value);
+    const entries: [string, unknown][] = Array.isArray(value) ? value.map((item, index) => [`${path}[${index}]`, item]) : Object.entries(value).map(([key, item]) => [`${path}.${key}`, item]);
+    for (const [itemPath, item] of entries) {
+      const bad = findNonJson(item, itemPath, ancestors);
       if (bad) return bad;
     }
-    return undefined;
-  }
-  if (isPlainObject(value)) {
-    for (const [key, item] of Object.entries(value)) {
-      const bad = findNonJson(item, `${path}.${key}`);
-      if (bad) return bad;
-    }
+    ancestors.delete(value);
     return undefined;
   }
   const kind = value === undefined ? 'undefined' : value instanceof Date ? 'a Date' : typeof value;

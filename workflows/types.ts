@@ -89,6 +89,8 @@ export interface SyncMemo {
   bizon_source: string;
   bizon_stream: string;
   sync_mode: 'full_refresh' | 'incremental';
+  /** The pipeline the sync runs (secret references, never values): a second start compares its own with it. */
+  bizon_config?: PipelineConfig;
   /** Start time of the last successful sync (ISO). */
   last_run?: string;
   cursor_field?: string | null;

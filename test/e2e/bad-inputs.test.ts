@@ -30,6 +30,7 @@ async function run(config: unknown, options: { customSource?: string | null; env
 }
 
 const QUICK_MS = 20_000;
+const AWKWARD_SOURCE = path.join(ROOT, 'test', 'fixtures', 'awkward_source.ts');
 
 describe('bad inputs end quickly with a message naming the problem', () => {
   it('an unknown source key, with the intended key', async () => {
@@ -116,5 +117,21 @@ describe('bad inputs end quickly with a message naming the problem', () => {
     expect(result.code).toBe(1);
     expect(result.durationMs).toBeLessThan(QUICK_MS);
     expect(api.requests.filter((request) => request.path === '/users' && request.headers.authorization === 'Bearer wrong-token')).toHaveLength(1);
+  });
+
+  it('a circular nextPagination fails at once, naming the field, and is not retried', async () => {
+    const config = { name: unique('circular'), source: { name: 'awkward', stream: 'circular' }, destination: { name: 'file', config: { directory: 'output' } }, engine: { temporal: { task_queue: unique('bad-inputs') } } };
+    const result = await run(config, { customSource: AWKWARD_SOURCE });
+    expect(result.stderr).toContain('nextPagination.parent (a circular reference) is not JSON');
+    expect(result.stderr).not.toMatch(/attempt [2-9]/);
+    expect(result.code).toBe(1);
+    expect(result.durationMs).toBeLessThan(QUICK_MS);
+  });
+
+  it('a getTotalRecordsCount() that throws does not block the sync: the total is unknown', async () => {
+    const config = { name: unique('uncounted'), source: { name: 'awkward', stream: 'uncounted' }, destination: { name: 'file', config: { directory: 'output' } }, engine: { temporal: { task_queue: unique('bad-inputs') } } };
+    const result = await run(config, { customSource: AWKWARD_SOURCE });
+    expect(result.stderr).toContain('pages: 2 · records: 2');
+    expect(result.code).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
@@ -146,6 +147,44 @@ describe('bizon schedule, status and cancel', () => {
       expect(watched.stderr()).toContain(`Following ${syncId(name)}`);
       expect(watched.stderr()).toContain('✔ Sync succeeded');
       expect(watched.stderr()).toContain('pages: 12 · records: 12');
+    } finally {
+      page4.release();
+    }
+  });
+});
+
+describe('a second start of a running pipeline', () => {
+  it('with another config is refused, naming the keys that differ; --attach follows the running sync', async () => {
+    const dir = tempDir();
+    const name = unique('cli-changed');
+    const config = pagedSync(dir, name);
+    const elsewhere = tempDir();
+    const changed = writeConfig(elsewhere, {
+      name,
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 2 },
+      destination: { name: 'file', config: { directory: elsewhere } },
+      engine: { temporal: { task_queue: engine.taskQueue }, checkpoint_every: 1 },
+    });
+    const page4 = holdPage4();
+    try {
+      expect((await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE], { env: env() })).code).toBe(0);
+      await page4.reached;
+
+      const same = await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE], { env: env() });
+      expect(same.code).toBe(0);
+      expect(same.stderr).toContain(`Attached to the running sync ${name}`);
+
+      const refused = await runBizon(['run', changed, '--no-worker', '--custom-source', REST_SOURCE], { env: env() });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`A sync of pipeline '${name}' (rest_api/users) is already running with another config: source.page_size, destination.config.directory differ.`);
+      expect(refused.stderr).toContain('`bizon run --attach`');
+
+      const attached = followBizon(['run', changed, '--no-worker', '--attach', '--custom-source', REST_SOURCE], { env: env() });
+      await attached.waitForStderr(/Attached to the running sync/);
+      page4.release();
+      expect(await attached.exited).toBe(0);
+      expect(readRows(path.join(dir, 'rest_api_users.jsonl'))).toHaveLength(12);
+      expect(existsSync(path.join(elsewhere, 'rest_api_users.jsonl'))).toBe(false);
     } finally {
       page4.release();
     }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileDestination } from '../../destinations/file.ts';
+import { NonRetryableError } from '../../errors.ts';
 import type { ValidatedRecord } from '../../sources/iteration.ts';
 import { readRows, tempDir } from '../helpers.ts';
 
@@ -109,5 +110,12 @@ describe('file destination', () => {
     await expect(destination.write({ syncRunId: 'r', iteration: 1, extractedAt, records: records(1, 1, '../etc/passwd') })).rejects.toThrow(
       "Invalid destination id '../etc/passwd'",
     );
+  });
+
+  it('refuses a destination id too long for a file name, at once and for good', async () => {
+    const destination = new FileDestination({ directory: tempDir() }, 'users');
+    const error = await destination.write({ syncRunId: 'r', iteration: 1, extractedAt, records: records(1, 1, 'x'.repeat(300)) }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect((error as Error).message).toContain('is too long for a file name (306 bytes, at most 255): shorten destination_id');
   });
 });

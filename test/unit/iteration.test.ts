@@ -4,6 +4,13 @@ import { validateIteration } from '../../sources/iteration.ts';
 
 const where = { source: 'shop', stream: 'orders', iteration: 4 };
 
+/** An object that holds itself: JSON.stringify would throw, a naive walk would overflow the stack. */
+function circular(): Record<string, unknown> {
+  const value: Record<string, unknown> = { page: 2 };
+  value.self = value;
+  return value;
+}
+
 describe('validateIteration', () => {
   it('normalises ids to strings, timestamps to ISO, and empty pagination to null', () => {
     const page = validateIteration(
@@ -36,7 +43,9 @@ describe('validateIteration', () => {
     [{ records: [], nextPagination: { after: new Date(0) } }, 'nextPagination.after (a Date) is not JSON: pagination is durable workflow state'],
     [{ records: [], nextPagination: [1] }, "'nextPagination' must be a JSON object, null or undefined, got an array"],
     [{ records: [], nextPagination: { n: Number.NaN } }, 'nextPagination.n (NaN) is not JSON'],
-  ])('rejects %j', (raw, problem) => {
+    [{ records: [], nextPagination: circular() }, 'nextPagination.self (a circular reference) is not JSON'],
+    [{ records: [{ id: 7, data: { nested: [circular()] } }] }, 'records[0].data.nested[0].self (a circular reference) is not JSON'],
+  ])('rejects %s', (raw, problem) => {
     let error: unknown;
     try {
       validateIteration(raw, where);

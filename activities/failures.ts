@@ -8,9 +8,27 @@ export const RETRY_BUDGET_SPENT = 'RetryBudgetSpent';
 
 const NON_RETRYABLE_NAMES: ReadonlySet<string> = new Set(NON_RETRYABLE_ERROR_TYPES);
 
-function redact(text: string, secrets: readonly string[]): string {
+/**
+ * The forms a secret takes on its way out: as written, URL-encoded (as a
+ * query parameter or a form field), base64 (Basic auth), and JSON-escaped.
+ */
+export function secretForms(secret: string): string[] {
+  const forms = [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    Buffer.from(secret).toString('base64'),
+    Buffer.from(secret).toString('base64url'),
+    JSON.stringify(secret).slice(1, -1),
+  ];
+  // Longest first, so a form that contains another is replaced whole.
+  return [...new Set(forms)].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/** Replaces every form of every secret in `text` with `***`. */
+export function redact(text: string, secrets: readonly string[]): string {
   let result = text;
-  for (const secret of secrets) result = result.split(secret).join('***');
+  for (const secret of secrets) for (const form of secretForms(secret)) result = result.split(form).join('***');
   return result;
 }
 

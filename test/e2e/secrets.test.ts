@@ -76,6 +76,44 @@ describe('a token given through BIZON_ENV_... never reaches Temporal', () => {
   });
 });
 
+describe('a token with + / = echoed in encoded forms', () => {
+  const ODD_TOKEN = `t+k/${randomUUID().slice(0, 8)}=="q"`;
+  const forms = [ODD_TOKEN, encodeURIComponent(ODD_TOKEN), Buffer.from(ODD_TOKEN).toString('base64'), JSON.stringify(ODD_TOKEN).slice(1, -1)];
+  let echoing: ExampleApi;
+  beforeAll(async () => {
+    echoing = await startExampleApi({
+      token: ODD_TOKEN,
+      // Echoes the credential URL-encoded (as in a query string), base64 (as in Basic auth) and JSON-escaped.
+      fault: (request) => {
+        if (request.path !== '/orders' || request.query.page !== '2') return undefined;
+        const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
+        return { status: 400, body: { url: `/orders?token=${encodeURIComponent(token)}`, basic: Buffer.from(token).toString('base64'), raw: token } };
+      },
+    });
+  });
+  afterAll(async () => echoing?.close());
+
+  it('is redacted in every form: CLI, history, memo', async () => {
+    const dir = tempDir();
+    const config = {
+      name: unique('odd-secret'),
+      source: { name: 'my_source', stream: 'orders', api_url: echoing.url, page_size: 20, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_ODD_TOKEN' } } },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('secrets') } },
+    };
+    const result = await runBizon(['run', writeConfig(dir, config), '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv({ BIZON_ENV_ODD_TOKEN: ODD_TOKEN }) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('"url":"/orders?token=***"');
+    expect(result.stderr).toContain('"basic":"***"');
+    const stored = await storedText(syncWorkflowId(config));
+    expect(stored).toContain('token=***'); // the failure is there, redacted
+    for (const form of forms) {
+      expect(stored).not.toContain(form);
+      expect(result.stdout + result.stderr).not.toContain(form);
+    }
+  });
+});
+
 describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
   it('failure messages are encrypted too, and the CLI still shows them', async () => {
     const key = randomBytes(32).toString('base64');

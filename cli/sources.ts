@@ -1,10 +1,10 @@
-import { BUILTIN_SOURCES, loadCustomSources, resolveSourceClass, supportsIncremental } from '../sources/registry.ts';
+import { BUILTIN_SOURCES, loadCustomSources, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
 
 /** `bizon source list` */
 export async function sourceListCommand(options: { customSource: string[] }): Promise<number> {
   for (const [name, cls] of Object.entries(BUILTIN_SOURCES)) process.stdout.write(`${name}\tbuilt-in\tstreams: ${cls.streams().join(', ')}\n`);
   for (const source of await loadCustomSources(options.customSource)) {
-    process.stdout.write(`${source.exportName}\t${source.file}\tstreams: ${source.cls.streams().join(', ')}\n`);
+    process.stdout.write(`${sourceNamesOf(source).join(' | ')}\t${source.exportName} in ${source.file}\tstreams: ${source.cls.streams().join(', ')}\n`);
   }
   return 0;
 }

@@ -77,6 +77,7 @@ export async function loadCustomSourceFile(file: string): Promise<CustomSource[]
 export async function loadCustomSources(files: readonly string[]): Promise<CustomSource[]> {
   const all: CustomSource[] = [];
   for (const file of files) all.push(...(await loadCustomSourceFile(file)));
+  checkExplicitNames(all);
   return all;
 }
 
@@ -88,17 +89,64 @@ function streamsOf(cls: SourceClass): string[] {
   return streams;
 }
 
+/** File names that say nothing about the source (`examples/page/source.ts`), so they do not name it. */
+const GENERIC_FILE_NAMES = new Set(['source', 'sources', 'index', 'main']);
+
+function snakeCase(text: string): string {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '')
+    .toLowerCase();
+}
+
 /**
- * Picks the class that serves `source.name` / `source.stream`: among custom
- * sources, the one whose `streams()` lists the stream; else the built-in source
- * of that name. Errors list what is available.
+ * The names that choose a custom source in `source.name`: its static
+ * `sourceName` alone when it has one; else its class name in snake_case, with
+ * and without a `Source` suffix, and its file name.
+ */
+export function sourceNamesOf(source: CustomSource): string[] {
+  if (typeof source.cls.sourceName === 'string' && source.cls.sourceName !== '') return [source.cls.sourceName];
+  const className = snakeCase(source.cls.name);
+  const fileName = snakeCase(path.basename(source.file).replace(/\.[^.]+$/, ''));
+  const names = [className, className.replace(/_?source$/, ''), GENERIC_FILE_NAMES.has(fileName) ? '' : fileName];
+  return [...new Set(names.filter(Boolean))];
+}
+
+/** Two custom sources may not claim the same explicit `sourceName`: reported when the files are loaded, not per sync. */
+function checkExplicitNames(sources: readonly CustomSource[]): void {
+  const byName = new Map<string, CustomSource[]>();
+  for (const source of sources) {
+    const name = source.cls.sourceName;
+    if (typeof name === 'string' && name !== '') byName.set(name, [...(byName.get(name) ?? []), source]);
+  }
+  for (const [name, claimants] of byName) {
+    if (claimants.length > 1) {
+      const list = claimants.map((source) => `${source.exportName} (${source.file})`).join(', ');
+      throw new ConfigError(`Several custom sources are named '${name}': ${list}. Give each its own static sourceName.`);
+    }
+  }
+}
+
+function describeCustom(source: CustomSource): string {
+  return `${source.exportName} ('${sourceNamesOf(source)[0]}', streams: ${streamsOf(source.cls).join(', ')})`;
+}
+
+/**
+ * Picks the class that serves `source.name` / `source.stream`: the custom
+ * source of that name (see {@link sourceNamesOf}), else the built-in source of
+ * that name, else — for configs written before sources had names — the one
+ * custom source that offers the stream. Errors list what is available.
  */
 export function resolveSourceClass(name: string, stream: string, customSources: readonly CustomSource[]): SourceClass {
-  const custom = customSources.filter((source) => streamsOf(source.cls).includes(stream));
-  if (custom.length === 1) return custom[0]!.cls;
-  if (custom.length > 1) {
-    const names = custom.map((source) => `${source.exportName} (${source.file})`).join(', ');
-    throw new ConfigError(`Stream '${stream}' is offered by several custom sources: ${names}. Keep one of them in --custom-source.`);
+  const named = customSources.filter((source) => sourceNamesOf(source).includes(name));
+  if (named.length > 0) {
+    const serving = named.filter((source) => streamsOf(source.cls).includes(stream));
+    if (serving.length === 1) return serving[0]!.cls;
+    if (serving.length === 0) {
+      throw new ConfigError(`Source '${name}' has no stream '${stream}'. Available streams: ${named.map((source) => streamsOf(source.cls).join(', ')).join('; ')}.`);
+    }
+    throw new ConfigError(`Several custom sources are named '${name}' and offer stream '${stream}': ${serving.map(describeCustom).join(', ')}. Give each its own static sourceName.`);
   }
   const builtin = BUILTIN_SOURCES[name];
   if (builtin) {
@@ -107,9 +155,14 @@ export function resolveSourceClass(name: string, stream: string, customSources: 
     }
     return builtin;
   }
+  const offering = customSources.filter((source) => streamsOf(source.cls).includes(stream));
+  if (offering.length === 1) return offering[0]!.cls;
+  if (offering.length > 1) {
+    throw new ConfigError(`No custom source is named '${name}', and several offer stream '${stream}': ${offering.map(describeCustom).join(', ')}. Set source.name to one of these names.`);
+  }
   if (customSources.length > 0) {
-    const available = customSources.map((source) => `${source.exportName}: ${streamsOf(source.cls).join(', ')}`).join('; ');
-    throw new ConfigError(`Source '${name}' has no stream '${stream}'. Available streams: ${available}.`);
+    const available = customSources.map(describeCustom).join('; ');
+    throw new ConfigError(`Source '${name}' has no stream '${stream}'. Available sources: ${available}.`);
   }
   throw new ConfigError(
     `Unknown source '${name}'. Built-in sources: ${Object.keys(BUILTIN_SOURCES).join(', ')}. For your own source, pass its file: --custom-source ./${name}.ts`,

@@ -35,6 +35,13 @@ export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
     });
   }
 
+  /**
+   * The name a pipeline gives in `source.name` to choose this source. Optional:
+   * without it, the class name in snake_case (`ShopifySource` → `shopify_source`
+   * or `shopify`) and the file name (`shopify.ts` → `shopify`) choose it.
+   */
+  static sourceName?: string;
+
   /** The stream names this source can sync. */
   static streams(): string[] {
     throw new Error(`${this.name} must define static streams(): string[]`);
@@ -76,6 +83,7 @@ export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
 export interface SourceClass {
   new (config: never): AbstractSource<never>;
   readonly name: string;
+  readonly sourceName?: string;
   streams(): string[];
   getConfigClass(): z.ZodType;
 }

@@ -120,7 +120,7 @@ describe('bizon CLI', () => {
     const sources = await runBizon(['source', 'list', '--custom-source', REST_SOURCE]);
     expect(sources.code).toBe(0);
     expect(sources.stdout).toContain('dummy\tbuilt-in\tstreams: creatures, plants');
-    expect(sources.stdout).toContain('RestApiSource');
+    expect(sources.stdout).toContain(`rest_api_source | rest_api\tRestApiSource in ${REST_SOURCE}\tstreams: users, orders, products`);
     const streams = await runBizon(['stream', 'list', 'dummy']);
     expect(streams.stdout).toBe('creatures\tfull_refresh, incremental\nplants\tfull_refresh, incremental\n');
     const custom = await runBizon(['stream', 'list', 'my_source', '--custom-source', PAGE_SOURCE]);
@@ -129,7 +129,7 @@ describe('bizon CLI', () => {
     const elsewhere = path.join(tempDir('bizon-user-'), 'signed.ts');
     copyFileSync(path.join(ROOT, 'examples', 'custom-auth', 'source.ts'), elsewhere);
     const loaded = await runBizon(['source', 'list', '--custom-source', elsewhere], { cwd: path.dirname(elsewhere) });
-    expect(loaded.stdout).toContain(`SignedSource\t${elsewhere}\tstreams: users, orders`);
+    expect(loaded.stdout).toContain(`signed_source | signed\tSignedSource in ${elsewhere}\tstreams: users, orders`);
   });
 
   it('an unknown command exits 2 with help', async () => {

@@ -4,7 +4,7 @@ import { SCHEDULED_SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { parseScheduleId, scheduledLauncherId, scheduleId } from './engine/ids.ts';
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { ConfigError } from './errors.ts';
-import type { OverlapPolicy, ScheduledSyncInput } from './workflows/types.ts';
+import type { OverlapPolicy, ScheduledSyncInput, ScheduledSyncResult } from './workflows/types.ts';
 
 /** When a scheduled sync runs: a cron expression, or a fixed interval such as `1h` or `15m`. */
 export type ScheduleSpecOptions = { cron: string; every?: undefined } | { every: string; cron?: undefined };
@@ -83,12 +83,30 @@ export async function triggerSchedule(client: Client, idOrName: string): Promise
   await (await findSchedule(client, idOrName)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
 }
 
+/** Pauses a schedule; `note` is shown with its state (default: "Paused with bizon"). */
 export async function pauseSchedule(client: Client, idOrName: string, note?: string): Promise<void> {
-  await (await findSchedule(client, idOrName)).pause(note);
+  await (await findSchedule(client, idOrName)).pause(note ?? 'Paused with bizon');
 }
 
+/** Unpauses a schedule; `note` is shown with its state (default: "Unpaused with bizon"). */
 export async function unpauseSchedule(client: Client, idOrName: string, note?: string): Promise<void> {
-  await (await findSchedule(client, idOrName)).unpause(note);
+  await (await findSchedule(client, idOrName)).unpause(note ?? 'Unpaused with bizon');
+}
+
+/**
+ * How many of the schedule's recent runs skipped because a sync of the
+ * pipeline was running (`--overlap skip`): the launcher ran, and reported it.
+ */
+export async function countSkippedRuns(client: Client, description: ScheduleDescription): Promise<number> {
+  const outcomes = await Promise.all(
+    description.info.recentActions.map(async ({ action }) => {
+      const launcher = client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId);
+      const { status } = await launcher.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
+      if (status.name !== 'COMPLETED') return undefined;
+      return ((await launcher.result()) as ScheduledSyncResult).outcome;
+    }),
+  );
+  return outcomes.filter((outcome) => outcome === 'skipped').length;
 }
 
 export async function deleteSchedule(client: Client, idOrName: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { prepareSync } from '../client.ts';
 import {
   backfillSchedule,
+  countSkippedRuns,
   deleteSchedule,
   describeSchedule,
   listSchedules,
@@ -62,7 +63,7 @@ export async function scheduleDescribeCommand(idOrName: string): Promise<number>
         `state: ${description.state.paused ? 'paused' : 'active'}${description.state.note ? ` (${description.state.note})` : ''}`,
         `spec: ${JSON.stringify(description.spec)}`,
         `next runs: ${description.info.nextActionTimes.map((date) => date.toISOString()).join(', ') || '-'}`,
-        `runs so far: ${description.info.numActionsTaken} (skipped while one was running: ${description.info.numActionsSkippedOverlap})`,
+        `runs so far: ${description.info.numActionsTaken} (of the recent ones, skipped because a sync of the pipeline was running: ${await countSkippedRuns(client, description)})`,
         'recent runs:',
         ...(recent.length ? recent : ['  -']),
       ].join('\n') + '\n',

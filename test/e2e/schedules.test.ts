@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync, type SyncRequest } from '../../client.ts';
-import { scheduleSync, triggerSchedule, deleteSchedule, describeSchedule } from '../../schedules.ts';
+import { countSkippedRuns, scheduleSync, triggerSchedule, deleteSchedule, describeSchedule } from '../../schedules.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { ScheduledSyncResult, SyncResult } from '../../workflows/types.ts';
 import { quietWorkerLogs, readRows, REST_SOURCE, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
@@ -126,6 +126,7 @@ describe('Schedules', () => {
       await manualRunning.reached;
       const skipped = await triggerAndFollow(handle.scheduleId);
       expect(skipped.outcome).toBe('skipped');
+      expect(await countSkippedRuns(client, await describeSchedule(client, handle.scheduleId))).toBe(1);
       manualRunning.release();
       expect(((await running.handle.result()) as SyncResult).records).toBe(60);
     } finally {

@@ -57,6 +57,7 @@ describe('bizon schedule, status and cancel', () => {
     const described = await runBizon(['schedule', 'describe', name], { env: env() });
     expect(described.stdout).toContain('state: paused (made by a test)');
     expect((await runBizon(['schedule', 'unpause', name], { env: env() })).stdout).toBe(`Unpaused ${name}\n`);
+    expect((await runBizon(['schedule', 'describe', name], { env: env() })).stdout).toContain('state: active (Unpaused with bizon)\n');
     expect((await runBizon(['schedule', 'list'], { env: env() })).stdout).toContain(`${id}\tactive`);
     expect((await runBizon(['schedule', 'trigger', id], { env: env() })).code).toBe(0);
     await waitForPage(engine.client, `bizon-sync:${name}:dummy:creatures`, 1);

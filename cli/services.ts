@@ -1,5 +1,6 @@
 import type { LogLevel } from '@temporalio/worker';
-import { CODEC_KEY_ENV, codecFromEnv } from '../engine/codec.ts';
+import { randomBytes } from 'node:crypto';
+import { CODEC_KEY_ENV, CODEC_SERVER_TOKEN_ENV, codecFromEnv } from '../engine/codec.ts';
 import { startCodecServer } from '../engine/codec-server.ts';
 import { isListening, startDevServer } from '../engine/temporal-server.ts';
 import { LOCAL_RETENTION_DAYS } from '../engine/constants.ts';
@@ -46,8 +47,13 @@ export async function serverCommand(options: { port: string; uiPort: string; dbF
 export async function codecServerCommand(options: { port: string; corsOrigin: string[] }): Promise<number> {
   const codec = codecFromEnv();
   if (!codec) throw new UsageError(`Set ${CODEC_KEY_ENV} (32 bytes, base64) to the key the workers use.`);
-  const server = await startCodecServer(codec, { port: Number(options.port), corsOrigins: options.corsOrigin });
-  process.stderr.write(`Codec server on ${server.url} (key ${codec.keyId}). In the Web UI, set it under "Codec Server".\n`);
+  const token = process.env[CODEC_SERVER_TOKEN_ENV] || randomBytes(24).toString('base64url');
+  const server = await startCodecServer(codec, { token, port: Number(options.port), corsOrigins: options.corsOrigin });
+  process.stderr.write(
+    `Codec server on ${server.url} (key ${codec.keyId}); it answers only requests with its token.\n` +
+      `In the Web UI, set the Codec Server endpoint to ${server.endpoint}\n` +
+      `(the temporal CLI: --codec-endpoint ${server.url} --codec-auth "Bearer <token>"; ${CODEC_SERVER_TOKEN_ENV} sets the token).\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

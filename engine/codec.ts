@@ -7,6 +7,8 @@ import { PACKAGE_ROOT } from './package-root.ts';
 
 /** The environment variable holding the codec key: 32 bytes, base64. When it is set, the codec is on. */
 export const CODEC_KEY_ENV = 'BIZON_CODEC_KEY';
+/** The environment variable holding the codec server's token; a random one is made when it is not set. */
+export const CODEC_SERVER_TOKEN_ENV = 'BIZON_CODEC_SERVER_TOKEN';
 const ENCODING = 'binary/encrypted';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncWorkflowId } from '../../engine/ids.ts';
@@ -160,7 +161,8 @@ describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
     expect(payloads.every((payload) => Buffer.from(payload.metadata?.encoding ?? []).toString() === 'binary/encrypted')).toBe(true);
 
     const port = await freePort();
-    const server = spawnBizon(['codec-server', '--port', String(port)], { env: cliEnv({ BIZON_CODEC_KEY: key }) });
+    const token = randomUUID();
+    const server = spawnBizon(['codec-server', '--port', String(port)], { env: cliEnv({ BIZON_CODEC_KEY: key, BIZON_CODEC_SERVER_TOKEN: token }) });
     try {
       const body = JSON.stringify({
         payloads: payloads.map((payload) => ({
@@ -170,7 +172,7 @@ describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
       });
       let response: Response | undefined;
       for (let attempt = 0; attempt < 100 && !response; attempt++) {
-        response = await fetch(`http://127.0.0.1:${port}/decode`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(
+        response = await fetch(`http://127.0.0.1:${port}/${token}/decode`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(
           () => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100)),
         );
       }
@@ -180,8 +182,31 @@ describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
       expect(texts.join('\n')).toContain('"api_url"');
       expect(texts.join('\n')).toContain('BIZON_ENV_SECRET_TOKEN');
       expect(texts.join('\n')).not.toContain(TOKEN);
+
+      // Without the token, from another Host (DNS rebinding) or from a foreign page, it decrypts nothing.
+      const ask = (path: string, headers: Record<string, string>) => post(port, path, body, headers);
+      expect(await ask('/decode', {})).toMatchObject({ status: 401 });
+      expect(await ask(`/${randomUUID()}/decode`, {})).toMatchObject({ status: 401 });
+      expect(await ask('/decode', { authorization: `Bearer ${token}`, host: `attacker.example:${port}` })).toMatchObject({ status: 403 });
+      expect(await ask('/decode', { authorization: `Bearer ${token}`, origin: 'https://attacker.example' })).toMatchObject({ status: 403 });
+      const allowed = await ask('/decode', { authorization: `Bearer ${token}`, origin: 'http://127.0.0.1:8233' });
+      expect(allowed.status).toBe(200);
+      expect(allowed.body).toContain('payloads');
     } finally {
       server.kill('SIGTERM');
     }
   });
 });
+
+/** A POST with any headers (fetch will not set Host or Origin). */
+function post(port: number, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}

@@ -22,6 +22,7 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
     const client = await testClient();
     const workers: ChildProcess[] = [];
     let held: ApiHold | undefined;
+    const since = api.requests.length;
     try {
       workers.push(spawnWorker(taskQueue));
       held = api.hold((request) => Number(request.query.page) === killAt);
@@ -37,6 +38,7 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
       });
       await held.reached;
       workers[0]!.kill('SIGKILL');
+      const killedAt = Date.now();
       held.release();
       workers.push(spawnWorker(taskQueue));
       const result = (await sync.handle.result()) as SyncResult;
@@ -47,6 +49,11 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
       expect(new Set(ids).size).toBe(RECORDS);
       expect(Math.min(...ids)).toBe(1);
       expect(Math.max(...ids)).toBe(RECORDS);
+      // The kill came mid-sync: the pages before it were read once, the page in flight again, the rest after it.
+      const requestsOf = (page: number) => api.requests.slice(since).filter((request) => request.path === '/users' && Number(request.query.page) === page);
+      for (let page = 1; page < killAt; page += 1) expect(requestsOf(page)).toHaveLength(1);
+      expect(requestsOf(killAt).length).toBeGreaterThanOrEqual(2);
+      expect(requestsOf(killAt + 1)[0]!.at).toBeGreaterThanOrEqual(killedAt);
     } finally {
       held?.release();
       for (const worker of workers) worker.kill('SIGKILL');

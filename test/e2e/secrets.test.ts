@@ -20,15 +20,24 @@ beforeAll(async () => {
 });
 afterAll(async () => api?.close());
 
-/** Everything Temporal stores about a sync: every run's history (as bytes), memo and search attributes. */
+/**
+ * Everything Temporal stores about a sync, as text: the history of every run of its chain (continue-as-new
+ * included), and the memo and search attributes of each, their payloads decoded.
+ */
 async function storedText(workflowId: string): Promise<string> {
   const client = await testClient();
   try {
-    const handle = client.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    const history = await handle.fetchHistory();
-    const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
-    return [bytes, JSON.stringify(description.memo ?? {}), JSON.stringify(description.raw.workflowExecutionInfo?.searchAttributes ?? {})].join('\n');
+    const texts: string[] = [];
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      const handle = client.workflow.getHandle(workflowId, run.runId);
+      const description = await handle.describe();
+      const history = await handle.fetchHistory();
+      texts.push(Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1'));
+      texts.push(JSON.stringify(description.memo ?? {}));
+      const indexed = description.raw.workflowExecutionInfo?.searchAttributes?.indexedFields ?? {};
+      for (const [key, payload] of Object.entries(indexed)) texts.push(`${key}=${Buffer.from(payload.data ?? []).toString()}`);
+    }
+    return texts.join('\n');
   } finally {
     await client.connection.close();
   }
@@ -62,6 +71,9 @@ describe('a token given through BIZON_ENV_... never reaches Temporal', () => {
     expect(api.requests.some((request) => request.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
     const stored = await storedText(workflowId);
     expect(stored).toContain('BIZON_ENV_SECRET_TOKEN');
+    // Positive control: the pipeline's name is found where a leaked value would be (history, memo, search attributes).
+    const pipelineName = workflowId.split(':')[1]!;
+    expect(stored).toContain(`BizonPipeline="${pipelineName}"`);
     expect(stored).not.toContain(TOKEN);
     expect(result.stdout + result.stderr).not.toContain(TOKEN);
   });

@@ -55,6 +55,7 @@ describe('the Temporal server going away', () => {
     page100.release();
     const downAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 2000));
+    const restartedAt = Date.now(); // until now no server ran: nothing could complete a page
     server = await startDevServer({ dbFile, port, ui: false });
     const pageAtRestart = Math.max(...api.requests.map((request) => Number(request.query.page ?? 0)));
 
@@ -65,6 +66,10 @@ describe('the Temporal server going away', () => {
       const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
       expect(ids).toHaveLength(RECORDS);
       expect(new Set(ids).size).toBe(RECORDS);
+      // The outage came mid-sync: pages before it were read once, and every page after 100 was read once the server was back.
+      const requestsOf = (page: number) => api!.requests.filter((request) => request.path === '/users' && Number(request.query.page) === page);
+      for (let page = 1; page < 100; page += 1) expect(requestsOf(page)).toHaveLength(1);
+      expect(requestsOf(101)[0]!.at).toBeGreaterThanOrEqual(restartedAt);
       const firstAfter = api.requests.find((request) => request.at > downAt + 2000);
       console.log(
         `server down at page ${pageAtRestart}; first page after restart ${firstAfter ? ((firstAfter.at - downAt) / 1000).toFixed(1) : '?'}s after the kill`,

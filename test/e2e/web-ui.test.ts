@@ -46,6 +46,9 @@ describe('the Temporal Web UI shows a sync page by page', () => {
     await page.goto(url);
     await page.getByText('page 3 · {"offset":8}').first().waitFor({ timeout: 30_000 });
     const history = await page.textContent('body');
+    // One extractPage per page, each with its summary: exactly three, not "at least one".
+    expect(await page.getByText(/^page \d+ · /).count()).toBe(3);
+    expect(await page.getByText('extractPage', { exact: true }).count()).toBe(3);
     expect(history).toContain('extractPage');
     expect(history).toContain('page 1 · first page');
     expect(history).toContain('page 2 · {"offset":4}');
@@ -54,9 +57,11 @@ describe('the Temporal Web UI shows a sync page by page', () => {
 
     await page.getByText('Memo', { exact: true }).first().click();
     await page.getByText('last_run').first().waitFor({ timeout: 30_000 });
-    const memo = await page.textContent('body');
-    expect(memo).toContain(result.lastRun);
-    expect(memo).toContain(name);
+    // Read the memo panel itself (the code view holding the memo's fields), not the whole page.
+    const memo = (await page.locator('.cm-content').allTextContents()).find((text) => text.includes('"bizon_pipeline"')) ?? '';
+    expect(memo).toMatch(new RegExp(`"last_run":\\s*"${result.lastRun}"`));
+    expect(memo).toMatch(/"pages":\s*3\b/);
+    expect(memo).toMatch(new RegExp(`"bizon_pipeline":\\s*"${name}"`));
     await page.screenshot({ path: path.join(OUTPUT, 'web-ui-memo.png') });
     await page.close();
   });

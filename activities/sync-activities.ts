@@ -22,6 +22,7 @@ import type {
 } from '../workflows/types.ts';
 import type { Pagination } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
+import { reserveRequestSlot } from './pacing.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
 import { toApplicationFailure, withinRetryBudget } from './failures.ts';
 
@@ -111,7 +112,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
       return runForSync(input, async ({ source, destination, resolved }) => {
-        if (input.notBefore !== null && input.notBefore > Date.now()) await sleep(input.notBefore - Date.now());
+        const notBefore = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : input.notBefore;
+        if (notBefore !== null && notBefore > Date.now()) await sleep(notBefore - Date.now());
         const extractedAt = new Date();
         const pagination = input.pagination ?? undefined;
         const raw = input.incrementalState

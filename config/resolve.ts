@@ -76,7 +76,11 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     forceIgnoreCheckpoint: resolved.sourceConfig.force_ignore_checkpoint,
     streamState: { workflowId: streamStateWorkflowId(resolved.pipeline), key: pipelineKeyOf(resolved.pipeline) },
     rateLimit: resolved.sourceConfig.api_config.requests_per_second
-      ? { taskQueue: rateLimitedQueue(engine.temporal.task_queue, resolved.pipeline.source.name), requestsPerSecond: resolved.sourceConfig.api_config.requests_per_second }
+      ? {
+          taskQueue: rateLimitedQueue(engine.temporal.task_queue, resolved.pipeline.source.name),
+          requestsPerSecond: resolved.sourceConfig.api_config.requests_per_second,
+          fleetPacing: true,
+        }
       : null,
   };
 }

@@ -18,3 +18,6 @@ export const STREAM_STATE_WORKFLOW_TYPE = 'streamStateWorkflow';
 
 /** How long the local servers (`bizon run`'s embedded one, `bizon server`) keep closed runs. Stream state never expires. */
 export const LOCAL_RETENTION_DAYS = 30;
+
+/** Workflow type of a source's request pacer (`workflows/pacer.ts`). */
+export const REQUEST_PACER_WORKFLOW_TYPE = 'requestPacerWorkflow';

@@ -18,6 +18,7 @@ const SYNC_PREFIX = 'bizon-sync';
 const SCHEDULE_PREFIX = 'bizon-schedule';
 const LAUNCHER_PREFIX = 'bizon-scheduled';
 const STATE_PREFIX = 'bizon-state';
+const PACER_PREFIX = 'bizon-pace';
 
 function keyOf(pipeline: PipelineLike): PipelineKey {
   return { name: pipeline.name, source: pipeline.source.name, stream: pipeline.source.stream };
@@ -72,4 +73,12 @@ export function streamStateWorkflowId(pipeline: PipelineLike): string {
 /** The key of a pipeline stream, as its state workflow records it. */
 export function pipelineKeyOf(pipeline: PipelineLike): PipelineKey {
   return keyOf(pipeline);
+}
+
+/**
+ * The id of the workflow that paces every `get()` of a source name under `requests_per_second`, for the workers
+ * of one task queue (a fleet): `bizon-pace:<task queue>:<source>`.
+ */
+export function requestPacerWorkflowId(taskQueue: string, sourceName: string): string {
+  return `${PACER_PREFIX}:${taskQueue}:${sourceName}`;
 }

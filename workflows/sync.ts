@@ -107,10 +107,15 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
 export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult> {
   const { pipeline, plan } = input;
   const activities = proxyActivities<SyncActivities>(activityOptions(input));
-  const pageOptions: ActivityOptions = plan.rateLimit
+  // Plans made before the pacer ran pages on a rate-limited task queue; a paced plan runs them on the sync's own queue.
+  const rateLimitedQueue = plan.rateLimit && !plan.rateLimit.fleetPacing ? plan.rateLimit : null;
+  const pageOptions: ActivityOptions = rateLimitedQueue
     ? // A page waiting longer than this for a poller of the rate-limited queue asks a worker to start one.
-      { ...activityOptions(input), taskQueue: plan.rateLimit.taskQueue, scheduleToStartTimeout: '1m' }
-    : activityOptions(input);
+      { ...activityOptions(input), taskQueue: rateLimitedQueue.taskQueue, scheduleToStartTimeout: '1m' }
+    : plan.rateLimit
+      ? // Paced pages wait for their slot anyway: any worker of the fleet may take them, not only this workflow's.
+        { ...activityOptions(input), allowEagerDispatch: false }
+      : activityOptions(input);
 
   /** One page; on a rate-limited queue nobody polls yet, a worker of the main queue is asked to, and the page goes again. */
   async function extractPage(args: ExtractPageInput): Promise<ExtractPageResult> {
@@ -120,8 +125,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       } catch (error) {
         const timedOutWaiting =
           error instanceof ActivityFailure && error.cause instanceof TimeoutFailure && error.cause.timeoutType === 'SCHEDULE_TO_START';
-        if (!plan.rateLimit || !timedOutWaiting) throw error;
-        await activities.ensureRateLimitedQueue(plan.rateLimit);
+        if (!rateLimitedQueue || !timedOutWaiting) throw error;
+        await activities.ensureRateLimitedQueue(rateLimitedQueue);
       }
     }
   }
@@ -201,10 +206,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       upsertMemo({ checkpoint, sync_mode: plan.syncMode } satisfies Partial<SyncMemo>);
     }
 
-    if (plan.rateLimit) await activities.ensureRateLimitedQueue(plan.rateLimit);
-    // Temporal's task-queue limit caps all syncs of the source over time but lets a burst through;
-    // pacing this sync's pages evenly keeps it under the cap in every second. 5% headroom absorbs jitter.
-    const pageGapMs = plan.rateLimit ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
+    if (rateLimitedQueue) await activities.ensureRateLimitedQueue(rateLimitedQueue);
+    // The source's pacer gives each get() a slot, fleet-wide, so no second holds more than requests_per_second
+    // calls; plans made before it existed relied on the rate-limited queue and paced this sync's pages evenly.
+    const pacer = plan.rateLimit?.fleetPacing ? { taskQueue: workflowInfo().taskQueue, requestsPerSecond: plan.rateLimit.requestsPerSecond } : undefined;
+    const pageGapMs = plan.rateLimit && !pacer ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
     let lastPageAt: number | null = null;
     let pagesThisRun = 0;
     // A resumed sync may be done already (it failed while publishing): then nothing is left to read.
@@ -221,6 +227,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         incrementalState: checkpoint.incrementalState,
         cursorField: plan.cursorField,
         notBefore: pageGapMs > 0 && lastPageAt !== null ? lastPageAt + pageGapMs : null,
+        ...(pacer ? { pacer } : {}),
       });
       lastPageAt = page.calledAt;
       checkpoint.iteration = iteration;

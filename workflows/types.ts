@@ -32,7 +32,7 @@ export interface SyncPlan {
    * Set when `api_config.requests_per_second` is: pages run on this task queue, which every worker
    * polls at that rate, so the cap holds across the fleet.
    */
-  rateLimit: { taskQueue: string; requestsPerSecond: number } | null;
+  rateLimit: { taskQueue: string; requestsPerSecond: number; fleetPacing?: boolean } | null;
   /** Field of a record holding its change time; its greatest value becomes `max_cursor_value`. */
   cursorField: string | null;
   /** Re-read everything, replace the destination, and make this run the new watermark. */
@@ -208,6 +208,17 @@ export interface ExtractPageInput extends ActivityInput {
   cursorField: string | null;
   /** Epoch ms before which `get()` must not be called (even pacing under `requests_per_second`). */
   notBefore: number | null;
+  /**
+   * Under `requests_per_second`: the sync's task queue, whose pacer for this source gives every `get()` of the
+   * source, from any sync and any worker of that queue, its slot.
+   */
+  pacer?: { taskQueue: string; requestsPerSecond: number };
+}
+
+/** Input of `requestPacerWorkflow`. */
+export interface RequestPacerInput {
+  /** Epoch ms of the first free slot. */
+  nextSlot: number;
 }
 
 export interface ExtractPageResult {

@@ -63,7 +63,7 @@ describe('bad inputs end quickly with a message naming the problem', () => {
 
   it('an unknown stream lists the streams', async () => {
     const result = await run(pipeline({ stream: 'invoices' }));
-    expect(result.stderr).toContain("Source 'my_source' has no stream 'invoices'. Available streams: MySource: users, orders.");
+    expect(result.stderr).toContain("Source 'my_source' has no stream 'invoices'. Available streams: users, orders.");
     expect(result.code).toBe(2);
   });
 

@@ -76,7 +76,20 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** Days the namespace keeps closed workflow runs (the dev server's own default is 1). */
   retentionDays?: number;
+  /** Dynamic config values; {@link SERVER_QUEUE_LIMITS} by default. `{}` starts the server as it ships. */
+  dynamicConfig?: Readonly<Record<string, number | string | boolean>>;
 }
+
+/**
+ * The dev server runs one history shard, whose transfer and timer queues are
+ * read at most 20 times a second by default: a sequential workflow then waits
+ * ~35 ms for a slot after each activity. Raised, each page costs what the
+ * round trips cost, not the queue's poll rate.
+ */
+export const SERVER_QUEUE_LIMITS: Readonly<Record<string, number>> = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+};
 
 /** A running `temporal server start-dev`. */
 export interface DevServer {
@@ -105,6 +118,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   else args.push('--headless');
   const lock = options.dbFile ? lockStateFile(options.dbFile) : undefined;
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? SERVER_QUEUE_LIMITS)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   const child = spawn(binary, args, { stdio: options.inheritOutput ? 'inherit' : ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -28,10 +28,10 @@ import type {
   SyncState,
   SyncWorkflowInput,
 } from './types.ts';
+import { maxCursor } from './cursor.ts';
 
 /** Marks the histories written since syncs record their state in the stream's state workflow. */
 const STREAM_STATE_PATCH = 'bizon-stream-state-workflow';
-import { maxCursor } from './cursor.ts';
 
 /** Answers where a running sync stands. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
@@ -96,6 +96,47 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
 }
 
 /**
+ * Sends a sync's events to its stream's state workflow (nothing when the plan
+ * has none). Events arrive in order. One sent beside a page costs no round
+ * trip of its own; it never rejects between two pages (which would fail the
+ * workflow task): its error waits for the next `flush()`.
+ */
+function streamStateRecorder(activities: SyncActivities, streamState: SyncPlan['streamState']) {
+  let inFlight: Promise<void> = Promise.resolve();
+  let pendingError: unknown;
+  const send = (event: StreamStateEvent) => activities.recordStreamState({ streamState: streamState!, event });
+  return {
+    /** Waits for the event in flight; throws its error, if it failed. */
+    async flush(): Promise<void> {
+      await inFlight;
+      const error = pendingError;
+      pendingError = undefined;
+      if (error) throw error;
+    },
+    /** Waits for the event in flight and forgets its error (a sync that fails already has its own). */
+    async settle(): Promise<void> {
+      await inFlight;
+      pendingError = undefined;
+    },
+    /** Records an event and waits for it. */
+    async record(event: StreamStateEvent): Promise<void> {
+      if (!streamState) return;
+      await this.flush();
+      await send(event);
+    },
+    /** Records an event beside the next page. */
+    recordBeside(event: StreamStateEvent): void {
+      if (!streamState) return;
+      inFlight = inFlight
+        .then(() => send(event))
+        .catch((error: unknown) => {
+          pendingError ??= error;
+        });
+    },
+  };
+}
+
+/**
  * One sync of one stream: find what earlier runs left (watermark, checkpoint),
  * prepare, then one `extractPage` activity per page carrying `nextPagination`
  * as durable state, then finalize (publish) and record the new watermark in
@@ -152,32 +193,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   // The stream's state workflow keeps watermark and checkpoints beyond history retention. Syncs started by a
   // version without it (their plan has no streamState) keep to what they were doing, and so does their replay.
   const streamState = plan.streamState && patched(STREAM_STATE_PATCH) ? plan.streamState : undefined;
-  // The last state event sent beside a page: it never rejects (its error waits in stateError for the next flush),
-  // so a failure cannot surface as an unhandled rejection between two pages.
-  let stateInFlight: Promise<void> = Promise.resolve();
-  let stateError: unknown;
-  async function flushState(): Promise<void> {
-    await stateInFlight;
-    const error = stateError;
-    stateError = undefined;
-    if (error) throw error;
-  }
-  /** Records a state event and waits for it (events arrive in order). */
-  async function recordState(event: StreamStateEvent): Promise<void> {
-    if (!streamState) return;
-    await flushState();
-    await activities.recordStreamState({ streamState, event });
-  }
-  /** Records a state event beside the next page, so it costs no extra round trip. */
-  function recordStateBeside(event: StreamStateEvent): void {
-    if (!streamState) return;
-    const state = streamState;
-    stateInFlight = stateInFlight
-      .then(() => activities.recordStreamState({ streamState: state, event }))
-      .catch((error: unknown) => {
-        stateError ??= error;
-      });
-  }
+  const state = streamStateRecorder(activities, streamState);
 
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {
@@ -196,7 +212,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         // force_ignore_checkpoint / reset: the failed sync's staged pages are not wanted any more.
         if (start.discardStagedOf) {
           await activities.abortSync({ pipeline, syncRunId: start.discardStagedOf });
-          await recordState({ kind: 'discarded', syncRunId: start.discardStagedOf, at: new Date().toISOString() });
+          await state.record({ kind: 'discarded', syncRunId: start.discardStagedOf, at: new Date().toISOString() });
         }
         checkpoint.incrementalState = start.incrementalState;
       }
@@ -239,11 +255,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       if (checkpoint.done) break;
       if (iteration % plan.checkpointEvery === 0) {
         upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
-        recordStateBeside({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: 'running', at: new Date().toISOString() });
+        state.recordBeside({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: 'running', at: new Date().toISOString() });
       }
       if (pagesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
         log.info('Continuing as new to keep the history small', { iteration });
-        await flushState();
+        await state.flush();
         const next = { ...checkpoint, runs: checkpoint.runs + 1 };
         const continueWithMemo = makeContinueAsNewFunc<typeof syncWorkflow>({ memo: { ...workflowInfo().memo, checkpoint: next } });
         await continueWithMemo({ ...input, checkpoint: next });
@@ -253,7 +269,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     status = 'finalizing';
     // Only a sync that read from a watermark appends; one that read everything (first sync, reset, lost state) replaces.
     const append = checkpoint.incrementalState !== null;
-    await flushState();
+    await state.flush();
     // Publishing is never cut in half by a cancel: readers see all of this sync's output or none.
     const outputs = await CancellationScope.nonCancellable(() => activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' }));
     upsertMemo({
@@ -265,7 +281,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       resumed_from_page: checkpoint.resumedFrom?.iteration ?? null,
       checkpoint: null,
     } satisfies Partial<SyncMemo>);
-    await recordState({
+    await state.record({
       kind: 'succeeded',
       watermark: { lastRun: checkpoint.startedAt, maxCursorValue: checkpoint.maxCursorValue, records: checkpoint.records, pages: checkpoint.iteration },
       at: new Date().toISOString(),
@@ -296,10 +312,9 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     // The exact place it stopped; the staged pages stay for the next run to resume from.
     await CancellationScope.nonCancellable(async () => {
       upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
-      await stateInFlight;
-      stateError = undefined;
+      await state.settle();
       if (checkpoint.iteration > 0) {
-        await recordState({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
+        await state.record({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
           log.warn('Could not record the checkpoint in the stream state workflow', { error: String(recordError) }),
         );
       }

@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { STREAM_STATE_WORKFLOW_TYPE } from '../engine/constants.ts';
+import { NonRetryableError } from '../errors.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from '../workflows/state.ts';
-import type { LoadSyncStateInput, RecordStreamStateInput, StreamState, StreamStateInput, SyncMemo, SyncState } from '../workflows/types.ts';
+import type { LoadSyncStateInput, RecordStreamStateInput, StreamState, StreamStateInput, StreamStateMemo, SyncMemo, SyncState } from '../workflows/types.ts';
 
 /** How many closed runs of a sync are read, once, to migrate a pipeline that ran before state workflows existed. */
 const RUNS_SCANNED = 100;
@@ -28,6 +29,7 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
   const { taskQueue } = Context.current().info;
   let source: SyncState['source'] = 'state-workflow';
   const stream = input.streamState;
+  if (stream) await bringStateWorkflowHere(client, stream, taskQueue);
   let state = stream ? await readStreamState(client, stream.workflowId) : undefined;
   if (!state) {
     const legacy = await stateFromClosedRuns(client, input.workflowId);
@@ -51,6 +53,47 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
       ? { ...checkpoint, status: (checkpointStatus ?? 'failed').toUpperCase(), runId: checkpoint.syncRunId }
       : null;
   return { watermark: state.watermark, resumable, source };
+}
+
+/**
+ * A state workflow runs on the task queue of the sync that started it. When a
+ * pipeline's `task_queue` changes, no worker may poll the old one any more:
+ * the state workflow moves to this queue, carrying the state its memo holds
+ * (current, since it has no event left to handle).
+ */
+async function bringStateWorkflowHere(client: Client, stream: NonNullable<LoadSyncStateInput['streamState']>, taskQueue: string): Promise<void> {
+  const handle = client.workflow.getHandle(stream.workflowId);
+  const description = await handle.describe().catch((error: unknown) => {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  });
+  if (!description || description.status.name !== 'RUNNING' || description.taskQueue === taskQueue) return;
+  if (description.raw.pendingWorkflowTask) {
+    throw new NonRetryableError(
+      `The state of ${stream.key.name} (${stream.key.source}/${stream.key.stream}) is kept by ${stream.workflowId} on task queue '${description.taskQueue}', ` +
+        `which has events no worker has handled. Run a worker on it once (bizon worker --task-queue ${description.taskQueue}), then sync again.`,
+    );
+  }
+  const state = stateFromMemo((description.memo ?? {}) as Partial<StreamStateMemo>);
+  await handle.terminate(`moved to task queue ${taskQueue}`);
+  await client.workflow.start(STREAM_STATE_WORKFLOW_TYPE, {
+    workflowId: stream.workflowId,
+    taskQueue,
+    args: [{ key: stream.key, state } satisfies StreamStateInput],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `bizon stream state ${stream.key.name}: ${stream.key.source}/${stream.key.stream}`,
+  });
+}
+
+function stateFromMemo(memo: Partial<StreamStateMemo>): StreamState {
+  return {
+    watermark: memo.last_run
+      ? { lastRun: memo.last_run, maxCursorValue: memo.max_cursor_value ?? null, records: memo.records ?? 0, pages: memo.pages ?? 0 }
+      : null,
+    checkpoint: memo.checkpoint ?? null,
+    checkpointStatus: memo.checkpoint_status ?? null,
+    updatedAt: null,
+  };
 }
 
 /** The stream's state, or undefined when its state workflow does not exist. */

@@ -134,4 +134,23 @@ describe("a stream's state lives in its state workflow", () => {
     expect(ids).toHaveLength(120);
     expect(new Set(ids).size).toBe(120);
   });
+
+  it('a pipeline moved to another task queue takes its state along', async () => {
+    const dir = tempDir();
+    const request = incrementalPipeline(dir);
+    const first = await runSync(client, request);
+    const elsewhere = await startTestEngine([REST_SOURCE], 'stream-state-moved');
+    try {
+      api.touch('users', [21]);
+      const mark = api.requests.length;
+      const moved = await runSync(client, { ...request, taskQueue: elsewhere.taskQueue });
+      expect(updatedSince(mark)).toEqual([first.lastRun]);
+      expect(moved.records).toBe(1);
+      const state = await client.workflow.getHandle(streamStateWorkflowId(request.config)).describe();
+      expect(state.taskQueue).toBe(elsewhere.taskQueue);
+      expect(state.memo).toMatchObject({ last_run: moved.lastRun });
+    } finally {
+      await elsewhere.stop();
+    }
+  });
 });

@@ -24,7 +24,7 @@ import type { Pagination } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import { reserveRequestSlot } from './pacing.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
-import { toApplicationFailure, withinRetryBudget } from './failures.ts';
+import { redact, toApplicationFailure, withinRetryBudget } from './failures.ts';
 
 /** Options of {@link createSyncActivities}. */
 export interface SyncActivitiesOptions {
@@ -104,7 +104,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         }
         await destination.checkConnection();
         await destination.prune?.(PUBLISHED_STAGING_TTL_MS);
-        const total = await countRecords(source);
+        const total = await countRecords(source, resolved.secretValues);
         log.info('Sync prepared', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, total });
         return { total: typeof total === 'number' && Number.isFinite(total) ? total : null };
       });
@@ -189,11 +189,12 @@ async function callGetRecordsAfter(source: AbstractSource, state: IncrementalSta
 }
 
 /** The optional total, for the progress line: a failure to count never blocks the sync. */
-async function countRecords(source: AbstractSource): Promise<number | null> {
+async function countRecords(source: AbstractSource, secrets: readonly string[]): Promise<number | null> {
   try {
     return await source.getTotalRecordsCount();
   } catch (error) {
-    log.warn('getTotalRecordsCount() failed; the sync goes on with an unknown total', { source: source.constructor.name, error: String(error) });
+    // Logs reach places history does not: the message is redacted like a failure's.
+    log.warn('getTotalRecordsCount() failed; the sync goes on with an unknown total', { source: source.constructor.name, error: redact(String(error), secrets) });
     return null;
   }
 }

@@ -35,13 +35,7 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
     const legacy = await stateFromClosedRuns(client, input.workflowId);
     source = legacy.watermark || legacy.checkpoint ? 'closed-runs' : 'none';
     if (stream) {
-      await client.workflow.start(STREAM_STATE_WORKFLOW_TYPE, {
-        workflowId: stream.workflowId,
-        taskQueue,
-        args: [{ key: stream.key, state: legacy } satisfies StreamStateInput],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        staticSummary: `bizon stream state ${stream.key.name}: ${stream.key.source}/${stream.key.stream}`,
-      });
+      await startStreamStateWorkflow(client, stream, taskQueue, legacy);
       state = (await readStreamState(client, stream.workflowId)) ?? legacy;
     } else {
       state = legacy;
@@ -76,6 +70,11 @@ async function bringStateWorkflowHere(client: Client, stream: NonNullable<LoadSy
   }
   const state = stateFromMemo((description.memo ?? {}) as Partial<StreamStateMemo>);
   await handle.terminate(`moved to task queue ${taskQueue}`);
+  await startStreamStateWorkflow(client, stream, taskQueue, state);
+}
+
+/** Starts the stream's state workflow on `taskQueue` with `state` (or leaves the one already running). */
+async function startStreamStateWorkflow(client: Client, stream: NonNullable<LoadSyncStateInput['streamState']>, taskQueue: string, state: StreamState): Promise<void> {
   await client.workflow.start(STREAM_STATE_WORKFLOW_TYPE, {
     workflowId: stream.workflowId,
     taskQueue,

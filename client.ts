@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, Payload } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
 import { syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
@@ -11,7 +11,7 @@ import { ConfigError } from './errors.ts';
 import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
-import type { SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+import type { PageBatchProgress, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
 export interface SyncRequest {
@@ -223,9 +223,54 @@ export async function runSync(client: Client, request: SyncRequest | PreparedSyn
   return waitForResult(client, started.workflowId);
 }
 
-/** Where a running sync stands, by workflow id. */
-export async function getProgress(client: Client, workflowId: string): Promise<SyncProgress> {
-  return client.workflow.getHandle(workflowId).query<SyncProgress>(PROGRESS_QUERY);
+/** Decodes a payload the way the client's data converter encoded it (codecs, e.g. encryption, undone last to first). */
+async function decodePayload<T>(client: Client, payload: Payload): Promise<T> {
+  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
+  let payloads = [payload];
+  for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+  return payloadConverter.fromPayload<T>(payloads[0]!);
+}
+
+/** A page activity Temporal is retrying, as `describe()` reports it. */
+export interface RetryingPage {
+  activity: string;
+  attempt: number;
+  lastFailure: string | undefined;
+}
+
+/** Where a running sync stands, with what its activity in flight reports. */
+export interface LiveSyncProgress extends SyncProgress {
+  /** The page activity being retried, if one is. */
+  retrying?: RetryingPage;
+  /**
+   * With `pages_per_activity`: the batch in flight, from its last heartbeat. Its staged pages and
+   * records are already counted in `iteration` and `records`.
+   */
+  batch?: { firstIteration: number; lastIteration: number };
+}
+
+/**
+ * Where a running sync stands, by workflow id: the workflow's `progress`
+ * query, advanced by the checkpoint its batch in flight last heartbeated.
+ */
+export async function getProgress(client: Client, workflowId: string): Promise<LiveSyncProgress> {
+  const handle = client.workflow.getHandle(workflowId);
+  const [progress, description] = await Promise.all([handle.query<SyncProgress>(PROGRESS_QUERY), handle.describe().catch(() => undefined)]);
+  const live: LiveSyncProgress = { ...progress };
+  const pending = description?.raw.pendingActivities ?? [];
+  const retried = pending.find((activity) => (activity.attempt ?? 1) > 1);
+  if (retried) live.retrying = { activity: retried.activityType?.name ?? 'activity', attempt: retried.attempt ?? 2, lastFailure: retried.lastFailure?.message ?? undefined };
+  const batch = pending.find((activity) => activity.activityType?.name === 'extractPages' && activity.heartbeatDetails?.payloads?.length);
+  if (batch && progress.status === 'extracting') {
+    const details = await decodePayload<PageBatchProgress>(client, batch.heartbeatDetails!.payloads![0]!).catch(() => undefined);
+    // Only the batch that starts after the workflow's checkpoint (a finished one may still be listed a moment).
+    if (details && details.firstIteration === progress.iteration + 1 && details.lastIteration >= details.firstIteration) {
+      live.iteration = details.lastIteration;
+      live.records = progress.records + details.recordCount;
+      live.batch = { firstIteration: details.firstIteration, lastIteration: details.lastIteration };
+    }
+  }
+  return live;
 }
 
 /** One run of a sync, as `bizon status` lists it. */

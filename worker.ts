@@ -8,6 +8,8 @@ import { loadCustomSources, type CustomSource } from './sources/registry.ts';
 
 /** How long a stopping worker lets the pages in flight finish before cancelling them. */
 const SHUTDOWN_GRACE_TIME = '5s';
+/** Longest wait before an activity's latest heartbeat (a batch's checkpoint) reaches the server. */
+const HEARTBEAT_THROTTLE = '200ms';
 /** How long it then waits for cancelled pages to end before it stops anyway. */
 const SHUTDOWN_FORCE_TIME = '10s';
 
@@ -82,6 +84,8 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       activities,
       dataConverter,
       maxConcurrentActivityTaskExecutions,
+      // A batch heartbeats its checkpoint after every page: sent at least this often, a crash loses little.
+      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
       // A get() that ignores cancellation must not keep the process alive: past this, the worker gives up on it.

@@ -3,7 +3,7 @@ import { Context, log } from '@temporalio/activity';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
 import { NonRetryableError } from '../errors.ts';
-import { validateIteration } from '../sources/iteration.ts';
+import { validateIteration, type ValidatedRecord } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
@@ -12,6 +12,8 @@ import type {
   ActivityInput,
   ExtractPageInput,
   ExtractPageResult,
+  ExtractPagesInput,
+  PageBatchProgress,
   FinalizeSyncInput,
   IncrementalStateJson,
   LoadSyncStateInput,
@@ -22,6 +24,7 @@ import type {
 } from '../workflows/types.ts';
 import type { Pagination } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
+import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
 import { reserveRequestSlot } from './pacing.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
 import { redact, toApplicationFailure, withinRetryBudget } from './failures.ts';
@@ -76,9 +79,10 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
    * Runs one activity's `work` for a sync: heartbeats while it runs, and any
    * error it throws becomes a Temporal failure (secrets redacted, retry budget applied).
    */
-  async function runForSync<T>(input: ActivityInput, work: (context: SyncContext) => Promise<T>): Promise<T> {
+  async function runForSync<T>(input: ActivityInput, work: (context: SyncContext) => Promise<T>, heartbeatDetails?: () => unknown): Promise<T> {
     const activity = Context.current();
-    const heartbeat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+    // A heartbeat replaces the details of the one before: a batch's keep-alive repeats its last checkpoint.
+    const heartbeat = setInterval(() => activity.heartbeat(heartbeatDetails?.()), HEARTBEAT_EVERY_MS);
     let secrets: readonly string[] = [];
     try {
       const context = contextFor(input);
@@ -111,27 +115,38 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     },
 
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
-      return runForSync(input, async ({ source, destination, resolved }) => {
-        const notBefore = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : input.notBefore;
-        if (notBefore !== null && notBefore > Date.now()) await sleep(notBefore - Date.now());
-        const extractedAt = new Date();
-        const pagination = input.pagination ?? undefined;
-        const raw = input.incrementalState
-          ? await callGetRecordsAfter(source, input.incrementalState, pagination)
-          : await source.get(pagination);
-        const page = validateIteration(raw, {
-          source: input.pipeline.source.name,
-          stream: resolved.sourceConfig.stream,
-          iteration: input.iteration,
-        });
-        await destination.write({ syncRunId: input.syncRunId, iteration: input.iteration, extractedAt, records: page.records });
+      return runForSync(input, async (context) => {
+        const read = await readPage(context, input, input.iteration, input.pagination, input.notBefore);
+        await stagePage(context, input, read);
         return {
-          nextPagination: page.nextPagination,
-          recordCount: page.records.length,
-          maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
-          calledAt: extractedAt.getTime(),
+          nextPagination: read.nextPagination,
+          recordCount: read.recordCount,
+          maxCursorValue: read.maxCursorValue,
+          calledAt: read.page.extractedAt.getTime(),
+          sourceMs: read.sourceMs,
         };
       });
+    },
+
+    async extractPages(input: ExtractPagesInput): Promise<PageBatchProgress> {
+      const activity = Context.current();
+      const start = batchStart(input, activity.info.heartbeatDetails);
+      if (start.lastIteration >= input.iteration) log.info('Resuming the batch after its last checkpoint', { page: start.lastIteration });
+      let latest = start;
+      return runForSync(
+        input,
+        (context) =>
+          runPageBatch(input, start, {
+            read: (iteration, pagination) => readPage(context, input, iteration, pagination, null),
+            stage: (read) => stagePage(context, input, read),
+            checkpoint: (progress) => {
+              latest = progress;
+              activity.heartbeat(progress);
+            },
+            now: Date.now,
+          }),
+        () => latest,
+      );
     },
 
     async loadSyncState(input: LoadSyncStateInput): Promise<SyncState> {
@@ -177,6 +192,41 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   };
 }
 
+
+/** A page as `get()` returned it, validated, with its extraction time. */
+interface SourcePage {
+  records: ValidatedRecord[];
+  extractedAt: Date;
+}
+
+/** Calls the source for one page, after its pacing slot if any, and validates what it returned. */
+async function readPage(
+  { source, resolved }: SyncContext,
+  input: Omit<ExtractPageInput, 'iteration' | 'pagination' | 'notBefore'>,
+  iteration: number,
+  pagination: Pagination | null,
+  notBefore: number | null,
+): Promise<ReadPage<SourcePage>> {
+  const slot = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : notBefore;
+  if (slot !== null && slot > Date.now()) await sleep(slot - Date.now());
+  const extractedAt = new Date();
+  const raw = input.incrementalState ? await callGetRecordsAfter(source, input.incrementalState, pagination ?? undefined) : await source.get(pagination ?? undefined);
+  const sourceMs = Date.now() - extractedAt.getTime();
+  const page = validateIteration(raw, { source: input.pipeline.source.name, stream: resolved.sourceConfig.stream, iteration });
+  return {
+    iteration,
+    page: { records: page.records, extractedAt },
+    recordCount: page.records.length,
+    nextPagination: page.nextPagination,
+    maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
+    sourceMs,
+  };
+}
+
+/** Stages a page, keyed by (sync run, iteration): staging it again replaces it. */
+async function stagePage({ destination }: SyncContext, input: ActivityInput, read: ReadPage<SourcePage>): Promise<void> {
+  await destination.write({ syncRunId: input.syncRunId, iteration: read.iteration, extractedAt: read.page.extractedAt, records: read.page.records });
+}
 
 async function callGetRecordsAfter(source: AbstractSource, state: IncrementalStateJson, pagination: Pagination | undefined) {
   if (typeof source.getRecordsAfter !== 'function') {

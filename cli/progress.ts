@@ -1,18 +1,12 @@
 import type { Client } from '@temporalio/client';
-import { getProgress } from '../client.ts';
-import type { SyncProgress, SyncResult } from '../workflows/types.ts';
+import { getProgress, type LiveSyncProgress } from '../client.ts';
+import type { SyncResult } from '../workflows/types.ts';
 
 const numberFormat = new Intl.NumberFormat('en-US');
 
-/** A page Temporal is retrying, as `describe()` reports it. */
-export interface RetryingPage {
-  activity: string;
-  attempt: number;
-  lastFailure: string | undefined;
-}
-
 /** One line of live progress: pages, records, total with percent and ETA when known, and a retry in progress. */
-export function formatProgress(progress: SyncProgress, retrying?: RetryingPage, now = Date.now()): string {
+export function formatProgress(progress: LiveSyncProgress, now = Date.now()): string {
+  const { retrying } = progress;
   const records = numberFormat.format(progress.records);
   let line = `${progress.status} · page ${progress.iteration} · ${records} records`;
   if (progress.total !== null && progress.total > 0) {
@@ -59,13 +53,6 @@ export function formatSummary(result: SyncResult): string[] {
   return lines;
 }
 
-async function retryingPage(client: Client, workflowId: string): Promise<RetryingPage | undefined> {
-  const description = await client.workflow.getHandle(workflowId).describe();
-  const pending = description.raw.pendingActivities?.find((activity) => (activity.attempt ?? 1) > 1);
-  if (!pending) return undefined;
-  return { activity: pending.activityType?.name ?? 'activity', attempt: pending.attempt ?? 2, lastFailure: pending.lastFailure?.message ?? undefined };
-}
-
 /**
  * Polls the sync's `progress` query (and, for retries, its description) and
  * prints it: rewritten in place on a terminal, one line per change (at most
@@ -82,9 +69,9 @@ export function watchProgress(client: Client, workflowId: string, out: NodeJS.Wr
     if (stopped || busy) return;
     busy = true;
     try {
-      const [progress, retrying] = await Promise.all([getProgress(client, workflowId), retryingPage(client, workflowId)]);
+      const progress = await getProgress(client, workflowId);
       if (stopped) return;
-      const line = formatProgress(progress, retrying);
+      const line = formatProgress(progress);
       if (interactive) {
         out.write(`\r\x1b[2K${line}`);
       } else if (line !== last && Date.now() - lastPrinted >= 1000) {

@@ -45,8 +45,18 @@ export const EngineConfig = z.strictObject({
     .int()
     .min(1)
     .default(250)
-    .describe('Pages per workflow run before it continues as new (keeps each history small)'),
+    .describe('Page activities per workflow run before it continues as new (keeps each history small); with one page per activity, pages'),
   checkpoint_every: z.number().int().min(1).default(10).describe('Pages between two checkpoints recorded in the memo (a failed sync resumes from the last one)'),
+  pages_per_activity: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(1)
+    .describe(
+      'Pages one activity reads before it reports back (1 = every page is its own activity in the Web UI). A batch still checkpoints after every page (activity heartbeat), so a crash loses at most the page in flight',
+    ),
+  activity_time_budget: Duration.default('5s').describe('With pages_per_activity > 1: a batch starts no new page after this long, so progress reaches the workflow at least this often'),
   page_timeout: Duration.default('10m').describe('Longest time one page (one get() call and its write) may take'),
   heartbeat_timeout: Duration.default('10s').describe('A page whose worker stops heartbeating for this long is retried elsewhere'),
 });

@@ -66,9 +66,12 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
       maximumInterval: engine.retry.maximum_interval,
     },
     activityDeadlineMs: engine.retry.max_elapsed !== undefined ? durationToMs(engine.retry.max_elapsed) + durationToMs(engine.page_timeout) : null,
-    pageTimeout: engine.page_timeout,
+    // A batch starts pages until its time budget is spent; the last one may still take a whole page_timeout.
+    pageTimeout: engine.pages_per_activity > 1 ? durationToMs(engine.activity_time_budget) + durationToMs(engine.page_timeout) : engine.page_timeout,
     heartbeatTimeout: engine.heartbeat_timeout,
     continueAsNewEvery: engine.continue_as_new_every,
+    pagesPerActivity: engine.pages_per_activity,
+    activityTimeBudgetMs: durationToMs(engine.activity_time_budget),
     checkpointEvery: engine.checkpoint_every,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
     cursorField: resolved.sourceConfig.cursor_field ?? null,

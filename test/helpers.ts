@@ -10,6 +10,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
 import { inject } from 'vitest';
 import type { DestinationRow } from '../destinations/destination.ts';
+import { getProgress } from '../client.ts';
 import { createWorker } from '../worker.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -118,12 +119,14 @@ export function followBizon(args: string[], options: { cwd?: string; env?: NodeJ
   };
 }
 
-/** Waits until the sync's `progress` query reports `page` (polls the workflow; the pages themselves are paced by the test). */
+/**
+ * Waits until the sync's progress reports `page` checkpointed: by the workflow, or by the heartbeat of its
+ * batch in flight (polls the workflow; the pages themselves are paced by the test).
+ */
 export async function waitForPage(client: Client, workflowId: string, page: number, timeoutMs = 60_000): Promise<void> {
-  const handle = client.workflow.getHandle(workflowId);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const progress = await handle.query<{ iteration: number }>('progress').catch(() => ({ iteration: 0 }));
+    const progress = await getProgress(client, workflowId).catch(() => ({ iteration: 0 }));
     if (progress.iteration >= page) return;
     if (Date.now() > deadline) throw new Error(`${workflowId}: page ${page} never came`);
     await sleep(50);

@@ -53,10 +53,20 @@ function activityOptions(input: SyncWorkflowInput): ActivityOptions {
   };
 }
 
-/** The one-line label of a page in the Web UI's event history. */
-function pageSummary(iteration: number, pagination: unknown): string {
-  const text = `page ${iteration} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
+/** The one-line label of a page (or a batch of pages) in the Web UI's event history. */
+function pageSummary(iteration: number, pagination: unknown, lastIteration = iteration): string {
+  const pages = lastIteration > iteration ? `pages ${iteration}–${lastIteration}` : `page ${iteration}`;
+  const text = `${pages} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/** What one page activity (one page, or a batch) did. */
+interface PageStep {
+  lastIteration: number;
+  nextPagination: ExtractPageResult['nextPagination'];
+  recordCount: number;
+  maxCursorValue: ExtractPageResult['maxCursorValue'];
+  sourceMs: number;
 }
 
 /** Where a new sync starts, decided from what the earlier runs of the same pipeline left. */
@@ -189,6 +199,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   setHandler(progressQuery, () => ({ status, ...checkpoint }));
 
   const activityInput = { pipeline, syncRunId: checkpoint.syncRunId };
+  const pagesPerActivity = plan.pagesPerActivity ?? 1;
 
   // The stream's state workflow keeps watermark and checkpoints beyond history retention. Syncs started by a
   // version without it (their plan has no streamState) keep to what they were doing, and so does their replay.
@@ -228,36 +239,45 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     const pacer = plan.rateLimit?.fleetPacing ? { taskQueue: workflowInfo().taskQueue, requestsPerSecond: plan.rateLimit.requestsPerSecond } : undefined;
     const pageGapMs = plan.rateLimit && !pacer ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
     let lastPageAt: number | null = null;
-    let pagesThisRun = 0;
+
+    /** The next page, or with `pages_per_activity` the next batch of pages, in one activity. */
+    async function nextPages(iteration: number): Promise<PageStep> {
+      const source = { ...activityInput, iteration, pagination: checkpoint.pagination, incrementalState: checkpoint.incrementalState, cursorField: plan.cursorField };
+      if (pagesPerActivity === 1) {
+        const page = await extractPage({ ...source, notBefore: pageGapMs > 0 && lastPageAt !== null ? lastPageAt + pageGapMs : null, ...(pacer ? { pacer } : {}) });
+        lastPageAt = page.calledAt;
+        return { ...page, lastIteration: iteration, sourceMs: page.sourceMs ?? 0 };
+      }
+      const maxPages = plan.maxIterations !== null ? Math.min(pagesPerActivity, plan.maxIterations - checkpoint.iteration) : pagesPerActivity;
+      const summary = pageSummary(iteration, checkpoint.pagination, iteration + maxPages - 1);
+      return activities.extractPages.executeWithOptions({ ...pageOptions, summary }, [
+        { ...source, maxPages, timeBudgetMs: plan.activityTimeBudgetMs ?? 5000, ...(pacer ? { pacer } : {}) },
+      ]);
+    }
+
+    let activitiesThisRun = 0;
     // A resumed sync may be done already (it failed while publishing): then nothing is left to read.
     while (!checkpoint.done) {
       if (plan.maxIterations !== null && checkpoint.iteration >= plan.maxIterations) {
         stoppedBy = 'max_iterations';
         break;
       }
-      const iteration = checkpoint.iteration + 1;
-      const page = await extractPage({
-        ...activityInput,
-        iteration,
-        pagination: checkpoint.pagination,
-        incrementalState: checkpoint.incrementalState,
-        cursorField: plan.cursorField,
-        notBefore: pageGapMs > 0 && lastPageAt !== null ? lastPageAt + pageGapMs : null,
-        ...(pacer ? { pacer } : {}),
-      });
-      lastPageAt = page.calledAt;
-      checkpoint.iteration = iteration;
-      checkpoint.records += page.recordCount;
-      checkpoint.pagination = page.nextPagination;
-      checkpoint.done = page.nextPagination === null;
-      checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, page.maxCursorValue);
-      pagesThisRun += 1;
+      const before = checkpoint.iteration;
+      const step = await nextPages(before + 1);
+      checkpoint.iteration = step.lastIteration;
+      checkpoint.records += step.recordCount;
+      checkpoint.pagination = step.nextPagination;
+      checkpoint.done = step.nextPagination === null;
+      checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, step.maxCursorValue);
+      checkpoint.sourceMs = (checkpoint.sourceMs ?? 0) + step.sourceMs;
+      activitiesThisRun += 1;
+      const iteration = checkpoint.iteration;
       if (checkpoint.done) break;
-      if (iteration % plan.checkpointEvery === 0) {
+      if (Math.floor(iteration / plan.checkpointEvery) > Math.floor(before / plan.checkpointEvery)) {
         upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
         state.recordBeside({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: 'running', at: new Date().toISOString() });
       }
-      if (pagesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
+      if (activitiesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
         log.info('Continuing as new to keep the history small', { iteration });
         await state.flush();
         const next = { ...checkpoint, runs: checkpoint.runs + 1 };
@@ -304,6 +324,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       incrementalFullRead: plan.syncMode === 'incremental' && checkpoint.incrementalState === null,
       resumedFrom: checkpoint.resumedFrom,
       stoppedBy,
+      sourceMs: checkpoint.sourceMs ?? 0,
+      pagesPerActivity,
     };
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;

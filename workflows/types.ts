@@ -23,7 +23,15 @@ export interface SyncPlan {
   activityDeadlineMs: number | null;
   pageTimeout: DurationValue;
   heartbeatTimeout: DurationValue;
+  /** Page activities per workflow run before it continues as new. */
   continueAsNewEvery: number;
+  /**
+   * Pages one activity reads (`engine.pages_per_activity`); absent in plans made before batching (1).
+   * With more than one, the sync calls `extractPages`, else `extractPage`.
+   */
+  pagesPerActivity?: number;
+  /** `engine.activity_time_budget` in ms: a batch starts no new page after this long. */
+  activityTimeBudgetMs?: number;
   /** Pages between two checkpoints recorded in the memo. */
   checkpointEvery: number;
   /** Failure types that fail the sync at once instead of being retried. */
@@ -67,6 +75,8 @@ export interface SyncCheckpoint {
   maxCursorValue: CursorValue | null;
   /** Set when this sync continued a failed one: the page it resumed after. */
   resumedFrom: { iteration: number; syncRunId: string } | null;
+  /** Milliseconds spent inside the source's `get()` calls so far (absent in checkpoints made before it was measured). */
+  sourceMs?: number;
 }
 
 /** A `cursor_field` value: compared as numbers, else as strings (ISO-8601 timestamps order correctly). */
@@ -191,6 +201,10 @@ export interface SyncResult {
   resumedFrom: { iteration: number; syncRunId: string } | null;
   /** Why the sync stopped: the source had no more pages, or `max_iterations` was reached. */
   stoppedBy: 'end_of_source' | 'max_iterations';
+  /** Milliseconds spent inside the source's `get()` calls (the rest of the wall time is bizon and Temporal). */
+  sourceMs?: number;
+  /** `engine.pages_per_activity` of the sync. */
+  pagesPerActivity?: number;
 }
 
 /** Input of every activity: which pipeline and which sync. */
@@ -228,6 +242,35 @@ export interface ExtractPageResult {
   maxCursorValue: CursorValue | null;
   /** Epoch ms when `get()` was called. */
   calledAt: number;
+  /** Milliseconds the `get()` call took. */
+  sourceMs?: number;
+}
+
+/** Input of `extractPages`: up to `maxPages` pages from `iteration` on, in one activity. */
+export interface ExtractPagesInput extends Omit<ExtractPageInput, 'notBefore'> {
+  maxPages: number;
+  /** No page starts after this many ms from the activity's first attempt. */
+  timeBudgetMs: number;
+}
+
+/**
+ * What a batch has done so far: its heartbeat details after every staged
+ * page, and its result. A retried attempt resumes after `lastIteration`.
+ */
+export interface PageBatchProgress {
+  /** The batch's first page. */
+  firstIteration: number;
+  /** The last page staged (`firstIteration - 1` before the first one). */
+  lastIteration: number;
+  /** Where the page after `lastIteration` starts (`null`: the source has no more pages, once a page was read). */
+  nextPagination: Pagination | null;
+  /** Records staged by this batch. */
+  recordCount: number;
+  maxCursorValue: CursorValue | null;
+  /** Milliseconds spent in `get()` by this batch. */
+  sourceMs: number;
+  /** Set once the source returned its last page. */
+  done: boolean;
 }
 
 export interface LoadSyncStateInput {
@@ -255,6 +298,8 @@ export interface FinalizeSyncInput extends ActivityInput {
 export interface SyncActivities {
   prepareSync(input: ActivityInput): Promise<PrepareSyncResult>;
   extractPage(input: ExtractPageInput): Promise<ExtractPageResult>;
+  /** Several pages in one activity, checkpointed by heartbeat after each (`engine.pages_per_activity`). */
+  extractPages(input: ExtractPagesInput): Promise<PageBatchProgress>;
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
   abortSync(input: ActivityInput): Promise<void>;
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ApiHold, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique } from '../helpers.ts';
+import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique, waitForPage } from '../helpers.ts';
 
 const RECORDS = 2000;
 const PAGE_SIZE = 10;
@@ -15,7 +15,11 @@ beforeAll(async () => {
 });
 afterAll(async () => api?.close());
 
-describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
+describe.each([
+  { batched: false, engine: {} },
+  // Batches of 50 pages, each ended by its size, never by its time budget: pages 1–50, 51–100, …
+  { batched: true, engine: { pages_per_activity: 50, activity_time_budget: '10m' } },
+])('a worker SIGKILLed in the middle of a 200-page sync (pages_per_activity: $engine.pages_per_activity)', ({ batched, engine: batching }) => {
   it.each([7, 93, 181])('killed at page %i: a new worker finishes it, every record exactly once', async (killAt) => {
     const dir = tempDir();
     const taskQueue = unique('crash');
@@ -31,12 +35,14 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
           name: unique('crash-safety'),
           source: { name: 'my_source', stream: 'users', api_url: `${api.url}`, page_size: PAGE_SIZE },
           destination: { name: 'file', config: { directory: dir } },
-          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' }, continue_as_new_every: 60 },
+          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' }, continue_as_new_every: 60, ...batching },
         },
         customSourceFiles: [PAGE_SOURCE],
         taskQueue,
       });
       await held.reached;
+      // In a batch, the page before is staged while this one is read: kill once its checkpoint reached the server.
+      if (batched) await waitForPage(client, sync.workflowId, killAt - 1);
       workers[0]!.kill('SIGKILL');
       const killedAt = Date.now();
       held.release();
@@ -44,6 +50,7 @@ describe('a worker SIGKILLed in the middle of a 200-page sync', () => {
       const result = (await sync.handle.result()) as SyncResult;
 
       expect(result.records).toBe(RECORDS);
+      expect(result.pagesPerActivity).toBe(batched ? 50 : 1);
       const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
       expect(ids).toHaveLength(RECORDS);
       expect(new Set(ids).size).toBe(RECORDS);

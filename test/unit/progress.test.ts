@@ -19,15 +19,15 @@ const progress: SyncProgress = {
 
 describe('progress line', () => {
   it('shows pages, records, percent and ETA when the total is known', () => {
-    expect(formatProgress(progress, undefined, 30_000)).toBe('extracting · page 12 · 1,200 records of 4,800 (25%) · ETA 1m 30s');
+    expect(formatProgress(progress, 30_000)).toBe('extracting · page 12 · 1,200 records of 4,800 (25%) · ETA 1m 30s');
   });
 
   it('shows pages and records only when the total is unknown', () => {
-    expect(formatProgress({ ...progress, total: null }, undefined, 30_000)).toBe('extracting · page 12 · 1,200 records');
+    expect(formatProgress({ ...progress, total: null }, 30_000)).toBe('extracting · page 12 · 1,200 records');
   });
 
   it('shows a page being retried and why', () => {
-    const line = formatProgress({ ...progress, total: null }, { activity: 'extractPage', attempt: 3, lastFailure: 'HTTP 503 from GET http://x/users' });
+    const line = formatProgress({ ...progress, total: null, retrying: { activity: 'extractPage', attempt: 3, lastFailure: 'HTTP 503 from GET http://x/users' } });
     expect(line).toBe('extracting · page 12 · 1,200 records · retrying extractPage (attempt 3): HTTP 503 from GET http://x/users');
   });
 

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
@@ -7,7 +7,7 @@ import { prepareSync } from '../../client.ts';
 import { SYNC_WORKFLOW_TYPE } from '../../engine/constants.ts';
 import { workflowBundle } from '../../engine/workflow-bundle.ts';
 import { chooseStart } from '../../workflows/sync.ts';
-import type { ExtractPageInput, StreamStateEvent, FinalizeSyncInput, SyncActivities, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
+import type { ExtractPageInput, ExtractPagesInput, StreamStateEvent, FinalizeSyncInput, SyncActivities, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
 import { unique } from '../helpers.ts';
 
 // syncWorkflow on a real Temporal server with stubbed activities: no source, no destination, no HTTP.
@@ -26,11 +26,13 @@ interface StubOptions {
   previous?: SyncState;
   /** Thrown by `extractPage` for this page, on every attempt. */
   failAt?: number;
+  /** A batch (`extractPages`) ends after this page at the latest, as if its time budget ran out. */
+  batchEndsAt?: number;
 }
 
 /** Stub activities that record every call they get. */
 function stubActivities(options: StubOptions) {
-  const calls = { extracted: [] as ExtractPageInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], recorded: [] as StreamStateEvent[], prepared: 0 };
+  const calls = { extracted: [] as ExtractPageInput[], batches: [] as ExtractPagesInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], recorded: [] as StreamStateEvent[], prepared: 0 };
   const activities: SyncActivities = {
     async loadSyncState() {
       return options.previous ?? { watermark: null, resumable: null, source: 'none' };
@@ -47,6 +49,20 @@ function stubActivities(options: StubOptions) {
         recordCount: 10,
         maxCursorValue: null,
         calledAt: Date.now(),
+      };
+    },
+    async extractPages(input) {
+      calls.batches.push(input);
+      const cutShort = options.batchEndsAt !== undefined && options.batchEndsAt >= input.iteration ? options.batchEndsAt : Infinity;
+      const last = Math.min(input.iteration + input.maxPages - 1, options.pages, cutShort);
+      return {
+        firstIteration: input.iteration,
+        lastIteration: last,
+        nextPagination: last < options.pages ? { page: last + 1 } : null,
+        recordCount: 10 * (last - input.iteration + 1),
+        maxCursorValue: null,
+        sourceMs: 1,
+        done: last === options.pages,
       };
     },
     async finalizeSync(input) {
@@ -85,7 +101,12 @@ async function runWorkflow(input: SyncWorkflowInput, activities: SyncActivities)
       (error: unknown) => ({ result: undefined, error }),
     );
     const memo = (await handle.describe()).memo as Partial<SyncMemo> | undefined;
-    return { ...outcome, memo };
+    // What the Web UI shows on each page activity of the last run.
+    const history = await handle.fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name?.startsWith('extractPage'))
+      .map((event) => (event.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(event.userMetadata.summary as Payload) : undefined));
+    return { ...outcome, memo, summaries };
   });
 }
 
@@ -154,6 +175,32 @@ describe('syncWorkflow with stubbed activities', () => {
       ['running', 2],
       ['failed', 3],
     ]);
+  });
+
+  it('with pages_per_activity, asks each batch for the pages after the last one and names them in its summary', async () => {
+    const { activities, calls } = stubActivities({ pages: 10, batchEndsAt: 6 });
+    const { result, summaries } = await runWorkflow(await planFor({ pages_per_activity: 4, checkpoint_every: 5 }), activities);
+    expect(calls.extracted).toHaveLength(0);
+    expect(summaries).toEqual(['pages 1–4 · first page', 'pages 5–8 · {"page":5}', 'pages 7–10 · {"page":7}']);
+    // 1–4, then 5–8 cut short after page 6 (its time budget), then 7–10.
+    expect(calls.batches.map((batch) => [batch.iteration, batch.pagination, batch.maxPages])).toEqual([
+      [1, null, 4],
+      [5, { page: 5 }, 4],
+      [7, { page: 7 }, 4],
+    ]);
+    expect(result).toMatchObject({ iterations: 10, records: 100, stoppedBy: 'end_of_source', pagesPerActivity: 4, sourceMs: 3 });
+    // A checkpoint whenever a batch crosses a multiple of checkpoint_every (5 and 10: the last is the success).
+    expect(calls.recorded.map((event) => (event.kind === 'checkpoint' ? event.checkpoint.iteration : event.kind))).toEqual([6, 'succeeded']);
+  });
+
+  it('with pages_per_activity, the last batch stops at max_iterations', async () => {
+    const { activities, calls } = stubActivities({ pages: 20 });
+    const { result } = await runWorkflow(await planFor({ pages_per_activity: 4 }, { max_iterations: 6 }), activities);
+    expect(calls.batches.map((batch) => [batch.iteration, batch.maxPages])).toEqual([
+      [1, 4],
+      [5, 2],
+    ]);
+    expect(result).toMatchObject({ iterations: 6, records: 60, stoppedBy: 'max_iterations' });
   });
 
   it('resumes a failed sync after its checkpoint, in its staging', async () => {

@@ -44,13 +44,14 @@ async function historiesOf(workflowId: string, firstRunId: string): Promise<RunH
   return runs;
 }
 
-async function sync(stream: string, pageSize: number, extra: Record<string, unknown> = {}) {
+async function sync(stream: string, pageSize: number, extra: Record<string, unknown> = {}, engineConfig: Record<string, unknown> = {}) {
   const dir = tempDir();
   const started = await startSync(client, {
     config: {
       name: unique('history'),
       source: { name: 'my_source', stream, api_url: api.url, page_size: pageSize, ...extra },
       destination: { name: 'file', config: { directory: dir } },
+      engine: engineConfig,
     },
     customSourceFiles: [PAGE_SOURCE],
     taskQueue,
@@ -71,6 +72,19 @@ describe('history stays bounded', () => {
     expect(result.runs).toBe(8);
     for (const history of histories) expect(history.events).toBeLessThan(2500);
     console.log(`2,000 pages in ${seconds.toFixed(1)}s (${(2000 / seconds).toFixed(0)} pages/s); events per run: ${histories.map((h) => h.events).join(', ')}`);
+  });
+
+  it('a 2,000-page sync in batches of 20 pages: 100 page activities, under 400 events per run', async () => {
+    const { result, dir, seconds, histories } = await sync('users', 5, {}, { pages_per_activity: 20, activity_time_budget: '10m', continue_as_new_every: 25 });
+    expect(result).toMatchObject({ iterations: 2000, records: 9_998, pagesPerActivity: 20 });
+    const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
+    expect(ids).toHaveLength(9_998);
+    expect(new Set(ids).size).toBe(9_998);
+    // 25 batches of 20 pages per run: 4 runs.
+    expect(histories).toHaveLength(4);
+    // Per batch: its activity and workflow task (6 events), and the checkpoint it crosses (memo, state workflow): under 15.
+    for (const history of histories) expect(history.events).toBeLessThan(25 * 15);
+    console.log(`2,000 pages in batches of 20: ${seconds.toFixed(1)}s (${(2000 / seconds).toFixed(0)} pages/s); events per run: ${histories.map((h) => h.events).join(', ')}`);
   });
 
   it('a page of 1,000 records costs the history about what a page of 10 does', async () => {

@@ -116,6 +116,46 @@ describe('rate limits and flaky APIs', () => {
     console.log(`40 pages, ${limited.length} answered 429: all retried after >= 1s`);
   });
 
+  it('pages_per_activity: a 429 in the middle of a batch waits Retry-After and the batch goes on from that page', async () => {
+    const refused = new Set<string>();
+    const api = await startExampleApi({
+      datasets: { users: 198 }, // 40 pages of 5, the last short
+      fault: (request) => {
+        const page = request.query.page;
+        if (request.path !== '/users' || (page !== '13' && page !== '31') || refused.has(page)) return undefined;
+        refused.add(page);
+        return { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '1' } };
+      },
+    });
+    apis.push(api);
+    const taskQueue = unique('batch-429');
+    workers.push(spawnWorker(taskQueue));
+    const { result, ids } = await runSyncOn(api, taskQueue, {}, { pages_per_activity: 20, activity_time_budget: '10m', retry: { initial_interval: '100ms' } });
+    expect(result).toMatchObject({ iterations: 40, pagesPerActivity: 20 });
+    expect(ids).toEqual(allIds(198));
+    const requests = pageRequests(api);
+    const timesRequested = (page: number) => requests.filter((request) => Number(request.query.page) === page).length;
+    // The refused pages were asked twice; no page before them again: each batch resumed from its checkpoint.
+    expect(Array.from({ length: 40 }, (_, index) => timesRequested(index + 1))).toEqual(Array.from({ length: 40 }, (_, index) => (index + 1 === 13 || index + 1 === 31 ? 2 : 1)));
+    for (const rejected of requests.filter((request) => request.status === 429)) {
+      const retry = requests.find((request) => request.at > rejected.at && request.query.page === rejected.query.page);
+      expect(retry!.at - rejected.at).toBeGreaterThanOrEqual(1000);
+    }
+  });
+
+  it('pages_per_activity: requests_per_second paces every get() of a batch', async () => {
+    const api = await startExampleApi({ datasets: { users: 98 } }); // 20 pages of 5, the last short
+    apis.push(api);
+    const taskQueue = unique('batch-rps');
+    workers.push(spawnWorker(taskQueue));
+    const { result, ids } = await runSyncOn(api, taskQueue, { api_config: { requests_per_second: 5 } }, { pages_per_activity: 10 });
+    expect(result).toMatchObject({ iterations: 20, pagesPerActivity: 10 });
+    expect(ids).toEqual(allIds(98));
+    const requests = pageRequests(api);
+    expect(busiestWindow(requests, 1000)).toBeLessThanOrEqual(5);
+    expect((requests.at(-1)!.at - requests[0]!.at) / 1000).toBeGreaterThan(19 / 5 - 1);
+  });
+
   it('chaos: 20% of requests answer 500 and some hang past the timeout: every record once', async () => {
     let seed = 42;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);

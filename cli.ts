@@ -1,24 +1,22 @@
 /** The `bizon` command: this file maps commands to their handlers in cli/, and only it owns the process. */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogLevel } from '@temporalio/worker';
 import { EXIT_SYNC_FAILED, EXIT_USAGE, UsageError } from './cli/common.ts';
-import { describeFailure } from './cli/failure.ts';
-import { runCommand, type RunOptions } from './cli/run.ts';
-import {
-  scheduleActionCommand,
-  scheduleBackfillCommand,
-  scheduleCreateCommand,
-  scheduleDescribeCommand,
-  scheduleListCommand,
-} from './cli/schedule.ts';
-import { codecServerCommand, serverCommand, workerCommand } from './cli/services.ts';
-import { sourceListCommand, streamListCommand } from './cli/sources.ts';
-import { cancelCommand, statusCommand } from './cli/status.ts';
-import { localStateFile } from './cli/temporal-target.ts';
-import { LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
-import { CODEC_KEY_ENV } from './engine/codec.ts';
+import type { RunOptions } from './cli/run.ts';
+import { localStateFile, startTargetEarly } from './cli/temporal-target.ts';
+import { CODEC_KEY_ENV, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
+import { PACKAGE_ROOT } from './engine/package-root.ts';
 import { ConfigError } from './errors.ts';
+
+// Command handlers are imported when their command runs: the Temporal SDK takes a second to load, and
+// `bizon run` starts its local server meanwhile.
+const runHandler = () => import('./cli/run.ts');
+const scheduleHandlers = () => import('./cli/schedule.ts');
+const serviceHandlers = () => import('./cli/services.ts');
+const sourceHandlers = () => import('./cli/sources.ts');
+const statusHandlers = () => import('./cli/status.ts');
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
@@ -33,7 +31,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 function packageVersion(): string {
-  return (createRequire(import.meta.url)('./package.json') as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 function buildProgram(setExit: (code: number) => void): Command {
@@ -57,7 +55,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--reset', 're-read the whole stream, replace the destination, and make this run the new watermark', false)
     .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
     .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)
-    .action((config: string, options: RunOptions) => run(() => runCommand(config, options)));
+    .action((config: string, options: RunOptions) =>
+      run(async () => {
+        const early = options.worker && !options.detach ? startTargetEarly(config) : undefined;
+        return (await runHandler()).runCommand(config, options, early);
+      }),
+    );
 
   program
     .command('worker')
@@ -66,7 +69,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(logLevelOption('INFO'))
     .option('--task-queue <name>', 'task queue to poll (default: bizon)')
     .option('--namespace <name>', 'Temporal namespace (default: default)')
-    .action((options) => run(() => workerCommand(options)));
+    .action((options) => run(async () => (await serviceHandlers()).workerCommand(options)));
 
   program
     .command('server')
@@ -74,21 +77,21 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--port <port>', 'frontend port', LOCAL_SERVER_ADDRESS.split(':')[1])
     .option('--ui-port <port>', 'Web UI port', String(LOCAL_UI_PORT))
     .option('--db-file <file>', 'SQLite file keeping the server state', localStateFile())
-    .action((options) => run(() => serverCommand(options)));
+    .action((options) => run(async () => (await serviceHandlers()).serverCommand(options)));
 
   program
     .command('codec-server')
     .description(`serve /encode and /decode with the ${CODEC_KEY_ENV} key, so the Web UI can show decrypted history`)
     .option('--port <port>', 'port on 127.0.0.1', '8888')
     .option('--cors-origin <url>', 'a Web UI origin allowed to call it (repeatable)', collect, [`http://127.0.0.1:${LOCAL_UI_PORT}`, `http://localhost:${LOCAL_UI_PORT}`])
-    .action((options: { port: string; corsOrigin: string[] }) => run(() => codecServerCommand(options)));
+    .action((options: { port: string; corsOrigin: string[] }) => run(async () => (await serviceHandlers()).codecServerCommand(options)));
 
   const source = program.command('source').description('list sources (built-in and --custom-source files)');
   source
     .command('list')
     .description('list built-in sources and those of --custom-source files')
     .addOption(customSourceOption())
-    .action((options) => run(() => sourceListCommand(options)));
+    .action((options) => run(async () => (await sourceHandlers()).sourceListCommand(options)));
 
   const schedule = program.command('schedule').description('run a pipeline on a Temporal Schedule');
   schedule
@@ -101,23 +104,23 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--overlap <policy>', 'when a sync of the pipeline is running: skip | wait', 'skip')
     .option('--paused', 'create it paused', false)
     .option('--note <text>', 'a note shown with the schedule')
-    .action((config: string, options) => run(() => scheduleCreateCommand(config, options)));
+    .action((config: string, options) => run(async () => (await scheduleHandlers()).scheduleCreateCommand(config, options)));
   schedule
     .command('list')
     .description('list bizon schedules')
-    .action(() => run(() => scheduleListCommand()));
+    .action(() => run(async () => (await scheduleHandlers()).scheduleListCommand()));
   schedule
     .command('describe')
     .description('show a schedule: spec, state, next and recent runs')
     .argument('<schedule>', 'schedule id or pipeline name')
-    .action((id: string) => run(() => scheduleDescribeCommand(id)));
+    .action((id: string) => run(async () => (await scheduleHandlers()).scheduleDescribeCommand(id)));
   for (const action of ['trigger', 'pause', 'unpause', 'delete'] as const) {
     schedule
       .command(action)
       .description(`${action} a schedule`)
       .argument('<schedule>', 'schedule id or pipeline name')
       .option('--note <text>', 'why (pause/unpause)')
-      .action((id: string, options: { note?: string }) => run(() => scheduleActionCommand(action, id, options.note)));
+      .action((id: string, options: { note?: string }) => run(async () => (await scheduleHandlers()).scheduleActionCommand(action, id, options.note)));
   }
   schedule
     .command('backfill')
@@ -125,7 +128,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<schedule>', 'schedule id or pipeline name')
     .requiredOption('--start <date>', 'ISO 8601 start')
     .requiredOption('--end <date>', 'ISO 8601 end')
-    .action((id: string, options: { start: string; end: string }) => run(() => scheduleBackfillCommand(id, options)));
+    .action((id: string, options: { start: string; end: string }) => run(async () => (await scheduleHandlers()).scheduleBackfillCommand(id, options)));
 
   program
     .command('status')
@@ -133,13 +136,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<pipeline>', 'pipeline name or YAML file')
     .option('--watch', 'follow the running sync with a live progress line', false)
     .option('--limit <n>', 'how many runs', '10')
-    .action((value: string, options: { watch: boolean; limit: string }) => run(() => statusCommand(value, options)));
+    .action((value: string, options: { watch: boolean; limit: string }) => run(async () => (await statusHandlers()).statusCommand(value, options)));
 
   program
     .command('cancel')
     .description('cancel the running sync of a pipeline (nothing half-published; the checkpoint is kept)')
     .argument('<pipeline>', 'pipeline name or YAML file')
-    .action((value: string) => run(() => cancelCommand(value)));
+    .action((value: string) => run(async () => (await statusHandlers()).cancelCommand(value)));
 
   const stream = program.command('stream').description('list the streams of a source');
   stream
@@ -147,7 +150,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('list the streams of a source and the sync modes each supports')
     .argument('<source>', 'source name')
     .addOption(customSourceOption())
-    .action((name: string, options) => run(() => streamListCommand(name, options)));
+    .action((name: string, options) => run(async () => (await sourceHandlers()).streamListCommand(name, options)));
   return program;
 }
 
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
       process.stderr.write(`Error: ${error.message}\n`);
       exitCode = EXIT_USAGE;
     } else {
+      const { describeFailure } = await import('./cli/failure.ts');
       const failure = describeFailure(error);
       process.stderr.write(`Error: ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}`);
       exitCode = EXIT_SYNC_FAILED;

@@ -1,53 +1,95 @@
 /**
- * What durability costs: the same source paged three ways, side by side in
- * one run — a plain loop (no Temporal), a bare Temporal workflow with one
- * activity per page and nothing else, and a bizon-temporal sync (validation,
- * staging, checkpoints, exactly-once publish) — on a local dev server.
+ * What durability costs, measured side by side in one run against the local
+ * example API (same page source, same file destination, same records out):
  *
- *   npx tsx bench/overhead.ts [--pages 300] [--latency 0,20]
+ * - a plain loop calling `get()` and staging each page (no Temporal),
+ * - a bare Temporal workflow, one activity per page and nothing else,
+ * - a bizon-temporal sync with one page per activity (the default),
+ * - a bizon-temporal sync with `pages_per_activity: 50`,
  *
- * Prints pages/s of each, and the ratios bizon/plain and bizon/bare-Temporal.
+ * at 0, 50 and 200 ms API latency, then through a proxy adding 25 ms each way
+ * between the worker and the server, then with 1,000-record pages; then the
+ * quickstart's wall time and a worker's memory after 1,000 and 10,000 pages.
+ *
+ *   npm run bench -- [--pages 500] [--stock]
+ *
+ * `--pages` sets the pages of the 0 and 50 ms cases (200 ms and the proxy use a fifth of it). `--stock` also
+ * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { startExampleApi } from '../examples/api/server.ts';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { runSync } from '../client.ts';
-import { createWorker } from '../worker.ts';
-import { SERVER_QUEUE_LIMITS, startDevServer } from '../engine/temporal-server.ts';
-import { loadCustomSources } from '../sources/registry.ts';
-import { validateIteration } from '../sources/iteration.ts';
 import { FileDestination } from '../destinations/file.ts';
-import type { AbstractSource } from '../sources/source.ts';
+import { startDevServer, type DevServer } from '../engine/temporal-server.ts';
+import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
+import { validateIteration } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
+import { loadCustomSources } from '../sources/registry.ts';
+import type { AbstractSource } from '../sources/source.ts';
+import { createWorker } from '../worker.ts';
+import { startDelayProxy } from './delay-proxy.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SOURCE_FILE = path.join(ROOT, 'examples', 'page', 'source.ts');
+const BATCH = { pages_per_activity: 50, activity_time_budget: '5s' };
 
 function flag(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
   return index > 0 ? process.argv[index + 1]! : fallback;
 }
-
-const pages = Number(flag('pages', '300'));
-const latencies = flag('latency', '0,20').split(',').map(Number);
-const PAGE_SIZE = 10;
+const PAGES = Number(flag('pages', '500'));
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const [custom] = await loadCustomSources([SOURCE_FILE]);
+const SourceCtor = custom!.cls as unknown as new (config: unknown) => AbstractSource;
+const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
+let runs = 0;
 
-/** The three ways, at each latency, on a dev server started with `dynamicConfig`. */
-async function benchOn(label: string, dynamicConfig: Record<string, number> | undefined): Promise<void> {
-  const server = await startDevServer({ ui: false, ...(dynamicConfig ? { dynamicConfig } : {}) });
-  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-  const worker = await createWorker({ address: server.address, taskQueue: 'bench', customSourceFiles: [SOURCE_FILE] });
+/** The example API with `pages` pages of `pageSize` records, one record short so nobody asks for an empty page. */
+function apiFor(pages: number, pageSize: number, latencyMs: number): Promise<ExampleApi> {
+  return startExampleApi({ datasets: { users: pages * pageSize - 1 }, latencyMs });
+}
+
+function sourceConfig(api: ExampleApi, pageSize: number) {
+  return { name: 'my_source', stream: 'users', api_url: api.url, page_size: pageSize, api_config: { retry_limit: 10, request_timeout: 30 } };
+}
+
+/** Seconds a plain loop takes: get(), validate, stage; then publish. */
+async function plainLoop(api: ExampleApi, pageSize: number): Promise<number> {
+  const started = performance.now();
+  const source = new SourceCtor({ ...sourceConfig(api, pageSize), sync_mode: 'full_refresh', force_ignore_checkpoint: false });
+  const destination = new FileDestination({ directory: tempDir('bench-plain-') }, 'users');
+  let pagination: Pagination | undefined;
+  for (let iteration = 1; ; iteration++) {
+    const page = validateIteration(await source.get(pagination), { source: 'my_source', stream: 'users', iteration });
+    await destination.write({ syncRunId: 'plain', iteration, extractedAt: new Date(), records: page.records });
+    if (!page.nextPagination) break;
+    pagination = page.nextPagination;
+  }
+  await destination.finalize({ syncRunId: 'plain', mode: 'replace' });
+  return (performance.now() - started) / 1000;
+}
+
+/** A Temporal server with a bizon worker and a bare-Temporal worker, reached directly or through a proxy. */
+interface Engine {
+  client: Client;
+  bare(api: ExampleApi, pageSize: number): Promise<number>;
+  bizon(api: ExampleApi, pageSize: number, engine?: Record<string, unknown>): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startEngine(address: string): Promise<Engine> {
+  const client = new Client({ connection: await Connection.connect({ address }) });
+  const worker = await createWorker({ address, taskQueue: 'bench', customSources: [custom!] });
   const workerRun = worker.run();
   let bareSource: AbstractSource | undefined;
   const bareWorker = await Worker.create({
-    connection: await NativeConnection.connect({ address: server.address }),
+    connection: await NativeConnection.connect({ address }),
     taskQueue: 'bench-bare',
     workflowsPath: path.join(ROOT, 'bench', 'bare-temporal-workflow.ts'),
     activities: {
@@ -58,59 +100,172 @@ async function benchOn(label: string, dynamicConfig: Record<string, number> | un
     },
   });
   const bareRun = bareWorker.run();
-
-  console.log(`\n${label}`);
-  console.log('latency_ms  plain_loop  bare_temporal  bizon_temporal  (pages/s)  bizon/plain  bizon/bare');
-  try {
-    for (const latencyMs of latencies) {
-      // One record short of full pages, so neither side asks for an extra empty page.
-      const api = await startExampleApi({ datasets: { users: pages * PAGE_SIZE - 1 }, latencyMs });
-      const config = { name: `bench-${latencyMs}`, stream: 'users', api_url: api.url, page_size: PAGE_SIZE, api_config: { retry_limit: 10, request_timeout: 30 } };
-
-      const plainStarted = performance.now();
-      const SourceCtor = custom!.cls as unknown as new (config: unknown) => AbstractSource;
-      const source = new SourceCtor({ ...config, name: 'my_source', sync_mode: 'full_refresh', force_ignore_checkpoint: false });
-      const destination = new FileDestination({ directory: mkdtempSync(path.join(tmpdir(), 'bench-plain-')) }, 'users');
-      let pagination: Pagination | undefined;
-      for (let iteration = 1; ; iteration++) {
-        const page = validateIteration(await source.get(pagination), { source: 'my_source', stream: 'users', iteration });
-        await destination.write({ syncRunId: 'plain', iteration, extractedAt: new Date(), records: page.records });
-        if (!page.nextPagination) break;
-        pagination = page.nextPagination;
-      }
-      await destination.finalize({ syncRunId: 'plain', mode: 'replace' });
-      const plainRate = pages / ((performance.now() - plainStarted) / 1000);
-
-      bareSource = new SourceCtor({ ...config, name: 'my_source', sync_mode: 'full_refresh', force_ignore_checkpoint: false });
-      const bareStarted = performance.now();
-      const barePages = await client.workflow.execute('barePagesWorkflow', { taskQueue: 'bench-bare', workflowId: `bench-bare-${latencyMs}-${Date.now()}` });
-      const bareRate = (barePages as number) / ((performance.now() - bareStarted) / 1000);
-
-      const syncStarted = performance.now();
-      const result = await runSync(client, {
+  return {
+    client,
+    async bare(api, pageSize) {
+      bareSource = new SourceCtor({ ...sourceConfig(api, pageSize), sync_mode: 'full_refresh', force_ignore_checkpoint: false });
+      const started = performance.now();
+      await client.workflow.execute('barePagesWorkflow', { taskQueue: 'bench-bare', workflowId: `bench-bare-${++runs}-${Date.now()}` });
+      return (performance.now() - started) / 1000;
+    },
+    async bizon(api, pageSize, engine = {}) {
+      const started = performance.now();
+      await runSync(client, {
         config: {
-          name: `bench-${latencyMs}-${Date.now()}`,
-          source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: PAGE_SIZE },
-          destination: { name: 'file', config: { directory: mkdtempSync(path.join(tmpdir(), 'bench-sync-')) } },
+          name: `bench-${++runs}-${Date.now()}`,
+          source: sourceConfig(api, pageSize),
+          destination: { name: 'file', config: { directory: tempDir('bench-sync-') } },
+          engine,
         },
         customSources: [custom!],
         taskQueue: 'bench',
       });
-      const syncRate = result.iterations / ((performance.now() - syncStarted) / 1000);
-      console.log(
-        `${String(latencyMs).padEnd(11)} ${plainRate.toFixed(1).padEnd(11)} ${bareRate.toFixed(1).padEnd(14)} ${syncRate.toFixed(1).padEnd(26)} ${(syncRate / plainRate).toFixed(3).padEnd(12)} ${(syncRate / bareRate).toFixed(3)}`,
-      );
+      return (performance.now() - started) / 1000;
+    },
+    async stop() {
+      worker.shutdown();
+      bareWorker.shutdown();
+      await Promise.all([workerRun, bareRun]);
+      await client.connection.close();
+    },
+  };
+}
+
+const pad = (value: string, width: number) => value.padEnd(width);
+const ratio = (seconds: number, plain: number) => `${(seconds / plain).toFixed(2)}×`;
+
+function printHeader(title: string, columns: string[]): void {
+  console.log(`\n${title}`);
+  console.log(columns.map((column, index) => pad(column, index === 0 ? 34 : 14)).join(''));
+}
+function printRow(label: string, cells: string[]): void {
+  console.log([pad(label, 34), ...cells.map((cell) => pad(cell, 14))].join(''));
+}
+
+/** Plain loop, bare Temporal, bizon (1 page per activity) and bizon batched, at each latency. */
+async function latencyCases(server: DevServer, label: string): Promise<void> {
+  const engine = await startEngine(server.address);
+  printHeader(`${label} — 10-record pages, seconds (ratio to the plain loop)`, ['case', 'plain loop', 'bare Temporal', 'bizon 1/act', 'bizon batched', '1/act', 'batched']);
+  try {
+    for (const [latencyMs, pages] of [
+      [0, PAGES],
+      [50, PAGES],
+      [200, Math.max(10, Math.round(PAGES / 5))],
+    ] as const) {
+      const api = await apiFor(pages, 10, latencyMs);
+      const plain = await plainLoop(api, 10);
+      const bare = await engine.bare(api, 10);
+      const one = await engine.bizon(api, 10);
+      const batched = await engine.bizon(api, 10, BATCH);
       await api.close();
+      printRow(`${pages} pages, API at ${latencyMs} ms`, [plain.toFixed(2), `${bare.toFixed(2)} (${ratio(bare, plain)})`, one.toFixed(2), batched.toFixed(2), ratio(one, plain), ratio(batched, plain)]);
     }
   } finally {
-    worker.shutdown();
-    bareWorker.shutdown();
-    await Promise.all([workerRun, bareRun]);
-    await client.connection.close();
-    await server.stop();
+    await engine.stop();
   }
 }
 
-console.log(`${pages} pages of ${PAGE_SIZE} records, file destination, page source against the local example API`);
-await benchOn('dev server as it ships (transfer and timer queues read 20 times a second)', {});
-await benchOn(`dev server as bizon starts it (${Object.entries(SERVER_QUEUE_LIMITS).map(([key, value]) => `${key}=${value}`).join(', ')})`, undefined);
+/** The same through a proxy adding 25 ms each way between worker/client and server: a remote cluster's round trip. */
+async function remoteCase(server: DevServer): Promise<void> {
+  const proxy = await startDelayProxy(server.address, 25);
+  const engine = await startEngine(proxy.address);
+  const pages = Math.max(10, Math.round(PAGES / 5));
+  printHeader('Through a proxy adding 25 ms each way between worker and server (API at 50 ms), seconds', ['case', 'plain loop', 'bizon 1/act', 'bizon batched', '1/act', 'batched']);
+  try {
+    const api = await apiFor(pages, 10, 50);
+    const plain = await plainLoop(api, 10);
+    const one = await engine.bizon(api, 10);
+    const batched = await engine.bizon(api, 10, BATCH);
+    await api.close();
+    printRow(`${pages} pages`, [plain.toFixed(2), one.toFixed(2), batched.toFixed(2), ratio(one, plain), ratio(batched, plain)]);
+  } finally {
+    await engine.stop();
+    await proxy.close();
+  }
+}
+
+/** Records/s with pages of 1,000 records at 0 ms. */
+async function largePages(server: DevServer): Promise<void> {
+  const engine = await startEngine(server.address);
+  const pages = 200;
+  printHeader(`${pages} pages of 1,000 records, API at 0 ms, records/s`, ['case', 'plain loop', 'bizon 1/act', 'bizon batched', '1/act', 'batched']);
+  try {
+    const api = await apiFor(pages, 1000, 0);
+    const records = pages * 1000 - 1;
+    const plain = await plainLoop(api, 1000);
+    const one = await engine.bizon(api, 1000);
+    const batched = await engine.bizon(api, 1000, BATCH);
+    await api.close();
+    const rate = (seconds: number) => `${Math.round(records / seconds / 1000)}k`;
+    printRow('records/s (share of the plain loop)', [rate(plain), rate(one), rate(batched), (plain / one).toFixed(2), (plain / batched).toFixed(2)]);
+  } finally {
+    await engine.stop();
+  }
+}
+
+/** Wall time of `bizon run examples/quickstart/config.yml`, embedded server included, cold then warm. */
+async function quickstart(): Promise<void> {
+  const cwd = tempDir('bench-quickstart-');
+  const env = { ...process.env, BIZON_STATE_DIR: path.join(cwd, 'state'), TEMPORAL_ADDRESS: '' };
+  const times: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    // The server of the run before stops in the background after its command exits: let it finish.
+    if (run > 0) await new Promise((resolve) => setTimeout(resolve, 2000));
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bizon.mjs'), 'run', path.join(ROOT, 'examples', 'quickstart', 'config.yml')], { cwd, env, stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`the quickstart exited with ${code}`);
+    times.push((performance.now() - started) / 1000);
+  }
+  console.log(`\nQuickstart wall time (bizon run, embedded server, 3 pages with 0.3 s of delay each): first ${times[0]!.toFixed(2)} s, then ${times.slice(1).map((time) => time.toFixed(2)).join(' s, ')} s`);
+}
+
+/** Resident memory of a `bizon worker` process after 1,000 and after 10,000 more pages (batched, 0 ms). */
+async function workerMemory(server: DevServer): Promise<void> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', SOURCE_FILE, '--task-queue', 'bench-rss', '--log-level', 'ERROR'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: server.address },
+    stdio: 'ignore',
+  });
+  const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  try {
+    const sync = async (pages: number) => {
+      const api = await apiFor(pages, 10, 0);
+      await runSync(client, {
+        config: { name: `bench-rss-${++runs}`, source: sourceConfig(api, 10), destination: { name: 'file', config: { directory: tempDir('bench-rss-') } }, engine: BATCH },
+        customSources: [custom!],
+        taskQueue: 'bench-rss',
+      });
+      await api.close();
+    };
+    await sync(1000);
+    const after1k = rssMb();
+    await sync(10_000);
+    const after10k = rssMb();
+    console.log(`\nWorker RSS: ${after1k.toFixed(0)} MB after 1,000 pages, ${after10k.toFixed(0)} MB after 10,000 more (${(after10k / after1k).toFixed(2)}×)`);
+  } finally {
+    child.kill('SIGTERM');
+    await client.connection.close();
+  }
+}
+
+console.log(`bizon-temporal bench: page source against the local example API, file destination; batched = ${JSON.stringify(BATCH)}`);
+const server = await startDevServer({ ui: false });
+try {
+  await latencyCases(server, 'Dev server as bizon starts it');
+  await remoteCase(server);
+  await largePages(server);
+  await workerMemory(server);
+} finally {
+  await server.stop();
+}
+if (process.argv.includes('--stock')) {
+  const stock = await startDevServer({ ui: false, dynamicConfig: {} });
+  try {
+    await latencyCases(stock, 'Dev server as it ships (transfer and timer queues read 20 times a second)');
+  } finally {
+    await stock.stop();
+  }
+}
+await quickstart();
+console.log('\nParallel streams and slices: not implemented yet (issue 9, items 4 and 5).');

@@ -1,13 +1,6 @@
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-
 /** Exit codes: 1 = the sync failed, 2 = the command or config is wrong (nothing was started). */
 export const EXIT_SYNC_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 /** A mistake in how a command was called; exits with {@link EXIT_USAGE}. */
 export class UsageError extends Error {}
-
-/** Routes the Temporal SDK's log (workers, activities) to stderr at `level`. */
-export function installLogger(level: LogLevel): void {
-  Runtime.install({ logger: new DefaultLogger(level), telemetryOptions: { logging: { filter: level === 'TRACE' || level === 'DEBUG' ? 'INFO' : 'WARN', forward: {} } } });
-}

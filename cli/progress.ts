@@ -53,6 +53,27 @@ export function formatSummary(result: SyncResult): string[] {
   return lines;
 }
 
+/** Pages needed before the tip about batching is worth giving. */
+const TIP_MIN_PAGES = 50;
+
+/**
+ * A suggestion to set `engine.pages_per_activity`, when a sync ran one page per
+ * activity and its pages spent far more time in Temporal round trips than in
+ * the source; undefined otherwise.
+ */
+export function batchingTip(result: SyncResult): string | undefined {
+  if ((result.pagesPerActivity ?? 1) > 1 || result.sourceMs === undefined || result.iterations < TIP_MIN_PAGES) return undefined;
+  const perPage = (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / result.iterations;
+  const inSource = result.sourceMs / result.iterations;
+  if (perPage < 3 * inSource || perPage - inSource < 5) return undefined;
+  // A batch of about a second of source time, between 10 and 200 pages.
+  const suggested = Math.min(200, Math.max(10, Math.round(1000 / Math.max(inSource, 1) / 10) * 10));
+  return (
+    `tip: a page took ${inSource.toFixed(0)} ms in the source but ${perPage.toFixed(0)} ms end to end (one Temporal round trip per page). ` +
+    `engine.pages_per_activity: ${suggested} runs ${suggested} pages per activity, still checkpointed after every page (docs/how-it-runs.md#many-pages-per-activity).`
+  );
+}
+
 /**
  * Polls the sync's `progress` query (and, for retries, its description) and
  * prints it: rewritten in place on a terminal, one line per change (at most

@@ -1,13 +1,14 @@
 import type { Client } from '@temporalio/client';
 import type { LogLevel } from '@temporalio/worker';
-import { prepareSync, startSync, waitForResult } from '../client.ts';
+import { prepareSync, startSync, waitForResult, type PreparedSync } from '../client.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../worker.ts';
-import { EXIT_SYNC_FAILED, installLogger } from './common.ts';
+import { EXIT_SYNC_FAILED } from './common.ts';
+import { installLogger } from './logging.ts';
 import { connectTo } from './connect.ts';
 import { describeFailure } from './failure.ts';
-import { formatSummary, watchProgress } from './progress.ts';
-import { localStateFile, resolveTemporalTarget, workflowUrl } from './temporal-target.ts';
+import { batchingTip, formatSummary, watchProgress } from './progress.ts';
+import { claimEarlyTarget, localStateFile, resolveTemporalTarget, workflowUrl, type EarlyTarget } from './temporal-target.ts';
 
 export interface RunOptions {
   customSource: string[];
@@ -21,28 +22,37 @@ export interface RunOptions {
 }
 
 /** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
-export async function runCommand(configFile: string, options: RunOptions): Promise<number> {
+export async function runCommand(configFile: string, options: RunOptions, early?: EarlyTarget): Promise<number> {
   installLogger(options.logLevel);
-  const prepared = await prepareSync({
-    config: configFile,
-    customSourceFiles: options.customSource,
-    checkSecrets: options.worker && !options.detach,
-    reset: options.reset,
-    forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
-    strictSecrets: options.strictSecrets,
-  });
+  let prepared: PreparedSync;
+  try {
+    prepared = await prepareSync({
+      config: configFile,
+      customSourceFiles: options.customSource,
+      checkSecrets: options.worker && !options.detach,
+      reset: options.reset,
+      forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
+      strictSecrets: options.strictSecrets,
+    });
+  } catch (error) {
+    await claimEarlyTarget(early, undefined);
+    throw error;
+  }
   for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
   const { pipeline } = prepared;
   const remoteOnly = options.detach || !options.worker;
-  const target = await resolveTemporalTarget(pipeline, !remoteOnly);
+  const target = (await claimEarlyTarget(early, pipeline)) ?? (await resolveTemporalTarget(pipeline, !remoteOnly));
   let worker: BizonWorker | undefined;
+  let workerReady: Promise<unknown> | undefined;
   let workerRun: Promise<void> | undefined;
   let client: Client | undefined;
   const stopAll = async () => {
+    await workerReady?.catch(() => undefined);
     worker?.shutdown();
     await workerRun?.catch(() => undefined);
     await client?.connection.close();
-    await target.embedded?.stop();
+    // Everything the sync did is stored: the server finishes stopping after this command exits.
+    target.embedded?.stopInBackground();
   };
   let interrupted = false;
   const onSignal = () => {
@@ -56,17 +66,18 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
     if (target.kind === 'embedded') {
       process.stderr.write(`Started a local Temporal server (state in ${localStateFile()}); Web UI: ${target.uiUrl}\n`);
     }
-    client = await connectTo(target);
     if (options.worker && !options.detach) {
-      worker = await createWorker({
-        address: target.address,
-        namespace: target.namespace,
-        taskQueue: prepared.taskQueue,
-        customSources: prepared.customSources,
-      });
-      workerRun = worker.run();
+      // The worker loads its workflow code while the sync starts; the sync's first task waits for its poll.
+      workerReady = createWorker({ address: target.address, namespace: target.namespace, taskQueue: prepared.taskQueue, customSources: prepared.customSources }).then(
+        (created) => {
+          worker = created;
+          workerRun = created.run();
+        },
+      );
     }
+    client = await connectTo(target);
     const sync = await startSync(client, prepared, { attach: options.attach });
+    await workerReady;
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
     const link = workflowUrl(target, sync.workflowId, sync.runId);
     process.stderr.write(`${sync.attached ? 'Attached to the running sync' : 'Started sync'} ${label}\n  workflow: ${sync.workflowId}${link ? `\n  Web UI: ${link}` : ''}\n`);
@@ -96,6 +107,8 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
     }
     await progress.stop();
     process.stderr.write(`✔ Sync succeeded: ${label}\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
+    const tip = batchingTip(result);
+    if (tip) process.stderr.write(`  ${tip}\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

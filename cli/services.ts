@@ -5,7 +5,8 @@ import { startCodecServer } from '../engine/codec-server.ts';
 import { isListening, startDevServer } from '../engine/temporal-server.ts';
 import { LOCAL_RETENTION_DAYS } from '../engine/constants.ts';
 import { createWorker } from '../worker.ts';
-import { installLogger, UsageError } from './common.ts';
+import { UsageError } from './common.ts';
+import { installLogger } from './logging.ts';
 import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
 
 /** `bizon worker`: a long-running worker. */

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { LOCAL_RETENTION_DAYS, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
@@ -50,8 +51,55 @@ export function adoptWorkingDirectoryState(cwd = process.cwd(), env: NodeJS.Proc
  * server whose state is kept in {@link localStateFile}.
  */
 export async function resolveTemporalTarget(pipeline: PipelineConfig | undefined, allowEmbedded: boolean): Promise<TemporalTarget> {
-  const namespace = pipeline?.engine.temporal.namespace ?? 'default';
-  const configured = pipeline?.engine.temporal.address ?? process.env.TEMPORAL_ADDRESS;
+  return resolveTarget({ address: pipeline?.engine.temporal.address, namespace: pipeline?.engine.temporal.namespace ?? 'default' }, allowEmbedded);
+}
+
+/** Where a pipeline's `engine.temporal` points. */
+interface TemporalSettings {
+  address: string | undefined;
+  namespace: string;
+}
+
+/** A server being found (or started) for a config file, before the file is validated. */
+export interface EarlyTarget extends TemporalSettings {
+  target: Promise<TemporalTarget>;
+}
+
+/**
+ * Starts finding (and, when none runs, starting) the Temporal server of a
+ * config file as soon as the command starts, so the local server boots while
+ * the SDK and the sources load. Reads only `engine.temporal` from the raw
+ * YAML; the command checks it against the validated config before it uses the
+ * target. Undefined when the file cannot be read.
+ */
+export function startTargetEarly(configFile: string): EarlyTarget | undefined {
+  let raw: { engine?: { temporal?: { address?: unknown; namespace?: unknown } } } | undefined;
+  try {
+    raw = parseYaml(readFileSync(configFile, 'utf8')) ?? undefined;
+  } catch {
+    return undefined;
+  }
+  const temporal = raw?.engine?.temporal;
+  const settings = {
+    address: typeof temporal?.address === 'string' ? temporal.address : undefined,
+    namespace: typeof temporal?.namespace === 'string' ? temporal.namespace : 'default',
+  };
+  const target = resolveTarget(settings, true);
+  // Awaited by the command; until then, a failure must not count as unhandled.
+  target.catch(() => undefined);
+  return { ...settings, target };
+}
+
+/** The early target if it was found for these settings; else it is let go (its server stopped) and undefined. */
+export async function claimEarlyTarget(early: EarlyTarget | undefined, pipeline: PipelineConfig | undefined): Promise<TemporalTarget | undefined> {
+  if (!early) return undefined;
+  if (pipeline && early.address === pipeline.engine.temporal.address && early.namespace === pipeline.engine.temporal.namespace) return early.target;
+  (await early.target.catch(() => undefined))?.embedded?.stopInBackground();
+  return undefined;
+}
+
+async function resolveTarget({ address, namespace }: TemporalSettings, allowEmbedded: boolean): Promise<TemporalTarget> {
+  const configured = address ?? process.env.TEMPORAL_ADDRESS;
   if (configured) return { address: configured, namespace, uiUrl: process.env.BIZON_UI_URL, kind: 'configured' };
   if (await isListening(LOCAL_SERVER_ADDRESS)) {
     return { address: LOCAL_SERVER_ADDRESS, namespace, uiUrl: `http://127.0.0.1:${LOCAL_UI_PORT}`, kind: 'local-server' };

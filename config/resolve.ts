@@ -56,6 +56,9 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
 /** The plain-JSON settings the workflow needs, with every default applied. */
 export function planSync(resolved: ResolvedPipeline): SyncPlan {
   const { engine } = resolved.pipeline;
+  // A batch starts pages until its time budget is spent; the last one may still take a whole page_timeout.
+  const batched = engine.pages_per_activity > 1;
+  const activityTimeout = batched ? durationToMs(engine.activity_time_budget) + durationToMs(engine.page_timeout) : engine.page_timeout;
   return {
     syncMode: resolved.sourceConfig.sync_mode === 'incremental' ? 'incremental' : 'full_refresh',
     maxIterations: resolved.sourceConfig.max_iterations ?? null,
@@ -65,9 +68,8 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
       backoffCoefficient: engine.retry.backoff_coefficient,
       maximumInterval: engine.retry.maximum_interval,
     },
-    activityDeadlineMs: engine.retry.max_elapsed !== undefined ? durationToMs(engine.retry.max_elapsed) + durationToMs(engine.page_timeout) : null,
-    // A batch starts pages until its time budget is spent; the last one may still take a whole page_timeout.
-    pageTimeout: engine.pages_per_activity > 1 ? durationToMs(engine.activity_time_budget) + durationToMs(engine.page_timeout) : engine.page_timeout,
+    activityDeadlineMs: engine.retry.max_elapsed !== undefined ? durationToMs(engine.retry.max_elapsed) + durationToMs(activityTimeout) : null,
+    pageTimeout: activityTimeout,
     heartbeatTimeout: engine.heartbeat_timeout,
     continueAsNewEvery: engine.continue_as_new_every,
     pagesPerActivity: engine.pages_per_activity,

@@ -4,9 +4,10 @@ import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ConfigError } from '../errors.ts';
 import { PACKAGE_ROOT } from './package-root.ts';
+import { CODEC_KEY_ENV } from './constants.ts';
 
 /** The environment variable holding the codec key: 32 bytes, base64. When it is set, the codec is on. */
-export const CODEC_KEY_ENV = 'BIZON_CODEC_KEY';
+export { CODEC_KEY_ENV };
 /** The environment variable holding the codec server's token; a random one is made when it is not set. */
 export const CODEC_SERVER_TOKEN_ENV = 'BIZON_CODEC_SERVER_TOKEN';
 const ENCODING = 'binary/encrypted';

@@ -1,5 +1,7 @@
 /** Task queue of bizon workers unless the config says otherwise; worker, client and tests share it. */
 export const DEFAULT_TASK_QUEUE = 'bizon';
+/** Environment variable holding the AES-256 key of the payload codec (base64). */
+export const CODEC_KEY_ENV = 'BIZON_CODEC_KEY';
 /** Temporal namespace used unless the config says otherwise. */
 export const DEFAULT_NAMESPACE = 'default';
 /** Where `bizon server` listens, so `bizon run` can find it. */

@@ -1,10 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection } from '@temporalio/client';
-import Long from 'long';
 import { ConfigError } from '../errors.ts';
 
 /**
@@ -98,7 +96,16 @@ export interface DevServer {
   process: ChildProcess;
   /** Stops the server and waits for it to exit. */
   stop(): Promise<void>;
+  /**
+   * Asks the server to stop and returns at once; it finishes shutting down on
+   * its own (about a second), and the next server on the same state file
+   * waits for it. For a command that should not wait at exit.
+   */
+  stopInBackground(): void;
 }
+
+/** How long a new server waits for the one before it, on the same state file, to finish stopping. */
+const STOPPING_SERVER_WAIT_MS = 20_000;
 
 /**
  * Starts a real Temporal dev server (`temporal server start-dev`) on
@@ -116,14 +123,20 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   if (ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
   else args.push('--headless');
-  const lock = options.dbFile ? lockStateFile(options.dbFile) : undefined;
+  const lock = options.dbFile ? await lockStateFile(options.dbFile) : undefined;
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const [key, value] of Object.entries(options.dynamicConfig ?? SERVER_QUEUE_LIMITS)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
-  const child = spawn(binary, args, { stdio: options.inheritOutput ? 'inherit' : ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
+  // A server that keeps a state file logs next to it: it may outlive this process (stopInBackground), and a
+  // pipe to a process that is gone would kill it mid-shutdown.
+  const logFile = options.dbFile ? `${options.dbFile}.log` : undefined;
+  const logFd = logFile ? openSync(logFile, 'w') : undefined;
+  const child = spawn(binary, args, { stdio: options.inheritOutput ? 'inherit' : ['ignore', 'ignore', logFd ?? 'pipe'] });
+  if (logFd !== undefined) closeSync(logFd);
+  let piped = '';
   child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    piped = (piped + chunk.toString()).slice(-4000);
   });
+  const serverOutput = () => (logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-4000) : piped).trim();
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       lock?.release();
@@ -133,10 +146,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   while (!(await isListening(address))) {
-    if (child.exitCode !== null) throw new Error(`The Temporal dev server exited with code ${child.exitCode}: ${stderr.trim()}`);
+    if (child.exitCode !== null) throw new Error(`The Temporal dev server exited with code ${child.exitCode}: ${serverOutput()}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`The Temporal dev server did not start within ${options.startTimeoutMs ?? 30_000} ms: ${stderr.trim()}`);
+      throw new Error(`The Temporal dev server did not start within ${options.startTimeoutMs ?? 30_000} ms: ${serverOutput()}`);
     }
     await sleep(100);
   }
@@ -154,6 +167,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         clearTimeout(timer);
       }
     },
+    stopInBackground() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (lock && child.pid) lock.handOver(child.pid);
+      child.kill('SIGTERM');
+      child.unref();
+    },
   };
 }
 
@@ -162,16 +181,27 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
  * server at a time. A second server on the same file would die on
  * `database is locked`; this says what to do instead.
  */
-function lockStateFile(dbFile: string): { release(): void } {
+async function lockStateFile(dbFile: string): Promise<{ release(): void; handOver(serverPid: number): void }> {
   mkdirSync(path.dirname(dbFile), { recursive: true });
   const lockFile = `${dbFile}.lock`;
+  const waitUntil = Date.now() + STOPPING_SERVER_WAIT_MS;
   for (;;) {
     try {
       writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(lockFile, 'utf8'));
+      const content = readFileSync(lockFile, 'utf8');
+      const stopping = /^stopping:(\d+)$/.exec(content);
+      if (stopping && isAlive(Number(stopping[1]))) {
+        // The server of the last command is still shutting down: it lets go of the file in a moment.
+        if (Date.now() > waitUntil) {
+          throw new ConfigError(`The local Temporal server of a previous command (pid ${stopping[1]}) has not stopped after ${STOPPING_SERVER_WAIT_MS / 1000} s; stop it, then try again.`);
+        }
+        await sleep(50);
+        continue;
+      }
+      const holder = stopping ? 0 : Number(content);
       if (holder && holder !== process.pid && isAlive(holder)) {
         throw new ConfigError(
           `Another bizon process (pid ${holder}) runs a local Temporal server on ${dbFile}. Start \`bizon server\` in another terminal and every \`bizon run\` will share it (or set BIZON_STATE_DIR to use another state).`,
@@ -180,12 +210,22 @@ function lockStateFile(dbFile: string): { release(): void } {
       rmSync(lockFile, { force: true }); // left by a process that is gone
     }
   }
-  const release = () => rmSync(lockFile, { force: true });
+  let written = String(process.pid);
+  // Only our own claim is removed: once the server stopped, another command may already hold the file.
+  const release = () => {
+    if (existsSync(lockFile) && readFileSync(lockFile, 'utf8') === written) rmSync(lockFile, { force: true });
+  };
   process.once('exit', release);
   return {
     release() {
       process.off('exit', release);
       release();
+    },
+    /** The server keeps the file while it stops, after this process is gone. */
+    handOver(serverPid: number) {
+      process.off('exit', release);
+      written = `stopping:${serverPid}`;
+      writeFileSync(lockFile, written);
     },
   };
 }
@@ -201,6 +241,7 @@ function isAlive(pid: number): boolean {
 
 /** Sets how long the namespace keeps closed runs. */
 async function setRetention(address: string, namespace: string, days: number): Promise<void> {
+  const [{ Connection }, { default: Long }] = await Promise.all([import('@temporalio/client'), import('long')]);
   const connection = await Connection.connect({ address, connectTimeout: 2000 });
   try {
     await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(days * 86_400) } } });
@@ -211,6 +252,7 @@ async function setRetention(address: string, namespace: string, days: number): P
 
 /** Waits until the server answers for `namespace` (it accepts TCP a little before that). */
 export async function waitForNamespace(address: string, namespace: string, deadline: number): Promise<void> {
+  const { Connection } = await import('@temporalio/client');
   for (;;) {
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a fresh clone needs to run syncs: npm packages and the Temporal CLI.
+# What a fresh clone needs to run syncs: npm packages, the Temporal CLI, and the compiled CLI (dist/).
 # With --for-tests, also Chromium (Debian's package) for the Web UI test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/install-temporal.sh
+# The compiled CLI starts without transpiling (bin/bizon.mjs runs it while it is newer than every source).
+if [ ! -f dist/cli.js ] || [ -n "$(find activities cli config destinations engine sources workflows ./*.ts -name '*.ts' ! -name '*.d.ts' -newer dist/cli.js -print -quit)" ]; then
+  npx tsc -p tsconfig.build.json
+fi
 if [ "${1:-}" = "--for-tests" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing Chromium (Debian package) for the Web UI test…"

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parsePipelineConfig, parseWithSchema } from '../../config/pipeline.ts';
+import { planSync, resolvePipeline } from '../../config/resolve.ts';
 import { checkSecretReferences, findLiteralCredentials, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
 import { ConfigError } from '../../errors.ts';
 import { SourceConfig } from '../../sources/config.ts';
@@ -25,6 +26,8 @@ describe('pipeline config', () => {
       retry: { initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '5m' },
       continue_as_new_every: 250,
       checkpoint_every: 10,
+      pages_per_activity: 1,
+      activity_time_budget: '5s',
       page_timeout: '10m',
       heartbeat_timeout: '10s',
     });
@@ -38,7 +41,7 @@ describe('pipeline config', () => {
 
   it('lists the known keys when nothing is close', () => {
     const message = errorOf(() => parsePipelineConfig({ ...base, engine: { zzz: 1 } }));
-    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, page_timeout, heartbeat_timeout)');
+    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, activity_time_budget, page_timeout, heartbeat_timeout)');
   });
 
   it('rejects a bad duration and a bad destination', () => {
@@ -100,5 +103,18 @@ describe('literal credentials', () => {
       },
     };
     expect(findLiteralCredentials(source)).toEqual(['source.authentication.params.client_secret', 'source.authentication.params.cookies.session']);
+  });
+});
+
+describe('the plan of a batched sync', () => {
+  const plan = (engine: Record<string, unknown>) =>
+    planSync(resolvePipeline(parsePipelineConfig({ name: 'p', source: { name: 'dummy', stream: 'creatures' }, destination: { name: 'logger' }, engine }), []));
+
+  it('one page per activity keeps page_timeout as the activity timeout', () => {
+    expect(plan({})).toMatchObject({ pagesPerActivity: 1, pageTimeout: '10m' });
+  });
+
+  it('a batch may take its time budget plus one page_timeout (the last page starts just before the budget ends)', () => {
+    expect(plan({ pages_per_activity: 50, activity_time_budget: '5s', page_timeout: '1m' })).toMatchObject({ pagesPerActivity: 50, activityTimeBudgetMs: 5000, pageTimeout: 65_000 });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatProgress, formatSummary } from '../../cli/progress.ts';
+import { batchingTip, formatDuration, formatProgress, formatSummary } from '../../cli/progress.ts';
+import type { SyncResult } from '../../workflows/types.ts';
 import type { SyncProgress } from '../../workflows/types.ts';
 
 const progress: SyncProgress = {
@@ -63,5 +64,29 @@ describe('progress line', () => {
       'stopped at max_iterations; the source had more pages',
       'output: /tmp/x.jsonl (1,500 records)',
     ]);
+  });
+
+  describe('the tip to batch pages', () => {
+    const run = (fields: Partial<SyncResult>): SyncResult => ({
+      pipeline: 'p', source: 's', stream: 'x', syncRunId: 'r', iterations: 500, records: 5000,
+      startedAt: new Date(0).toISOString(), finishedAt: new Date(25_000).toISOString(), runs: 2, outputs: [],
+      lastRun: new Date(0).toISOString(), maxCursorValue: null, incrementalFullRead: false, incrementalSince: null,
+      resumedFrom: null, stoppedBy: 'end_of_source', sourceMs: 1000, pagesPerActivity: 1, ...fields,
+    });
+
+    it('suggests pages_per_activity when round trips, not the source, took the time', () => {
+      // 50 ms a page end to end, 2 ms of it in get().
+      expect(batchingTip(run({}))).toBe(
+        'tip: a page took 2 ms in the source but 50 ms end to end (one Temporal round trip per page). engine.pages_per_activity: 200 runs 200 pages per activity, still checkpointed after every page (docs/how-it-runs.md#many-pages-per-activity).',
+      );
+      expect(batchingTip(run({ sourceMs: 500 * 8 }))).toContain('pages_per_activity: 130');
+    });
+
+    it('stays quiet for slow APIs, short syncs, and syncs already batched', () => {
+      expect(batchingTip(run({ sourceMs: 500 * 40 }))).toBeUndefined();
+      expect(batchingTip(run({ iterations: 20 }))).toBeUndefined();
+      expect(batchingTip(run({ pagesPerActivity: 50 }))).toBeUndefined();
+      expect(batchingTip(run({ sourceMs: undefined }))).toBeUndefined();
+    });
   });
 });

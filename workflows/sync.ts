@@ -32,6 +32,8 @@ import { maxCursor } from './cursor.ts';
 
 /** Marks the histories written since syncs record their state in the stream's state workflow. */
 const STREAM_STATE_PATCH = 'bizon-stream-state-workflow';
+/** Marks the histories written since a sync prepares while it loads its state (one round trip less). */
+const PARALLEL_START_PATCH = 'bizon-prepare-while-loading-state';
 
 /** Answers where a running sync stands. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
@@ -209,11 +211,16 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {
     if (!input.checkpoint) {
-      const previous = await activities.loadSyncState({
+      const loading = activities.loadSyncState({
         workflowId: workflowInfo().workflowId,
         currentSyncRunId: checkpoint.syncRunId,
         ...(streamState ? { streamState } : {}),
       });
+      // Preparing (checkConnection, the total) does not depend on what earlier runs left.
+      const preparing = patched(PARALLEL_START_PATCH) ? activities.prepareSync({ ...activityInput }) : undefined;
+      // Awaited below; a failure while the state loads must not count as unhandled meanwhile.
+      preparing?.catch(() => undefined);
+      const previous = await loading;
       const start = chooseStart(previous, plan);
       if (start.kind === 'resume') {
         log.info('Resuming the failed sync from its checkpoint', { iteration: start.checkpoint.iteration, status: start.failedStatus });
@@ -227,7 +234,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         }
         checkpoint.incrementalState = start.incrementalState;
       }
-      const prepared = await activities.prepareSync(activityInput);
+      const prepared = await (preparing ?? activities.prepareSync(activityInput));
       checkpoint.total = prepared.total;
       status = 'extracting';
       upsertMemo({ checkpoint, sync_mode: plan.syncMode } satisfies Partial<SyncMemo>);

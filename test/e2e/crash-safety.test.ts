@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSync } from '../../client.ts';
+import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ApiHold, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique, waitForPage } from '../helpers.ts';
@@ -42,7 +42,12 @@ describe.each([
       });
       await held.reached;
       // In a batch, the page before is staged while this one is read: kill once its checkpoint reached the server.
-      if (batched) await waitForPage(client, sync.workflowId, killAt - 1);
+      if (batched) {
+        await waitForPage(client, sync.workflowId, killAt - 1);
+        // What `bizon run` and `bizon status` show: the workflow knows the batches before this one; the heartbeat, the rest.
+        const batchStart = Math.floor((killAt - 1) / 50) * 50 + 1;
+        expect(await getProgress(client, sync.workflowId)).toMatchObject({ iteration: killAt - 1, records: (killAt - 1) * PAGE_SIZE, batch: { firstIteration: batchStart, lastIteration: killAt - 1 } });
+      }
       workers[0]!.kill('SIGKILL');
       const killedAt = Date.now();
       held.release();

@@ -13,7 +13,7 @@
  *
  *   npm run bench -- [--pages 500] [--stock]
  *
- * `--pages` sets the pages of the 0 and 50 ms cases (200 ms and the proxy use a fifth of it). `--stock` also
+ * `--pages` sets the pages of the 0 and 50 ms cases and of the proxy (200 ms uses a fifth of it). `--stock` also
  * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
  */
 import { spawn } from 'node:child_process';
@@ -169,7 +169,7 @@ async function latencyCases(server: DevServer, label: string): Promise<void> {
 async function remoteCase(server: DevServer): Promise<void> {
   const proxy = await startDelayProxy(server.address, 25);
   const engine = await startEngine(proxy.address);
-  const pages = Math.max(10, Math.round(PAGES / 5));
+  const pages = PAGES;
   printHeader('Through a proxy adding 25 ms each way between worker and server (API at 50 ms), seconds', ['case', 'plain loop', 'bizon 1/act', 'bizon batched', '1/act', 'batched']);
   try {
     const api = await apiFor(pages, 10, 50);
@@ -220,7 +220,7 @@ async function quickstart(): Promise<void> {
   console.log(`\nQuickstart wall time (bizon run, embedded server, 3 pages with 0.3 s of delay each): first ${times[0]!.toFixed(2)} s, then ${times.slice(1).map((time) => time.toFixed(2)).join(' s, ')} s`);
 }
 
-/** Resident memory of a `bizon worker` process after 1,000 and after 10,000 more pages (batched, 0 ms). */
+/** Resident memory of a `bizon worker` process after 1,000 pages, then after 10,000 more, twice (batched, 0 ms): warm-up vs growth. */
 async function workerMemory(server: DevServer): Promise<void> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', SOURCE_FILE, '--task-queue', 'bench-rss', '--log-level', 'ERROR'], {
     env: { ...process.env, TEMPORAL_ADDRESS: server.address },
@@ -241,8 +241,12 @@ async function workerMemory(server: DevServer): Promise<void> {
     await sync(1000);
     const after1k = rssMb();
     await sync(10_000);
-    const after10k = rssMb();
-    console.log(`\nWorker RSS: ${after1k.toFixed(0)} MB after 1,000 pages, ${after10k.toFixed(0)} MB after 10,000 more (${(after10k / after1k).toFixed(2)}×)`);
+    const after11k = rssMb();
+    await sync(10_000);
+    const after21k = rssMb();
+    console.log(
+      `\nWorker RSS: ${after1k.toFixed(0)} MB after 1,000 pages, ${after11k.toFixed(0)} MB after 10,000 more (${(after11k / after1k).toFixed(2)}×), ${after21k.toFixed(0)} MB after 10,000 more again (${(after21k / after1k).toFixed(2)}×)`,
+    );
   } finally {
     child.kill('SIGTERM');
     await client.connection.close();

@@ -1,17 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import type { DataConverter, Payload } from '@temporalio/common';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, type DataConverter, type Payload } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
-import { syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
+import { pipelineWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { configDifferences } from './config/diff.ts';
-import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config/pipeline.ts';
+import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
-import { DEFAULT_NAMESPACE, PROGRESS_QUERY, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
-import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
+import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomSources, type CustomSource } from './sources/registry.ts';
-import type { PageBatchProgress, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
 export interface SyncRequest {
@@ -123,9 +123,47 @@ export async function withClient<T>(options: ConnectOptions, work: (client: Clie
 /** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */
 export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
   const pipeline = typeof request.config === 'string' ? await readPipelineConfig(request.config) : parsePipelineConfig(request.config);
+  const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
+  return prepareStream(pipeline, request, customSources);
+}
+
+/** A validated pipeline with `source.streams`, ready to start: one prepared sync per stream. */
+export interface PreparedPipeline {
+  name: string;
+  source: string;
+  streams: PreparedSync[];
+  workflowId: string;
+  taskQueue: string;
+  maxParallelStreams: number;
+  warnings: string[];
+  customSources: CustomSource[];
+}
+
+/**
+ * Reads and validates a pipeline file of any kind: a {@link PreparedSync} for
+ * one `source.stream`, a {@link PreparedPipeline} for `source.streams`.
+ */
+export async function preparePipeline(request: SyncRequest): Promise<PreparedSync | PreparedPipeline> {
+  const definition = typeof request.config === 'string' ? await readPipelineDefinition(request.config) : parsePipelineDefinition(request.config);
+  const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
+  const streams = definition.pipelines.map((pipeline) => prepareStream(pipeline, request, customSources));
+  if (definition.streams === null) return streams[0]!;
+  const first = streams[0]!;
+  return {
+    name: definition.name,
+    source: first.pipeline.source.name,
+    streams,
+    workflowId: pipelineWorkflowId(first.pipeline),
+    taskQueue: first.taskQueue,
+    maxParallelStreams: definition.engine.max_parallel_streams,
+    warnings: [...new Set(streams.flatMap((stream) => stream.warnings))],
+    customSources,
+  };
+}
+
+function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSources: CustomSource[]): PreparedSync {
   if (request.reset) pipeline.source.reset = true;
   if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
-  const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
   const resolved = resolvePipeline(pipeline, customSources);
   if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);
   const literal = findLiteralCredentials(pipeline.source);
@@ -215,6 +253,94 @@ export async function waitForResult(
       await sleep(1000);
     }
   }
+}
+
+/** A pipeline with `source.streams` started (or found running) on Temporal. */
+export interface PipelineHandle {
+  workflowId: string;
+  runId: string;
+  /** True when the pipeline was already running and this attached to it. */
+  attached: boolean;
+  handle: WorkflowHandle;
+}
+
+/**
+ * Starts the pipeline workflow of a {@link PreparedPipeline}: every stream's
+ * sync, as a child under its own sync id. If the pipeline is already running,
+ * this attaches to it.
+ */
+export async function startPipeline(client: Client, prepared: PreparedPipeline): Promise<PipelineHandle> {
+  const searchable = await ensureSearchAttributes(client);
+  const input: PipelineWorkflowInput = {
+    name: prepared.name,
+    source: prepared.source,
+    maxParallelStreams: prepared.maxParallelStreams,
+    streams: prepared.streams.map((stream) => ({
+      stream: stream.pipeline.source.stream,
+      workflowId: stream.workflowId,
+      sync: stream.input,
+      memo: { ...initialMemo(stream) },
+      searchAttributes: searchable ? plainSyncSearchAttributes(stream.pipeline) : [],
+    })),
+  };
+  const streamNames = prepared.streams.map((stream) => stream.pipeline.source.stream);
+  try {
+    const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
+      workflowId: prepared.workflowId,
+      taskQueue: prepared.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      memo: { bizon_pipeline: prepared.name, bizon_source: prepared.source, bizon_streams: streamNames },
+      ...(searchable ? { typedSearchAttributes: [{ key: BIZON_PIPELINE, value: prepared.name }, { key: BIZON_SOURCE, value: prepared.source }] } : {}),
+      staticSummary: `bizon pipeline ${prepared.name}: ${prepared.source}/${streamNames.join(', ')}`,
+    });
+    return { workflowId: prepared.workflowId, runId: handle.firstExecutionRunId, attached: false, handle };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const handle = client.workflow.getHandle(prepared.workflowId);
+    return { workflowId: prepared.workflowId, runId: (await handle.describe()).runId, attached: true, handle };
+  }
+}
+
+/** Where each stream of a running (or ended) pipeline stands. */
+export async function getPipelineProgress(client: Client, workflowId: string): Promise<PipelineResult> {
+  return client.workflow.getHandle(workflowId).query<PipelineResult>(PIPELINE_PROGRESS_QUERY);
+}
+
+/**
+ * Waits for a pipeline: its result when every stream succeeded; when one did
+ * not, a {@link PipelineFailedError} carrying every stream's outcome (the
+ * others finished and published).
+ */
+export async function waitForPipeline(client: Client, workflowId: string, options: { patienceMs?: number; onUnreachable?: (error: unknown) => void } = {}): Promise<PipelineResult> {
+  try {
+    return (await waitForResult(client, workflowId, options)) as unknown as PipelineResult;
+  } catch (error) {
+    const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
+    if (failure instanceof ApplicationFailure && failure.type === STREAMS_FAILED && failure.details?.[0]) {
+      throw new PipelineFailedError(failure.message, failure.details[0] as PipelineResult);
+    }
+    throw error;
+  }
+}
+
+/** A pipeline in which at least one stream did not succeed; `outcome` has every stream's. */
+export class PipelineFailedError extends Error {
+  override readonly name = 'PipelineFailedError';
+  constructor(
+    message: string,
+    readonly outcome: PipelineResult,
+  ) {
+    super(message);
+  }
+}
+
+/** Starts a pipeline with `source.streams` (or attaches to it) and waits for every stream. */
+export async function runPipeline(client: Client, request: SyncRequest | PreparedPipeline): Promise<PipelineResult> {
+  const prepared = 'streams' in request ? request : await preparePipeline(request);
+  if (!('streams' in prepared)) throw new ConfigError(`Pipeline '${prepared.pipeline.name}' has one stream (source.stream): run it with runSync()`);
+  const started = await startPipeline(client, prepared);
+  return waitForPipeline(client, started.workflowId);
 }
 
 /** Starts a sync (or attaches to the running one) and waits for its result. */

@@ -28,8 +28,24 @@ export {
 } from './errors.ts';
 export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
 
-export { cancelSync, connectClient, getProgress, listSyncRuns, prepareSync, runSync, startSync, waitForResult, withClient } from './client.ts';
-export type { ConnectOptions, PreparedSync, StartSyncOptions, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';
+export {
+  cancelSync,
+  connectClient,
+  getPipelineProgress,
+  getProgress,
+  listSyncRuns,
+  PipelineFailedError,
+  preparePipeline,
+  prepareSync,
+  runPipeline,
+  runSync,
+  startPipeline,
+  startSync,
+  waitForPipeline,
+  waitForResult,
+  withClient,
+} from './client.ts';
+export type { ConnectOptions, LiveSyncProgress, PipelineHandle, PreparedPipeline, PreparedSync, StartSyncOptions, SyncHandle, SyncRequest, SyncRunSummary } from './client.ts';
 export {
   backfillSchedule,
   deleteSchedule,

@@ -2,7 +2,7 @@ import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type Sche
 import { initialMemo, prepareSync, type PreparedSync, type SyncRequest } from './client.ts';
 import { SCHEDULED_SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { parseScheduleId, scheduledLauncherId, scheduleId } from './engine/ids.ts';
-import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
+import { ensureSearchAttributes, plainSyncSearchAttributes } from './engine/search-attributes.ts';
 import { ConfigError } from './errors.ts';
 import type { OverlapPolicy, ScheduledSyncInput, ScheduledSyncResult } from './workflows/types.ts';
 
@@ -31,7 +31,7 @@ export async function scheduleSync(client: Client, request: SyncRequest | Prepar
     sync: prepared.input,
     syncWorkflowId: prepared.workflowId,
     memo: { ...initialMemo(prepared) },
-    searchAttributes: (await ensureSearchAttributes(client)) ? syncSearchAttributes(pipeline).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) })) : [],
+    searchAttributes: (await ensureSearchAttributes(client)) ? plainSyncSearchAttributes(pipeline) : [],
     overlap: options.overlap ?? 'skip',
   };
   if (!options.cron && !options.every) throw new ConfigError('A schedule needs --cron <expression> or --every <interval>');

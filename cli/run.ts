@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { LogLevel } from '@temporalio/worker';
-import { prepareSync, startSync, waitForResult, type PreparedSync } from '../client.ts';
+import { preparePipeline, startPipeline, startSync, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
+import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED } from './common.ts';
@@ -24,9 +25,9 @@ export interface RunOptions {
 /** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
 export async function runCommand(configFile: string, options: RunOptions, early?: EarlyTarget): Promise<number> {
   installLogger(options.logLevel);
-  let prepared: PreparedSync;
+  let prepared: PreparedSync | PreparedPipeline;
   try {
-    prepared = await prepareSync({
+    prepared = await preparePipeline({
       config: configFile,
       customSourceFiles: options.customSource,
       checkSecrets: options.worker && !options.detach,
@@ -39,7 +40,7 @@ export async function runCommand(configFile: string, options: RunOptions, early?
     throw error;
   }
   for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
-  const { pipeline } = prepared;
+  const pipeline = 'streams' in prepared ? prepared.streams[0]!.pipeline : prepared.pipeline;
   const remoteOnly = options.detach || !options.worker;
   const target = (await claimEarlyTarget(early, pipeline)) ?? (await resolveTemporalTarget(pipeline, !remoteOnly));
   let worker: BizonWorker | undefined;
@@ -76,6 +77,21 @@ export async function runCommand(configFile: string, options: RunOptions, early?
       );
     }
     client = await connectTo(target);
+    const workerStopped =
+      workerRun === undefined && workerReady === undefined
+        ? new Promise<never>(() => undefined)
+        : (async (): Promise<never> => {
+            await workerReady;
+            await workerRun;
+            throw new Error('The worker stopped before the sync finished');
+          })();
+    workerStopped.catch(() => undefined);
+    if ('streams' in prepared) {
+      const started = await startPipeline(client, prepared);
+      await workerReady;
+      const code = await followPipeline(client, prepared, started, { target, detach: options.detach, workerStopped });
+      return interrupted ? new Promise<number>(() => undefined) : code;
+    }
     const sync = await startSync(client, prepared, { attach: options.attach });
     await workerReady;
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
@@ -91,12 +107,7 @@ export async function runCommand(configFile: string, options: RunOptions, early?
         if (!warned) process.stderr.write('\nTemporal is unreachable; waiting for it to come back (the sync resumes where it was)…\n');
         warned = true;
       };
-      result = (await Promise.race([
-        waitForResult(client, sync.workflowId, { onUnreachable }),
-        workerRun?.then(() => {
-          throw new Error('The worker stopped before the sync finished');
-        }) ?? new Promise<never>(() => undefined),
-      ])) as SyncResult;
+      result = await Promise.race([waitForResult(client, sync.workflowId, { onUnreachable }), workerStopped]);
     } catch (error) {
       await progress.stop();
       // Interrupted: the worker stopped because it was told to, and the sync goes on; that was said already.

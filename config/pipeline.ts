@@ -57,6 +57,7 @@ export const EngineConfig = z.strictObject({
       'Pages one activity reads before it reports back (1 = every page is its own activity in the Web UI). A batch still checkpoints after every page (activity heartbeat), so a crash loses at most the page in flight',
     ),
   activity_time_budget: Duration.default('5s').describe('With pages_per_activity > 1: a batch starts no new page after this long, so progress reaches the workflow at least this often'),
+  max_parallel_streams: z.number().int().min(1).default(4).describe('With source.streams: how many streams sync at once'),
   page_timeout: Duration.default('10m').describe('Longest time one page (one get() call and its write) may take'),
   heartbeat_timeout: Duration.default('10s').describe('A page whose worker stops heartbeating for this long is retried elsewhere'),
 });
@@ -144,13 +145,63 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, 
   throw new ConfigError(`Invalid ${what}:\n  - ${lines.join('\n  - ')}`);
 }
 
-/** Parses a pipeline config object (already read from YAML). */
+/** A pipeline file as written: one `source.stream`, or several `source.streams`. */
+const PipelineFile = PipelineConfig.extend({
+  source: z.looseObject({
+    name: SyncKeyPart,
+    stream: SyncKeyPart.optional(),
+    streams: z.array(SyncKeyPart).min(1, 'must list at least one stream').optional(),
+  }),
+});
+
+/**
+ * What a pipeline file asks for: the sync of each of its streams. `streams`
+ * is null for a file with one `source.stream`, whose one pipeline is its own.
+ */
+export interface PipelineDefinition {
+  name: string;
+  /** One pipeline config per stream: the file with `source.stream` set to it (and no `source.streams`). */
+  pipelines: PipelineConfig[];
+  /** The streams of `source.streams`, in order; null for a one-stream file. */
+  streams: string[] | null;
+  engine: EngineConfig;
+}
+
+/** Parses a pipeline file's content (already read from YAML) into the sync of each of its streams. */
+export function parsePipelineDefinition(raw: unknown, origin = 'pipeline config'): PipelineDefinition {
+  const file = parseWithSchema(PipelineFile, raw, origin);
+  const { stream, streams } = file.source;
+  if (stream !== undefined && streams !== undefined) {
+    throw new ConfigError(`Invalid ${origin}:\n  - source: set either stream (one stream) or streams (a list of streams), not both`);
+  }
+  if (streams === undefined) return { name: file.name, pipelines: [parsePipelineConfig(raw, origin)], streams: null, engine: file.engine };
+  const repeated = streams.filter((name, index) => streams.indexOf(name) !== index);
+  if (repeated.length > 0) throw new ConfigError(`Invalid ${origin}:\n  - source.streams: ${repeated.join(', ')} listed more than once`);
+  const { streams: _streams, ...source } = (raw as { source: Record<string, unknown> }).source;
+  const pipelines = streams.map((name) => parsePipelineConfig({ ...(raw as object), source: { ...source, stream: name } }, `${origin} (stream ${name})`));
+  return { name: file.name, pipelines, streams, engine: file.engine };
+}
+
+/** Parses a pipeline config object (already read from YAML) with one `source.stream`. */
 export function parsePipelineConfig(raw: unknown, origin = 'pipeline config'): PipelineConfig {
+  const source = (raw as { source?: { streams?: unknown; stream?: unknown } } | null)?.source;
+  if (source && typeof source === 'object' && source.streams !== undefined && source.stream === undefined) {
+    throw new ConfigError(`${origin} lists several streams (source.streams): run it with \`bizon run\`, or from a program with startPipeline()/runPipeline()`);
+  }
   return parseWithSchema(PipelineConfig, raw, origin);
 }
 
-/** Reads and validates a pipeline YAML file. */
+/** Reads a pipeline YAML file into the sync of each of its streams. */
+export async function readPipelineDefinition(file: string): Promise<PipelineDefinition> {
+  return parsePipelineDefinition(await readPipelineYaml(file), `config file ${file}`);
+}
+
+/** Reads and validates a pipeline YAML file with one `source.stream`. */
 export async function readPipelineConfig(file: string): Promise<PipelineConfig> {
+  return parsePipelineConfig(await readPipelineYaml(file), `config file ${file}`);
+}
+
+async function readPipelineYaml(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -163,5 +214,5 @@ export async function readPipelineConfig(file: string): Promise<PipelineConfig> 
   } catch (error) {
     throw new ConfigError(`Config file ${file} is not valid YAML: ${(error as Error).message}`);
   }
-  return parsePipelineConfig(raw, `config file ${file}`);
+  return raw;
 }

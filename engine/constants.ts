@@ -23,3 +23,10 @@ export const LOCAL_RETENTION_DAYS = 30;
 
 /** Workflow type of a source's request pacer (`workflows/pacer.ts`). */
 export const REQUEST_PACER_WORKFLOW_TYPE = 'requestPacerWorkflow';
+
+/** Workflow type of a pipeline with `source.streams` (one child sync per stream). */
+export const PIPELINE_WORKFLOW_TYPE = 'pipelineWorkflow';
+/** The query a pipeline workflow answers with every stream's status. */
+export const PIPELINE_PROGRESS_QUERY = 'pipelineProgress';
+/** Failure type of a pipeline in which a stream did not succeed (the others finished). */
+export const STREAMS_FAILED = 'StreamsFailed';

@@ -19,6 +19,7 @@ const SCHEDULE_PREFIX = 'bizon-schedule';
 const LAUNCHER_PREFIX = 'bizon-scheduled';
 const STATE_PREFIX = 'bizon-state';
 const PACER_PREFIX = 'bizon-pace';
+const PIPELINE_PREFIX = 'bizon-pipeline';
 
 function keyOf(pipeline: PipelineLike): PipelineKey {
   return { name: pipeline.name, source: pipeline.source.name, stream: pipeline.source.stream };
@@ -81,4 +82,14 @@ export function pipelineKeyOf(pipeline: PipelineLike): PipelineKey {
  */
 export function requestPacerWorkflowId(taskQueue: string, sourceName: string): string {
   return `${PACER_PREFIX}:${taskQueue}:${sourceName}`;
+}
+
+/** The id of the workflow that syncs every stream of a pipeline with `source.streams`: `bizon-pipeline:<name>:<source>`. */
+export function pipelineWorkflowId(pipeline: { name: string; source: { name: string } }): string {
+  return `${PIPELINE_PREFIX}:${pipeline.name}:${pipeline.source.name}`;
+}
+
+/** Prefix of the pipeline workflows of one pipeline name (for `bizon cancel`). */
+export function pipelineWorkflowIdPrefix(pipelineName: string): string {
+  return `${PIPELINE_PREFIX}:${pipelineName}:`;
 }

@@ -49,3 +49,8 @@ export function syncSearchAttributes(pipeline: { name: string; source: { name: s
     { key: BIZON_STREAM, value: pipeline.source.stream },
   ];
 }
+
+/** {@link syncSearchAttributes} as plain JSON, for a workflow that starts the sync as its child. */
+export function plainSyncSearchAttributes(pipeline: { name: string; source: { name: string; stream: string } }): Array<{ key: { name: string; type: 'KEYWORD' }; value: string }> {
+  return syncSearchAttributes(pipeline).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) }));
+}

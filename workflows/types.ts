@@ -329,3 +329,40 @@ export interface ScheduledSyncResult {
   syncWorkflowId: string;
   result: SyncResult | null;
 }
+
+/** One stream of a pipeline with `source.streams`: its sync, started as a child under the sync's own id. */
+export interface PipelineStreamInput {
+  stream: string;
+  workflowId: string;
+  sync: SyncWorkflowInput;
+  memo: Record<string, unknown>;
+  /** Typed search attribute pairs (plain JSON). */
+  searchAttributes: Array<{ key: { name: string; type: 'KEYWORD' }; value: string }>;
+}
+
+/** Input of `pipelineWorkflow`. */
+export interface PipelineWorkflowInput {
+  name: string;
+  source: string;
+  streams: PipelineStreamInput[];
+  /** `engine.max_parallel_streams`. */
+  maxParallelStreams: number;
+}
+
+/** How one stream of a pipeline ended, or where it stands. */
+export interface PipelineStreamOutcome {
+  stream: string;
+  workflowId: string;
+  status: 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  result: SyncResult | null;
+  /** Why it failed (the sync's own failure message). */
+  error: string | null;
+}
+
+/** What `pipelineWorkflow` returns, and its `pipelineProgress` query answers: every stream in the order of the config. */
+export interface PipelineResult {
+  name: string;
+  source: string;
+  streams: PipelineStreamOutcome[];
+}
+

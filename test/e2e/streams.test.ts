@@ -1,0 +1,103 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
+import { followBizon, readRows, REST_SOURCE, runBizon, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
+
+// users: 6 pages of 20, orders: 8, products: 2 (cursor pages: no empty page at the end).
+const SIZES = { users: 120, orders: 150, products: 40 };
+let api: ExampleApi;
+let refuseOrdersAfter: string | undefined;
+
+beforeAll(async () => {
+  api = await startExampleApi({
+    datasets: SIZES,
+    fault: (request) =>
+      request.path === '/rest/orders' && refuseOrdersAfter !== undefined && request.query.after === refuseOrdersAfter
+        ? { status: 400, body: { error: 'orders are being migrated' } }
+        : undefined,
+  });
+});
+afterAll(async () => api?.close());
+
+/** A pipeline of the REST example over `streams`, each into its own file in `dir`. */
+function pipelineConfig(dir: string, streams: string[], engine: Record<string, unknown> = {}): string {
+  return writeConfig(dir, {
+    name: unique('streams'),
+    source: { name: 'rest_api', streams, base_url: `${api.url}/rest`, page_size: 20 },
+    destination: { name: 'file', config: { directory: dir } },
+    engine: { temporal: { task_queue: unique('streams') }, retry: { initial_interval: '100ms' }, ...engine },
+  });
+}
+
+const idsIn = (dir: string, stream: string) => readRows(path.join(dir, `rest_api_${stream}.jsonl`)).map((row) => Number(row.source_record_id));
+const requestsOf = (stream: string, since: number): ApiRequest[] => api.requests.slice(since).filter((request) => request.path === `/rest/${stream}`);
+
+describe('a pipeline of several streams (source.streams)', () => {
+  it('one stream failing: the others publish, the exit code is 1, and the next run resumes the failed stream only from its checkpoint', async () => {
+    const dir = tempDir();
+    const config = pipelineConfig(dir, ['users', 'orders', 'products']);
+    refuseOrdersAfter = '60'; // orders' 4th page
+    const first = await runBizon(['run', config, '--custom-source', REST_SOURCE]);
+    refuseOrdersAfter = undefined;
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain('1 of 3 streams did not succeed');
+    expect(first.stderr).toMatch(/✖ orders: failed — .*HTTP 400.*orders are being migrated/);
+    expect(first.stderr).toMatch(/✔ users\n\s+pages: 6 · records: 120/);
+    expect(idsIn(dir, 'users')).toHaveLength(120);
+    expect(idsIn(dir, 'products')).toHaveLength(40);
+    expect(idsIn(dir, 'orders')).toEqual([]);
+
+    const since = api.requests.length;
+    const second = await runBizon(['run', config, '--custom-source', REST_SOURCE]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('✔ Pipeline succeeded');
+    expect(second.stderr).toMatch(/✔ orders\n\s+pages: 8 · records: 150.*\n\s+resumed the failed sync after page 3/);
+    const orders = idsIn(dir, 'orders');
+    expect(orders).toHaveLength(150);
+    expect(new Set(orders).size).toBe(150);
+    // Its pages 1–3 were not asked for again; the page that failed and the ones after were.
+    expect(requestsOf('orders', since).map((request) => request.query.after ?? 'first')).toEqual(['60', '80', '100', '120', '140']);
+  });
+
+  it('streams sync at once, up to max_parallel_streams', async () => {
+    const dir = tempDir();
+    const since = api.requests.length;
+    // Each stream's first page is held: the three are only all asked for if they run at the same time.
+    const holds = (['users', 'orders', 'products'] as const).map((stream) => api.hold((request) => request.path === `/rest/${stream}` && request.query.after === undefined));
+    const run = followBizon(['run', pipelineConfig(dir, ['users', 'orders', 'products'], { max_parallel_streams: 3 }), '--custom-source', REST_SOURCE]);
+    try {
+      await Promise.all(holds.map((hold) => hold.reached));
+    } finally {
+      for (const hold of holds) hold.release();
+    }
+    expect(await run.exited).toBe(0);
+    for (const [stream, size] of Object.entries(SIZES)) expect(idsIn(dir, stream)).toHaveLength(size);
+    expect(requestsOf('users', since).length + requestsOf('orders', since).length + requestsOf('products', since).length).toBe(6 + 8 + 2);
+  });
+
+  it('with max_parallel_streams: 1 the streams run one after another, in the order of the config', async () => {
+    const dir = tempDir();
+    const since = api.requests.length;
+    const result = await runBizon(['run', pipelineConfig(dir, ['products', 'users'], { max_parallel_streams: 1 }), '--custom-source', REST_SOURCE]);
+    expect(result.code).toBe(0);
+    const products = requestsOf('products', since);
+    const users = requestsOf('users', since);
+    expect(products.at(-1)!.at).toBeLessThanOrEqual(users[0]!.at);
+    expect(idsIn(dir, 'products')).toHaveLength(40);
+    expect(idsIn(dir, 'users')).toHaveLength(120);
+  });
+
+  it('refuses a config with both stream and streams, or a stream listed twice', async () => {
+    const dir = tempDir();
+    const both = writeConfig(dir, { name: 'x', source: { name: 'rest_api', stream: 'users', streams: ['orders'], base_url: api.url }, destination: { name: 'logger' } }, 'both.yml');
+    const twice = writeConfig(dir, { name: 'x', source: { name: 'rest_api', streams: ['users', 'users'], base_url: api.url }, destination: { name: 'logger' } }, 'twice.yml');
+    const unknown = writeConfig(dir, { name: 'x', source: { name: 'rest_api', streams: ['users', 'invoices'], base_url: api.url }, destination: { name: 'logger' } }, 'unknown.yml');
+    const [a, b, c] = (await Promise.all([both, twice, unknown].map((file) => runBizon(['run', file, '--custom-source', REST_SOURCE])))) as [CliResult, CliResult, CliResult];
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('source: set either stream (one stream) or streams (a list of streams), not both');
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('source.streams: users listed more than once');
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('invoices');
+  });
+});

@@ -1,0 +1,79 @@
+import { ApplicationFailure, CancellationScope, CancelledFailure, ChildWorkflowFailure, ParentClosePolicy, defineQuery, executeChild, isCancellation, setHandler } from '@temporalio/workflow';
+import { syncWorkflow } from './sync.ts';
+import type { PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput } from './types.ts';
+
+/** Answers where each stream of a running pipeline stands. */
+export const pipelineProgressQuery = defineQuery<PipelineResult>('pipelineProgress');
+
+/** Failure type of a pipeline in which at least one stream failed (the others finished); as in engine/constants.ts. */
+export const STREAMS_FAILED = 'StreamsFailed';
+
+/** The message of a child's failure: the error at its root (the page's own), not the wrappers' ("Activity task failed"). */
+function failureMessage(error: unknown): string {
+  let root = error;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  return root instanceof Error ? root.message : String(root);
+}
+
+/**
+ * The sync of every stream of a pipeline with `source.streams`: each stream is
+ * the child sync it would be alone (same workflow id, watermark, checkpoint,
+ * resume), at most `maxParallelStreams` at once. A stream that fails does not
+ * stop the others; once all have ended, the pipeline fails if any stream did,
+ * naming each, with every stream's outcome in the failure's details.
+ */
+export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<PipelineResult> {
+  const outcomes: PipelineStreamOutcome[] = input.streams.map((stream) => ({
+    stream: stream.stream,
+    workflowId: stream.workflowId,
+    status: 'waiting',
+    result: null,
+    error: null,
+  }));
+  const progress = (): PipelineResult => ({ name: input.name, source: input.source, streams: outcomes });
+  setHandler(pipelineProgressQuery, progress);
+
+  async function syncStream(stream: PipelineStreamInput, outcome: PipelineStreamOutcome): Promise<void> {
+    outcome.status = 'running';
+    try {
+      outcome.result = await executeChild(syncWorkflow, {
+        workflowId: stream.workflowId,
+        args: [stream.sync],
+        memo: stream.memo,
+        typedSearchAttributes: stream.searchAttributes,
+        // A terminated pipeline cancels its syncs, so each records its checkpoint for the next run.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      outcome.status = 'succeeded';
+    } catch (error) {
+      if (isCancellation(error) && !(error instanceof ChildWorkflowFailure)) throw error;
+      outcome.status = error instanceof ChildWorkflowFailure && isCancellation(error.cause) ? 'cancelled' : 'failed';
+      outcome.error =
+        error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError'
+          ? `a sync of stream '${stream.stream}' was already running (started on its own); it goes on, and this pipeline did not wait for it`
+          : failureMessage(error);
+    }
+  }
+
+  let next = 0;
+  const lane = async () => {
+    while (next < input.streams.length) {
+      const index = next++;
+      await syncStream(input.streams[index]!, outcomes[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(input.maxParallelStreams, input.streams.length) }, lane));
+
+  // Cancelled as a whole (`bizon cancel`): each stream recorded its checkpoint; the pipeline ends cancelled too.
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('The pipeline was cancelled');
+  const failed = outcomes.filter((outcome) => outcome.status !== 'succeeded');
+  if (failed.length > 0) {
+    throw ApplicationFailure.create({
+      type: STREAMS_FAILED,
+      nonRetryable: true,
+      message: `${failed.length} of ${outcomes.length} streams did not succeed: ${failed.map((outcome) => `${outcome.stream} (${outcome.status}: ${outcome.error})`).join('; ')}`,
+      details: [progress()],
+    });
+  }
+  return progress();
+}

@@ -3,7 +3,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFaile
 import { ApplicationFailure, type DataConverter, type Payload } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
-import { pipelineWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
+import { parseSyncWorkflowId, pipelineWorkflowId, pipelineWorkflowIdPrefix, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { configDifferences } from './config/diff.ts';
 import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
@@ -403,6 +403,8 @@ export async function getProgress(client: Client, workflowId: string): Promise<L
 export interface SyncRunSummary {
   workflowId: string;
   runId: string;
+  /** The stream the run synced. */
+  stream: string;
   status: string;
   startedAt: Date;
   closedAt: Date | undefined;
@@ -429,6 +431,7 @@ export async function listSyncRuns(client: Client, pipelineName: string, limit =
     runs.push({
       workflowId: run.workflowId,
       runId: run.runId,
+      stream: parseSyncWorkflowId(run.workflowId)?.stream ?? '?',
       status: run.status.name.toLowerCase(),
       startedAt: memo.checkpoint?.startedAt ? new Date(memo.checkpoint.startedAt) : succeeded && memo.last_run ? new Date(memo.last_run) : run.startTime,
       closedAt: run.closeTime,
@@ -452,6 +455,15 @@ export async function listSyncRuns(client: Client, pipelineName: string, limit =
  * Cancels a running sync. Its current page is abandoned (requests in flight are aborted), it publishes nothing,
  * and keeps its checkpoint: the next run resumes there.
  */
+/** The running pipeline workflows (`source.streams`) of a pipeline name. */
+export async function listRunningPipelines(client: Client, pipelineName: string): Promise<Array<{ workflowId: string; runId: string }>> {
+  const running: Array<{ workflowId: string; runId: string }> = [];
+  const query = `WorkflowId STARTS_WITH '${pipelineWorkflowIdPrefix(pipelineName)}' AND ExecutionStatus = 'Running'`;
+  for await (const run of client.workflow.list({ query })) if (run.type === PIPELINE_WORKFLOW_TYPE) running.push({ workflowId: run.workflowId, runId: run.runId });
+  return running;
+}
+
+/** Cancels a sync, or a pipeline workflow (which cancels its streams' syncs), and waits until it has stopped. */
 export async function cancelSync(client: Client, workflowId: string): Promise<void> {
   const handle = client.workflow.getHandle(workflowId);
   await handle.cancel();

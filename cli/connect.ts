@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { connectClient, withClient } from '../client.ts';
-import { readPipelineConfig, type PipelineConfig } from '../config/pipeline.ts';
+import { readPipelineDefinition, type PipelineConfig } from '../config/pipeline.ts';
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target.ts';
 
 function connectOptions(target: TemporalTarget) {
@@ -26,8 +26,9 @@ export async function withServerClient<T>(pipeline: PipelineConfig | undefined, 
 /** A command argument that is either a pipeline YAML file or a pipeline name. */
 export async function pipelineArgument(value: string): Promise<{ name: string; pipeline: PipelineConfig | undefined }> {
   if (/\.ya?ml$/i.test(value) || existsSync(value)) {
-    const pipeline = await readPipelineConfig(value);
-    return { name: pipeline.name, pipeline };
+    // Any stream's config tells the pipeline's name and server.
+    const definition = await readPipelineDefinition(value);
+    return { name: definition.name, pipeline: definition.pipelines[0] };
   }
   return { name: value, pipeline: undefined };
 }

@@ -104,9 +104,22 @@ export async function followPipeline(
     `${started.attached ? 'Attached to the running pipeline' : 'Started pipeline'} ${label}, at most ${prepared.maxParallelStreams} streams at once\n  workflow: ${started.workflowId}${link ? `\n  Web UI: ${link}` : ''}\n`,
   );
   if (options.detach) return 0;
-  const progress = watchPipeline(client, started.workflowId);
+  return watchRunningPipeline(client, started.workflowId, { label, link, workerStopped: options.workerStopped });
+}
+
+/**
+ * Shows a running pipeline's streams until it ends, then what each did.
+ * Exit code 0 when every stream succeeded, 1 otherwise.
+ */
+export async function watchRunningPipeline(
+  client: Client,
+  workflowId: string,
+  options: { label?: string; link?: string; workerStopped?: Promise<never> } = {},
+): Promise<number> {
+  const label = options.label ?? workflowId;
+  const progress = watchPipeline(client, workflowId);
   try {
-    const outcome = await Promise.race([waitForPipeline(client, started.workflowId), options.workerStopped]);
+    const outcome = await Promise.race([waitForPipeline(client, workflowId), options.workerStopped ?? new Promise<never>(() => undefined)]);
     await progress.stop();
     process.stderr.write(`✔ Pipeline succeeded: ${label}\n${formatOutcome(outcome)}`);
     return 0;
@@ -115,12 +128,12 @@ export async function followPipeline(
     if (error instanceof PipelineFailedError) {
       const failed = error.outcome.streams.filter((stream) => stream.status !== 'succeeded').length;
       process.stderr.write(
-        `✖ Pipeline failed: ${label}: ${failed} of ${error.outcome.streams.length} streams did not succeed (the others published; the next run resumes the failed ones from their checkpoints)\n${formatOutcome(error.outcome)}${link ? `  Web UI: ${link}\n` : ''}`,
+        `✖ Pipeline failed: ${label}: ${failed} of ${error.outcome.streams.length} streams did not succeed (the others published; the next run resumes the failed ones from their checkpoints)\n${formatOutcome(error.outcome)}${options.link ? `  Web UI: ${options.link}\n` : ''}`,
       );
       return EXIT_SYNC_FAILED;
     }
     const failure = describeFailure(error);
-    process.stderr.write(`✖ Pipeline failed: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}`);
+    process.stderr.write(`✖ Pipeline ended: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}`);
     return EXIT_SYNC_FAILED;
   }
 }

@@ -1,4 +1,5 @@
-import { cancelSync, listSyncRuns, type SyncRunSummary } from '../client.ts';
+import { cancelSync, listRunningPipelines, listSyncRuns, type SyncRunSummary } from '../client.ts';
+import { watchRunningPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { pipelineArgument, withServerClient } from './connect.ts';
 import { formatSummary, watchProgress } from './progress.ts';
@@ -14,8 +15,11 @@ function row(cells: string[], widths: number[]): string {
 
 /** Renders runs as a table, each followed by its Web UI link. */
 export function formatRuns(runs: SyncRunSummary[], link: (run: SyncRunSummary) => string | undefined): string[] {
-  const header = ['STATUS', 'STARTED (UTC)', 'ENDED (UTC)', 'PAGES', 'RECORDS', 'WATERMARK', 'RESUMED'];
+  // A pipeline of several streams (source.streams) lists each run with its stream.
+  const byStream = new Set(runs.map((run) => run.stream)).size > 1;
+  const header = [...(byStream ? ['STREAM'] : []), 'STATUS', 'STARTED (UTC)', 'ENDED (UTC)', 'PAGES', 'RECORDS', 'WATERMARK', 'RESUMED'];
   const rows = runs.map((run) => [
+    ...(byStream ? [run.stream] : []),
     run.status,
     time(run.startedAt),
     time(run.closedAt),
@@ -45,7 +49,12 @@ export async function statusCommand(value: string, options: { watch: boolean; li
     }
     process.stdout.write(`Runs of pipeline '${name}', newest first:\n`);
     process.stdout.write(`${formatRuns(runs, (run) => workflowUrl(target, run.workflowId, run.runId)).join('\n')}\n`);
+    const [pipeline] = await listRunningPipelines(client, name);
     const running = runs.find((run) => run.status === 'running');
+    if (options.watch && pipeline) {
+      process.stderr.write(`Following ${pipeline.workflowId}…\n`);
+      return watchRunningPipeline(client, pipeline.workflowId);
+    }
     if (options.watch && running) {
       process.stderr.write(`Following ${running.workflowId}…\n`);
       const progress = watchProgress(client, running.workflowId);
@@ -69,8 +78,17 @@ export async function statusCommand(value: string, options: { watch: boolean; li
 export async function cancelCommand(value: string): Promise<number> {
   const { name, pipeline } = await pipelineArgument(value);
   return withServerClient(pipeline, async (client) => {
+    // A pipeline of several streams is cancelled whole: it cancels its streams' syncs, each keeping its checkpoint.
+    const pipelines = await listRunningPipelines(client, name);
+    for (const running of pipelines) {
+      await cancelSync(client, running.workflowId);
+      process.stderr.write(
+        `Cancelled ${running.workflowId}: its streams' syncs stopped, nothing of theirs was published; the next run resumes each from its checkpoint.\n`,
+      );
+    }
     const running = (await listSyncRuns(client, name)).filter((run) => run.status === 'running');
     if (running.length === 0) {
+      if (pipelines.length > 0) return 0;
       process.stderr.write(`No sync of pipeline '${name}' is running.\n`);
       return 0;
     }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
-import { followBizon, readRows, REST_SOURCE, runBizon, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
+import { followBizon, readRows, REST_SOURCE, runBizon, spawnWorker, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
 
 // users: 6 pages of 20, orders: 8, products: 2 (cursor pages: no empty page at the end).
 const SIZES = { users: 120, orders: 150, products: 40 };
@@ -85,6 +85,38 @@ describe('a pipeline of several streams (source.streams)', () => {
     expect(products.at(-1)!.at).toBeLessThanOrEqual(users[0]!.at);
     expect(idsIn(dir, 'products')).toHaveLength(40);
     expect(idsIn(dir, 'users')).toHaveLength(120);
+  });
+
+  it('status lists every stream, cancel stops the whole pipeline, and the next run resumes each stream', async () => {
+    const dir = tempDir();
+    const taskQueue = unique('streams-worker');
+    const config = pipelineConfig(dir, ['users', 'orders'], { temporal: { task_queue: taskQueue } });
+    const worker = spawnWorker(taskQueue, { customSources: [REST_SOURCE] });
+    // orders' second page waits: the pipeline is running for as long as the test needs.
+    const held = api.hold((request) => request.path === '/rest/orders' && request.query.after === '20');
+    try {
+      const started = await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE]);
+      expect(started.code).toBe(0);
+      expect(started.stderr).toContain('Started pipeline');
+      await held.reached;
+      const status = await runBizon(['status', config]);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/^STREAM\s+STATUS/m);
+      expect(status.stdout).toMatch(/^orders\s+running/m);
+
+      const cancelled = await runBizon(['cancel', config]);
+      expect(cancelled.code).toBe(0);
+      expect(cancelled.stderr).toMatch(/Cancelled bizon-pipeline:streams-[0-9a-f]+:rest_api: its streams' syncs stopped/);
+      const after = await runBizon(['status', config]);
+      expect(after.stdout).toMatch(/^orders\s+cancelled/m);
+    } finally {
+      held.release();
+      worker.kill('SIGKILL');
+    }
+    const again = await runBizon(['run', config, '--custom-source', REST_SOURCE]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/✔ orders\n\s+pages: 8 · records: 150.*\n\s+resumed the failed sync after page 1/);
+    expect(idsIn(dir, 'orders')).toHaveLength(150);
   });
 
   it('refuses a config with both stream and streams, or a stream listed twice', async () => {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, type DataConverter, type Payload } from '@temporalio/common';
+import { ApplicationFailure, type DataConverter, type Payload, type SearchAttributePair } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
 import { parseSyncWorkflowId, pipelineWorkflowId, pipelineWorkflowIdPrefix, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
@@ -271,7 +271,43 @@ export interface PipelineHandle {
  */
 export async function startPipeline(client: Client, prepared: PreparedPipeline): Promise<PipelineHandle> {
   const searchable = await ensureSearchAttributes(client);
-  const input: PipelineWorkflowInput = {
+  const input = await pipelineInput(client, prepared);
+  const streamNames = prepared.streams.map((stream) => stream.pipeline.source.stream);
+  try {
+    const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
+      workflowId: prepared.workflowId,
+      taskQueue: prepared.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      memo: pipelineMemo(prepared),
+      ...(searchable ? { typedSearchAttributes: pipelineSearchAttributes(prepared) } : {}),
+      staticSummary: `bizon pipeline ${prepared.name}: ${prepared.source}/${streamNames.join(', ')}`,
+    });
+    return { workflowId: prepared.workflowId, runId: handle.firstExecutionRunId, attached: false, handle };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const handle = client.workflow.getHandle(prepared.workflowId);
+    return { workflowId: prepared.workflowId, runId: (await handle.describe()).runId, attached: true, handle };
+  }
+}
+
+/** The memo of a pipeline workflow, as the Web UI shows it. */
+export function pipelineMemo(prepared: PreparedPipeline): Record<string, unknown> {
+  return { bizon_pipeline: prepared.name, bizon_source: prepared.source, bizon_streams: prepared.streams.map((stream) => stream.pipeline.source.stream) };
+}
+
+/** The search attributes of a pipeline workflow: its name and source (its streams' syncs carry their stream). */
+export function pipelineSearchAttributes(prepared: PreparedPipeline): SearchAttributePair[] {
+  return [
+    { key: BIZON_PIPELINE, value: prepared.name },
+    { key: BIZON_SOURCE, value: prepared.source },
+  ];
+}
+
+/** The input of the pipeline workflow: each stream's sync with the memo and search attributes it starts with. */
+export async function pipelineInput(client: Client, prepared: PreparedPipeline): Promise<PipelineWorkflowInput> {
+  const searchable = await ensureSearchAttributes(client);
+  return {
     name: prepared.name,
     source: prepared.source,
     maxParallelStreams: prepared.maxParallelStreams,
@@ -283,23 +319,6 @@ export async function startPipeline(client: Client, prepared: PreparedPipeline):
       searchAttributes: searchable ? plainSyncSearchAttributes(stream.pipeline) : [],
     })),
   };
-  const streamNames = prepared.streams.map((stream) => stream.pipeline.source.stream);
-  try {
-    const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
-      workflowId: prepared.workflowId,
-      taskQueue: prepared.taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      memo: { bizon_pipeline: prepared.name, bizon_source: prepared.source, bizon_streams: streamNames },
-      ...(searchable ? { typedSearchAttributes: [{ key: BIZON_PIPELINE, value: prepared.name }, { key: BIZON_SOURCE, value: prepared.source }] } : {}),
-      staticSummary: `bizon pipeline ${prepared.name}: ${prepared.source}/${streamNames.join(', ')}`,
-    });
-    return { workflowId: prepared.workflowId, runId: handle.firstExecutionRunId, attached: false, handle };
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    const handle = client.workflow.getHandle(prepared.workflowId);
-    return { workflowId: prepared.workflowId, runId: (await handle.describe()).runId, attached: true, handle };
-  }
 }
 
 /** Where each stream of a running (or ended) pipeline stands. */

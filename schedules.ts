@@ -1,7 +1,7 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle, type ScheduleSummary } from '@temporalio/client';
-import { initialMemo, prepareSync, type PreparedSync, type SyncRequest } from './client.ts';
+import { initialMemo, pipelineInput, pipelineMemo, pipelineSearchAttributes, preparePipeline, type PreparedPipeline, type PreparedSync, type SyncRequest } from './client.ts';
 import { SCHEDULED_SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
-import { parseScheduleId, scheduledLauncherId, scheduleId } from './engine/ids.ts';
+import { ALL_STREAMS, parseScheduleId, scheduledLauncherId, scheduleId, type PipelineLike } from './engine/ids.ts';
 import { ensureSearchAttributes, plainSyncSearchAttributes } from './engine/search-attributes.ts';
 import { ConfigError } from './errors.ts';
 import type { OverlapPolicy, ScheduledSyncInput, ScheduledSyncResult } from './workflows/types.ts';
@@ -19,38 +19,49 @@ export type ScheduleSyncOptions = ScheduleSpecOptions & {
   note?: string;
 };
 
+/** What a schedule's action starts: one stream's sync, or a pipeline of several streams. */
+async function launcherInput(client: Client, prepared: PreparedSync | PreparedPipeline, overlap: OverlapPolicy): Promise<{ input: ScheduledSyncInput; key: PipelineLike; memo: Record<string, unknown>; what: string }> {
+  const searchable = await ensureSearchAttributes(client);
+  if (!('streams' in prepared)) {
+    const { pipeline } = prepared;
+    const memo = { ...initialMemo(prepared) };
+    const searchAttributes = searchable ? plainSyncSearchAttributes(pipeline) : [];
+    return { input: { sync: prepared.input, syncWorkflowId: prepared.workflowId, memo, searchAttributes, overlap }, key: pipeline, memo, what: `${pipeline.source.name}/${pipeline.source.stream}` };
+  }
+  const memo = pipelineMemo(prepared);
+  const searchAttributes = searchable ? pipelineSearchAttributes(prepared).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) })) : [];
+  const input: ScheduledSyncInput = { sync: prepared.streams[0]!.input, syncWorkflowId: prepared.workflowId, pipeline: await pipelineInput(client, prepared), memo, searchAttributes, overlap };
+  // One schedule per pipeline of several streams: `*` stands for all of them in its ids.
+  const key = { name: prepared.name, source: { name: prepared.source, stream: ALL_STREAMS } };
+  return { input, key, memo, what: `${prepared.source}/${prepared.streams.map((stream) => stream.pipeline.source.stream).join(', ')}` };
+}
+
 /**
- * Puts a sync on a Temporal Schedule. Each scheduled run starts the sync
- * under its one fixed workflow id, so it never overlaps a run started by
+ * Puts a sync on a Temporal Schedule — or, for a config with
+ * `source.streams`, the pipeline of all its streams. Each scheduled run starts
+ * it under its one fixed workflow id, so it never overlaps a run started by
  * hand or by another schedule: it skips, or waits, as `overlap` says.
  */
-export async function scheduleSync(client: Client, request: SyncRequest | PreparedSync, options: ScheduleSyncOptions): Promise<ScheduleHandle> {
-  const prepared = 'input' in request ? request : await prepareSync(request);
-  const { pipeline } = prepared;
-  const input: ScheduledSyncInput = {
-    sync: prepared.input,
-    syncWorkflowId: prepared.workflowId,
-    memo: { ...initialMemo(prepared) },
-    searchAttributes: (await ensureSearchAttributes(client)) ? plainSyncSearchAttributes(pipeline) : [],
-    overlap: options.overlap ?? 'skip',
-  };
+export async function scheduleSync(client: Client, request: SyncRequest | PreparedSync | PreparedPipeline, options: ScheduleSyncOptions): Promise<ScheduleHandle> {
+  const prepared = 'input' in request || 'streams' in request ? request : await preparePipeline(request);
   if (!options.cron && !options.every) throw new ConfigError('A schedule needs --cron <expression> or --every <interval>');
+  const { input, key, memo, what } = await launcherInput(client, prepared, options.overlap ?? 'skip');
   return client.schedule.create({
-    scheduleId: scheduleId(pipeline),
+    scheduleId: scheduleId(key),
     spec: options.cron ? { cronExpressions: [options.cron] } : { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` }] },
     action: {
       type: 'startWorkflow',
       workflowType: SCHEDULED_SYNC_WORKFLOW_TYPE,
-      workflowId: scheduledLauncherId(pipeline),
+      workflowId: scheduledLauncherId(key),
       taskQueue: prepared.taskQueue,
       args: [input],
-      memo: { ...initialMemo(prepared) },
-      staticSummary: `bizon scheduled sync ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream}`,
+      memo,
+      staticSummary: `bizon scheduled sync ${key.name}: ${what}`,
     },
     // The launcher itself never overlaps: a new tick while the last launcher still runs is skipped.
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     state: { paused: options.paused ?? false, note: options.note },
-    memo: { bizon_pipeline: pipeline.name, bizon_source: pipeline.source.name, bizon_stream: pipeline.source.stream },
+    memo: { bizon_pipeline: key.name, bizon_source: key.source.name, bizon_stream: key.source.stream },
   });
 }
 

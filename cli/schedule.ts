@@ -1,4 +1,4 @@
-import { prepareSync } from '../client.ts';
+import { preparePipeline } from '../client.ts';
 import {
   backfillSchedule,
   countSkippedRuns,
@@ -27,9 +27,9 @@ export interface ScheduleCreateOptions {
 export async function scheduleCreateCommand(configFile: string, options: ScheduleCreateOptions): Promise<number> {
   if (Boolean(options.cron) === Boolean(options.every)) throw new ConfigError('Give exactly one of --cron <expression> and --every <interval> (for example --every 1h)');
   if (options.overlap !== 'skip' && options.overlap !== 'wait') throw new ConfigError(`--overlap must be skip or wait, not '${options.overlap}'`);
-  const prepared = await prepareSync({ config: configFile, customSourceFiles: options.customSource, checkSecrets: false });
+  const prepared = await preparePipeline({ config: configFile, customSourceFiles: options.customSource, checkSecrets: false });
   for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
-  return withServerClient(prepared.pipeline, async (client) => {
+  return withServerClient('streams' in prepared ? prepared.streams[0]!.pipeline : prepared.pipeline, async (client) => {
     const spec = options.cron ? { cron: options.cron } : { every: options.every! };
     const handle = await scheduleSync(client, prepared, { ...spec, overlap: options.overlap, paused: options.paused, note: options.note });
     process.stdout.write(`Created schedule ${handle.scheduleId} (${options.cron ? `cron ${options.cron}` : `every ${options.every}`}, overlap: ${options.overlap})\n`);

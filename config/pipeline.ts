@@ -76,7 +76,7 @@ export const DestinationBlock = z.strictObject({
 const SyncKeyPart = z
   .string()
   .min(1)
-  .regex(/^[^'"\\:]+$/, "must not contain quotes, backslashes or ':' (it is part of the sync's workflow id)");
+  .regex(/^[^'"\\:*]+$/, "must not contain quotes, backslashes, ':' or '*' (it is part of the sync's workflow id)");
 
 export const PipelineConfig = z.strictObject({
   name: SyncKeyPart.describe('Pipeline name'),

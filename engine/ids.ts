@@ -15,6 +15,8 @@ export interface PipelineKey {
 export type PipelineLike = { name: string; source: { name: string; stream: string } };
 
 const SYNC_PREFIX = 'bizon-sync';
+/** The stream part of the schedule and launcher ids of a pipeline of several streams (source.streams). */
+export const ALL_STREAMS = '*';
 const SCHEDULE_PREFIX = 'bizon-schedule';
 const LAUNCHER_PREFIX = 'bizon-scheduled';
 const STATE_PREFIX = 'bizon-state';

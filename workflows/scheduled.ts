@@ -1,5 +1,6 @@
 import { log, proxyActivities, startChild, ParentClosePolicy } from '@temporalio/workflow';
-import type { ScheduledSyncInput, ScheduledSyncResult, SyncActivities, SyncResult } from './types.ts';
+import type { PipelineResult, ScheduledSyncInput, ScheduledSyncResult, SyncActivities, SyncResult } from './types.ts';
+import { pipelineWorkflow } from './pipeline.ts';
 import { syncWorkflow } from './sync.ts';
 
 const { waitForSync } = proxyActivities<SyncActivities>({
@@ -18,15 +19,16 @@ const { waitForSync } = proxyActivities<SyncActivities>({
 export async function scheduledSyncWorkflow(input: ScheduledSyncInput): Promise<ScheduledSyncResult> {
   for (;;) {
     try {
-      const child = await startChild(syncWorkflow, {
+      const options = {
         workflowId: input.syncWorkflowId,
-        args: [input.sync],
         memo: input.memo,
         typedSearchAttributes: input.searchAttributes,
         // The sync goes on if this launcher is terminated: it is the durable unit, not the launcher.
         parentClosePolicy: ParentClosePolicy.ABANDON,
-      });
-      const result: SyncResult = await child.result();
+      };
+      const result: SyncResult | PipelineResult = input.pipeline
+        ? await (await startChild(pipelineWorkflow, { ...options, args: [input.pipeline] })).result()
+        : await (await startChild(syncWorkflow, { ...options, args: [input.sync] })).result();
       return { outcome: 'ran', syncWorkflowId: input.syncWorkflowId, result };
     } catch (error) {
       if (!(error instanceof Error) || error.name !== 'WorkflowExecutionAlreadyStartedError') throw error;

@@ -317,7 +317,10 @@ export type OverlapPolicy = 'skip' | 'wait';
 /** Input of `scheduledSyncWorkflow`, the action of a bizon Schedule. */
 export interface ScheduledSyncInput {
   sync: SyncWorkflowInput;
+  /** The id of the workflow the launcher starts: the sync's, or with `pipeline` the pipeline workflow's. */
   syncWorkflowId: string;
+  /** Set for a pipeline with `source.streams`: the launcher starts this pipeline workflow (and `sync` is its first stream's). */
+  pipeline?: PipelineWorkflowInput;
   memo: Record<string, unknown>;
   /** Typed search attribute pairs (plain JSON: `{ key: { name, type }, value }`). */
   searchAttributes: Array<{ key: { name: string; type: 'KEYWORD' }; value: string }>;
@@ -327,7 +330,7 @@ export interface ScheduledSyncInput {
 export interface ScheduledSyncResult {
   outcome: 'ran' | 'skipped';
   syncWorkflowId: string;
-  result: SyncResult | null;
+  result: SyncResult | PipelineResult | null;
 }
 
 /** One stream of a pipeline with `source.streams`: its sync, started as a child under the sync's own id. */

@@ -81,14 +81,14 @@ describe('Schedules', () => {
     let mark = api.requests.length;
     const scheduled = await triggerAndFollow(handle.scheduleId);
     expect(scheduled.outcome).toBe('ran');
-    expect(scheduled.result!.records).toBe(2);
+    expect((scheduled.result as SyncResult).records).toBe(2);
     expect(updatedSinceOfRequests(mark)).toEqual([manual.lastRun]);
 
     api.touch('users', [77]);
     mark = api.requests.length;
     const manualAgain = (await (await startSync(client, sync)).handle.result()) as SyncResult;
     expect(manualAgain.records).toBe(1);
-    expect(updatedSinceOfRequests(mark)).toEqual([scheduled.result!.lastRun]);
+    expect(updatedSinceOfRequests(mark)).toEqual([(scheduled.result as SyncResult).lastRun]);
     expect(readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => Number(row.source_record_id)).slice(200)).toEqual([3, 150, 77]);
   });
 
@@ -151,8 +151,8 @@ describe('Schedules', () => {
       const manualResult = (await manual.handle.result()) as SyncResult;
       expect(manualResult.records).toBe(200);
       expect(scheduled.outcome).toBe('ran');
-      expect(Date.parse(scheduled.result!.startedAt)).toBeGreaterThanOrEqual(Date.parse(manualResult.finishedAt));
-      expect(scheduled.result!.incrementalSince).toBe(manualResult.lastRun);
+      expect(Date.parse((scheduled.result as SyncResult).startedAt)).toBeGreaterThanOrEqual(Date.parse(manualResult.finishedAt));
+      expect((scheduled.result as SyncResult).incrementalSince).toBe(manualResult.lastRun);
     } finally {
       manualRunning.release();
     }

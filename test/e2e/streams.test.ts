@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
-import { followBizon, readRows, REST_SOURCE, runBizon, spawnWorker, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PipelineResult, ScheduledSyncResult } from '../../workflows/types.ts';
+import { followBizon, readRows, REST_SOURCE, runBizon, spawnWorker, startTestEngine, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
 
 // users: 6 pages of 20, orders: 8, products: 2 (cursor pages: no empty page at the end).
 const SIZES = { users: 120, orders: 150, products: 40 };
@@ -117,6 +119,40 @@ describe('a pipeline of several streams (source.streams)', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/✔ orders\n\s+pages: 8 · records: 150.*\n\s+resumed the failed sync after page 1/);
     expect(idsIn(dir, 'orders')).toHaveLength(150);
+  });
+
+  it('a schedule runs the whole pipeline: every stream, each under its own sync id', async () => {
+    const dir = tempDir();
+    const engine = await startTestEngine([REST_SOURCE], 'streams-schedule');
+    try {
+      const config = pipelineConfig(dir, ['users', 'products'], { temporal: { task_queue: engine.taskQueue } });
+      const created = await runBizon(['schedule', 'create', config, '--every', '1h', '--paused', '--custom-source', REST_SOURCE]);
+      expect(created.code).toBe(0);
+      const scheduleId = /Created schedule (\S+)/.exec(created.stdout)![1]!;
+      expect(scheduleId).toMatch(/^bizon-schedule:streams-[0-9a-f]+:rest_api:\*$/);
+      const schedule = engine.client.schedule.getHandle(scheduleId);
+      try {
+        await schedule.trigger();
+        let launched: { workflowId: string; firstExecutionRunId: string } | undefined;
+        while (!launched) {
+          launched = (await schedule.describe()).info.recentActions.at(-1)?.action.workflow;
+          if (!launched) await sleep(100);
+        }
+        const scheduled = (await engine.client.workflow.getHandle(launched.workflowId, launched.firstExecutionRunId).result()) as ScheduledSyncResult;
+        expect(scheduled.outcome).toBe('ran');
+        const pipeline = scheduled.result as PipelineResult;
+        expect(pipeline.streams.map((stream) => [stream.stream, stream.status, stream.workflowId.replace(/streams-[0-9a-f]+/, 'NAME')])).toEqual([
+          ['users', 'succeeded', 'bizon-sync:NAME:rest_api:users'],
+          ['products', 'succeeded', 'bizon-sync:NAME:rest_api:products'],
+        ]);
+        expect(idsIn(dir, 'users')).toHaveLength(120);
+        expect(idsIn(dir, 'products')).toHaveLength(40);
+      } finally {
+        await schedule.delete();
+      }
+    } finally {
+      await engine.stop();
+    }
   });
 
   it('refuses a config with both stream and streams, or a stream listed twice', async () => {

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipelineResult, ScheduledSyncResult } from '../../workflows/types.ts';
-import { followBizon, readRows, REST_SOURCE, runBizon, spawnWorker, startTestEngine, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
+import { followBizon, readRows, REST_SOURCE, ROOT, runBizon, spawnWorker, startTestEngine, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
 
 // users: 6 pages of 20, orders: 8, products: 2 (cursor pages: no empty page at the end).
 const SIZES = { users: 120, orders: 150, products: 40 };
@@ -152,6 +154,21 @@ describe('a pipeline of several streams (source.streams)', () => {
       }
     } finally {
       await engine.stop();
+    }
+  });
+
+  it('examples/rest-api/all-streams.yml syncs every stream of the REST example', async () => {
+    const dir = tempDir();
+    const config = parse(readFileSync(path.join(ROOT, 'examples', 'rest-api', 'all-streams.yml'), 'utf8'));
+    config.name = unique(config.name);
+    config.source.base_url = `${api.url}/rest`;
+    config.destination.config.directory = dir;
+    config.engine = { ...config.engine, temporal: { task_queue: unique('all-streams') } };
+    const result = await runBizon(['run', writeConfig(dir, config), '--custom-source', REST_SOURCE]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('✔ Pipeline succeeded');
+    for (const stream of ['users', 'orders', 'products']) {
+      expect(readRows(path.join(dir, `rest_api_${stream}.jsonl`)).map((row) => row.source_data)).toEqual(api.data[stream]);
     }
   });
 

@@ -9,9 +9,9 @@
  *
  * at 0, 50 and 200 ms API latency, then through a proxy adding 25 ms each way
  * between the worker and the server, then with 1,000-record pages; then the
- * quickstart's wall time and a worker's memory after 1,000 and 10,000 pages.
+ * quickstart's wall time, a worker's memory after 1,000 and 10,000 pages, and 4 streams at once vs one at a time.
  *
- *   npm run bench -- [--pages 500] [--stock]
+ *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,memory,streams,quickstart]
  *
  * `--pages` sets the pages of the 0 and 50 ms cases and of the proxy (200 ms uses a fifth of it). `--stock` also
  * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { runSync } from '../client.ts';
+import { runPipeline, runSync } from '../client.ts';
 import { FileDestination } from '../destinations/file.ts';
 import { startDevServer, type DevServer } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
@@ -203,6 +203,46 @@ async function largePages(server: DevServer): Promise<void> {
   }
 }
 
+/** Four streams of 50 pages at 50 ms, one at a time (max_parallel_streams: 1) vs all at once (4). */
+async function parallelStreams(server: DevServer): Promise<void> {
+  const [streamsSource] = await loadCustomSources([path.join(ROOT, 'bench', 'streams-source.ts')]);
+  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  const worker = await createWorker({ address: server.address, taskQueue: 'bench-streams', customSources: [streamsSource!] });
+  const workerRun = worker.run();
+  const pages = 50;
+  const api = await startExampleApi({ datasets: { s1: pages * 10 - 1, s2: pages * 10 - 1, s3: pages * 10 - 1, s4: pages * 10 - 1 }, latencyMs: 50 });
+  try {
+    const seconds = async (maxParallel: number, engine: Record<string, unknown> = {}) => {
+      const started = performance.now();
+      await runPipeline(client, {
+        config: {
+          name: `bench-streams-${++runs}`,
+          source: { name: 'bench_streams', streams: ['s1', 's2', 's3', 's4'], api_url: api.url, page_size: 10 },
+          destination: { name: 'file', config: { directory: tempDir('bench-streams-') } },
+          engine: { max_parallel_streams: maxParallel, ...engine },
+        },
+        customSources: [streamsSource!],
+        taskQueue: 'bench-streams',
+      });
+      return (performance.now() - started) / 1000;
+    };
+    console.log(`\n4 streams of ${pages} pages at 50 ms`);
+    for (const [label, engine] of [
+      ['1 page per activity', {}],
+      ['batched', BATCH],
+    ] as const) {
+      const oneAtATime = await seconds(1, engine);
+      const allAtOnce = await seconds(4, engine);
+      console.log(`  ${label}: one at a time ${oneAtATime.toFixed(2)} s, all at once ${allAtOnce.toFixed(2)} s (${(oneAtATime / allAtOnce).toFixed(2)}× faster)`);
+    }
+  } finally {
+    await api.close();
+    worker.shutdown();
+    await workerRun;
+    await client.connection.close();
+  }
+}
+
 /** Wall time of `bizon run examples/quickstart/config.yml`, embedded server included, cold then warm. */
 async function quickstart(): Promise<void> {
   const cwd = tempDir('bench-quickstart-');
@@ -254,12 +294,14 @@ async function workerMemory(server: DevServer): Promise<void> {
 }
 
 console.log(`bizon-temporal bench: page source against the local example API, file destination; batched = ${JSON.stringify(BATCH)}`);
+const only = flag('only', 'latency,remote,large,memory,streams,quickstart').split(',');
 const server = await startDevServer({ ui: false });
 try {
-  await latencyCases(server, 'Dev server as bizon starts it');
-  await remoteCase(server);
-  await largePages(server);
-  await workerMemory(server);
+  if (only.includes('latency')) await latencyCases(server, 'Dev server as bizon starts it');
+  if (only.includes('remote')) await remoteCase(server);
+  if (only.includes('large')) await largePages(server);
+  if (only.includes('memory')) await workerMemory(server);
+  if (only.includes('streams')) await parallelStreams(server);
 } finally {
   await server.stop();
 }
@@ -271,5 +313,5 @@ if (process.argv.includes('--stock')) {
     await stock.stop();
   }
 }
-await quickstart();
-console.log('\nParallel streams and slices: not implemented yet (issue 9, items 4 and 5).');
+if (only.includes('quickstart')) await quickstart();
+console.log('\nParallel slices of one stream: not implemented yet (issue 9, item 5).');

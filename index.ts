@@ -26,7 +26,7 @@ export {
   NonRetryableError,
   RateLimitError,
 } from './errors.ts';
-export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord } from './sources/index.ts';
+export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord, SourceSlice } from './sources/index.ts';
 
 export {
   cancelSync,

@@ -3,7 +3,7 @@ import { Context, log } from '@temporalio/activity';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
 import { NonRetryableError } from '../errors.ts';
-import { validateIteration, type ValidatedRecord } from '../sources/iteration.ts';
+import { validateIteration, validateSlices, type ValidatedRecord } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
@@ -14,6 +14,7 @@ import type {
   ExtractPageResult,
   ExtractPagesInput,
   PageBatchProgress,
+  PlanSlicesInput,
   FinalizeSyncInput,
   IncrementalStateJson,
   LoadSyncStateInput,
@@ -22,7 +23,7 @@ import type {
   SyncActivities,
   SyncState,
 } from '../workflows/types.ts';
-import type { Pagination } from '../sources/models.ts';
+import type { Pagination, SourceIncrementalState, SourceSlice } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
 import { reserveRequestSlot } from './pacing.ts';
@@ -149,6 +150,14 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       );
     },
 
+    async planSlices(input: PlanSlicesInput): Promise<Array<Record<string, unknown>>> {
+      return runForSync(input, async ({ source, resolved }) => {
+        if (typeof source.getSlices !== 'function') throw new NonRetryableError(`${source.constructor.name} has no getSlices()`);
+        const state = input.incrementalState ? incrementalStateOf(input.incrementalState) : null;
+        return validateSlices(await source.getSlices(state), { source: input.pipeline.source.name, stream: resolved.sourceConfig.stream });
+      });
+    },
+
     async loadSyncState(input: LoadSyncStateInput): Promise<SyncState> {
       return loadSyncState(Context.current().client, input);
     },
@@ -210,9 +219,15 @@ async function readPage(
   const slot = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : notBefore;
   if (slot !== null && slot > Date.now()) await sleep(slot - Date.now());
   const extractedAt = new Date();
-  const raw = input.incrementalState ? await callGetRecordsAfter(source, input.incrementalState, pagination ?? undefined) : await source.get(pagination ?? undefined);
+  const slice = input.slice?.slice;
+  const raw = input.incrementalState ? await callGetRecordsAfter(source, input.incrementalState, pagination ?? undefined, slice) : await source.get(pagination ?? undefined, slice);
   const sourceMs = Date.now() - extractedAt.getTime();
-  const page = validateIteration(raw, { source: input.pipeline.source.name, stream: resolved.sourceConfig.stream, iteration });
+  const page = validateIteration(raw, {
+    source: input.pipeline.source.name,
+    stream: resolved.sourceConfig.stream,
+    iteration,
+    ...(input.slice ? { slice: input.slice.index } : {}),
+  });
   return {
     iteration,
     page: { records: page.records, extractedAt },
@@ -224,18 +239,25 @@ async function readPage(
 }
 
 /** Stages a page, keyed by (sync run, iteration): staging it again replaces it. */
-async function stagePage({ destination }: SyncContext, input: ActivityInput, read: ReadPage<SourcePage>): Promise<void> {
-  await destination.write({ syncRunId: input.syncRunId, iteration: read.iteration, extractedAt: read.page.extractedAt, records: read.page.records });
+async function stagePage({ destination }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
+  await destination.write({
+    syncRunId: input.syncRunId,
+    iteration: read.iteration,
+    ...(input.slice ? { slice: input.slice.index } : {}),
+    extractedAt: read.page.extractedAt,
+    records: read.page.records,
+  });
 }
 
-async function callGetRecordsAfter(source: AbstractSource, state: IncrementalStateJson, pagination: Pagination | undefined) {
+function incrementalStateOf(state: IncrementalStateJson): SourceIncrementalState {
+  return { lastRun: new Date(state.lastRun), state: state.state, ...(state.cursorField ? { cursorField: state.cursorField } : {}) };
+}
+
+async function callGetRecordsAfter(source: AbstractSource, state: IncrementalStateJson, pagination: Pagination | undefined, slice: SourceSlice | undefined) {
   if (typeof source.getRecordsAfter !== 'function') {
     throw new NonRetryableError(`${source.constructor.name} has no getRecordsAfter(); it cannot run with sync_mode: incremental`);
   }
-  return source.getRecordsAfter(
-    { lastRun: new Date(state.lastRun), state: state.state, ...(state.cursorField ? { cursorField: state.cursorField } : {}) },
-    pagination,
-  );
+  return source.getRecordsAfter(incrementalStateOf(state), pagination, slice);
 }
 
 /** The optional total, for the progress line: a failure to count never blocks the sync. */

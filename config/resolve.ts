@@ -1,7 +1,7 @@
 import { destinationConfigSchema } from '../destinations/index.ts';
 import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 import type { SourceConfig } from '../sources/config.ts';
-import { resolveSourceClass, supportsIncremental, type CustomSource } from '../sources/registry.ts';
+import { resolveSourceClass, supportsIncremental, supportsSlices, type CustomSource } from '../sources/registry.ts';
 import type { SourceClass } from '../sources/source.ts';
 import type { SyncPlan } from '../workflows/types.ts';
 import { pipelineKeyOf, streamStateWorkflowId } from '../engine/ids.ts';
@@ -73,6 +73,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     heartbeatTimeout: engine.heartbeat_timeout,
     continueAsNewEvery: engine.continue_as_new_every,
     pagesPerActivity: engine.pages_per_activity,
+    ...(supportsSlices(resolved.sourceClass) ? { sliced: true, maxParallelSlices: engine.max_parallel_slices } : {}),
     activityTimeBudgetMs: durationToMs(engine.activity_time_budget),
     checkpointEvery: engine.checkpoint_every,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],

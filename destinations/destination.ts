@@ -15,7 +15,10 @@ export interface DestinationRow {
 /** One page to write: identified by (sync run, iteration), which makes the write idempotent. */
 export interface WriteBatch {
   syncRunId: string;
+  /** The page's number (within its slice, when `slice` is set). */
   iteration: number;
+  /** The slice the page belongs to, for a source with `getSlices()`: pages are identified by (slice, iteration). */
+  slice?: number;
   extractedAt: Date;
   records: readonly ValidatedRecord[];
 }
@@ -51,9 +54,10 @@ export interface Destination {
   prune?(olderThanMs: number): Promise<void>;
 }
 
-/** A deterministic id per (run, iteration, position), so a rewritten page keeps its ids. */
-function bizonId(syncRunId: string, iteration: number, index: number): string {
-  const hex = createHash('sha256').update(`${syncRunId}:${iteration}:${index}`).digest('hex');
+/** A deterministic id per (run, slice, iteration, position), so a rewritten page keeps its ids. */
+function bizonId(syncRunId: string, slice: number | undefined, iteration: number, index: number): string {
+  const page = slice === undefined ? `${iteration}` : `s${slice}:${iteration}`;
+  const hex = createHash('sha256').update(`${syncRunId}:${page}:${index}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
@@ -62,7 +66,7 @@ export function toRows(batch: WriteBatch, defaultDestinationId: string, loadedAt
   const extractedAt = batch.extractedAt.toISOString();
   const loaded = loadedAt.toISOString();
   return batch.records.map((record, index) => ({
-    bizon_id: bizonId(batch.syncRunId, batch.iteration, index),
+    bizon_id: bizonId(batch.syncRunId, batch.slice, batch.iteration, index),
     bizon_extracted_at: extractedAt,
     bizon_loaded_at: loaded,
     source_record_id: record.id,

@@ -94,7 +94,8 @@ export class FileDestination implements Destination {
       lines.push(JSON.stringify(row));
       byDestination.set(row.destination_id, lines);
     }
-    const pageName = `${String(batch.iteration).padStart(10, '0')}.jsonl`;
+    // Sliced pages sort by slice, then page: the output lists each slice's records in order.
+    const pageName = `${batch.slice === undefined ? '' : `s${String(batch.slice).padStart(6, '0')}-`}${String(batch.iteration).padStart(10, '0')}.jsonl`;
     const runDir = this.runDir(batch.syncRunId);
     try {
       for (const [destinationId, lines] of byDestination) {

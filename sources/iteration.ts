@@ -20,6 +20,28 @@ export interface IterationContext {
   source: string;
   stream: string;
   iteration: number;
+  /** The slice of the page, for a source with `getSlices()`. */
+  slice?: number;
+}
+
+/** More slices than this is a mistake (one per second of a year?), and would bloat the sync's durable state. */
+export const MAX_SLICES = 10_000;
+
+/**
+ * Checks what `getSlices()` returned: an array of plain JSON objects (each is
+ * durable workflow state), at most {@link MAX_SLICES}. Throws a non-retryable
+ * {@link MalformedIterationError} naming the faulty slice.
+ */
+export function validateSlices(raw: unknown, context: { source: string; stream: string }): Array<Record<string, unknown>> {
+  const where = `Source '${context.source}' (stream '${context.stream}') returned malformed slices from getSlices()`;
+  if (!Array.isArray(raw)) throw new MalformedIterationError(`${where}: expected an array of JSON objects, got ${raw === null ? 'null' : typeof raw}`);
+  if (raw.length > MAX_SLICES) throw new MalformedIterationError(`${where}: ${raw.length} slices, at most ${MAX_SLICES}; make them larger`);
+  for (const [index, slice] of raw.entries()) {
+    if (!isPlainObject(slice)) throw new MalformedIterationError(`${where}: slices[${index}] must be a JSON object, got ${Array.isArray(slice) ? 'an array' : typeof slice}`);
+    const nonJson = findNonJson(slice, `slices[${index}]`);
+    if (nonJson) throw new MalformedIterationError(`${where}: ${nonJson} is not JSON: a slice is durable workflow state and must be plain JSON`);
+  }
+  return raw as Array<Record<string, unknown>>;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -58,7 +80,8 @@ const MAX_LISTED_PROBLEMS = 3;
  * iteration and the faulty field.
  */
 export function validateIteration(raw: unknown, context: IterationContext): ValidatedIteration {
-  const where = `Source '${context.source}' (stream '${context.stream}') returned a malformed SourceIteration at iteration ${context.iteration}`;
+  const at = context.slice === undefined ? `iteration ${context.iteration}` : `iteration ${context.iteration} of slice ${context.slice}`;
+  const where = `Source '${context.source}' (stream '${context.stream}') returned a malformed SourceIteration at ${at}`;
   const fail = (problem: string): never => {
     throw new MalformedIterationError(`${where}: ${problem}`);
   };

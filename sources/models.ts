@@ -25,6 +25,14 @@ export interface SourceIteration {
   nextPagination: Pagination | null | undefined;
 }
 
+/**
+ * One part of a stream that can be read on its own, in parallel with the
+ * others: a date range, a partition, an id range — any JSON object the source
+ * chooses (`{ from: '2024-01-01', to: '2024-01-02' }`). `getSlices()` returns
+ * them; `get(pagination, slice)` pages within one.
+ */
+export type SourceSlice = Record<string, unknown>;
+
 /** What an incremental sync hands to `getRecordsAfter()`. */
 export interface SourceIncrementalState {
   /** Start time of the last successful sync of this pipeline. */

@@ -2,7 +2,7 @@ import type { AxiosInstance } from 'axios';
 import type { z } from 'zod';
 import { AuthBuilder, type Authenticator } from './auth.ts';
 import { SourceConfig } from './config.ts';
-import type { Pagination, SourceIncrementalState, SourceIteration } from './models.ts';
+import type { Pagination, SourceIncrementalState, SourceIteration, SourceSlice } from './models.ts';
 import { createSession } from './session.ts';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -68,15 +68,27 @@ export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
   /**
    * Reads one page. `pagination` is `undefined` on the first call, then the
    * previous call's `nextPagination`. Return an empty `nextPagination`
-   * (`{}`, `null` or `undefined`) when there are no more pages.
+   * (`{}`, `null` or `undefined`) when there are no more pages. With
+   * `getSlices()`, `slice` is the slice being paged (each slice starts with
+   * `pagination` undefined).
    */
-  abstract get(pagination?: Pagination): MaybePromise<SourceIteration>;
+  abstract get(pagination?: Pagination, slice?: SourceSlice): MaybePromise<SourceIteration>;
 
   /**
    * Reads one page of the records changed since the last successful sync.
    * Implement it to support `sync_mode: incremental`.
    */
-  getRecordsAfter?(state: SourceIncrementalState, pagination?: Pagination): MaybePromise<SourceIteration>;
+  getRecordsAfter?(state: SourceIncrementalState, pagination?: Pagination, slice?: SourceSlice): MaybePromise<SourceIteration>;
+
+  /**
+   * Splits the stream into slices read in parallel, each paginated and
+   * checkpointed on its own (`engine.max_parallel_slices` at once): date
+   * ranges, partitions, id ranges. Called once per sync, before the first
+   * page; an incremental sync passes its state, so only the new range needs
+   * slicing (`null` on a first or full sync). Optional: without it the stream
+   * is read as one sequence of pages.
+   */
+  getSlices?(state: SourceIncrementalState | null): MaybePromise<SourceSlice[]>;
 }
 
 /** A source class, as registered and resolved by the framework. */

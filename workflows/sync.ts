@@ -19,6 +19,7 @@ import type {
   ExtractPageResult,
   IncrementalStateJson,
   SyncActivities,
+  SliceState,
   SyncCheckpoint,
   SyncMemo,
   SyncProgress,
@@ -56,11 +57,19 @@ function activityOptions(input: SyncWorkflowInput): ActivityOptions {
 }
 
 /** The one-line label of a page (or a batch of pages) in the Web UI's event history. */
-function pageSummary(iteration: number, pagination: unknown, lastIteration = iteration): string {
+function pageSummary(iteration: number, pagination: unknown, lastIteration = iteration, slice?: number): string {
   const pages = lastIteration > iteration ? `pages ${iteration}–${lastIteration}` : `page ${iteration}`;
-  const text = `${pages} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
+  const text = `${slice === undefined ? '' : `slice ${slice} · `}${pages} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
+
+/** A copy of the checkpoint as it is now, for an event sent later (its slices change in place meanwhile). */
+function snapshot(checkpoint: SyncCheckpoint): SyncCheckpoint {
+  return JSON.parse(JSON.stringify(checkpoint)) as SyncCheckpoint;
+}
+
+/** The slice a page belongs to, as the activity receives it. */
+type SliceRef = NonNullable<ExtractPageInput['slice']>;
 
 /** What one page activity (one page, or a batch) did. */
 interface PageStep {
@@ -174,7 +183,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   async function extractPage(args: ExtractPageInput): Promise<ExtractPageResult> {
     for (;;) {
       try {
-        return await activities.extractPage.executeWithOptions({ ...pageOptions, summary: pageSummary(args.iteration, args.pagination) }, [args]);
+        const summary = pageSummary(args.iteration, args.pagination, args.iteration, args.slice?.index);
+        return await activities.extractPage.executeWithOptions({ ...pageOptions, summary }, [args]);
       } catch (error) {
         const timedOutWaiting =
           error instanceof ActivityFailure && error.cause instanceof TimeoutFailure && error.cause.timeoutType === 'SCHEDULE_TO_START';
@@ -236,6 +246,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       }
       const prepared = await (preparing ?? activities.prepareSync(activityInput));
       checkpoint.total = prepared.total;
+      if (plan.sliced && start.kind === 'fresh') {
+        const slices = await activities.planSlices({ ...activityInput, incrementalState: checkpoint.incrementalState });
+        checkpoint.slices = slices.map((slice, index) => ({ index, slice, iteration: 0, pagination: null, done: false, records: 0 }));
+        checkpoint.done = slices.length === 0;
+      }
       status = 'extracting';
       upsertMemo({ checkpoint, sync_mode: plan.syncMode } satisfies Partial<SyncMemo>);
     }
@@ -247,50 +262,107 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     const pageGapMs = plan.rateLimit && !pacer ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
     let lastPageAt: number | null = null;
 
-    /** The next page, or with `pages_per_activity` the next batch of pages, in one activity. */
-    async function nextPages(iteration: number): Promise<PageStep> {
-      const source = { ...activityInput, iteration, pagination: checkpoint.pagination, incrementalState: checkpoint.incrementalState, cursorField: plan.cursorField };
+    /**
+     * The next page from `pagination`, or with `pages_per_activity` the next batch of at most `maxPages` pages,
+     * in one activity; `slice` names the slice they belong to.
+     */
+    async function nextPages(iteration: number, pagination: SyncCheckpoint['pagination'], maxPages: number, slice?: SliceRef): Promise<PageStep> {
+      const source = { ...activityInput, iteration, pagination, incrementalState: checkpoint.incrementalState, cursorField: plan.cursorField, ...(slice ? { slice } : {}) };
       if (pagesPerActivity === 1) {
         const page = await extractPage({ ...source, notBefore: pageGapMs > 0 && lastPageAt !== null ? lastPageAt + pageGapMs : null, ...(pacer ? { pacer } : {}) });
         lastPageAt = page.calledAt;
         return { ...page, lastIteration: iteration, sourceMs: page.sourceMs ?? 0 };
       }
-      const maxPages = plan.maxIterations !== null ? Math.min(pagesPerActivity, plan.maxIterations - checkpoint.iteration) : pagesPerActivity;
-      const summary = pageSummary(iteration, checkpoint.pagination, iteration + maxPages - 1);
+      const summary = pageSummary(iteration, pagination, iteration + maxPages - 1, slice?.index);
       return activities.extractPages.executeWithOptions({ ...pageOptions, summary }, [
         { ...source, maxPages, timeBudgetMs: plan.activityTimeBudgetMs ?? 5000, ...(pacer ? { pacer } : {}) },
       ]);
     }
 
+    /** Pages the next activity may read: `pages_per_activity`, less near `max_iterations` (`pagesInFlight` counted). */
+    const pagesAllowed = (pagesInFlight = 0): number =>
+      plan.maxIterations !== null ? Math.min(pagesPerActivity, plan.maxIterations - checkpoint.iteration - pagesInFlight) : pagesPerActivity;
+
+    /** Adds what one page activity did to the sync's checkpoint; records a checkpoint when it crossed `checkpoint_every`. */
+    function advance(step: PageStep, before: number): void {
+      checkpoint.records += step.recordCount;
+      checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, step.maxCursorValue);
+      checkpoint.sourceMs = (checkpoint.sourceMs ?? 0) + step.sourceMs;
+      activitiesThisRun += 1;
+      if (!checkpoint.done && Math.floor(checkpoint.iteration / plan.checkpointEvery) > Math.floor(before / plan.checkpointEvery)) {
+        upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
+        state.recordBeside({ kind: 'checkpoint', checkpoint: snapshot(checkpoint), status: 'running', at: new Date().toISOString() });
+      }
+    }
+
+    /** Continues as new with the checkpoint: the next run goes on from it with a fresh history. */
+    async function continueAsNew(): Promise<never> {
+      log.info('Continuing as new to keep the history small', { iteration: checkpoint.iteration });
+      await state.flush();
+      const next = { ...checkpoint, runs: checkpoint.runs + 1 };
+      const continueWithMemo = makeContinueAsNewFunc<typeof syncWorkflow>({ memo: { ...workflowInfo().memo, checkpoint: next } });
+      return continueWithMemo({ ...input, checkpoint: next });
+    }
+
+    /**
+     * A sliced stream: every slice not done is paged on its own, at most `max_parallel_slices` at once, each
+     * from its own checkpoint. Stops at the end of every slice, at `max_iterations`, or (every lane finishing
+     * its page first) when the run should continue as new.
+     */
+    async function readSlices(slices: SliceState[]): Promise<'end_of_source' | 'max_iterations' | 'continue_as_new'> {
+      const queue = slices.filter((slice) => !slice.done);
+      let next = 0;
+      let pagesInFlight = 0;
+      let stop: 'max_iterations' | 'continue_as_new' | null = null;
+      const lane = async () => {
+        while (stop === null && next < queue.length) {
+          const slice = queue[next++]!;
+          while (!slice.done && stop === null) {
+            const maxPages = pagesAllowed(pagesInFlight);
+            if (maxPages <= 0) {
+              stop = 'max_iterations';
+              break;
+            }
+            pagesInFlight += maxPages;
+            const step = await nextPages(slice.iteration + 1, slice.pagination, maxPages, { index: slice.index, slice: slice.slice });
+            pagesInFlight -= maxPages;
+            const before = checkpoint.iteration;
+            checkpoint.iteration += step.lastIteration - slice.iteration;
+            slice.iteration = step.lastIteration;
+            slice.pagination = step.nextPagination;
+            slice.done = step.nextPagination === null;
+            slice.records += step.recordCount;
+            checkpoint.done = slices.every((candidate) => candidate.done);
+            advance(step, before);
+            if (activitiesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) stop ??= 'continue_as_new';
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(plan.maxParallelSlices ?? 4, queue.length) }, lane));
+      checkpoint.done = slices.every((slice) => slice.done);
+      return checkpoint.done ? 'end_of_source' : (stop ?? 'end_of_source');
+    }
+
     let activitiesThisRun = 0;
+    if (checkpoint.slices) {
+      const ended = await readSlices(checkpoint.slices);
+      if (ended === 'continue_as_new') await continueAsNew();
+      if (ended === 'max_iterations') stoppedBy = 'max_iterations';
+    }
     // A resumed sync may be done already (it failed while publishing): then nothing is left to read.
-    while (!checkpoint.done) {
+    while (!checkpoint.slices && !checkpoint.done) {
       if (plan.maxIterations !== null && checkpoint.iteration >= plan.maxIterations) {
         stoppedBy = 'max_iterations';
         break;
       }
       const before = checkpoint.iteration;
-      const step = await nextPages(before + 1);
+      const step = await nextPages(before + 1, checkpoint.pagination, pagesAllowed());
       checkpoint.iteration = step.lastIteration;
-      checkpoint.records += step.recordCount;
       checkpoint.pagination = step.nextPagination;
       checkpoint.done = step.nextPagination === null;
-      checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, step.maxCursorValue);
-      checkpoint.sourceMs = (checkpoint.sourceMs ?? 0) + step.sourceMs;
-      activitiesThisRun += 1;
-      const iteration = checkpoint.iteration;
+      advance(step, before);
       if (checkpoint.done) break;
-      if (Math.floor(iteration / plan.checkpointEvery) > Math.floor(before / plan.checkpointEvery)) {
-        upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
-        state.recordBeside({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: 'running', at: new Date().toISOString() });
-      }
-      if (activitiesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
-        log.info('Continuing as new to keep the history small', { iteration });
-        await state.flush();
-        const next = { ...checkpoint, runs: checkpoint.runs + 1 };
-        const continueWithMemo = makeContinueAsNewFunc<typeof syncWorkflow>({ memo: { ...workflowInfo().memo, checkpoint: next } });
-        await continueWithMemo({ ...input, checkpoint: next });
-      }
+      if (activitiesThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested) await continueAsNew();
     }
 
     status = 'finalizing';
@@ -333,6 +405,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       stoppedBy,
       sourceMs: checkpoint.sourceMs ?? 0,
       pagesPerActivity,
+      ...(checkpoint.slices ? { slices: checkpoint.slices.length } : {}),
     };
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
@@ -343,7 +416,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
       await state.settle();
       if (checkpoint.iteration > 0) {
-        await state.record({ kind: 'checkpoint', checkpoint: { ...checkpoint }, status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
+        await state.record({ kind: 'checkpoint', checkpoint: snapshot(checkpoint), status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
           log.warn('Could not record the checkpoint in the stream state workflow', { error: String(recordError) }),
         );
       }

@@ -32,6 +32,10 @@ export interface SyncPlan {
   pagesPerActivity?: number;
   /** `engine.activity_time_budget` in ms: a batch starts no new page after this long. */
   activityTimeBudgetMs?: number;
+  /** The source implements `getSlices()`: the sync plans slices and pages them in parallel. */
+  sliced?: boolean;
+  /** `engine.max_parallel_slices`. */
+  maxParallelSlices?: number;
   /** Pages between two checkpoints recorded in the memo. */
   checkpointEvery: number;
   /** Failure types that fail the sync at once instead of being retried. */
@@ -77,6 +81,23 @@ export interface SyncCheckpoint {
   resumedFrom: { iteration: number; syncRunId: string } | null;
   /** Milliseconds spent inside the source's `get()` calls so far (absent in checkpoints made before it was measured). */
   sourceMs?: number;
+  /**
+   * Where each slice stands, for a source with `getSlices()` (absent otherwise). `iteration`, `records`
+   * and `done` above are then the sums over slices.
+   */
+  slices?: SliceState[];
+}
+
+/** One slice of a sliced stream: its descriptor and its own pagination. */
+export interface SliceState {
+  /** Position in `getSlices()`'s answer: names the slice's staged pages. */
+  index: number;
+  slice: Record<string, unknown>;
+  /** Pages of this slice done so far. */
+  iteration: number;
+  pagination: Pagination | null;
+  done: boolean;
+  records: number;
 }
 
 /** A `cursor_field` value: compared as numbers, else as strings (ISO-8601 timestamps order correctly). */
@@ -205,6 +226,8 @@ export interface SyncResult {
   sourceMs?: number;
   /** `engine.pages_per_activity` of the sync. */
   pagesPerActivity?: number;
+  /** How many slices the stream was read in (a source with `getSlices()`). */
+  slices?: number;
 }
 
 /** Input of every activity: which pipeline and which sync. */
@@ -227,6 +250,13 @@ export interface ExtractPageInput extends ActivityInput {
    * source, from any sync and any worker of that queue, its slot.
    */
   pacer?: { taskQueue: string; requestsPerSecond: number };
+  /** The slice this page belongs to (a source with `getSlices()`); `iteration` then counts within it. */
+  slice?: { index: number; slice: Record<string, unknown> };
+}
+
+/** Input of `planSlices`. */
+export interface PlanSlicesInput extends ActivityInput {
+  incrementalState: IncrementalStateJson | null;
 }
 
 /** Input of `requestPacerWorkflow`. */
@@ -300,6 +330,8 @@ export interface SyncActivities {
   extractPage(input: ExtractPageInput): Promise<ExtractPageResult>;
   /** Several pages in one activity, checkpointed by heartbeat after each (`engine.pages_per_activity`). */
   extractPages(input: ExtractPagesInput): Promise<PageBatchProgress>;
+  /** The slices of the stream, from the source's `getSlices()`. */
+  planSlices(input: PlanSlicesInput): Promise<Array<Record<string, unknown>>>;
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
   abortSync(input: ActivityInput): Promise<void>;
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;

@@ -28,6 +28,8 @@ interface StubOptions {
   failAt?: number;
   /** A batch (`extractPages`) ends after this page at the latest, as if its time budget ran out. */
   batchEndsAt?: number;
+  /** What `planSlices` answers (each slice then has `pages` pages). */
+  slices?: Array<Record<string, unknown>>;
 }
 
 /** Stub activities that record every call they get. */
@@ -64,6 +66,9 @@ function stubActivities(options: StubOptions) {
         sourceMs: 1,
         done: last === options.pages,
       };
+    },
+    async planSlices() {
+      return (options.slices ?? []).map((slice) => ({ ...slice }));
     },
     async finalizeSync(input) {
       calls.finalized.push(input);
@@ -201,6 +206,41 @@ describe('syncWorkflow with stubbed activities', () => {
       [5, 2],
     ]);
     expect(result).toMatchObject({ iterations: 6, records: 60, stoppedBy: 'max_iterations' });
+  });
+
+  it('a sliced stream pages every slice from its own first page, slices in parallel, and sums them', async () => {
+    const slices = [{ day: '01' }, { day: '02' }, { day: '03' }];
+    const { activities, calls } = stubActivities({ pages: 3, slices });
+    const input = await planFor({ checkpoint_every: 4 });
+    const { result, summaries } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: 2 } }, activities);
+    expect(result).toMatchObject({ iterations: 9, records: 90, slices: 3, stoppedBy: 'end_of_source' });
+    for (const [index, slice] of slices.entries()) {
+      expect(calls.extracted.filter((call) => call.slice?.index === index).map((call) => [call.iteration, call.pagination, call.slice?.slice])).toEqual([
+        [1, null, slice],
+        [2, { page: 2 }, slice],
+        [3, { page: 3 }, slice],
+      ]);
+    }
+    // Two lanes: slice 2 starts only once a lane is free, so its first page comes after a page of slice 0 or 1 ended.
+    expect(calls.extracted.findIndex((call) => call.slice?.index === 2)).toBeGreaterThanOrEqual(2);
+    expect(summaries).toContain('slice 1 · page 2 · {"page":2}');
+  });
+
+  it('a sliced stream stops at max_iterations pages in all', async () => {
+    const { activities, calls } = stubActivities({ pages: 5, slices: [{ a: 1 }, { a: 2 }] });
+    const input = await planFor({}, { max_iterations: 7 });
+    const { result } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: 2 } }, activities);
+    expect(calls.extracted).toHaveLength(7);
+    expect(result).toMatchObject({ iterations: 7, records: 70, stoppedBy: 'max_iterations' });
+  });
+
+  it('a sliced stream with no slices publishes an empty output', async () => {
+    const { activities, calls } = stubActivities({ pages: 5, slices: [] });
+    const input = await planFor();
+    const { result } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true } }, activities);
+    expect(calls.extracted).toHaveLength(0);
+    expect(calls.finalized).toHaveLength(1);
+    expect(result).toMatchObject({ iterations: 0, records: 0, slices: 0 });
   });
 
   it('resumes a failed sync after its checkpoint, in its staging', async () => {

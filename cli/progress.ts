@@ -39,6 +39,7 @@ export function formatSummary(result: SyncResult): string[] {
   const lines = [
     `pages: ${numberFormat.format(result.iterations)} · records: ${numberFormat.format(result.records)} · ${formatDuration(elapsed)}${rate}${result.runs > 1 ? ` · ${result.runs} workflow runs` : ''}`,
   ];
+  if (result.slices !== undefined) lines.push(`read in ${numberFormat.format(result.slices)} slices (getSlices), in parallel`);
   if (result.resumedFrom) {
     const page = result.resumedFrom.iteration;
     lines.push(`resumed the failed sync after page ${page} (its pages 1-${page} were not read again)`);

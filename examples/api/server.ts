@@ -192,8 +192,10 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
 
     if (parts[1] === 'count') return reply(200, { total: items.length });
 
+    // updated_since is exclusive, updated_until inclusive: consecutive ranges (a, b], (b, c] never share an item.
     const since = query.updated_since ? Date.parse(query.updated_since) : undefined;
-    const visible = since === undefined ? items : items.filter((item) => Date.parse(item.updated_at) > since);
+    const until = query.updated_until ? Date.parse(query.updated_until) : undefined;
+    const visible = items.filter((item) => (since === undefined || Date.parse(item.updated_at) > since) && (until === undefined || Date.parse(item.updated_at) <= until));
     const limit = Math.max(1, Number(query.limit ?? query.per_page ?? 100));
     switch (style) {
       case 'page':

@@ -36,6 +36,7 @@ const cases = [
   { example: 'rest-api', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['rest_api_users'] },
   { example: 'custom-auth', key: 'api_url', urlPath: '', stream: 'orders', outputs: ['signed_source_orders'] },
   { example: 'error-handling', key: 'api_url', urlPath: '', stream: 'users', outputs: ['careful_source_users'] },
+  { example: 'sliced', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['date_ranges_users'] },
   { example: 'incremental', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['rest_api_users'], sourceFrom: 'rest-api' },
   {
     example: 'routing',

@@ -29,6 +29,7 @@ describe('pipeline config', () => {
       pages_per_activity: 1,
       activity_time_budget: '5s',
       max_parallel_streams: 4,
+      max_parallel_slices: 4,
       page_timeout: '10m',
       heartbeat_timeout: '10s',
     });
@@ -42,7 +43,7 @@ describe('pipeline config', () => {
 
   it('lists the known keys when nothing is close', () => {
     const message = errorOf(() => parsePipelineConfig({ ...base, engine: { zzz: 1 } }));
-    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, activity_time_budget, max_parallel_streams, page_timeout, heartbeat_timeout)');
+    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, activity_time_budget, max_parallel_streams, max_parallel_slices, page_timeout, heartbeat_timeout)');
   });
 
   it('rejects a bad duration and a bad destination', () => {

@@ -226,6 +226,16 @@ describe('syncWorkflow with stubbed activities', () => {
     expect(summaries).toContain('slice 1 · page 2 · {"page":2}');
   });
 
+  it('a sliced stream continues as new with each slice where it stood', async () => {
+    const { activities, calls } = stubActivities({ pages: 3, slices: [{ a: 1 }, { a: 2 }, { a: 3 }] });
+    const input = await planFor({ continue_as_new_every: 2 });
+    const { result } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: 2 } }, activities);
+    expect(result).toMatchObject({ iterations: 9, records: 90, slices: 3 });
+    expect(result!.runs).toBeGreaterThan(1);
+    // Every page of every slice exactly once, across the runs.
+    expect(calls.extracted.map((call) => `${call.slice?.index}:${call.iteration}`).sort()).toEqual(['0:1', '0:2', '0:3', '1:1', '1:2', '1:3', '2:1', '2:2', '2:3']);
+  });
+
   it('a sliced stream stops at max_iterations pages in all', async () => {
     const { activities, calls } = stubActivities({ pages: 5, slices: [{ a: 1 }, { a: 2 }] });
     const input = await planFor({}, { max_iterations: 7 });

@@ -9,9 +9,10 @@
  *
  * at 0, 50 and 200 ms API latency, then through a proxy adding 25 ms each way
  * between the worker and the server, then with 1,000-record pages; then the
- * quickstart's wall time, a worker's memory after 1,000 and 10,000 pages, and 4 streams at once vs one at a time.
+ * quickstart's wall time, a worker's memory after 1,000 and 10,000 pages, and 4 streams (or 4 slices of one
+ * stream) at once vs one at a time.
  *
- *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,memory,streams,quickstart]
+ *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,memory,streams,slices,quickstart]
  *
  * `--pages` sets the pages of the 0 and 50 ms cases and of the proxy (200 ms uses a fifth of it). `--stock` also
  * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
@@ -243,6 +244,46 @@ async function parallelStreams(server: DevServer): Promise<void> {
   }
 }
 
+/** One stream in 4 date-range slices of 40 pages at 50 ms (examples/sliced): one slice at a time vs 4 at once. */
+async function parallelSlices(server: DevServer): Promise<void> {
+  const [slicedSource] = await loadCustomSources([path.join(ROOT, 'examples', 'sliced', 'source.ts')]);
+  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  const worker = await createWorker({ address: server.address, taskQueue: 'bench-slices', customSources: [slicedSource!] });
+  const workerRun = worker.run();
+  // One record a minute for 8 hours: slices of 2 hours hold 120 records, 40 pages of 3.
+  const api = await startExampleApi({ datasets: { users: 480 }, latencyMs: 50 });
+  try {
+    const seconds = async (maxParallel: number, engine: Record<string, unknown> = {}) => {
+      const started = performance.now();
+      await runSync(client, {
+        config: {
+          name: `bench-slices-${++runs}`,
+          source: { name: 'date_ranges', stream: 'users', base_url: `${api.url}/rest`, page_size: 3, start: '2024-01-01T00:00:00Z', end: '2024-01-01T08:00:00Z', slice_hours: 2 },
+          destination: { name: 'file', config: { directory: tempDir('bench-slices-') } },
+          engine: { max_parallel_slices: maxParallel, ...engine },
+        },
+        customSources: [slicedSource!],
+        taskQueue: 'bench-slices',
+      });
+      return (performance.now() - started) / 1000;
+    };
+    console.log('\n1 stream in 4 slices of 40 pages at 50 ms');
+    for (const [label, engine] of [
+      ['1 page per activity', {}],
+      ['batched', BATCH],
+    ] as const) {
+      const oneAtATime = await seconds(1, engine);
+      const allAtOnce = await seconds(4, engine);
+      console.log(`  ${label}: one slice at a time ${oneAtATime.toFixed(2)} s, 4 at once ${allAtOnce.toFixed(2)} s (${(oneAtATime / allAtOnce).toFixed(2)}× faster)`);
+    }
+  } finally {
+    await api.close();
+    worker.shutdown();
+    await workerRun;
+    await client.connection.close();
+  }
+}
+
 /** Wall time of `bizon run examples/quickstart/config.yml`, embedded server included, cold then warm. */
 async function quickstart(): Promise<void> {
   const cwd = tempDir('bench-quickstart-');
@@ -294,7 +335,7 @@ async function workerMemory(server: DevServer): Promise<void> {
 }
 
 console.log(`bizon-temporal bench: page source against the local example API, file destination; batched = ${JSON.stringify(BATCH)}`);
-const only = flag('only', 'latency,remote,large,memory,streams,quickstart').split(',');
+const only = flag('only', 'latency,remote,large,memory,streams,slices,quickstart').split(',');
 const server = await startDevServer({ ui: false });
 try {
   if (only.includes('latency')) await latencyCases(server, 'Dev server as bizon starts it');
@@ -302,6 +343,7 @@ try {
   if (only.includes('large')) await largePages(server);
   if (only.includes('memory')) await workerMemory(server);
   if (only.includes('streams')) await parallelStreams(server);
+  if (only.includes('slices')) await parallelSlices(server);
 } finally {
   await server.stop();
 }
@@ -314,4 +356,3 @@ if (process.argv.includes('--stock')) {
   }
 }
 if (only.includes('quickstart')) await quickstart();
-console.log('\nParallel slices of one stream: not implemented yet (issue 9, item 5).');

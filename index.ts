@@ -63,5 +63,5 @@ export type { BizonWorker, BizonWorkerOptions } from './worker.ts';
 export { DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 export { parseScheduleId, parseSyncWorkflowId, scheduleId, syncWorkflowId } from './engine/ids.ts';
 export type { PipelineKey } from './engine/ids.ts';
-export type { OverlapPolicy, ScheduledSyncResult, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
+export type { OverlapPolicy, PipelineResult, PipelineStreamOutcome, ScheduledSyncResult, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
 export type { PipelineConfig } from './config/pipeline.ts';

@@ -30,7 +30,7 @@ import { startDevServer, type DevServer } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
 import { validateIteration } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
-import { loadCustomSources } from '../sources/registry.ts';
+import { loadCustomSources, type CustomSource } from '../sources/registry.ts';
 import type { AbstractSource } from '../sources/source.ts';
 import { createWorker } from '../worker.ts';
 import { startDelayProxy } from './delay-proxy.ts';
@@ -204,37 +204,35 @@ async function largePages(server: DevServer): Promise<void> {
   }
 }
 
-/** Four streams of 50 pages at 50 ms, one at a time (max_parallel_streams: 1) vs all at once (4). */
-async function parallelStreams(server: DevServer): Promise<void> {
-  const [streamsSource] = await loadCustomSources([path.join(ROOT, 'bench', 'streams-source.ts')]);
+/**
+ * Runs `work` with a client and a worker for the custom source of `sourceFile` on `taskQueue`, and the API
+ * it pages (50 ms a request); prints, with one page per activity and batched, `run(1)` against `run(4)`.
+ */
+async function oneVersusFour(
+  server: DevServer,
+  title: string,
+  setup: { sourceFile: string; taskQueue: string; datasets: Record<string, number> },
+  run: (context: { client: Client; source: CustomSource; api: ExampleApi }, maxParallel: number, engine: Record<string, unknown>) => Promise<unknown>,
+): Promise<void> {
+  const [source] = await loadCustomSources([setup.sourceFile]);
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-  const worker = await createWorker({ address: server.address, taskQueue: 'bench-streams', customSources: [streamsSource!] });
+  const worker = await createWorker({ address: server.address, taskQueue: setup.taskQueue, customSources: [source!] });
   const workerRun = worker.run();
-  const pages = 50;
-  const api = await startExampleApi({ datasets: { s1: pages * 10 - 1, s2: pages * 10 - 1, s3: pages * 10 - 1, s4: pages * 10 - 1 }, latencyMs: 50 });
+  const api = await startExampleApi({ datasets: setup.datasets, latencyMs: 50 });
   try {
-    const seconds = async (maxParallel: number, engine: Record<string, unknown> = {}) => {
-      const started = performance.now();
-      await runPipeline(client, {
-        config: {
-          name: `bench-streams-${++runs}`,
-          source: { name: 'bench_streams', streams: ['s1', 's2', 's3', 's4'], api_url: api.url, page_size: 10 },
-          destination: { name: 'file', config: { directory: tempDir('bench-streams-') } },
-          engine: { max_parallel_streams: maxParallel, ...engine },
-        },
-        customSources: [streamsSource!],
-        taskQueue: 'bench-streams',
-      });
-      return (performance.now() - started) / 1000;
-    };
-    console.log(`\n4 streams of ${pages} pages at 50 ms`);
+    console.log(`\n${title}`);
     for (const [label, engine] of [
       ['1 page per activity', {}],
       ['batched', BATCH],
     ] as const) {
-      const oneAtATime = await seconds(1, engine);
-      const allAtOnce = await seconds(4, engine);
-      console.log(`  ${label}: one at a time ${oneAtATime.toFixed(2)} s, all at once ${allAtOnce.toFixed(2)} s (${(oneAtATime / allAtOnce).toFixed(2)}× faster)`);
+      const seconds = async (maxParallel: number) => {
+        const started = performance.now();
+        await run({ client, source: source!, api }, maxParallel, engine);
+        return (performance.now() - started) / 1000;
+      };
+      const oneAtATime = await seconds(1);
+      const allAtOnce = await seconds(4);
+      console.log(`  ${label}: one at a time ${oneAtATime.toFixed(2)} s, 4 at once ${allAtOnce.toFixed(2)} s (${(oneAtATime / allAtOnce).toFixed(2)}× faster)`);
     }
   } finally {
     await api.close();
@@ -244,44 +242,46 @@ async function parallelStreams(server: DevServer): Promise<void> {
   }
 }
 
+/** Four streams of 50 pages at 50 ms, one at a time (max_parallel_streams: 1) vs all at once (4). */
+async function parallelStreams(server: DevServer): Promise<void> {
+  const records = 50 * 10 - 1;
+  await oneVersusFour(
+    server,
+    '4 streams of 50 pages at 50 ms (source.streams)',
+    { sourceFile: path.join(ROOT, 'bench', 'streams-source.ts'), taskQueue: 'bench-streams', datasets: { s1: records, s2: records, s3: records, s4: records } },
+    ({ client, source, api }, maxParallel, engine) =>
+      runPipeline(client, {
+        config: {
+          name: `bench-streams-${++runs}`,
+          source: { name: 'bench_streams', streams: ['s1', 's2', 's3', 's4'], api_url: api.url, page_size: 10 },
+          destination: { name: 'file', config: { directory: tempDir('bench-streams-') } },
+          engine: { max_parallel_streams: maxParallel, ...engine },
+        },
+        customSources: [source],
+        taskQueue: 'bench-streams',
+      }),
+  );
+}
+
 /** One stream in 4 date-range slices of 40 pages at 50 ms (examples/sliced): one slice at a time vs 4 at once. */
 async function parallelSlices(server: DevServer): Promise<void> {
-  const [slicedSource] = await loadCustomSources([path.join(ROOT, 'examples', 'sliced', 'source.ts')]);
-  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-  const worker = await createWorker({ address: server.address, taskQueue: 'bench-slices', customSources: [slicedSource!] });
-  const workerRun = worker.run();
-  // One record a minute for 8 hours: slices of 2 hours hold 120 records, 40 pages of 3.
-  const api = await startExampleApi({ datasets: { users: 480 }, latencyMs: 50 });
-  try {
-    const seconds = async (maxParallel: number, engine: Record<string, unknown> = {}) => {
-      const started = performance.now();
-      await runSync(client, {
+  await oneVersusFour(
+    server,
+    '1 stream in 4 slices of 40 pages at 50 ms (getSlices)',
+    // One record a minute for 8 hours: slices of 2 hours hold 120 records, 40 pages of 3.
+    { sourceFile: path.join(ROOT, 'examples', 'sliced', 'source.ts'), taskQueue: 'bench-slices', datasets: { users: 480 } },
+    ({ client, source, api }, maxParallel, engine) =>
+      runSync(client, {
         config: {
           name: `bench-slices-${++runs}`,
           source: { name: 'date_ranges', stream: 'users', base_url: `${api.url}/rest`, page_size: 3, start: '2024-01-01T00:00:00Z', end: '2024-01-01T08:00:00Z', slice_hours: 2 },
           destination: { name: 'file', config: { directory: tempDir('bench-slices-') } },
           engine: { max_parallel_slices: maxParallel, ...engine },
         },
-        customSources: [slicedSource!],
+        customSources: [source],
         taskQueue: 'bench-slices',
-      });
-      return (performance.now() - started) / 1000;
-    };
-    console.log('\n1 stream in 4 slices of 40 pages at 50 ms');
-    for (const [label, engine] of [
-      ['1 page per activity', {}],
-      ['batched', BATCH],
-    ] as const) {
-      const oneAtATime = await seconds(1, engine);
-      const allAtOnce = await seconds(4, engine);
-      console.log(`  ${label}: one slice at a time ${oneAtATime.toFixed(2)} s, 4 at once ${allAtOnce.toFixed(2)} s (${(oneAtATime / allAtOnce).toFixed(2)}× faster)`);
-    }
-  } finally {
-    await api.close();
-    worker.shutdown();
-    await workerRun;
-    await client.connection.close();
-  }
+      }),
+  );
 }
 
 /** Wall time of `bizon run examples/quickstart/config.yml`, embedded server included, cold then warm. */

@@ -151,10 +151,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       child.kill('SIGKILL');
       throw new Error(`The Temporal dev server did not start within ${options.startTimeoutMs ?? 30_000} ms: ${serverOutput()}`);
     }
-    await sleep(100);
+    // Short polls: `bizon run` waits on this, and the server is usually up within half a second.
+    await sleep(25);
   }
-  await waitForNamespace(address, options.namespace ?? 'default', deadline);
-  if (options.retentionDays) await setRetention(address, options.namespace ?? 'default', options.retentionDays);
+  await prepareNamespace(address, options.namespace ?? 'default', deadline, options.retentionDays);
   return {
     address,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
@@ -239,32 +239,29 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Sets how long the namespace keeps closed runs. */
-async function setRetention(address: string, namespace: string, days: number): Promise<void> {
+/**
+ * Waits until the server answers for `namespace` (it accepts TCP a little
+ * before that), then sets how long the namespace keeps closed runs, if asked:
+ * one connection for both.
+ */
+async function prepareNamespace(address: string, namespace: string, deadline: number, retentionDays: number | undefined): Promise<void> {
   const [{ Connection }, { default: Long }] = await Promise.all([import('@temporalio/client'), import('long')]);
-  const connection = await Connection.connect({ address, connectTimeout: 2000 });
+  let connection: Awaited<ReturnType<typeof Connection.connect>> | undefined;
   try {
-    await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(days * 86_400) } } });
-  } finally {
-    await connection.close();
-  }
-}
-
-/** Waits until the server answers for `namespace` (it accepts TCP a little before that). */
-export async function waitForNamespace(address: string, namespace: string, deadline: number): Promise<void> {
-  const { Connection } = await import('@temporalio/client');
-  for (;;) {
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+    for (;;) {
       try {
+        connection ??= await Connection.connect({ address, connectTimeout: 2000 });
         await connection.workflowService.describeNamespace({ namespace });
-        return;
-      } finally {
-        await connection.close();
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`Temporal at ${address} is not ready: ${(error as Error).message}`);
+        await sleep(25);
       }
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`Temporal at ${address} is not ready: ${(error as Error).message}`);
-      await sleep(200);
     }
+    if (retentionDays) {
+      await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(retentionDays * 86_400) } } });
+    }
+  } finally {
+    await connection?.close();
   }
 }

@@ -267,9 +267,11 @@ export interface PipelineHandle {
 /**
  * Starts the pipeline workflow of a {@link PreparedPipeline}: every stream's
  * sync, as a child under its own sync id. If the pipeline is already running,
- * this attaches to it.
+ * this attaches to it — when it runs the same config; otherwise a
+ * {@link ConfigError} names what differs, unless `options.attach` says to
+ * follow it anyway.
  */
-export async function startPipeline(client: Client, prepared: PreparedPipeline): Promise<PipelineHandle> {
+export async function startPipeline(client: Client, prepared: PreparedPipeline, options: StartSyncOptions = {}): Promise<PipelineHandle> {
   const searchable = await ensureSearchAttributes(client);
   const input = await pipelineInput(client, prepared);
   const streamNames = prepared.streams.map((stream) => stream.pipeline.source.stream);
@@ -287,13 +289,29 @@ export async function startPipeline(client: Client, prepared: PreparedPipeline):
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     const handle = client.workflow.getHandle(prepared.workflowId);
-    return { workflowId: prepared.workflowId, runId: (await handle.describe()).runId, attached: true, handle };
+    const description = await handle.describe();
+    const running = description.memo as { bizon_config?: PipelineConfig; bizon_streams?: string[] } | undefined;
+    const differences = running?.bizon_config ? configDifferences(running.bizon_config, prepared.streams[0]!.input.pipeline) : [];
+    if (running?.bizon_streams && running.bizon_streams.join() !== streamNames.join()) differences.push('source.streams');
+    if (differences.length > 0 && !options.attach) {
+      throw new ConfigError(
+        `Pipeline '${prepared.name}' (${prepared.source}) is already running with another config: ${differences.join(', ')} differ. ` +
+          `Wait for it (\`bizon status ${prepared.name} --watch\`), cancel it (\`bizon cancel ${prepared.name}\`), or follow it as it is (\`bizon run --attach\`).`,
+      );
+    }
+    return { workflowId: prepared.workflowId, runId: description.runId, attached: true, handle };
   }
 }
 
-/** The memo of a pipeline workflow, as the Web UI shows it. */
+/** The memo of a pipeline workflow, as the Web UI shows it (and a second start compares its config with). */
 export function pipelineMemo(prepared: PreparedPipeline): Record<string, unknown> {
-  return { bizon_pipeline: prepared.name, bizon_source: prepared.source, bizon_streams: prepared.streams.map((stream) => stream.pipeline.source.stream) };
+  return {
+    bizon_pipeline: prepared.name,
+    bizon_source: prepared.source,
+    bizon_streams: prepared.streams.map((stream) => stream.pipeline.source.stream),
+    // Its first stream's config, as written (secret references, never values): every stream's differs only in `stream`.
+    bizon_config: prepared.streams[0]!.input.pipeline,
+  };
 }
 
 /** The search attributes of a pipeline workflow: its name and source (its streams' syncs carry their stream). */

@@ -87,7 +87,7 @@ export async function runCommand(configFile: string, options: RunOptions, early?
           })();
     workerStopped.catch(() => undefined);
     if ('streams' in prepared) {
-      const started = await startPipeline(client, prepared);
+      const started = await startPipeline(client, prepared, { attach: options.attach });
       await workerReady;
       const code = await followPipeline(client, prepared, started, { target, detach: options.detach, workerStopped });
       return interrupted ? new Promise<number>(() => undefined) : code;

@@ -108,6 +108,12 @@ describe('a pipeline of several streams (source.streams)', () => {
       expect(status.stdout).toMatch(/^STREAM\s+STATUS/m);
       expect(status.stdout).toMatch(/^orders\s+running/m);
 
+      // A second start with another config is refused while it runs, naming what differs.
+      const changed = writeConfig(dir, { ...parse(readFileSync(config, 'utf8')), source: { ...parse(readFileSync(config, 'utf8')).source, page_size: 25 } }, 'changed.yml');
+      const refused = await runBizon(['run', changed, '--detach', '--custom-source', REST_SOURCE]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/is already running with another config: source\.page_size differ/);
+
       const cancelled = await runBizon(['cancel', config]);
       expect(cancelled.code).toBe(0);
       expect(cancelled.stderr).toMatch(/Cancelled bizon-pipeline:streams-[0-9a-f]+:rest_api: its streams' syncs stopped/);

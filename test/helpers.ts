@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
 import { inject } from 'vitest';
@@ -129,6 +129,17 @@ export async function waitForPage(client: Client, workflowId: string, page: numb
     const progress = await getProgress(client, workflowId).catch(() => ({ iteration: 0 }));
     if (progress.iteration >= page) return;
     if (Date.now() > deadline) throw new Error(`${workflowId}: page ${page} never came`);
+    await sleep(50);
+  }
+}
+
+/** Waits until `workflow` is running an activity of type `activityType` (a launcher or pipeline waiting for a running sync). */
+export async function waitForPendingActivity(workflow: WorkflowHandle, activityType: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const description = await workflow.describe();
+    if (description.raw.pendingActivities?.some((activity) => activity.activityType?.name === activityType)) return;
+    if (Date.now() > deadline) throw new Error(`${workflow.workflowId} never ran ${activityType}`);
     await sleep(50);
   }
 }

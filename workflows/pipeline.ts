@@ -1,6 +1,24 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, ChildWorkflowFailure, ParentClosePolicy, defineQuery, executeChild, isCancellation, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import { syncWorkflow } from './sync.ts';
-import type { PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput } from './types.ts';
+import type { PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput, SyncActivities } from './types.ts';
+
+const { waitForSync } = proxyActivities<SyncActivities>({
+  startToCloseTimeout: '30d',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
 
 /** Answers where each stream of a running pipeline stands. */
 export const pipelineProgressQuery = defineQuery<PipelineResult>('pipelineProgress');
@@ -18,7 +36,8 @@ function failureMessage(error: unknown): string {
 /**
  * The sync of every stream of a pipeline with `source.streams`: each stream is
  * the child sync it would be alone (same workflow id, watermark, checkpoint,
- * resume), at most `maxParallelStreams` at once. A stream that fails does not
+ * resume), at most `maxParallelStreams` at once; a stream whose sync already
+ * runs on its own is waited for, then run. A stream that fails does not
  * stop the others; once all have ended, the pipeline fails if any stream did,
  * naming each, with every stream's outcome in the failure's details.
  */
@@ -35,23 +54,30 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
 
   async function syncStream(stream: PipelineStreamInput, outcome: PipelineStreamOutcome): Promise<void> {
     outcome.status = 'running';
-    try {
-      outcome.result = await executeChild(syncWorkflow, {
-        workflowId: stream.workflowId,
-        args: [stream.sync],
-        memo: stream.memo,
-        typedSearchAttributes: stream.searchAttributes,
-        // A terminated pipeline cancels its syncs, so each records its checkpoint for the next run.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      });
-      outcome.status = 'succeeded';
-    } catch (error) {
-      if (isCancellation(error) && !(error instanceof ChildWorkflowFailure)) throw error;
-      outcome.status = error instanceof ChildWorkflowFailure && isCancellation(error.cause) ? 'cancelled' : 'failed';
-      outcome.error =
-        error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError'
-          ? `a sync of stream '${stream.stream}' was already running (started on its own); it goes on, and this pipeline did not wait for it`
-          : failureMessage(error);
+    for (;;) {
+      try {
+        outcome.result = await executeChild(syncWorkflow, {
+          workflowId: stream.workflowId,
+          args: [stream.sync],
+          memo: stream.memo,
+          typedSearchAttributes: stream.searchAttributes,
+          // A terminated pipeline cancels its syncs, so each records its checkpoint for the next run.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+        outcome.status = 'succeeded';
+        return;
+      } catch (error) {
+        if (error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError') {
+          // The stream's sync was started on its own (a manual run): the stream runs once it has ended.
+          log.info('Waiting for the running sync of this stream to finish', { workflowId: stream.workflowId });
+          await waitForSync({ workflowId: stream.workflowId });
+          continue;
+        }
+        if (isCancellation(error) && !(error instanceof ChildWorkflowFailure)) throw error;
+        outcome.status = error instanceof ChildWorkflowFailure && isCancellation(error.cause) ? 'cancelled' : 'failed';
+        outcome.error = failureMessage(error);
+        return;
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import { startSync, type SyncRequest } from '../../client.ts';
 import { countSkippedRuns, scheduleSync, triggerSchedule, deleteSchedule, describeSchedule } from '../../schedules.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { ScheduledSyncResult, SyncResult } from '../../workflows/types.ts';
-import { quietWorkerLogs, readRows, REST_SOURCE, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { quietWorkerLogs, readRows, REST_SOURCE, startTestEngine, tempDir, unique, waitForPendingActivity, type TestEngine } from '../helpers.ts';
 
 quietWorkerLogs();
 
@@ -159,13 +159,3 @@ describe('Schedules', () => {
   });
 });
 
-/** Waits until `workflow` is running an activity of type `activityType` (the launcher waiting for the running sync). */
-async function waitForPendingActivity(workflow: WorkflowHandle, activityType: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const description = await workflow.describe();
-    if (description.raw.pendingActivities?.some((activity) => activity.activityType?.name === activityType)) return;
-    if (Date.now() > deadline) throw new Error(`${workflow.workflowId} never ran ${activityType}`);
-    await sleep(50);
-  }
-}

@@ -4,8 +4,9 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PipelineResult, ScheduledSyncResult } from '../../workflows/types.ts';
-import { followBizon, readRows, REST_SOURCE, ROOT, runBizon, spawnWorker, startTestEngine, tempDir, unique, writeConfig, type CliResult } from '../helpers.ts';
+import type { PipelineResult, ScheduledSyncResult, SyncResult } from '../../workflows/types.ts';
+import { preparePipeline, startPipeline, startSync, waitForPipeline, type PreparedPipeline } from '../../client.ts';
+import { followBizon, readRows, REST_SOURCE, ROOT, runBizon, spawnWorker, startTestEngine, tempDir, unique, waitForPendingActivity, writeConfig, type CliResult } from '../helpers.ts';
 
 // users: 6 pages of 20, orders: 8, products: 2 (cursor pages: no empty page at the end).
 const SIZES = { users: 120, orders: 150, products: 40 };
@@ -159,6 +160,33 @@ describe('a pipeline of several streams (source.streams)', () => {
         await schedule.delete();
       }
     } finally {
+      await engine.stop();
+    }
+  });
+
+  it('a stream whose sync already runs on its own: the pipeline waits for it, then runs the stream', async () => {
+    const dir = tempDir();
+    const engine = await startTestEngine([REST_SOURCE], 'streams-wait');
+    const held = api.hold((request) => request.path === '/rest/users' && request.query.after === '20');
+    try {
+      const config = parse(readFileSync(pipelineConfig(dir, ['users', 'products'], { temporal: { task_queue: engine.taskQueue } }), 'utf8'));
+      const { streams: _streams, ...source } = config.source;
+      const manual = await startSync(engine.client, { config: { ...config, source: { ...source, stream: 'users' } }, customSourceFiles: [REST_SOURCE], taskQueue: engine.taskQueue });
+      await held.reached;
+      const prepared = await preparePipeline({ config, customSourceFiles: [REST_SOURCE], taskQueue: engine.taskQueue });
+      const pipeline = await startPipeline(engine.client, prepared as PreparedPipeline);
+      await waitForPendingActivity(pipeline.handle, 'waitForSync');
+      held.release();
+      expect(((await manual.handle.result()) as SyncResult).records).toBe(120);
+      const outcome = await waitForPipeline(engine.client, pipeline.workflowId);
+      expect(outcome.streams.map((stream) => [stream.stream, stream.status, stream.result?.records])).toEqual([
+        ['users', 'succeeded', 120],
+        ['products', 'succeeded', 40],
+      ]);
+      // The stream ran after the manual run ended: its own sync, started by the pipeline.
+      expect(Date.parse(outcome.streams[0]!.result!.startedAt)).toBeGreaterThanOrEqual(Date.parse(((await manual.handle.result()) as SyncResult).finishedAt));
+    } finally {
+      held.release();
       await engine.stop();
     }
   });

@@ -1,0 +1,91 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from '../engine/temporal-server.ts';
+
+/** A Postgres the tests own: a cluster of their own on a free 127.0.0.1 port, or `BIZON_TEST_POSTGRES_URL`. */
+export interface TestPostgres {
+  /** A connection string to a fresh database created for the caller. */
+  createDatabase(prefix: string): Promise<string>;
+  /** Stops the cluster (if the tests started it) and removes its files. */
+  stop(): Promise<void>;
+  /** Stops and starts the server again (a Postgres restart mid-sync); only for a cluster the tests started. */
+  restart?(): void;
+}
+
+/** The directory of Debian's Postgres binaries (`/usr/lib/postgresql/<version>/bin`), newest first. */
+function postgresBinDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const version of versions) if (existsSync(path.join(root, version, 'bin', 'initdb'))) return path.join(root, version, 'bin');
+  throw new Error('Postgres is not installed: scripts/setup.sh --for-tests installs Debian\'s postgresql package (or set BIZON_TEST_POSTGRES_URL)');
+}
+
+/** Postgres refuses to run as root: as root, the cluster runs as the `postgres` user the package creates. */
+function asServerUser(binary: string, args: string[]): string[] {
+  return process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', binary, ...args] : [binary, ...args];
+}
+
+function run(command: string[]): void {
+  const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command.join(' ')} failed (${result.status}): ${result.stderr || result.stdout}`);
+}
+
+/** Starts the tests' Postgres: `BIZON_TEST_POSTGRES_URL` when set, else a new cluster in a temp dir. */
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const external = process.env.BIZON_TEST_POSTGRES_URL;
+  const databases: string[] = [];
+  const admin = async (url: string, sql: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const createIn = (baseUrl: string) => async (prefix: string) => {
+    const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`.replace(/[^a-z0-9_]/g, '_');
+    await admin(baseUrl, `CREATE DATABASE ${name}`);
+    databases.push(name);
+    const url = new URL(baseUrl);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  if (external) {
+    return {
+      createDatabase: createIn(external),
+      async stop() {
+        for (const name of databases) await admin(external, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      },
+    };
+  }
+
+  const bin = postgresBinDir();
+  const dir = mkdtempSync(path.join(tmpdir(), 'bizon-pg-'));
+  const dataDir = path.join(dir, 'data');
+  chmodSync(dir, 0o700);
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+  }
+  const port = await freePort();
+  run(asServerUser(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'bizon', '-A', 'trust', '-E', 'UTF8', '--no-sync']));
+  const pgCtl = (action: string) =>
+    run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]));
+  pgCtl('start');
+  const baseUrl = `postgres://bizon@127.0.0.1:${port}/postgres`;
+  return {
+    createDatabase: createIn(baseUrl),
+    async stop() {
+      run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']));
+      rmSync(dir, { recursive: true, force: true });
+    },
+    restart() {
+      pgCtl('restart');
+    },
+  };
+}

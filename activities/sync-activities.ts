@@ -72,8 +72,15 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       destination: createDestination(input.pipeline.destination.name, resolved.destinationConfig, resolved.destinationId),
     };
     contexts.set(input.syncRunId, context);
-    if (contexts.size > CACHED_SYNCS) contexts.delete(contexts.keys().next().value!);
+    if (contexts.size > CACHED_SYNCS) forget(contexts.keys().next().value!);
     return context;
+  }
+
+  /** Drops a sync's source and destination from this worker, letting go of the destination's connections. */
+  function forget(syncRunId: string): void {
+    const context = contexts.get(syncRunId);
+    contexts.delete(syncRunId);
+    void context?.destination.close?.().catch(() => undefined);
   }
 
   /**
@@ -187,7 +194,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     async finalizeSync(input: FinalizeSyncInput) {
       return runForSync(input, async ({ destination }) => {
         const outputs = await destination.finalize({ syncRunId: input.syncRunId, mode: input.mode });
-        contexts.delete(input.syncRunId);
+        forget(input.syncRunId);
         return outputs;
       });
     },
@@ -195,7 +202,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     async abortSync(input: ActivityInput) {
       return runForSync(input, async ({ destination }) => {
         await destination.abort({ syncRunId: input.syncRunId });
-        contexts.delete(input.syncRunId);
+        forget(input.syncRunId);
       });
     },
   };

@@ -52,6 +52,8 @@ export interface Destination {
    * retried publish could finish).
    */
   prune?(olderThanMs: number): Promise<void>;
+  /** Optional: lets go of connections when the worker forgets the sync (after publishing or discarding). */
+  close?(): Promise<void>;
 }
 
 /** A deterministic id per (run, slice, iteration, position), so a rewritten page keeps its ids. */

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Destination } from './destination.ts';
 import { FileDestination, FileDestinationConfig } from './file.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
+import { PostgresDestination, PostgresDestinationConfig } from './postgres.ts';
 
 export type { Destination } from './destination.ts';
 
@@ -24,6 +25,7 @@ function kind<C extends CommonDestinationConfig>(definition: DestinationKind<C>)
 export const DESTINATIONS = {
   logger: kind({ config: LoggerDestinationConfig, create: (_config, defaultDestinationId) => new LoggerDestination(defaultDestinationId) }),
   file: kind({ config: FileDestinationConfig, create: (config, defaultDestinationId) => new FileDestination(config, defaultDestinationId) }),
+  postgres: kind({ config: PostgresDestinationConfig, create: (config, defaultDestinationId) => new PostgresDestination(config, defaultDestinationId) }),
 };
 
 /** A destination name. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
@@ -10,6 +11,11 @@ import { toRows, type Destination, type DestinationRow, type PublishedOutput, ty
 export const PostgresDestinationConfig = z.strictObject({
   connection_string: z.string().min(1).describe('postgres://user:password@host:port/database (a secret reference: BIZON_ENV_PG_URL)'),
   schema: z.string().min(1).default('public').describe('Schema of the tables (created if missing)'),
+  write_mode: z
+    .enum(['append', 'merge'])
+    .default('append')
+    .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record updates its row)'),
+  primary_key: z.enum(['source_record_id', 'bizon_id']).default('source_record_id').describe('With write_mode: merge, the column a record is matched on'),
   destination_id: z.string().min(1).optional().describe('Table name (defaults to <source>_<stream>); records may route to other tables'),
 });
 export type PostgresDestinationConfig = z.infer<typeof PostgresDestinationConfig>;
@@ -134,19 +140,34 @@ export class PostgresDestination implements Destination {
           `CREATE TABLE IF NOT EXISTS ${target} (bizon_id text PRIMARY KEY, bizon_extracted_at timestamptz NOT NULL, bizon_loaded_at timestamptz NOT NULL,
              source_record_id text NOT NULL, source_timestamp timestamptz NOT NULL, source_data jsonb NOT NULL, destination_id text NOT NULL)`,
         );
+        if (this.config.write_mode === 'merge') {
+          // The unique index ON CONFLICT needs; a table that already holds duplicates of the key refuses it, clearly.
+          const indexName = `bizon_${createHash('sha256').update(destinationId).digest('hex').slice(0, 16)}_${this.config.primary_key}`;
+          await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${identifier(indexName)} ON ${target} (${this.config.primary_key})`);
+        }
         // DELETE, not TRUNCATE: readers keep seeing the old rows until this transaction commits.
         if (run.mode === 'replace') await client.query(`DELETE FROM ${target}`);
-        const inserted = await client.query(
-          `INSERT INTO ${target} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM ${this.table(STAGING_TABLE)}
-             WHERE sync_run_id = $1 AND destination_id = $2 ORDER BY slice, iteration, bizon_id`,
-          [run.syncRunId, destinationId],
-        );
+        const inserted = await client.query(this.publishSql(target), [run.syncRunId, destinationId]);
         outputs.push({ destinationId, records: inserted.rowCount ?? 0, location: `postgres ${this.config.schema}.${destinationId}` });
       }
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1`, [run.syncRunId]);
       await client.query(`INSERT INTO ${this.table(PUBLISHED_TABLE)} (sync_run_id, outputs) VALUES ($1, $2)`, [run.syncRunId, JSON.stringify(outputs)]);
       return outputs;
     });
+  }
+
+  /**
+   * Moves a run's staged rows of one destination id into `target`. With `write_mode: merge`, the last staged
+   * version of each record wins, and a record already in the table is updated in place.
+   */
+  private publishSql(target: string): string {
+    const staged = `FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND destination_id = $2`;
+    if (this.config.write_mode === 'append') return `INSERT INTO ${target} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} ${staged} ORDER BY slice, iteration, bizon_id`;
+    const key = this.config.primary_key;
+    const updates = COLUMNS.filter((column) => column !== key).map((column) => `${column} = EXCLUDED.${column}`);
+    return `INSERT INTO ${target} (${COLUMNS.join(', ')})
+      SELECT DISTINCT ON (${key}) ${COLUMNS.join(', ')} ${staged} ORDER BY ${key}, slice DESC, iteration DESC, bizon_id DESC
+      ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`;
   }
 
   async abort(run: { syncRunId: string }): Promise<void> {

@@ -4,7 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { PAGE_SOURCE, REST_SOURCE, spawnWorker, startTestEngine, testClient, unique, type TestEngine } from '../helpers.ts';
+import path from 'node:path';
+import { PAGE_SOURCE, REST_SOURCE, ROOT, spawnWorker, startTestEngine, testClient, unique, type TestEngine } from '../helpers.ts';
+
+const ROUTING_SOURCE = path.join(ROOT, 'examples', 'routing', 'source.ts');
+let routingEngine: TestEngine;
 import { startTestPostgres, type TestPostgres } from '../postgres.ts';
 
 let postgres: TestPostgres;
@@ -13,11 +17,13 @@ let engine: TestEngine;
 
 beforeAll(async () => {
   postgres = await startTestPostgres();
-  api = await startExampleApi({ datasets: { users: 250, orders: 1999 }, latencyMs: 0 });
+  api = await startExampleApi({ datasets: { users: 250, orders: 1999, events: 90 }, latencyMs: 0 });
   engine = await startTestEngine([REST_SOURCE, PAGE_SOURCE], 'postgres');
+  routingEngine = await startTestEngine([ROUTING_SOURCE], 'postgres-routing');
 });
 afterAll(async () => {
   await engine?.stop();
+  await routingEngine?.stop();
   await api?.close();
   await postgres?.stop();
 });
@@ -67,6 +73,71 @@ describe('the postgres destination', () => {
       { id: '150', n: '2' },
       { id: '3', n: '2' },
     ]);
+  });
+
+  it('write_mode: merge updates a re-extracted record instead of adding it again', async () => {
+    const url = await postgres.createDatabase('merge');
+    const name = unique('pg-merge');
+    const incremental = { sync_mode: 'incremental', cursor_field: 'updated_at' };
+    await sync(url, incremental, { write_mode: 'merge' }, name);
+    api.touch('users', [4, 200]);
+    const second = await sync(url, incremental, { write_mode: 'merge' }, name);
+    expect(second.records).toBe(2);
+    const [counts] = await query<{ rows: string; ids: string }>(url, 'SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids FROM rest_api_users');
+    expect(counts).toEqual({ rows: '250', ids: '250' });
+    const touched = await query<{ id: string; updated: string }>(url, `SELECT source_record_id AS id, source_data->>'updated_at' AS updated FROM rest_api_users WHERE source_record_id IN ('4', '200') ORDER BY 1`);
+    expect(touched.map((row) => [row.id, row.updated])).toEqual(
+      ['200', '4'].map((id) => [id, api.data.users!.find((item) => String(item.id) === id)!.updated_at]),
+    );
+  });
+
+  it('a full refresh replaces the table in one transaction: a reader sees the old rows or the new, never a part', async () => {
+    const url = await postgres.createDatabase('atomic');
+    const name = unique('pg-atomic');
+    await sync(url, { max_iterations: 1 }, {}, name); // 50 rows
+    const reader = new pg.Client({ connectionString: url });
+    await reader.connect();
+    const seen = new Set<string>();
+    let syncing = true;
+    const reading = (async () => {
+      while (syncing) seen.add((await reader.query<{ n: string }>('SELECT count(*) AS n FROM rest_api_users')).rows[0]!.n);
+    })();
+    try {
+      await sync(url, {}, {}, name); // 250 rows
+    } finally {
+      syncing = false;
+      await reading;
+      await reader.end();
+    }
+    seen.add((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM rest_api_users'))[0]!.n);
+    expect([...seen].every((count) => count === '50' || count === '250')).toBe(true);
+    expect(seen.has('250')).toBe(true);
+  });
+
+  it('records routed by destinationId land in one table each', async () => {
+    const url = await postgres.createDatabase('routing');
+    const started = await startSync(engine.client, {
+      config: {
+        name: unique('pg-routing'),
+        source: { name: 'events_source', stream: 'events', api_url: api.url, page_size: 25 },
+        destination: { name: 'postgres', config: { connection_string: url } },
+      },
+      customSourceFiles: [ROUTING_SOURCE],
+      taskQueue: routingEngine.taskQueue,
+    });
+    const result = (await started.handle.result()) as SyncResult;
+    // A full refresh also replaces the configured table: no record went there, so it is empty.
+    expect(result.outputs.map((output) => [output.destinationId, output.records])).toEqual([
+      ['events_source_events', 0],
+      ['project.dataset.click_events', 30],
+      ['project.dataset.purchase_events', 30],
+      ['project.dataset.view_events', 30],
+    ]);
+    const [clicks] = await query<{ n: string; other: string }>(
+      url,
+      `SELECT count(*) AS n, count(*) FILTER (WHERE source_data->>'type' <> 'click') AS other FROM "project.dataset.click_events"`,
+    );
+    expect(clicks).toEqual({ n: '30', other: '0' });
   });
 
   it('a worker SIGKILLed in the middle of a 200-page sync: every row exactly once', async () => {

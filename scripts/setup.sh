@@ -11,22 +11,22 @@ bash scripts/install-temporal.sh
 if [ ! -f dist/cli.js ] || [ -n "$(find activities cli config destinations engine sources workflows ./*.ts -name '*.ts' ! -name '*.d.ts' -newer dist/cli.js -print -quit)" ]; then
   npx tsc -p tsconfig.build.json
 fi
-# The Postgres tests start a cluster of their own with Debian's binaries (unless BIZON_TEST_POSTGRES_URL is set).
-if [ "${1:-}" = "--for-tests" ] && [ -z "${BIZON_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# Installs a Debian package for the tests when running as root with apt; otherwise says what to do.
+install_for_tests() { # <package> <what needs it> <what to do otherwise>
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Postgres (Debian package) for the Postgres destination tests…"
+    echo "Installing $1 (Debian package) for $2…"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
   else
-    echo "Postgres is missing: its tests need it (sudo apt-get install postgresql, or set BIZON_TEST_POSTGRES_URL)." >&2
+    echo "$1 is missing: $2 needs it ($3)." >&2
   fi
-fi
-if [ "${1:-}" = "--for-tests" ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Chromium (Debian package) for the Web UI test…"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "Chromium is missing: the Web UI test needs it (sudo apt-get install chromium, or set CHROMIUM_PATH)." >&2
+}
+if [ "${1:-}" = "--for-tests" ]; then
+  # The Postgres tests start a cluster of their own with Debian's binaries (unless BIZON_TEST_POSTGRES_URL is set).
+  if [ -z "${BIZON_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    install_for_tests postgresql "the Postgres destination tests" "sudo apt-get install postgresql, or set BIZON_TEST_POSTGRES_URL"
+  fi
+  if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+    install_for_tests chromium "the Web UI test" "sudo apt-get install chromium, or set CHROMIUM_PATH"
   fi
 fi

@@ -11,8 +11,10 @@ export interface TestPostgres {
   createDatabase(prefix: string): Promise<string>;
   /** Stops the cluster (if the tests started it) and removes its files. */
   stop(): Promise<void>;
-  /** Stops and starts the server again (a Postgres restart mid-sync); only for a cluster the tests started. */
-  restart?(): void;
+  /** Stops the server, keeping its data (a Postgres outage mid-sync); only for a cluster the tests started. */
+  pause?(): void;
+  /** Starts it again after {@link TestPostgres.pause}. */
+  resume?(): void;
 }
 
 /** The directory of Debian's Postgres binaries (`/usr/lib/postgresql/<version>/bin`), newest first. */
@@ -84,8 +86,11 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']));
       rmSync(dir, { recursive: true, force: true });
     },
-    restart() {
-      pgCtl('restart');
+    pause() {
+      run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']));
+    },
+    resume() {
+      pgCtl('start');
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSync } from '../../client.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import path from 'node:path';
@@ -38,9 +39,23 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
   }
 }
 
-async function sync(url: string, source: Record<string, unknown>, config: Record<string, unknown> = {}, name = unique('pg')) {
+/** Waits until the sync's page activity is on a retry whose last failure matches `reason`. */
+async function waitForRetriedPage(workflowId: string, reason: RegExp): Promise<void> {
+  for (;;) {
+    const progress = await getProgress(engine.client, workflowId).catch(() => undefined);
+    if (progress?.retrying && reason.test(progress.retrying.lastFailure ?? '')) return;
+    await sleep(50);
+  }
+}
+
+async function sync(url: string, source: Record<string, unknown>, config: Record<string, unknown> = {}, name = unique('pg'), engineConfig: Record<string, unknown> = {}) {
   const started = await startSync(engine.client, {
-    config: { name, source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, ...source }, destination: { name: 'postgres', config: { connection_string: url, ...config } } },
+    config: {
+      name,
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, ...source },
+      destination: { name: 'postgres', config: { connection_string: url, ...config } },
+      engine: engineConfig,
+    },
     customSourceFiles: [REST_SOURCE, PAGE_SOURCE],
     taskQueue: engine.taskQueue,
   });
@@ -173,6 +188,27 @@ describe('the postgres destination', () => {
       for (const worker of workers) worker.kill('SIGKILL');
       await client.connection.close();
     }
+  });
+
+  it('Postgres down in the middle of a sync: the page is retried until it is back, every row exactly once', async () => {
+    const url = await postgres.createDatabase('outage');
+    // Page 3 is read while the server is down: staging it fails, and is retried until the server is back.
+    const held = api.hold((request) => request.path === '/rest/users' && request.query.after === '100');
+    const name = unique('pg-outage');
+    try {
+      const running = sync(url, { page_size: 50 }, {}, name, { retry: { initial_interval: '200ms', maximum_interval: '1s' } });
+      await held.reached;
+      postgres.pause!();
+      held.release();
+      await waitForRetriedPage(`bizon-sync:${name}:rest_api:users`, /Postgres destination could not stage page 3/);
+      postgres.resume!();
+      const result = await running;
+      expect(result.records).toBe(250);
+    } finally {
+      held.release();
+    }
+    const [counts] = await query<{ rows: string; ids: string }>(url, 'SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids FROM rest_api_users');
+    expect(counts).toEqual({ rows: '250', ids: '250' });
   });
 
   it('a hostile table name is quoted, never run', async () => {

@@ -77,14 +77,12 @@ export async function runCommand(configFile: string, options: RunOptions, early?
       );
     }
     client = await connectTo(target);
-    const workerStopped =
-      workerRun === undefined && workerReady === undefined
-        ? new Promise<never>(() => undefined)
-        : (async (): Promise<never> => {
-            await workerReady;
-            await workerRun;
-            throw new Error('The worker stopped before the sync finished');
-          })();
+    // Rejects if the worker of this command stops before the sync ends; never settles without one.
+    const workerStopped: Promise<never> = workerReady
+      ? workerReady.then(() => workerRun).then(() => {
+          throw new Error('The worker stopped before the sync finished');
+        })
+      : new Promise<never>(() => undefined);
     workerStopped.catch(() => undefined);
     if ('streams' in prepared) {
       const started = await startPipeline(client, prepared, { attach: options.attach });

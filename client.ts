@@ -6,7 +6,7 @@ import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resol
 import { parseSyncWorkflowId, pipelineWorkflowId, pipelineWorkflowIdPrefix, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { configDifferences } from './config/diff.ts';
 import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
-import { checkSecretReferences, findLiteralCredentials } from './config/secrets.ts';
+import { checkSecretReferences, findLiteralCredentials, findLiteralDestinationCredentials } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
 import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
@@ -166,7 +166,7 @@ function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSou
   if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
   const resolved = resolvePipeline(pipeline, customSources);
   if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);
-  const literal = findLiteralCredentials(pipeline.source);
+  const literal = [...findLiteralCredentials(pipeline.source), ...findLiteralDestinationCredentials(pipeline.destination.config)];
   const warnings = literal.map(
     (path) => `${path} is written in the config: it would be stored in Temporal's history. Pass it as a reference (BIZON_ENV_<NAME> or \${env://NAME}).`,
   );

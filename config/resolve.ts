@@ -48,7 +48,7 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
     sourceClass,
     sourceConfig,
     destinationConfig: destinationConfig as Record<string, unknown>,
-    destinationId: destinationConfig.destination_id ?? `${pipeline.source.name}_${pipeline.source.stream}`,
+    destinationId: destinationConfig.destination_id ?? destinationConfig.table ?? `${pipeline.source.name}_${pipeline.source.stream}`,
     secretValues,
   };
 }

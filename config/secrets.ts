@@ -73,3 +73,13 @@ export function findLiteralCredentials(source: Record<string, unknown>): string[
   for (const [key, value] of Object.entries(auth?.params ?? {})) visit(value, `source.authentication.params.${key}`, key);
   return found;
 }
+
+/** Like {@link findLiteralCredentials}, for a destination's `password`, and a `connection_string` holding one (`postgres://user:password@…`). */
+export function findLiteralDestinationCredentials(config: Record<string, unknown>): string[] {
+  const isReference = (value: string) => WHOLE_VALUE_REFERENCE.test(value) || new RegExp(INLINE_REFERENCE.source).test(value);
+  const found: string[] = [];
+  if (typeof config.password === 'string' && config.password !== '' && !isReference(config.password)) found.push('destination.config.password');
+  const url = config.connection_string;
+  if (typeof url === 'string' && !isReference(url) && /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:[^/@]+@/i.test(url)) found.push('destination.config.connection_string');
+  return found;
+}

@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+import { exists, rowsByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
 
 /** Config of the `file` destination. */
 export const FileDestinationConfig = z.strictObject({
@@ -36,22 +37,6 @@ function checkDestinationId(id: string): void {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes a file so that readers see the old content or the new, never a part. */
-async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temporary = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(temporary, content);
-  await rename(temporary, file);
-}
-
 /**
  * Writes NDJSON files `<directory>/<destination_id>.jsonl`, one per routed
  * destination id. Pages are staged per (sync run, iteration) and published
@@ -59,17 +44,15 @@ async function writeFileAtomic(file: string, content: string): Promise<void> {
  */
 export class FileDestination implements Destination {
   private readonly directory: string;
+  private readonly staging: StagedPageFiles;
 
   constructor(
     config: FileDestinationConfig,
     private readonly defaultDestinationId: string,
   ) {
     this.directory = path.resolve(config.directory);
+    this.staging = new StagedPageFiles(path.join(this.directory, STAGING_DIR));
     checkDestinationId(defaultDestinationId);
-  }
-
-  private runDir(syncRunId: string): string {
-    return path.join(this.directory, STAGING_DIR, encodeURIComponent(syncRunId));
   }
 
   /** Final output file of a destination id. */
@@ -87,44 +70,31 @@ export class FileDestination implements Destination {
   }
 
   async write(batch: WriteBatch): Promise<void> {
-    const byDestination = new Map<string, string[]>();
-    for (const row of toRows(batch, this.defaultDestinationId)) {
-      checkDestinationId(row.destination_id);
-      const lines = byDestination.get(row.destination_id) ?? [];
-      lines.push(JSON.stringify(row));
-      byDestination.set(row.destination_id, lines);
-    }
-    // Sliced pages sort by slice, then page: the output lists each slice's records in order.
-    const pageName = `${batch.slice === undefined ? '' : `s${String(batch.slice).padStart(6, '0')}-`}${String(batch.iteration).padStart(10, '0')}.jsonl`;
-    const runDir = this.runDir(batch.syncRunId);
+    const byDestination = rowsByDestination(toRows(batch, this.defaultDestinationId));
+    for (const destinationId of byDestination.keys()) checkDestinationId(destinationId);
     try {
-      for (const [destinationId, lines] of byDestination) {
-        const dir = path.join(runDir, 'pages', encodeURIComponent(destinationId));
-        await mkdir(dir, { recursive: true });
-        await writeFileAtomic(path.join(dir, pageName), `${lines.join('\n')}\n`);
-      }
+      await this.staging.writePage(batch, byDestination);
     } catch (error) {
-      throw new DestinationWriteError(`File destination could not stage page ${batch.iteration} in ${runDir}: ${(error as Error).message}`, { cause: error });
+      throw new DestinationWriteError(`File destination could not stage page ${batch.iteration} in ${this.staging.runDir(batch.syncRunId)}: ${(error as Error).message}`, { cause: error });
     }
   }
 
   async finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]> {
-    const runDir = this.runDir(run.syncRunId);
+    const runDir = this.staging.runDir(run.syncRunId);
     const resultFile = path.join(runDir, RESULT_FILE);
     if (await exists(resultFile)) return JSON.parse(await readFile(resultFile, 'utf8')) as PublishedOutput[];
 
-    const pagesDir = path.join(runDir, 'pages');
-    const destinationIds = (await exists(pagesDir)) ? (await readdir(pagesDir)).map((name) => decodeURIComponent(name)) : [];
+    const destinationIds = await this.staging.destinationIds(run.syncRunId);
     if (run.mode === 'replace' && !destinationIds.includes(this.defaultDestinationId)) destinationIds.push(this.defaultDestinationId);
 
     const published: PublishedOutput[] = [];
     try {
       await mkdir(runDir, { recursive: true });
       for (const destinationId of destinationIds.sort()) {
-        published.push(await this.publishOne(runDir, destinationId, run.mode));
+        published.push(await this.publishOne(run.syncRunId, destinationId, run.mode));
       }
       await writeFileAtomic(resultFile, JSON.stringify(published));
-      await rm(pagesDir, { recursive: true, force: true });
+      await this.staging.removePages(run.syncRunId);
     } catch (error) {
       throw new DestinationWriteError(`File destination could not publish run ${run.syncRunId}: ${(error as Error).message}`, { cause: error });
     }
@@ -136,9 +106,9 @@ export class FileDestination implements Destination {
    * commit record written before the rename makes a retried finalize finish
    * the rename instead of appending twice.
    */
-  private async publishOne(runDir: string, destinationId: string, mode: PublishMode): Promise<PublishedOutput> {
+  private async publishOne(syncRunId: string, destinationId: string, mode: PublishMode): Promise<PublishedOutput> {
     const target = this.outputFile(destinationId);
-    const pageDir = path.join(runDir, 'pages', encodeURIComponent(destinationId));
+    const pageDir = this.staging.destinationDir(syncRunId, destinationId);
     const commitFile = path.join(pageDir, COMMIT_FILE);
     if (await exists(commitFile)) {
       const commit = JSON.parse(await readFile(commitFile, 'utf8')) as { temporary: string; records: number };
@@ -146,15 +116,15 @@ export class FileDestination implements Destination {
       return { destinationId, records: commit.records, location: target };
     }
 
-    const pages = (await exists(pageDir)) ? (await readdir(pageDir)).filter((name) => name.endsWith('.jsonl')).sort() : [];
-    const temporary = `${target}.bizon-${encodeURIComponent(path.basename(runDir))}.tmp`;
+    const pages = await this.staging.pageFiles(syncRunId, destinationId);
+    const temporary = `${target}.bizon-${encodeURIComponent(encodeURIComponent(syncRunId))}.tmp`;
     const out = createWriteStream(temporary);
     let records = 0;
     if (mode === 'append' && (await exists(target))) {
       await pipeline(createReadStream(target), out, { end: false });
     }
     for (const page of pages) {
-      const content = await readFile(path.join(pageDir, page));
+      const content = await readFile(page);
       for (const byte of content) if (byte === NEWLINE) records++;
       if (!out.write(content)) await once(out, 'drain');
     }
@@ -166,15 +136,12 @@ export class FileDestination implements Destination {
   }
 
   async abort(run: { syncRunId: string }): Promise<void> {
-    await rm(this.runDir(run.syncRunId), { recursive: true, force: true });
+    await this.staging.removeRun(run.syncRunId);
   }
 
   /** Removes the staging of runs that published more than `olderThanMs` ago. */
   async prune(olderThanMs: number): Promise<void> {
-    const stagingRoot = path.join(this.directory, STAGING_DIR);
-    if (!(await exists(stagingRoot))) return;
-    for (const name of await readdir(stagingRoot)) {
-      const dir = path.join(stagingRoot, name);
+    for (const dir of await this.staging.runDirs()) {
       const result = path.join(dir, RESULT_FILE);
       if ((await exists(result)) && Date.now() - (await stat(result)).mtimeMs > olderThanMs) await rm(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Destination } from './destination.ts';
+import { DuckDBDestination, DuckDBDestinationConfig } from './duckdb.ts';
 import { FileDestination, FileDestinationConfig } from './file.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
 import { PostgresDestination, PostgresDestinationConfig } from './postgres.ts';
@@ -9,6 +10,8 @@ export type { Destination } from './destination.ts';
 /** What every destination config may set. */
 interface CommonDestinationConfig {
   destination_id?: string | undefined;
+  /** What SQL destinations call the default destination id. */
+  table?: string | undefined;
 }
 
 /** A kind of destination: the schema of its `destination.config` block and how to build one from it. */
@@ -26,6 +29,7 @@ export const DESTINATIONS = {
   logger: kind({ config: LoggerDestinationConfig, create: (_config, defaultDestinationId) => new LoggerDestination(defaultDestinationId) }),
   file: kind({ config: FileDestinationConfig, create: (config, defaultDestinationId) => new FileDestination(config, defaultDestinationId) }),
   postgres: kind({ config: PostgresDestinationConfig, create: (config, defaultDestinationId) => new PostgresDestination(config, defaultDestinationId) }),
+  duckdb: kind({ config: DuckDBDestinationConfig, create: (config, defaultDestinationId) => new DuckDBDestination(config, defaultDestinationId) }),
 };
 
 /** A destination name. */

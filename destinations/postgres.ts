@@ -6,19 +6,52 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+import { checkUnnestConfig, columnsToAdd, columnType, schemasById, typedRow, UnnestConfig, type ColumnType, type RecordSchema, type WantedColumn } from './record-schema.ts';
 
 /** Config of the `postgres` destination. */
-export const PostgresDestinationConfig = z.strictObject({
-  connection_string: z.string().min(1).describe('postgres://user:password@host:port/database (a secret reference: BIZON_ENV_PG_URL)'),
-  schema: z.string().min(1).default('public').describe('Schema of the tables (created if missing)'),
-  write_mode: z
-    .enum(['append', 'merge'])
-    .default('append')
-    .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record updates its row)'),
-  primary_key: z.enum(['source_record_id', 'bizon_id']).default('source_record_id').describe('With write_mode: merge, the column a record is matched on'),
-  destination_id: z.string().min(1).optional().describe('Table name (defaults to <source>_<stream>); records may route to other tables'),
-});
+export const PostgresDestinationConfig = z
+  .strictObject({
+    connection_string: z.string().min(1).optional().describe('postgres://user:password@host:port/database (a secret reference: BIZON_ENV_PG_URL); or host, port, user, password, database'),
+    host: z.string().min(1).optional().describe('Server host (instead of connection_string)'),
+    port: z.coerce.number().int().min(1).max(65535).default(5432).describe('Server port'),
+    user: z.string().min(1).optional().describe('Role to connect as'),
+    password: z.string().optional().describe('Password of the role (a secret reference: BIZON_ENV_PG_PASSWORD)'),
+    database: z.string().min(1).optional().describe('Database name (default: the user name)'),
+    schema: z.string().min(1).default('public').describe('Schema of the tables (created if missing)'),
+    table: z.string().min(1).optional().describe('Table of records without a destinationId of their own (default: <source>_<stream>)'),
+    destination_id: z.string().min(1).optional().describe('Same as table (the name every destination understands)'),
+    write_mode: z
+      .enum(['append', 'merge'])
+      .default('append')
+      .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record updates its row)'),
+    primary_key: z.string().min(1).default('source_record_id').describe('With write_mode: merge, the column a record is matched on: source_record_id, bizon_id, or with unnest a record_schema field'),
+    ...UnnestConfig,
+  })
+  .superRefine((config, context) => {
+    if ((config.connection_string === undefined) === (config.host === undefined)) {
+      context.addIssue({ code: 'custom', path: ['connection_string'], message: 'give either connection_string or host (with port, user, password, database)' });
+    }
+    if (config.connection_string !== undefined) {
+      for (const key of ['user', 'password', 'database'] as const) {
+        if (config[key] !== undefined) context.addIssue({ code: 'custom', path: [key], message: 'goes in connection_string when connection_string is given' });
+      }
+    }
+    if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
+    checkUnnestConfig(config, context);
+  });
 export type PostgresDestinationConfig = z.infer<typeof PostgresDestinationConfig>;
+
+/** How Postgres stores each column type, and how its catalog names that type. */
+const POSTGRES_TYPES: Record<ColumnType, { ddl: string; reported: string }> = {
+  STRING: { ddl: 'text', reported: 'text' },
+  INTEGER: { ddl: 'bigint', reported: 'bigint' },
+  FLOAT: { ddl: 'double precision', reported: 'double precision' },
+  NUMERIC: { ddl: 'numeric', reported: 'numeric' },
+  BOOLEAN: { ddl: 'boolean', reported: 'boolean' },
+  TIMESTAMP: { ddl: 'timestamptz', reported: 'timestamp with time zone' },
+  DATE: { ddl: 'date', reported: 'date' },
+  JSON: { ddl: 'jsonb', reported: 'jsonb' },
+};
 
 /** Postgres cuts identifiers longer than this silently: refused instead, so two tables never merge. */
 const MAX_IDENTIFIER_BYTES = 63;
@@ -55,16 +88,44 @@ function asDestinationError(error: unknown, doing: string): Error {
   return new DestinationWriteError(message, { cause: error });
 }
 
+/** The pool's connection settings: the connection string, or its parts. */
+function connectionOf(config: PostgresDestinationConfig): pg.PoolConfig {
+  if (config.connection_string !== undefined) return { connectionString: config.connection_string };
+  return { host: config.host, port: config.port, user: config.user, password: config.password, database: config.database ?? config.user };
+}
+
+/** bizon's columns of a published table: `source_data` only when records are not unnested. */
+function bizonColumns(unnest: boolean): WantedColumn[] {
+  const text = { ddl: 'text NOT NULL', reported: 'text' };
+  const time = { ddl: 'timestamptz NOT NULL', reported: 'timestamp with time zone' };
+  return [
+    { name: 'bizon_id', ddl: 'text PRIMARY KEY', reported: 'text' },
+    { name: 'bizon_extracted_at', ...time },
+    { name: 'bizon_loaded_at', ...time },
+    { name: 'source_record_id', ...text },
+    { name: 'source_timestamp', ...time },
+    ...(unnest ? [] : [{ name: 'source_data', ddl: 'jsonb NOT NULL', reported: 'jsonb' }]),
+    { name: 'destination_id', ...text },
+  ];
+}
+
+function* csvLines(syncRunId: string, slice: number, iteration: number, rows: readonly DestinationRow[]): Generator<string> {
+  for (const row of rows) yield csvLine(syncRunId, slice, iteration, row);
+}
+
 /**
  * Loads records into Postgres tables, one per destination id. Each page is
  * COPYed into a staging table under (sync run, slice, page), replacing what
  * an earlier attempt staged; `finalize` publishes every staged page of the run
- * in one transaction (replace: the table's rows are swapped; append: added)
- * and remembers it published, so a retried publish changes nothing.
+ * in one transaction (replace: the table's rows are swapped; append: added;
+ * merge: upserted on the primary key) and remembers it published, so a
+ * retried publish changes nothing. With `unnest`, each field of the record
+ * schema is a typed column, checked when its page is staged.
  */
 export class PostgresDestination implements Destination {
   private readonly pool: pg.Pool;
   private readonly schema: string;
+  private readonly recordSchemas: Map<string, RecordSchema>;
 
   constructor(
     private readonly config: PostgresDestinationConfig,
@@ -72,7 +133,8 @@ export class PostgresDestination implements Destination {
   ) {
     this.schema = identifier(config.schema);
     identifier(defaultDestinationId);
-    this.pool = new pg.Pool({ connectionString: config.connection_string, max: 2, connectionTimeoutMillis: 10_000 });
+    this.recordSchemas = schemasById(config.unnest ? config.record_schemas : undefined);
+    this.pool = new pg.Pool({ ...connectionOf(config), max: 2, connectionTimeoutMillis: 10_000 });
     // An idle client that loses its server must not crash the worker; the next query reports it.
     this.pool.on('error', () => undefined);
   }
@@ -115,14 +177,17 @@ export class PostgresDestination implements Destination {
   }
 
   async write(batch: WriteBatch): Promise<void> {
-    const rows = toRows(batch, this.defaultDestinationId);
+    const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
+    let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) identifier(row.destination_id);
+    // Typed values are checked before anything is staged: a misfit fails the page, non-retryable.
+    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
     const slice = batch.slice ?? -1;
-    await this.transaction(`stage page ${batch.iteration}`, async (client) => {
+    await this.transaction(`stage ${page}`, async (client) => {
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND slice = $2 AND iteration = $3`, [batch.syncRunId, slice, batch.iteration]);
       if (rows.length === 0) return;
       const copy = client.query(copyFrom(`COPY ${this.table(STAGING_TABLE)} (sync_run_id, slice, iteration, ${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`));
-      await pipeline(Readable.from(rows.map((row) => csvLine(batch.syncRunId, slice, batch.iteration, row))), copy);
+      await pipeline(Readable.from(csvLines(batch.syncRunId, slice, batch.iteration, rows)), copy);
     });
   }
 
@@ -136,18 +201,10 @@ export class PostgresDestination implements Destination {
       const outputs: PublishedOutput[] = [];
       for (const destinationId of destinationIds.sort()) {
         const target = this.table(destinationId);
-        await client.query(
-          `CREATE TABLE IF NOT EXISTS ${target} (bizon_id text PRIMARY KEY, bizon_extracted_at timestamptz NOT NULL, bizon_loaded_at timestamptz NOT NULL,
-             source_record_id text NOT NULL, source_timestamp timestamptz NOT NULL, source_data jsonb NOT NULL, destination_id text NOT NULL)`,
-        );
-        if (this.config.write_mode === 'merge') {
-          // The unique index ON CONFLICT needs; a table that already holds duplicates of the key refuses it, clearly.
-          const indexName = `bizon_${createHash('sha256').update(destinationId).digest('hex').slice(0, 16)}_${this.config.primary_key}`;
-          await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${identifier(indexName)} ON ${target} (${this.config.primary_key})`);
-        }
+        const columns = await this.prepareTable(client, destinationId);
         // DELETE, not TRUNCATE: readers keep seeing the old rows until this transaction commits.
         if (run.mode === 'replace') await client.query(`DELETE FROM ${target}`);
-        const inserted = await client.query(this.publishSql(target), [run.syncRunId, destinationId]);
+        const inserted = await client.query(this.publishSql(target, columns, this.recordSchemas.get(destinationId)), [run.syncRunId, destinationId]);
         outputs.push({ destinationId, records: inserted.rowCount ?? 0, location: `postgres ${this.config.schema}.${destinationId}` });
       }
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1`, [run.syncRunId]);
@@ -157,16 +214,51 @@ export class PostgresDestination implements Destination {
   }
 
   /**
-   * Moves a run's staged rows of one destination id into `target`. With `write_mode: merge`, the last staged
-   * version of each record wins, and a record already in the table is updated in place.
+   * Creates the table of a destination id, or adds the columns its record schema gained since, and the
+   * unique index `merge` needs. Returns the table's columns, bizon's first.
    */
-  private publishSql(target: string): string {
-    const staged = `FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND destination_id = $2`;
-    if (this.config.write_mode === 'append') return `INSERT INTO ${target} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} ${staged} ORDER BY slice, iteration, bizon_id`;
-    const key = this.config.primary_key;
-    const updates = COLUMNS.filter((column) => column !== key).map((column) => `${column} = EXCLUDED.${column}`);
-    return `INSERT INTO ${target} (${COLUMNS.join(', ')})
-      SELECT DISTINCT ON (${key}) ${COLUMNS.join(', ')} ${staged} ORDER BY ${key}, slice DESC, iteration DESC, bizon_id DESC
+  private async prepareTable(client: pg.PoolClient, destinationId: string): Promise<string[]> {
+    const target = this.table(destinationId);
+    const schema = this.recordSchemas.get(destinationId);
+    const wanted = [
+      ...bizonColumns(this.config.unnest),
+      ...(schema?.record_schema ?? []).map((field) => {
+        const type = POSTGRES_TYPES[columnType(field)];
+        return { name: field.name, ddl: field.mode === 'REQUIRED' ? `${type.ddl} NOT NULL` : type.ddl, reported: type.reported };
+      }),
+    ];
+    await client.query(`CREATE TABLE IF NOT EXISTS ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
+    const existing = await client.query<{ name: string; type: string }>(
+      'SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+      [this.config.schema, destinationId],
+    );
+    const missing = columnsToAdd(`${this.config.schema}.${destinationId}`, new Map(existing.rows.map((row) => [row.name, row.type])), wanted);
+    // A column added to a table with rows cannot be NOT NULL: old rows have no value for it.
+    for (const column of missing) await client.query(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${column.ddl.replace(/ NOT NULL$/, '')}`);
+    if (this.config.write_mode === 'merge') {
+      // The unique index ON CONFLICT needs; a table that already holds duplicates of the key refuses it, clearly.
+      const indexName = `bizon_${createHash('sha256').update(destinationId).digest('hex').slice(0, 16)}_${this.config.primary_key}`.slice(0, MAX_IDENTIFIER_BYTES);
+      await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${identifier(indexName)} ON ${target} (${identifier(this.config.primary_key)})`);
+    }
+    return wanted.map((column) => column.name);
+  }
+
+  /**
+   * Moves a run's staged rows of one destination id into `target`, unnesting the record schema's fields
+   * into their columns. With `write_mode: merge`, the last staged version of each record wins, and a
+   * record already in the table is updated in place.
+   */
+  private publishSql(target: string, columns: readonly string[], schema: RecordSchema | undefined): string {
+    const fields = schema?.record_schema ?? [];
+    const typed = fields.length > 0 ? `, jsonb_to_record(s.source_data) AS x(${fields.map((field) => `${identifier(field.name)} ${POSTGRES_TYPES[columnType(field)].ddl}`).join(', ')})` : '';
+    const select = columns.map((column) => (fields.some((field) => field.name === column) ? `x.${identifier(column)}` : `s.${column}`));
+    const staged = `SELECT s.slice, s.iteration, ${select.join(', ')} FROM ${this.table(STAGING_TABLE)} s${typed} WHERE s.sync_run_id = $1 AND s.destination_id = $2`;
+    const list = columns.map(identifier).join(', ');
+    if (this.config.write_mode === 'append') return `INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) staged ORDER BY slice, iteration, bizon_id`;
+    const key = identifier(this.config.primary_key);
+    const updates = columns.filter((column) => column !== this.config.primary_key).map((column) => `${identifier(column)} = EXCLUDED.${identifier(column)}`);
+    return `INSERT INTO ${target} (${list})
+      SELECT DISTINCT ON (${key}) ${list} FROM (${staged}) staged ORDER BY ${key}, slice DESC, iteration DESC, bizon_id DESC
       ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`;
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -15,7 +15,11 @@ export interface TestPostgres {
   pause?(): void;
   /** Starts it again after {@link TestPostgres.pause}. */
   resume?(): void;
+  /** A role that must log in with a password over TCP (scram-sha-256); only on a cluster the tests started. */
+  passwordRole?: { host: string; port: number; user: string; password: string };
 }
+
+const PASSWORD_ROLE = { user: 'bizon_password', password: 'pw-s3cret-7f2a' };
 
 /** The directory of Debian's Postgres binaries (`/usr/lib/postgresql/<version>/bin`), newest first. */
 function postgresBinDir(): string {
@@ -78,9 +82,14 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   run(asServerUser(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'bizon', '-A', 'trust', '-E', 'UTF8', '--no-sync']));
   const pgCtl = (action: string) =>
     run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]));
+  // One role logs in with a password over TCP, the rest without: the tests of credentials need a server that checks them.
+  const hba = path.join(dataDir, 'pg_hba.conf');
+  writeFileSync(hba, `host all ${PASSWORD_ROLE.user} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
   pgCtl('start');
   const baseUrl = `postgres://bizon@127.0.0.1:${port}/postgres`;
+  await admin(baseUrl, `CREATE ROLE ${PASSWORD_ROLE.user} LOGIN SUPERUSER PASSWORD '${PASSWORD_ROLE.password}'`);
   return {
+    passwordRole: { host: '127.0.0.1', port, ...PASSWORD_ROLE },
     createDatabase: createIn(baseUrl),
     async stop() {
       run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']));

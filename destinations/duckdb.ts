@@ -1,0 +1,271 @@
+import path from 'node:path';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { z } from 'zod';
+import { DestinationWriteError, NonRetryableError } from '../errors.ts';
+import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+import { rowsByDestination, StagedPageFiles } from './page-files.ts';
+import { checkUnnestConfig, columnsToAdd, columnType, schemasById, typedRow, UnnestConfig, type ColumnType, type RecordField, type RecordSchema, type WantedColumn } from './record-schema.ts';
+
+/** Config of the `duckdb` destination. */
+export const DuckDBDestinationConfig = z
+  .strictObject({
+    path: z.string().min(1).default('bizon.duckdb').describe('The DuckDB database file (relative to the worker’s working directory; created if missing)'),
+    schema: z.string().min(1).default('main').describe('Schema of the tables (created if missing)'),
+    table: z.string().min(1).optional().describe('Table of records without a destinationId of their own (default: <source>_<stream>)'),
+    destination_id: z.string().min(1).optional().describe('Same as table (the name every destination understands)'),
+    write_mode: z
+      .enum(['append', 'merge'])
+      .default('append')
+      .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record replaces its row)'),
+    primary_key: z.string().min(1).default('source_record_id').describe('With write_mode: merge, the column a record is matched on: source_record_id, bizon_id, or with unnest a record_schema field'),
+    memory_limit: z.string().min(1).optional().describe("DuckDB's memory_limit while publishing (e.g. 1GB); beyond it DuckDB spills to disk"),
+    ...UnnestConfig,
+  })
+  .superRefine((config, context) => {
+    if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
+    checkUnnestConfig(config, context);
+  });
+export type DuckDBDestinationConfig = z.infer<typeof DuckDBDestinationConfig>;
+
+/** How DuckDB stores each column type, and how its catalog names that type. */
+const DUCKDB_TYPES: Record<ColumnType, { ddl: string; reported: string }> = {
+  STRING: { ddl: 'VARCHAR', reported: 'VARCHAR' },
+  INTEGER: { ddl: 'BIGINT', reported: 'BIGINT' },
+  FLOAT: { ddl: 'DOUBLE', reported: 'DOUBLE' },
+  NUMERIC: { ddl: 'DECIMAL(38, 9)', reported: 'DECIMAL(38,9)' },
+  BOOLEAN: { ddl: 'BOOLEAN', reported: 'BOOLEAN' },
+  TIMESTAMP: { ddl: 'TIMESTAMPTZ', reported: 'TIMESTAMP WITH TIME ZONE' },
+  DATE: { ddl: 'DATE', reported: 'DATE' },
+  JSON: { ddl: 'JSON', reported: 'JSON' },
+};
+
+const PUBLISHED_TABLE = '_bizon_published';
+const MAX_IDENTIFIER_BYTES = 255;
+
+/** The columns of a staged page file, as `read_json` reads them. */
+const STAGED_COLUMNS =
+  "{bizon_id: 'VARCHAR', bizon_extracted_at: 'TIMESTAMPTZ', bizon_loaded_at: 'TIMESTAMPTZ', source_record_id: 'VARCHAR', source_timestamp: 'TIMESTAMPTZ', source_data: 'JSON', destination_id: 'VARCHAR'}";
+
+/** A quoted identifier: nothing in a name can end the quotes. */
+function identifier(name: string): string {
+  if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES || name === '' || name.includes('\0')) {
+    throw new NonRetryableError(`Invalid DuckDB table name '${name.slice(0, 70)}': at most ${MAX_IDENTIFIER_BYTES} bytes, not empty (shorten destination_id, or the destinationId the source gives its records)`);
+  }
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A SQL string literal. */
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function bizonColumns(unnest: boolean): WantedColumn[] {
+  const text = { ddl: 'VARCHAR NOT NULL', reported: 'VARCHAR' };
+  const time = { ddl: 'TIMESTAMPTZ NOT NULL', reported: 'TIMESTAMP WITH TIME ZONE' };
+  return [
+    { name: 'bizon_id', ...text },
+    { name: 'bizon_extracted_at', ...time },
+    { name: 'bizon_loaded_at', ...time },
+    { name: 'source_record_id', ...text },
+    { name: 'source_timestamp', ...time },
+    ...(unnest ? [] : [{ name: 'source_data', ddl: 'JSON NOT NULL', reported: 'JSON' }]),
+    { name: 'destination_id', ...text },
+  ];
+}
+
+/** The value of a record schema field, from a staged row's (already checked) `source_data`. */
+function fieldExpression(field: RecordField): string {
+  const jsonPath = literal(`$.${field.name}`);
+  const type = columnType(field);
+  if (type === 'JSON') return `CASE json_type(source_data, ${jsonPath}) WHEN 'NULL' THEN NULL ELSE json_extract(source_data, ${jsonPath}) END`;
+  return `CAST(json_extract_string(source_data, ${jsonPath}) AS ${DUCKDB_TYPES[type].ddl})`;
+}
+
+/** The operations on one database file of this process, one at a time: two open copies of a file would each write it. */
+const fileQueues = new Map<string, Promise<void>>();
+
+/** An IO error of DuckDB's file lock: another process has the file open. */
+function isLockError(error: unknown): boolean {
+  return /Could not set lock on file/i.test(String((error as Error)?.message ?? error));
+}
+
+/**
+ * Loads records into tables of a DuckDB file, one per destination id. Pages
+ * are staged as NDJSON files beside the database (`<path>.bizon-staging/`),
+ * one per (sync run, slice, page), so a retried page replaces its file and the
+ * database itself is opened only to publish: readers (the `duckdb` CLI,
+ * Python) can open the file while a sync extracts. `finalize` reads every
+ * staged page into the tables in one transaction (replace, append or merge)
+ * and records that the run published, so a retried publish changes nothing.
+ */
+export class DuckDBDestination implements Destination {
+  private readonly file: string;
+  private readonly staging: StagedPageFiles;
+  private readonly schema: string;
+  private readonly recordSchemas: Map<string, RecordSchema>;
+
+  constructor(
+    private readonly config: DuckDBDestinationConfig,
+    private readonly defaultDestinationId: string,
+  ) {
+    this.file = path.resolve(config.path);
+    this.staging = new StagedPageFiles(`${this.file}.bizon-staging`);
+    this.schema = identifier(config.schema);
+    identifier(defaultDestinationId);
+    this.recordSchemas = schemasById(config.unnest ? config.record_schemas : undefined);
+  }
+
+  private table(name: string): string {
+    return `${this.schema}.${identifier(name)}`;
+  }
+
+  /** Opens the file (after this process's other operations on it), runs `work` in a transaction, and closes it. */
+  private async withTransaction<T>(doing: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const previous = fileQueues.get(this.file) ?? Promise.resolve();
+    let done!: () => void;
+    const turn = new Promise<void>((resolve) => (done = resolve));
+    const mine = previous.then(() => turn);
+    fileQueues.set(this.file, mine);
+    await previous;
+    let instance: DuckDBInstance | undefined;
+    let connection: DuckDBConnection | undefined;
+    try {
+      // Loaded on first use: the native library costs every CLI command ~0.1 s otherwise.
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      instance = await DuckDBInstance.create(this.file, this.config.memory_limit ? { memory_limit: this.config.memory_limit } : {});
+      connection = await instance.connect();
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await work(connection);
+        await connection.run('COMMIT');
+        // The published rows go from the write-ahead log into the file itself, for readers that open it next.
+        await connection.run('CHECKPOINT');
+        return result;
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      if (error instanceof NonRetryableError) throw error;
+      const why = isLockError(error)
+        ? `${(error as Error).message} (another process has the database open: it is retried until that process closes it)`
+        : (error as Error).message;
+      throw new DestinationWriteError(`DuckDB destination could not ${doing} in ${this.file}: ${why}`, { cause: error });
+    } finally {
+      connection?.closeSync();
+      instance?.closeSync();
+      done();
+      if (fileQueues.get(this.file) === mine) fileQueues.delete(this.file);
+    }
+  }
+
+  private async ensureBookkeeping(connection: DuckDBConnection): Promise<void> {
+    await connection.run(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+    await connection.run(`CREATE TABLE IF NOT EXISTS ${this.table(PUBLISHED_TABLE)} (sync_run_id VARCHAR PRIMARY KEY, outputs JSON NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+  }
+
+  async checkConnection(): Promise<void> {
+    await this.withTransaction('open the database', (connection) => this.ensureBookkeeping(connection));
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
+    let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
+    for (const row of rows) identifier(row.destination_id);
+    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
+    try {
+      await this.staging.writePage(batch, rowsByDestination(rows));
+    } catch (error) {
+      throw new DestinationWriteError(`DuckDB destination could not stage ${page} in ${this.staging.runDir(batch.syncRunId)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]> {
+    const outputs = await this.withTransaction('publish', async (connection) => {
+      await this.ensureBookkeeping(connection);
+      const done = await connection.runAndReadAll(`SELECT CAST(outputs AS VARCHAR) AS outputs FROM ${this.table(PUBLISHED_TABLE)} WHERE sync_run_id = $1`, [run.syncRunId]);
+      const published = done.getRowObjectsJS()[0];
+      if (published) return JSON.parse(String(published.outputs)) as PublishedOutput[];
+      const destinationIds = await this.staging.destinationIds(run.syncRunId);
+      if (run.mode === 'replace' && !destinationIds.includes(this.defaultDestinationId)) destinationIds.push(this.defaultDestinationId);
+      const results: PublishedOutput[] = [];
+      for (const destinationId of destinationIds.sort()) {
+        results.push({ destinationId, records: await this.publishOne(connection, run, destinationId), location: `duckdb ${this.file} ${this.config.schema}.${destinationId}` });
+      }
+      await connection.run(`INSERT INTO ${this.table(PUBLISHED_TABLE)} (sync_run_id, outputs) VALUES ($1, $2)`, [run.syncRunId, JSON.stringify(results)]);
+      return results;
+    });
+    await this.staging.removeRun(run.syncRunId);
+    return outputs;
+  }
+
+  /** Publishes the staged pages of one destination id; returns how many rows went in. */
+  private async publishOne(connection: DuckDBConnection, run: { syncRunId: string; mode: PublishMode }, destinationId: string): Promise<number> {
+    const target = this.table(destinationId);
+    const schema = this.recordSchemas.get(destinationId);
+    const columns = await this.prepareTable(connection, destinationId, schema);
+    if (run.mode === 'replace') await connection.run(`DELETE FROM ${target}`);
+    const files = await this.staging.pageFiles(run.syncRunId, destinationId);
+    if (files.length === 0) return 0;
+    const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
+    const select = columns.map((column) => (fields.has(column) ? `${fieldExpression(fields.get(column)!)} AS ${identifier(column)}` : column));
+    const staged = `SELECT filename, ${select.join(', ')} FROM read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', filename = true, columns = ${STAGED_COLUMNS})`;
+    const list = columns.map(identifier).join(', ');
+    if (this.config.write_mode === 'append') {
+      return (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) ORDER BY filename`)).rowsChanged;
+    }
+    // merge: the last staged version of each record replaces the table's row (no index: DuckDB's
+    // unique indexes refuse a key deleted and inserted again in one transaction).
+    const key = identifier(this.config.primary_key);
+    await connection.run(`CREATE TEMP TABLE bizon_merge AS SELECT * FROM (${staged}) QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY filename DESC, bizon_id DESC) = 1`);
+    try {
+      await connection.run(`DELETE FROM ${target} WHERE ${key} IN (SELECT ${key} FROM bizon_merge)`);
+      return (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM bizon_merge ORDER BY filename`)).rowsChanged;
+    } finally {
+      await connection.run('DROP TABLE bizon_merge');
+    }
+  }
+
+  /** Creates a destination id's table, or adds the columns its record schema gained since; returns its columns. */
+  private async prepareTable(connection: DuckDBConnection, destinationId: string, schema: RecordSchema | undefined): Promise<string[]> {
+    const target = this.table(destinationId);
+    const wanted = [
+      ...bizonColumns(this.config.unnest),
+      ...(schema?.record_schema ?? []).map((field) => {
+        const type = DUCKDB_TYPES[columnType(field)];
+        return { name: field.name, ddl: field.mode === 'REQUIRED' ? `${type.ddl} NOT NULL` : type.ddl, reported: type.reported };
+      }),
+    ];
+    await connection.run(`CREATE TABLE IF NOT EXISTS ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
+    const existing = await connection.runAndReadAll('SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [
+      this.config.schema,
+      destinationId,
+    ]);
+    const types = new Map(existing.getRowObjectsJS().map((row) => [String(row.name), String(row.type).replace(/\s+/g, ' ').replace(/, /g, ',')]));
+    for (const column of columnsToAdd(`${this.config.schema}.${destinationId}`, types, wanted)) {
+      await connection.run(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${column.ddl.replace(/ NOT NULL$/, '')}`);
+    }
+    return wanted.map((column) => column.name);
+  }
+
+  async abort(run: { syncRunId: string }): Promise<void> {
+    await this.staging.removeRun(run.syncRunId);
+  }
+
+  /** Forgets published runs older than `olderThanMs`, and removes staging a crash left behind after publishing. */
+  async prune(olderThanMs: number): Promise<void> {
+    const runs = await this.staging.runDirs();
+    const published = await this.withTransaction('prune', async (connection) => {
+      await this.ensureBookkeeping(connection);
+      await connection.run(`DELETE FROM ${this.table(PUBLISHED_TABLE)} WHERE published_at < now() - to_milliseconds(CAST($1 AS BIGINT))`, [Math.round(olderThanMs)]);
+      if (runs.length === 0) return new Set<string>();
+      const rows = await connection.runAndReadAll(`SELECT sync_run_id FROM ${this.table(PUBLISHED_TABLE)}`);
+      return new Set(rows.getRowObjectsJS().map((row) => String(row.sync_run_id)));
+    });
+    for (const dir of runs) {
+      const syncRunId = decodeURIComponent(path.basename(dir));
+      if (published.has(syncRunId)) await this.staging.removeRun(syncRunId);
+    }
+  }
+}
+

@@ -1,0 +1,230 @@
+import { z } from 'zod';
+import { NonRetryableError } from '../errors.ts';
+import type { DestinationRow } from './destination.ts';
+
+/**
+ * The column types a record schema may give a field (bizon's BigQuery-style
+ * names; SQL aliases such as `text`, `bigint`, `double` or `timestamptz` are
+ * accepted too, in any case).
+ */
+export type ColumnType = 'STRING' | 'INTEGER' | 'FLOAT' | 'NUMERIC' | 'BOOLEAN' | 'TIMESTAMP' | 'DATE' | 'JSON';
+
+const TYPE_ALIASES: Record<string, ColumnType> = {
+  STRING: 'STRING', TEXT: 'STRING', VARCHAR: 'STRING',
+  INTEGER: 'INTEGER', INT: 'INTEGER', INT64: 'INTEGER', BIGINT: 'INTEGER',
+  FLOAT: 'FLOAT', FLOAT64: 'FLOAT', DOUBLE: 'FLOAT',
+  NUMERIC: 'NUMERIC', DECIMAL: 'NUMERIC', BIGNUMERIC: 'NUMERIC',
+  BOOLEAN: 'BOOLEAN', BOOL: 'BOOLEAN',
+  TIMESTAMP: 'TIMESTAMP', TIMESTAMPTZ: 'TIMESTAMP', DATETIME: 'TIMESTAMP',
+  DATE: 'DATE',
+  JSON: 'JSON', JSONB: 'JSON', RECORD: 'JSON', STRUCT: 'JSON',
+};
+
+/** The columns every table gets, whatever the record schema: a field may not take one of these names. */
+export const BIZON_COLUMNS = ['bizon_id', 'bizon_extracted_at', 'bizon_loaded_at', 'source_record_id', 'source_timestamp', 'source_data', 'destination_id'] as const;
+
+/** One field of a record schema: a typed column of the table. */
+export const RecordField = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a column name: letters, digits and _, not starting with a digit, at most 63 characters')
+    .refine((name) => !(BIZON_COLUMNS as readonly string[]).includes(name.toLowerCase()), { message: `is one of bizon's own columns (${BIZON_COLUMNS.join(', ')})` })
+    .describe('Field of the record data (source_data), and name of its column'),
+  type: z
+    .string()
+    .refine((type) => type.toUpperCase() in TYPE_ALIASES, { message: `must be one of STRING, INTEGER, FLOAT, NUMERIC, BOOLEAN, TIMESTAMP, DATE, JSON` })
+    .describe('STRING, INTEGER, FLOAT, NUMERIC, BOOLEAN, TIMESTAMP (ISO 8601; no zone = UTC), DATE (YYYY-MM-DD) or JSON'),
+  mode: z.enum(['NULLABLE', 'REQUIRED']).default('NULLABLE').describe('REQUIRED: a record without this field fails its page'),
+  description: z.string().optional().describe('What the field holds (documentation only)'),
+});
+export type RecordField = z.infer<typeof RecordField>;
+
+/** The record schema of one destination id (bizon's `record_schemas` entry). */
+export const RecordSchema = z.strictObject({
+  destination_id: z.string().min(1).describe('The table (destination id) these columns are for'),
+  record_schema: z.array(RecordField).min(1, 'must list at least one field').describe('The typed columns, in order'),
+});
+export type RecordSchema = z.infer<typeof RecordSchema>;
+
+/** The keys `unnest` adds to a SQL destination's config. */
+export const UnnestConfig = {
+  unnest: z.boolean().default(false).describe('Write each record field of record_schemas into a typed column instead of one source_data JSON column'),
+  record_schemas: z.array(RecordSchema).optional().describe('Typed columns per destination id, used with unnest: true'),
+};
+
+/** Checks the `unnest` keys of a destination config (a zod `superRefine`). */
+export function checkUnnestConfig(config: { unnest: boolean; record_schemas?: RecordSchema[] | undefined; primary_key?: string }, context: z.RefinementCtx): void {
+  const schemas = config.record_schemas ?? [];
+  if (config.unnest && schemas.length === 0) {
+    context.addIssue({ code: 'custom', path: ['record_schemas'], message: 'unnest: true needs record_schemas: one entry per destination id, listing its typed columns' });
+  }
+  schemas.forEach((schema, index) => {
+    const seen = new Set<string>();
+    for (const field of schema.record_schema) {
+      if (seen.has(field.name.toLowerCase())) context.addIssue({ code: 'custom', path: ['record_schemas', index, 'record_schema'], message: `lists the field '${field.name}' twice` });
+      seen.add(field.name.toLowerCase());
+    }
+    if (schemas.findIndex((other) => other.destination_id === schema.destination_id) !== index) {
+      context.addIssue({ code: 'custom', path: ['record_schemas', index, 'destination_id'], message: `'${schema.destination_id}' has more than one entry` });
+    }
+  });
+  const key = config.primary_key;
+  if (key !== undefined && key !== 'source_record_id' && key !== 'bizon_id') {
+    const everywhere = config.unnest && schemas.length > 0 && schemas.every((schema) => schema.record_schema.some((field) => field.name === key));
+    if (!everywhere) {
+      context.addIssue({ code: 'custom', path: ['primary_key'], message: `must be source_record_id, bizon_id, or (with unnest: true) a field of every record schema; '${key}' is not` });
+    }
+  }
+}
+
+/** A field's column type, canonical. */
+export function columnType(field: RecordField): ColumnType {
+  return TYPE_ALIASES[field.type.toUpperCase()]!;
+}
+
+/** A record's row with its schema fields checked and written in canonical form: what the typed columns are filled from. */
+export interface TypedRow extends DestinationRow {
+  source_data: Record<string, unknown>;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const NUMERIC_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INT64_MAX = 2n ** 63n - 1n;
+
+class Misfit extends Error {}
+
+/** Whether `YYYY-MM-DD` is a day of the calendar (not February 30th). */
+function isCalendarDate(date: string): boolean {
+  const day = new Date(`${date}T00:00:00Z`);
+  return !Number.isNaN(day.getTime()) && day.toISOString().startsWith(date);
+}
+
+/**
+ * An ISO 8601 timestamp as `YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM` (both databases keep microseconds), or
+ * undefined when it is not one. With no zone the time is UTC, whatever the database session's time zone.
+ */
+function canonicalTimestamp(text: string): string | undefined {
+  const match = ISO_TIMESTAMP.exec(text.trim());
+  if (!match) return undefined;
+  const [, date, hours = '00', minutes = '00', seconds = '00', fraction, zone] = match;
+  const offset = !zone || /^z$/i.test(zone) ? '+00:00' : `${zone.slice(0, 3)}:${zone.slice(3).replace(':', '') || '00'}`;
+  const micros = fraction ? `.${fraction.slice(0, 6)}` : '';
+  const result = `${date}T${hours}:${minutes}:${seconds}${micros}${offset}`;
+  // Date.parse checks the ranges (month 13, hour 25) on the millisecond form.
+  const check = `${date}T${hours}:${minutes}:${seconds}${fraction ? `.${fraction.slice(0, 3).padEnd(3, '0')}` : ''}${offset}`;
+  if (Number.isNaN(new Date(check).getTime()) || !isCalendarDate(date!)) return undefined;
+  return result;
+}
+
+/** The canonical value of `value` for a column of `type`; throws {@link Misfit} when it does not fit. */
+function canonical(type: ColumnType, value: unknown): unknown {
+  switch (type) {
+    case 'STRING':
+      if (typeof value === 'string') return value;
+      if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+      throw new Misfit('an object; give the field type JSON to keep it whole');
+    case 'INTEGER':
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+      if (typeof value === 'bigint' && value <= INT64_MAX && value >= -INT64_MAX - 1n) return value.toString();
+      if (typeof value === 'string' && INTEGER_TEXT.test(value)) {
+        const big = BigInt(value);
+        if (big <= INT64_MAX && big >= -INT64_MAX - 1n) return big.toString();
+      }
+      throw new Misfit('not a 64-bit integer');
+    case 'FLOAT':
+    case 'NUMERIC':
+      if (typeof value === 'number' && Number.isFinite(value)) return value;
+      if (typeof value === 'string' && NUMERIC_TEXT.test(value)) return type === 'FLOAT' ? Number(value) : value;
+      throw new Misfit('not a finite number');
+    case 'BOOLEAN':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === 'false') return value === 'true';
+      throw new Misfit('not true or false');
+    case 'TIMESTAMP': {
+      if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+      const timestamp = typeof value === 'string' ? canonicalTimestamp(value) : undefined;
+      if (timestamp) return timestamp;
+      throw new Misfit(typeof value === 'number' ? 'a number; TIMESTAMP takes an ISO 8601 string (convert epoch values in the source)' : 'not an ISO 8601 timestamp');
+    }
+    case 'DATE': {
+      if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString().slice(0, 10);
+      if (typeof value === 'string' && ISO_DATE.test(value) && isCalendarDate(value)) return value;
+      throw new Misfit('not a date (YYYY-MM-DD)');
+    }
+    case 'JSON':
+      return value;
+  }
+}
+
+/** Shows a value in an error message, shortened. */
+function shown(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * Checks a row's record against its destination's schema and keeps only the
+ * schema's fields, each in canonical form, so the database's casts at publish
+ * cannot fail. A value that does not fit is a mistake no retry can fix: it
+ * fails the page naming the record, the field and the value.
+ */
+export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string): TypedRow {
+  if (!schema) {
+    throw new NonRetryableError(
+      `Record ${row.source_record_id} (${page}) goes to '${row.destination_id}', which has no entry in record_schemas: with unnest: true every destination id needs one (or route the record elsewhere)`,
+    );
+  }
+  const data: Record<string, unknown> = {};
+  for (const field of schema.record_schema) {
+    const value = row.source_data[field.name];
+    if (value === undefined || value === null) {
+      if (field.mode === 'REQUIRED') {
+        throw new NonRetryableError(`Record ${row.source_record_id} (${page}) has no value for the REQUIRED field '${field.name}' of '${schema.destination_id}': make the field NULLABLE in record_schemas, or fix the source`);
+      }
+      data[field.name] = null;
+      continue;
+    }
+    try {
+      data[field.name] = canonical(columnType(field), value);
+    } catch (error) {
+      if (!(error instanceof Misfit)) throw error;
+      throw new NonRetryableError(
+        `Record ${row.source_record_id} (${page}) does not fit '${schema.destination_id}': field '${field.name}' is ${shown(value)}, ${error.message} (its type is ${field.type} in record_schemas). Change the field's type, or fix the value in the source`,
+      );
+    }
+  }
+  return { ...row, source_data: data };
+}
+
+/** The record schemas by destination id. */
+export function schemasById(schemas: readonly RecordSchema[] | undefined): Map<string, RecordSchema> {
+  return new Map((schemas ?? []).map((schema) => [schema.destination_id, schema]));
+}
+
+/** A column a table should have: its name, its type in the database's DDL, and how the database's catalog reports that type. */
+export interface WantedColumn {
+  name: string;
+  ddl: string;
+  reported: string;
+}
+
+/**
+ * The columns to add to an existing table so it holds `wanted` (a field added
+ * to a record schema adds its column on the next publish). A column whose type
+ * changed is refused, naming it: converting data is the user's decision.
+ */
+export function columnsToAdd(table: string, existing: ReadonlyMap<string, string>, wanted: readonly WantedColumn[]): WantedColumn[] {
+  const missing: WantedColumn[] = [];
+  for (const column of wanted) {
+    const reported = existing.get(column.name);
+    if (reported === undefined) missing.push(column);
+    else if (reported.toLowerCase() !== column.reported.toLowerCase()) {
+      throw new NonRetryableError(
+        `Column '${column.name}' of table ${table} is ${reported}, but the record schema now makes it ${column.reported}: change the field's type back, or convert the column yourself (ALTER TABLE … ALTER COLUMN … TYPE), or drop the table for the next full refresh to recreate it`,
+      );
+    }
+  }
+  return missing;
+}

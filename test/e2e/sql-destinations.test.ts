@@ -1,0 +1,179 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { quietWorkerLogs, REST_SOURCE, ROOT, startTestEngine, unique, type TestEngine } from '../helpers.ts';
+import { startTestPostgres, type TestPostgres } from '../postgres.ts';
+import { duckdbDialect, postgresDialect, type SqlDialect, type SqlTarget } from '../sql-targets.ts';
+
+quietWorkerLogs();
+
+const ROUTING_SOURCE = path.join(ROOT, 'examples', 'routing', 'source.ts');
+
+let postgres: TestPostgres;
+let api: ExampleApi;
+let engine: TestEngine;
+
+beforeAll(async () => {
+  postgres = await startTestPostgres();
+  api = await startExampleApi({ datasets: { users: 250, events: 90 } });
+  engine = await startTestEngine([REST_SOURCE, ROUTING_SOURCE], 'sql');
+});
+afterAll(async () => {
+  await engine?.stop();
+  await api?.close();
+  await postgres?.stop();
+});
+
+const INCREMENTAL = { sync_mode: 'incremental', cursor_field: 'updated_at' };
+
+/** The REST API's users (or another source block) into the destination; resolves with the result, rejects with the failure. */
+async function sync(destination: string, config: Record<string, unknown>, source: Record<string, unknown> = {}, name = unique('sql')): Promise<SyncResult> {
+  const routed = source.name === 'events_source';
+  const started = await startSync(engine.client, {
+    config: {
+      name,
+      source: routed ? source : { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, ...source },
+      destination: { name: destination, config },
+      engine: { retry: { initial_interval: '200ms' } },
+    },
+    customSourceFiles: [REST_SOURCE, ROUTING_SOURCE],
+    taskQueue: engine.taskQueue,
+  });
+  return (await started.handle.result()) as SyncResult;
+}
+
+/** The failure a user sees at the bottom of the cause chain. */
+async function failureOf(running: Promise<unknown>): Promise<string> {
+  const error = await running.then(
+    () => undefined,
+    (caught: unknown) => caught as Error & { cause?: Error & { cause?: Error } },
+  );
+  expect(error, 'the sync should have failed').toBeDefined();
+  return String(error!.cause?.cause?.message ?? error!.cause?.message ?? error!.message);
+}
+
+const USER_SCHEMA = [
+  { name: 'id', type: 'INTEGER', mode: 'REQUIRED', description: "The user's id" },
+  { name: 'name', type: 'STRING' },
+  { name: 'updated_at', type: 'TIMESTAMP' },
+];
+
+describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect(() => postgres) }, { dialect: () => duckdbDialect }])('the SQL destinations', ({ dialect: dialectOf }) => {
+  const dialect = dialectOf();
+  let target: SqlTarget;
+  const counts = async (table: string) => (await target.query(`SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids FROM "${table}"`))[0];
+
+  describe(dialect.name, () => {
+    it('a full refresh fills the table, and the next one replaces it', async () => {
+      target = await dialect.create('full');
+      const name = unique('sql-full');
+      const first = await sync(dialect.name, target.config(), {}, name);
+      expect(first.outputs).toEqual([{ destinationId: 'rest_api_users', records: 250, location: dialect.location(target, 'rest_api_users') }]);
+      await sync(dialect.name, target.config(), {}, name);
+      expect(await counts('rest_api_users')).toEqual({ rows: '250', ids: '250' });
+      const [sample] = await target.query(`SELECT source_data->>'name' AS name FROM rest_api_users WHERE source_record_id = '7'`);
+      expect(sample).toEqual({ name: 'user-7' });
+    });
+
+    it('an incremental sync appends what changed', async () => {
+      target = await dialect.create('incremental');
+      const name = unique('sql-incr');
+      await sync(dialect.name, target.config(), INCREMENTAL, name);
+      api.touch('users', [3, 150]);
+      expect((await sync(dialect.name, target.config(), INCREMENTAL, name)).records).toBe(2);
+      const twice = await target.query(`SELECT source_record_id AS id, count(*) AS n FROM rest_api_users GROUP BY 1 HAVING count(*) > 1 ORDER BY 1`);
+      expect(twice).toEqual([
+        { id: '150', n: '2' },
+        { id: '3', n: '2' },
+      ]);
+    });
+
+    it('write_mode: merge updates a re-extracted record instead of adding it again', async () => {
+      target = await dialect.create('merge');
+      const name = unique('sql-merge');
+      await sync(dialect.name, target.config({ write_mode: 'merge' }), INCREMENTAL, name);
+      api.touch('users', [4, 200]);
+      expect((await sync(dialect.name, target.config({ write_mode: 'merge' }), INCREMENTAL, name)).records).toBe(2);
+      expect(await counts('rest_api_users')).toEqual({ rows: '250', ids: '250' });
+      const touched = await target.query(`SELECT source_record_id AS id, source_data->>'updated_at' AS updated FROM rest_api_users WHERE source_record_id IN ('4', '200') ORDER BY 1`);
+      expect(touched).toEqual(['200', '4'].map((id) => ({ id, updated: api.data.users!.find((item) => String(item.id) === id)!.updated_at })));
+    });
+
+    it('records routed by destinationId land in one table each', async () => {
+      target = await dialect.create('routing');
+      const result = await sync(dialect.name, target.config(), { name: 'events_source', stream: 'events', api_url: api.url, page_size: 25 });
+      // A full refresh also replaces the configured table: no record went there, so it is empty.
+      expect(result.outputs.map((output) => [output.destinationId, output.records])).toEqual([
+        ['events_source_events', 0],
+        ['project.dataset.click_events', 30],
+        ['project.dataset.purchase_events', 30],
+        ['project.dataset.view_events', 30],
+      ]);
+      const [clicks] = await target.query(`SELECT count(*) AS n, count(*) FILTER (WHERE source_data->>'type' <> 'click') AS other FROM "project.dataset.click_events"`);
+      expect(clicks).toEqual({ n: '30', other: '0' });
+    });
+
+    it('unnest writes typed columns, and a field added to the record schema adds its column on the next sync', async () => {
+      target = await dialect.create('unnest');
+      const name = unique('sql-unnest');
+      const unnested = (fields: unknown[], extra: Record<string, unknown> = {}) =>
+        target.config({ unnest: true, record_schemas: [{ destination_id: 'users', record_schema: fields }], table: 'users', ...extra });
+      await sync(dialect.name, unnested(USER_SCHEMA), {}, name);
+      expect(await target.columnTypes('users')).toEqual({
+        bizon_id: dialect.types.STRING,
+        bizon_extracted_at: dialect.types.TIMESTAMP,
+        bizon_loaded_at: dialect.types.TIMESTAMP,
+        source_record_id: dialect.types.STRING,
+        source_timestamp: dialect.types.TIMESTAMP,
+        destination_id: dialect.types.STRING,
+        id: dialect.types.INTEGER,
+        name: dialect.types.STRING,
+        updated_at: dialect.types.TIMESTAMP,
+      });
+      // Typed: integers add up, timestamps compare as times.
+      const [typed] = await target.query(
+        `SELECT count(*) AS n, sum(id) AS total, count(*) FILTER (WHERE updated_at > TIMESTAMPTZ '2024-01-01 02:00:00+00') AS late FROM users`,
+      );
+      const late = api.data.users!.filter((user) => Date.parse(user.updated_at) > Date.parse('2024-01-01T02:00:00Z')).length;
+      expect(typed).toEqual({ n: '250', total: String((250 * 251) / 2), late: String(late) });
+
+      await sync(dialect.name, unnested([...USER_SCHEMA, { name: 'value', type: 'INTEGER' }, { name: 'type', type: 'JSON' }]), {}, name);
+      expect(await target.columnTypes('users')).toMatchObject({ value: dialect.types.INTEGER, type: dialect.types.JSON });
+      const [row] = await target.query(`SELECT id, name, value FROM users WHERE id = 7`);
+      expect(row).toEqual({ id: '7', name: 'user-7', value: String((7 * 7919) % 1000) });
+
+      // merge on a field of the schema: a re-extracted user replaces its row.
+      await sync(dialect.name, unnested(USER_SCHEMA, { write_mode: 'merge', primary_key: 'id' }), INCREMENTAL, `${name}-merge`);
+      api.touch('users', [9]);
+      await sync(dialect.name, unnested(USER_SCHEMA, { write_mode: 'merge', primary_key: 'id' }), INCREMENTAL, `${name}-merge`);
+      const [merged] = await target.query(`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM users`);
+      expect(merged).toEqual({ n: '250', ids: '250' });
+    });
+
+    it('a record value that does not fit its typed column fails the page at once, naming the record, field and value; nothing is published', async () => {
+      target = await dialect.create('misfit');
+      const config = target.config({ unnest: true, table: 'users', record_schemas: [{ destination_id: 'users', record_schema: [{ name: 'id', type: 'INTEGER' }, { name: 'name', type: 'INTEGER' }] }] });
+      const started = Date.now();
+      const message = await failureOf(sync(dialect.name, config));
+      expect(message).toBe(
+        `Record 1 (page 1) does not fit 'users': field 'name' is "user-1", not a 64-bit integer (its type is INTEGER in record_schemas). Change the field's type, or fix the value in the source`,
+      );
+      expect(Date.now() - started).toBeLessThan(15_000);
+      const tables = await target.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_name = 'users'`);
+      expect(tables).toEqual([]);
+    });
+
+    it('a hostile table name is quoted, never run', async () => {
+      target = await dialect.create('hostile');
+      const hostile = 'x"; DROP TABLE canary; --';
+      await sync(dialect.name, target.config(), { max_iterations: 1 }, unique('sql-canary-made'));
+      const result = await sync(dialect.name, target.config({ destination_id: hostile }), { max_iterations: 1 });
+      expect(result.outputs[0]).toMatchObject({ destinationId: hostile, records: 50 });
+      const tables = await target.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema IN ('public', 'main') ORDER BY 1`);
+      expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['rest_api_users', hostile]));
+      expect(await counts('rest_api_users')).toEqual({ rows: '50', ids: '50' });
+    });
+  });
+});

@@ -83,12 +83,13 @@ describe('the postgres destination', () => {
     expect(seen.has('250')).toBe(true);
   });
 
-  it('a worker SIGKILLed in the middle of a 200-page sync: every row exactly once', async () => {
+  it('a worker SIGKILLed at pages 7, 93 and 181 of a 200-page sync: every row exactly once', async () => {
     const url = await postgres.createDatabase('crash');
     const taskQueue = unique('pg-crash');
     const client = await testClient();
     const workers: ChildProcess[] = [spawnWorker(taskQueue)];
-    const held = api.hold((request) => request.path === '/orders' && request.query.page === '93');
+    const killPages = ['7', '93', '181'];
+    const holds = killPages.map((page) => api.hold((request) => request.path === '/orders' && request.query.page === page));
     try {
       const started = await startSync(client, {
         config: {
@@ -100,10 +101,12 @@ describe('the postgres destination', () => {
         customSourceFiles: [PAGE_SOURCE],
         taskQueue,
       });
-      await held.reached;
-      workers[0]!.kill('SIGKILL');
-      held.release();
-      workers.push(spawnWorker(taskQueue));
+      for (const held of holds) {
+        await held.reached;
+        workers.at(-1)!.kill('SIGKILL');
+        workers.push(spawnWorker(taskQueue));
+        held.release();
+      }
       const result = (await started.handle.result()) as SyncResult;
       expect(result.records).toBe(1999);
       const [counts] = await query<{ rows: string; ids: string; min: string; max: string }>(
@@ -111,8 +114,12 @@ describe('the postgres destination', () => {
         'SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids, min(source_record_id::int)::text AS min, max(source_record_id::int)::text AS max FROM my_source_orders',
       );
       expect(counts).toEqual({ rows: '1999', ids: '1999', min: '1', max: '1999' });
+      // Each killed page was asked again by the next worker; the checkpointed pages before it, once.
+      const asked = (page: string) => api.requests.filter((request) => request.path === '/orders' && request.query.page === page).length;
+      for (const page of killPages) expect(asked(page)).toBeGreaterThanOrEqual(2);
+      expect(['6', '92', '180'].map(asked)).toEqual([1, 1, 1]);
     } finally {
-      held.release();
+      for (const held of holds) held.release();
       for (const worker of workers) worker.kill('SIGKILL');
       await client.connection.close();
     }

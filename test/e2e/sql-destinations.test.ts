@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSync } from '../../client.ts';
+import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { quietWorkerLogs, REST_SOURCE, ROOT, startTestEngine, unique, type TestEngine } from '../helpers.ts';
@@ -29,19 +33,23 @@ afterAll(async () => {
 const INCREMENTAL = { sync_mode: 'incremental', cursor_field: 'updated_at' };
 
 /** The REST API's users (or another source block) into the destination; resolves with the result, rejects with the failure. */
-async function sync(destination: string, config: Record<string, unknown>, source: Record<string, unknown> = {}, name = unique('sql')): Promise<SyncResult> {
+function sync(destination: string, config: Record<string, unknown>, source: Record<string, unknown> = {}, name = unique('sql')): Promise<SyncResult> {
+  return startUsersSync(destination, config, source, name).then((started) => started.handle.result() as Promise<SyncResult>);
+}
+
+async function startUsersSync(destination: string, config: Record<string, unknown>, source: Record<string, unknown>, name: string) {
   const routed = source.name === 'events_source';
   const started = await startSync(engine.client, {
     config: {
       name,
       source: routed ? source : { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, ...source },
       destination: { name: destination, config },
-      engine: { retry: { initial_interval: '200ms' } },
+      engine: { retry: { initial_interval: '200ms', maximum_interval: '1s' } },
     },
     customSourceFiles: [REST_SOURCE, ROUTING_SOURCE],
     taskQueue: engine.taskQueue,
   });
-  return (await started.handle.result()) as SyncResult;
+  return started;
 }
 
 /** The failure a user sees at the bottom of the cause chain. */
@@ -175,5 +183,64 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
       expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['rest_api_users', hostile]));
       expect(await counts('rest_api_users')).toEqual({ rows: '50', ids: '50' });
     });
+  });
+});
+
+/** Another process reading a DuckDB file, holding it open until told to close it. */
+async function openReader(file: string, table: string) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'duckdb-reader.mjs'), file, table], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async () => String((await lines.next()).value);
+  const opened = JSON.parse(await next()) as { n: string; newest: string };
+  return {
+    opened,
+    async count() {
+      child.stdin!.write('count\n');
+      return JSON.parse(await next()) as { n: string; newest: string };
+    },
+    async close() {
+      child.stdin!.end('close\n');
+      expect(await next()).toBe('closed');
+      await exited;
+    },
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+describe('the duckdb destination and other programs reading its file', () => {
+  it('a reader holding the file open while a full refresh publishes: the publish is retried until it closes, and it saw the old table whole', async () => {
+    const target = await duckdbDialect.create('reader');
+    const file = (target.config() as { path: string }).path;
+    const name = unique('duckdb-reader');
+    await sync('duckdb', target.config(), {}, name);
+    // Page 2 of the second sync waits: it has checked the file, and has not published yet.
+    const held = api.hold((request) => request.path === '/rest/users' && request.query.after === '50');
+    let reader: Awaited<ReturnType<typeof openReader>> | undefined;
+    try {
+      const started = await startUsersSync('duckdb', target.config(), {}, name);
+      await held.reached;
+      reader = await openReader(file, 'rest_api_users');
+      expect(reader.opened.n).toBe('250');
+      held.release();
+      for (;;) {
+        const progress = await getProgress(engine.client, started.workflowId).catch(() => undefined);
+        if (progress?.retrying?.activity === 'finalizeSync') {
+          expect(progress.retrying.lastFailure).toMatch(/DuckDB destination could not publish in .*out\.duckdb: .*lock.*another process has the database open: it is retried until that process closes it/s);
+          break;
+        }
+        await sleep(50);
+      }
+      expect(await reader.count()).toEqual(reader.opened);
+      await reader.close();
+      reader = undefined;
+      const result = (await started.handle.result()) as SyncResult;
+      expect(result.records).toBe(250);
+      const [after] = await target.query(`SELECT count(*) AS n, count(DISTINCT source_record_id) AS ids FROM rest_api_users`);
+      expect(after).toEqual({ n: '250', ids: '250' });
+    } finally {
+      held.release();
+      reader?.kill();
+    }
   });
 });

@@ -8,11 +8,12 @@
  * - a bizon-temporal sync with `pages_per_activity: 50`,
  *
  * at 0, 50 and 200 ms API latency, then through a proxy adding 25 ms each way
- * between the worker and the server, then with 1,000-record pages; then the
+ * between the worker and the server, then with 1,000-record pages (into a file, Postgres and DuckDB, and
+ * the publish of 1,000,000 staged rows into each); then the
  * quickstart's wall time, a worker's memory after 1,000 and 10,000 pages, and 4 streams (or 4 slices of one
  * stream) at once vs one at a time.
  *
- *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,memory,streams,slices,quickstart]
+ *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,destinations,memory,streams,slices,quickstart]
  *
  * `--pages` sets the pages of the 0 and 50 ms cases and of the proxy (200 ms uses a fifth of it). `--stock` also
  * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
@@ -26,12 +27,14 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { runPipeline, runSync } from '../client.ts';
 import { FileDestination } from '../destinations/file.ts';
+import { createDestination, destinationConfigSchema, type DestinationName } from '../destinations/index.ts';
 import { startDevServer, type DevServer } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
 import { validateIteration } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
 import { loadCustomSources, type CustomSource } from '../sources/registry.ts';
 import type { AbstractSource } from '../sources/source.ts';
+import { startTestPostgres, type TestPostgres } from '../test/postgres.ts';
 import { createWorker } from '../worker.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 
@@ -80,7 +83,7 @@ async function plainLoop(api: ExampleApi, pageSize: number): Promise<number> {
 interface Engine {
   client: Client;
   bare(api: ExampleApi, pageSize: number): Promise<number>;
-  bizon(api: ExampleApi, pageSize: number, engine?: Record<string, unknown>): Promise<number>;
+  bizon(api: ExampleApi, pageSize: number, engine?: Record<string, unknown>, destination?: { name: string; config: Record<string, unknown> }): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -109,13 +112,13 @@ async function startEngine(address: string): Promise<Engine> {
       await client.workflow.execute('barePagesWorkflow', { taskQueue: 'bench-bare', workflowId: `bench-bare-${++runs}-${Date.now()}` });
       return (performance.now() - started) / 1000;
     },
-    async bizon(api, pageSize, engine = {}) {
+    async bizon(api, pageSize, engine = {}, destination = { name: 'file', config: { directory: tempDir('bench-sync-') } }) {
       const started = performance.now();
       await runSync(client, {
         config: {
           name: `bench-${++runs}-${Date.now()}`,
           source: sourceConfig(api, pageSize),
-          destination: { name: 'file', config: { directory: tempDir('bench-sync-') } },
+          destination,
           engine,
         },
         customSources: [custom!],
@@ -201,6 +204,59 @@ async function largePages(server: DevServer): Promise<void> {
     printRow('records/s (share of the plain loop)', [rate(plain), rate(one), rate(batched), (plain / one).toFixed(2), (plain / batched).toFixed(2)]);
   } finally {
     await engine.stop();
+  }
+}
+
+/** A destination of each kind, writing somewhere new each time. */
+function destinationsToCompare(postgres: TestPostgres) {
+  return {
+    file: async () => ({ name: 'file', config: { directory: tempDir('bench-file-') } }),
+    postgres: async () => ({ name: 'postgres', config: { connection_string: await postgres.createDatabase('bench') } }),
+    duckdb: async () => ({ name: 'duckdb', config: { path: path.join(tempDir('bench-duckdb-'), 'bench.duckdb') } }),
+  };
+}
+
+/** Records/s into each destination (1,000-record pages at 0 ms), then the time to publish 1,000,000 staged rows. */
+async function destinationCases(server: DevServer): Promise<void> {
+  const postgres = await startTestPostgres();
+  const engine = await startEngine(server.address);
+  const kinds = destinationsToCompare(postgres);
+  const pages = 200;
+  try {
+    printHeader(`${pages} pages of 1,000 records, API at 0 ms, records/s by destination (ratio to file)`, ['case', 'file', 'postgres', 'duckdb', 'postgres/file', 'duckdb/file']);
+    const api = await apiFor(pages, 1000, 0);
+    const records = pages * 1000 - 1;
+    for (const [label, batch] of [['1 page per activity', {}], ['batched', BATCH]] as const) {
+      const seconds: Record<string, number> = {};
+      for (const [kind, destination] of Object.entries(kinds)) seconds[kind] = await engine.bizon(api, 1000, batch, await destination());
+      const rate = (kind: string) => records / seconds[kind]!;
+      printRow(label, [`${Math.round(rate('file') / 1000)}k`, `${Math.round(rate('postgres') / 1000)}k`, `${Math.round(rate('duckdb') / 1000)}k`, (rate('postgres') / rate('file')).toFixed(2), (rate('duckdb') / rate('file')).toFixed(2)]);
+    }
+    await api.close();
+
+    const stagedPages = 1000;
+    printHeader(`${stagedPages} pages of 1,000 records staged by write(), then published by finalize(), seconds`, ['destination', 'stage', 'publish', 'rows']);
+    for (const [kind, make] of Object.entries(kinds)) {
+      const { name, config } = await make();
+      const destination = createDestination(name as DestinationName, destinationConfigSchema(name as DestinationName).parse(config), 'users');
+      await destination.checkConnection();
+      const staging = performance.now();
+      for (let iteration = 1; iteration <= stagedPages; iteration++) {
+        const records = Array.from({ length: 1000 }, (_, index) => {
+          const id = (iteration - 1) * 1000 + index + 1;
+          return { id: String(id), data: { id, name: `user-${id}`, value: (id * 7919) % 1000, updated_at: new Date(Date.UTC(2024, 0, 1) + id * 1000).toISOString() }, timestamp: undefined, destinationId: undefined };
+        });
+        await destination.write({ syncRunId: 'bench-publish', iteration, extractedAt: new Date(), records });
+      }
+      const publishing = performance.now();
+      const [output] = await destination.finalize({ syncRunId: 'bench-publish', mode: 'replace' });
+      const done = performance.now();
+      await destination.close?.();
+      printRow(kind, [((publishing - staging) / 1000).toFixed(1), ((done - publishing) / 1000).toFixed(1), String(output?.records)]);
+    }
+  } finally {
+    await engine.stop();
+    await postgres.stop();
   }
 }
 
@@ -335,12 +391,13 @@ async function workerMemory(server: DevServer): Promise<void> {
 }
 
 console.log(`bizon-temporal bench: page source against the local example API, file destination; batched = ${JSON.stringify(BATCH)}`);
-const only = flag('only', 'latency,remote,large,memory,streams,slices,quickstart').split(',');
+const only = flag('only', 'latency,remote,large,destinations,memory,streams,slices,quickstart').split(',');
 const server = await startDevServer({ ui: false });
 try {
   if (only.includes('latency')) await latencyCases(server, 'Dev server as bizon starts it');
   if (only.includes('remote')) await remoteCase(server);
   if (only.includes('large')) await largePages(server);
+  if (only.includes('destinations')) await destinationCases(server);
   if (only.includes('memory')) await workerMemory(server);
   if (only.includes('streams')) await parallelStreams(server);
   if (only.includes('slices')) await parallelSlices(server);

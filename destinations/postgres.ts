@@ -109,8 +109,20 @@ function bizonColumns(unnest: boolean): WantedColumn[] {
   ];
 }
 
-function* csvLines(syncRunId: string, slice: number, iteration: number, rows: readonly DestinationRow[]): Generator<string> {
-  for (const row of rows) yield csvLine(syncRunId, slice, iteration, row);
+/** About this many bytes of CSV per chunk sent to COPY: a message per row would cost more than the row. */
+const COPY_CHUNK_CHARS = 256 * 1024;
+
+/** The page's CSV in chunks, never the whole page as one string. */
+function* csvChunks(syncRunId: string, slice: number, iteration: number, rows: readonly DestinationRow[]): Generator<string> {
+  let chunk = '';
+  for (const row of rows) {
+    chunk += csvLine(syncRunId, slice, iteration, row);
+    if (chunk.length >= COPY_CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
 }
 
 /**
@@ -187,7 +199,7 @@ export class PostgresDestination implements Destination {
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND slice = $2 AND iteration = $3`, [batch.syncRunId, slice, batch.iteration]);
       if (rows.length === 0) return;
       const copy = client.query(copyFrom(`COPY ${this.table(STAGING_TABLE)} (sync_run_id, slice, iteration, ${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`));
-      await pipeline(Readable.from(csvLines(batch.syncRunId, slice, batch.iteration, rows)), copy);
+      await pipeline(Readable.from(csvChunks(batch.syncRunId, slice, batch.iteration, rows)), copy);
     });
   }
 

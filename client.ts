@@ -10,7 +10,8 @@ import { checkSecretReferences, findLiteralCredentials, findLiteralDestinationCr
 import { ConfigError } from './errors.ts';
 import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
-import { loadCustomSources, type CustomSource } from './sources/registry.ts';
+import { loadCustomCode } from './config/custom-code.ts';
+import type { CustomSource } from './sources/registry.ts';
 import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
@@ -123,7 +124,7 @@ export async function withClient<T>(options: ConnectOptions, work: (client: Clie
 /** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */
 export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
   const pipeline = typeof request.config === 'string' ? await readPipelineConfig(request.config) : parsePipelineConfig(request.config);
-  const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
+  const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
   return prepareStream(pipeline, request, customSources);
 }
 
@@ -145,7 +146,7 @@ export interface PreparedPipeline {
  */
 export async function preparePipeline(request: SyncRequest): Promise<PreparedSync | PreparedPipeline> {
   const definition = typeof request.config === 'string' ? await readPipelineDefinition(request.config) : parsePipelineDefinition(request.config);
-  const customSources = [...(request.customSources ?? []), ...(await loadCustomSources(request.customSourceFiles ?? []))];
+  const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
   const streams = definition.pipelines.map((pipeline) => prepareStream(pipeline, request, customSources));
   if (definition.streams === null) return streams[0]!;
   const first = streams[0]!;

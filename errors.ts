@@ -5,6 +5,7 @@
  * the Temporal failure `type` and the retry policy matches, so the class
  * decides whether Temporal retries.
  */
+import { closest, distance } from 'fastest-levenshtein';
 
 /**
  * Whether an HTTP status may succeed on another attempt: 408 (request
@@ -13,6 +14,16 @@
  */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * For a message about a mistyped name: the candidate close enough to be what was meant
+ * (a third of its letters off at most), or undefined.
+ */
+export function closeMatch(word: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const suggestion = closest(word, [...candidates]);
+  return distance(word, suggestion) <= Math.max(2, Math.floor(word.length / 3)) ? suggestion : undefined;
 }
 
 /** Base class of bizon-temporal's own errors. */

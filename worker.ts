@@ -4,7 +4,8 @@ import { createSyncActivities } from './activities/index.ts';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
-import { loadCustomSources, type CustomSource } from './sources/registry.ts';
+import { loadCustomCode } from './config/custom-code.ts';
+import type { CustomSource } from './sources/registry.ts';
 
 /** How long a stopping worker lets the pages in flight finish before cancelling them. */
 const SHUTDOWN_GRACE_TIME = '5s';
@@ -44,7 +45,7 @@ export interface BizonWorker {
  * each needs the custom source files of the pipelines it serves.
  */
 export async function createWorker(options: BizonWorkerOptions): Promise<BizonWorker> {
-  const customSources = [...(options.customSources ?? []), ...(await loadCustomSources(options.customSourceFiles ?? []))];
+  const customSources = [...(options.customSources ?? []), ...(await loadCustomCode(options.customSourceFiles ?? []))];
   const connection = await NativeConnection.connect({ address: options.address });
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const dataConverter = options.dataConverter ?? dataConverterFromEnv();

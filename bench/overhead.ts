@@ -27,12 +27,13 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { runPipeline, runSync } from '../client.ts';
 import { FileDestination } from '../destinations/file.ts';
-import { createDestination, destinationConfigSchema, type DestinationName } from '../destinations/index.ts';
+import { createDestination, destinationDefinition } from '../destinations/index.ts';
 import { startDevServer, type DevServer } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
 import { validateIteration } from '../sources/iteration.ts';
 import type { Pagination } from '../sources/models.ts';
-import { loadCustomSources, type CustomSource } from '../sources/registry.ts';
+import { loadCustomCode } from '../config/custom-code.ts';
+import type { CustomSource } from '../sources/registry.ts';
 import type { AbstractSource } from '../sources/source.ts';
 import { startTestPostgres, type TestPostgres } from '../test/postgres.ts';
 import { createWorker } from '../worker.ts';
@@ -49,7 +50,7 @@ function flag(name: string, fallback: string): string {
 const PAGES = Number(flag('pages', '500'));
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
-const [custom] = await loadCustomSources([SOURCE_FILE]);
+const [custom] = await loadCustomCode([SOURCE_FILE]);
 const SourceCtor = custom!.cls as unknown as new (config: unknown) => AbstractSource;
 const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
 let runs = 0;
@@ -238,7 +239,7 @@ async function destinationCases(server: DevServer): Promise<void> {
     printHeader(`${stagedPages} pages of 1,000 records staged by write(), then published by finalize(), seconds`, ['destination', 'stage', 'publish', 'rows']);
     for (const [kind, make] of Object.entries(kinds)) {
       const { name, config } = await make();
-      const destination = createDestination(name as DestinationName, destinationConfigSchema(name as DestinationName).parse(config), 'users');
+      const destination = createDestination(name, destinationDefinition(name).config.parse(config), 'users');
       await destination.checkConnection();
       const staging = performance.now();
       for (let iteration = 1; iteration <= stagedPages; iteration++) {
@@ -270,7 +271,7 @@ async function oneVersusFour(
   setup: { sourceFile: string; taskQueue: string; datasets: Record<string, number> },
   run: (context: { client: Client; source: CustomSource; api: ExampleApi }, maxParallel: number, engine: Record<string, unknown>) => Promise<unknown>,
 ): Promise<void> {
-  const [source] = await loadCustomSources([setup.sourceFile]);
+  const [source] = await loadCustomCode([setup.sourceFile]);
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
   const worker = await createWorker({ address: server.address, taskQueue: setup.taskQueue, customSources: [source!] });
   const workerRun = worker.run();

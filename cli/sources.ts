@@ -1,9 +1,10 @@
-import { BUILTIN_SOURCES, loadCustomSources, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
+import { loadCustomCode } from '../config/custom-code.ts';
+import { BUILTIN_SOURCES, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
 
 /** `bizon source list` */
 export async function sourceListCommand(options: { customSource: string[] }): Promise<number> {
   for (const [name, cls] of Object.entries(BUILTIN_SOURCES)) process.stdout.write(`${name}\tbuilt-in\tstreams: ${cls.streams().join(', ')}\n`);
-  for (const source of await loadCustomSources(options.customSource)) {
+  for (const source of await loadCustomCode(options.customSource)) {
     process.stdout.write(`${sourceNamesOf(source).join(' | ')}\t${source.exportName} in ${source.file}\tstreams: ${source.cls.streams().join(', ')}\n`);
   }
   return 0;
@@ -11,7 +12,7 @@ export async function sourceListCommand(options: { customSource: string[] }): Pr
 
 /** `bizon stream list <source>` */
 export async function streamListCommand(sourceName: string, options: { customSource: string[] }): Promise<number> {
-  const customSources = await loadCustomSources(options.customSource);
+  const customSources = await loadCustomCode(options.customSource);
   const candidates = customSources.length ? customSources.map((source) => source.cls) : [resolveSourceClass(sourceName, BUILTIN_SOURCES[sourceName]?.streams()[0] ?? '', [])];
   for (const cls of candidates) {
     for (const stream of cls.streams()) process.stdout.write(`${stream}\t${supportsIncremental(cls) ? 'full_refresh, incremental' : 'full_refresh'}\n`);

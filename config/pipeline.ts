@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { closest, distance } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
-import { ConfigError } from '../errors.ts';
-import { DESTINATION_NAMES } from '../destinations/index.ts';
+import { closeMatch, ConfigError } from '../errors.ts';
+import { BUILTIN_DESTINATION_NAMES } from '../destinations/index.ts';
 
 /** A Temporal duration: milliseconds, or a string such as `500ms`, `1s`, `5m`, `2h`. */
 export const Duration = z.union([
@@ -66,7 +65,7 @@ export type EngineConfig = z.infer<typeof EngineConfig>;
 
 /** `destination`: where records go. */
 export const DestinationBlock = z.strictObject({
-  name: z.enum(DESTINATION_NAMES).describe(DESTINATION_NAMES.join(' | ')),
+  name: z.string().min(1).describe(`${BUILTIN_DESTINATION_NAMES.join(' | ')}, or a destination of a --custom-source file`),
   config: z.record(z.string(), z.unknown()).default({}).describe("The destination's own settings"),
 });
 
@@ -124,9 +123,8 @@ export function formatConfigIssues(error: z.ZodError, schema: z.ZodType, basePat
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(schema, issue.path);
       for (const key of issue.keys) {
-        const suggestion = known.length ? closest(key, known) : undefined;
-        const close = suggestion && distance(key, suggestion) <= Math.max(2, Math.floor(key.length / 3));
-        const hint = close ? ` — did you mean '${suggestion}'?` : known.length ? ` (known keys: ${known.join(', ')})` : '';
+        const suggestion = closeMatch(key, known);
+        const hint = suggestion ? ` — did you mean '${suggestion}'?` : known.length ? ` (known keys: ${known.join(', ')})` : '';
         lines.push(`${formatPath([...path, key])}: unknown key${hint}`);
       }
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {

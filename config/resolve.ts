@@ -1,4 +1,4 @@
-import { destinationConfigSchema } from '../destinations/index.ts';
+import { destinationDefinition } from '../destinations/index.ts';
 import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { resolveSourceClass, supportsIncremental, supportsSlices, type CustomSource } from '../sources/registry.ts';
@@ -35,7 +35,7 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
       `Source '${pipeline.source.name}' (${sourceClass.name}) does not implement getRecordsAfter(), so it cannot run with sync_mode: incremental. Use sync_mode: full_refresh or implement getRecordsAfter(state, pagination).`,
     );
   }
-  const destinationSchema = destinationConfigSchema(pipeline.destination.name);
+  const destinationSchema = destinationDefinition(pipeline.destination.name).config;
   const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config') : pipeline.destination.config;
   const destinationConfig = parseWithSchema(destinationSchema, rawDestination, 'destination config', ['destination', 'config']);
   const secretValues = env

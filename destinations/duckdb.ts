@@ -1,9 +1,10 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
-import { rowsByDestination, StagedPageFiles } from './page-files.ts';
+import { linesByDestination, StagedPageFiles } from './page-files.ts';
 import { checkUnnestConfig, columnsToAdd, columnType, schemasById, typedRow, UnnestConfig, type ColumnType, type RecordField, type RecordSchema, type WantedColumn } from './record-schema.ts';
 
 /** Config of the `duckdb` destination. */
@@ -89,6 +90,11 @@ function isLockError(error: unknown): boolean {
   return /Could not set lock on file/i.test(String((error as Error)?.message ?? error));
 }
 
+/** DuckDB errors another attempt may not see (the file locked, the disk full, memory short); the rest are mistakes. */
+function isTransient(error: unknown): boolean {
+  return /^(IO Error|Out of Memory Error|Interrupt Error)\b/i.test(String((error as Error)?.message ?? error));
+}
+
 /**
  * Loads records into tables of a DuckDB file, one per destination id. Pages
  * are staged as NDJSON files beside the database (`<path>.bizon-staging/`),
@@ -150,7 +156,8 @@ export class DuckDBDestination implements Destination {
       const why = isLockError(error)
         ? `${(error as Error).message} (another process has the database open: it is retried until that process closes it)`
         : (error as Error).message;
-      throw new DestinationWriteError(`DuckDB destination could not ${doing} in ${this.file}: ${why}`, { cause: error });
+      const message = `DuckDB destination could not ${doing} in ${this.file}: ${why}`;
+      throw isTransient(error) ? new DestinationWriteError(message, { cause: error }) : new NonRetryableError(message, { cause: error });
     } finally {
       connection?.closeSync();
       instance?.closeSync();
@@ -165,6 +172,11 @@ export class DuckDBDestination implements Destination {
   }
 
   async checkConnection(): Promise<void> {
+    try {
+      await mkdir(path.dirname(this.file), { recursive: true });
+    } catch (error) {
+      throw new NonRetryableError(`DuckDB destination cannot create the directory of ${this.file}: ${(error as Error).message}`);
+    }
     await this.withTransaction('open the database', (connection) => this.ensureBookkeeping(connection));
   }
 
@@ -174,7 +186,7 @@ export class DuckDBDestination implements Destination {
     for (const row of rows) identifier(row.destination_id);
     if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
     try {
-      await this.staging.writePage(batch, rowsByDestination(rows));
+      await this.staging.writePage(batch, linesByDestination(rows));
     } catch (error) {
       throw new DestinationWriteError(`DuckDB destination could not stage ${page} in ${this.staging.runDir(batch.syncRunId)}: ${(error as Error).message}`, { cause: error });
     }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
-import { exists, rowsByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
+import { exists, linesByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
 
 /** Config of the `file` destination. */
 export const FileDestinationConfig = z.strictObject({
@@ -70,7 +70,7 @@ export class FileDestination implements Destination {
   }
 
   async write(batch: WriteBatch): Promise<void> {
-    const byDestination = rowsByDestination(toRows(batch, this.defaultDestinationId));
+    const byDestination = linesByDestination(toRows(batch, this.defaultDestinationId));
     for (const destinationId of byDestination.keys()) checkDestinationId(destinationId);
     try {
       await this.staging.writePage(batch, byDestination);

@@ -37,18 +37,19 @@ export function pageFileName(batch: Pick<WriteBatch, 'slice' | 'iteration'>): st
   return `${batch.slice === undefined ? '' : `s${String(batch.slice).padStart(6, '0')}-`}${String(batch.iteration).padStart(10, '0')}.jsonl`;
 }
 
-/** The rows of a page, by destination id. */
-export function rowsByDestination<Row extends DestinationRow>(rows: Iterable<Row>): Map<string, Row[]> {
+/** The rows of a page by destination id, each turned into lines by `toLines` (JSON lines by default). */
+export function linesByDestination<Row extends DestinationRow>(rows: Iterable<Row>, toLines: (rows: Row[]) => Iterable<string> = jsonLines): Map<string, Iterable<string>> {
   const byDestination = new Map<string, Row[]>();
   for (const row of rows) {
     const list = byDestination.get(row.destination_id);
     if (list) list.push(row);
     else byDestination.set(row.destination_id, [row]);
   }
-  return byDestination;
+  return new Map([...byDestination].map(([destinationId, list]) => [destinationId, toLines(list)]));
 }
 
-function* jsonLines(rows: Iterable<unknown>): Generator<string> {
+/** Each row as one JSON line. */
+export function* jsonLines(rows: Iterable<unknown>): Generator<string> {
   for (const row of rows) yield `${JSON.stringify(row)}\n`;
 }
 
@@ -73,12 +74,15 @@ export class StagedPageFiles {
     return path.join(this.pagesDir(syncRunId), encodeURIComponent(destinationId));
   }
 
-  /** Stages a page's rows, one file per destination id, each row one JSON line. */
-  async writePage(batch: Pick<WriteBatch, 'syncRunId' | 'slice' | 'iteration'>, byDestination: ReadonlyMap<string, Iterable<unknown>>): Promise<void> {
-    for (const [destinationId, rows] of byDestination) {
+  /**
+   * Stages a page: for each destination id, its lines (each ending in a newline; {@link jsonLines} makes
+   * them of rows) in one file. Staging the same page again replaces its files.
+   */
+  async writePage(batch: Pick<WriteBatch, 'syncRunId' | 'slice' | 'iteration'>, linesByDestination: ReadonlyMap<string, Iterable<string>>): Promise<void> {
+    for (const [destinationId, lines] of linesByDestination) {
       const dir = this.destinationDir(batch.syncRunId, destinationId);
       await mkdir(dir, { recursive: true });
-      await writeLinesAtomic(path.join(dir, pageFileName(batch)), jsonLines(rows));
+      await writeLinesAtomic(path.join(dir, pageFileName(batch)), lines);
     }
   }
 
@@ -88,7 +92,7 @@ export class StagedPageFiles {
     return (await exists(dir)) ? (await readdir(dir)).map((name) => decodeURIComponent(name)) : [];
   }
 
-  /** The page files of one destination id, in page order (full paths). */
+  /** The page files of one destination id, in page order (full paths; each file's name ends in `.jsonl`). */
   async pageFiles(syncRunId: string, destinationId: string): Promise<string[]> {
     const dir = this.destinationDir(syncRunId, destinationId);
     if (!(await exists(dir))) return [];

@@ -50,35 +50,32 @@ export function isSourceClass(value: unknown): value is SourceClass {
   return typeof candidate.streams === 'function' && typeof candidate.prototype?.get === 'function';
 }
 
-/** Imports a custom source file (`.ts`, `.mts`, `.js`, `.mjs`) and returns the source classes it exports. */
-export async function loadCustomSourceFile(file: string): Promise<CustomSource[]> {
+/** Imports a custom file (`.ts`, `.mts`, `.js`, `.mjs`) given with `--custom-source`; returns its path and exports. */
+export async function importCustomFile(file: string): Promise<{ file: string; exports: Record<string, unknown> }> {
   const absolute = path.resolve(file);
   if (!existsSync(absolute)) {
     throw new ConfigError(`Custom source file not found: ${absolute} (given as --custom-source ${file})`);
   }
-  let module: Record<string, unknown>;
   try {
-    module = (await sourceLoader().import(absolute)) as Record<string, unknown>;
+    return { file: absolute, exports: (await sourceLoader().import(absolute)) as Record<string, unknown> };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(`Could not load custom source file ${absolute}: ${reason}`, { cause: error });
   }
+}
+
+/** The source classes among a custom file's exports. */
+export function customSourcesOf(file: string, exports: Record<string, unknown>): CustomSource[] {
   const found: CustomSource[] = [];
-  for (const [exportName, value] of Object.entries(module)) {
-    if (isSourceClass(value) && !found.some((source) => source.cls === value)) found.push({ file: absolute, exportName, cls: value });
-  }
-  if (found.length === 0) {
-    throw new ConfigError(`Custom source file ${absolute} exports no source class (a class extending AbstractSource with static streams() and get()).`);
+  for (const [exportName, value] of Object.entries(exports)) {
+    if (isSourceClass(value) && !found.some((source) => source.cls === value)) found.push({ file, exportName, cls: value });
   }
   return found;
 }
 
-/** Loads every `--custom-source` file. */
-export async function loadCustomSources(files: readonly string[]): Promise<CustomSource[]> {
-  const all: CustomSource[] = [];
-  for (const file of files) all.push(...(await loadCustomSourceFile(file)));
-  checkExplicitNames(all);
-  return all;
+/** Refuses two custom sources that claim the same explicit `sourceName`. */
+export function checkCustomSources(sources: readonly CustomSource[]): void {
+  checkExplicitNames(sources);
 }
 
 function streamsOf(cls: SourceClass): string[] {

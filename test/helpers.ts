@@ -37,9 +37,9 @@ export function writeConfig(dir: string, config: unknown, name = 'config.yml'): 
   return file;
 }
 
-/** Reads an example's config.yml as an object, to adapt it to the test's API and directories. */
-export function readExampleConfig(example: string): Record<string, any> {
-  return parse(readFileSync(path.join(ROOT, 'examples', example, 'config.yml'), 'utf8'));
+/** Reads an example's config.yml (or another of its files) as an object, to adapt it to the test's API and directories. */
+export function readExampleConfig(example: string, file = 'config.yml'): Record<string, any> {
+  return parse(readFileSync(path.join(ROOT, 'examples', example, file), 'utf8'));
 }
 
 /** Rows of an NDJSON output file. */

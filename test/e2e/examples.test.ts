@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { ROOT, cliEnv, readExampleConfig, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { queryDuckDB } from '../sql-targets.ts';
 
 const TOKEN = 'example-token-0f3a';
 const SECRET = 'example-secret-77c1';
@@ -67,5 +69,41 @@ describe('every example syncs end to end through the CLI', () => {
         expect(readRows(path.join(dir, 'output', `${output}.jsonl`)).every((row) => row.source_data.type === type && row.destination_id === output)).toBe(true);
       }
     }
+  });
+});
+
+describe('examples of destinations', () => {
+  it('quickstart/duckdb.yml: the dummy source into a DuckDB file, then queried by another program', async () => {
+    const dir = tempDir();
+    const config = readExampleConfig('quickstart', 'duckdb.yml');
+    config.name = unique(config.name);
+    config.engine = { temporal: { task_queue: unique('examples') } };
+    const result = await runBizon(['run', writeConfig(dir, config)], { cwd: dir, env: cliEnv() });
+    expect(result.code).toBe(0);
+    const file = path.join(dir, 'output', 'quickstart.duckdb');
+    expect(result.stderr).toContain(`output: duckdb ${file} main.dummy_creatures (12 records)`);
+    const rows = await queryDuckDB(file, `SELECT source_data->>'name' AS name FROM dummy_creatures ORDER BY CAST(source_record_id AS INTEGER)`);
+    expect(rows.map((row) => row.name)).toEqual(['axolotl', 'bison', 'capybara', 'dugong', 'echidna', 'fennec', 'gecko', 'hoopoe', 'ibex', 'jerboa', 'kinkajou', 'lemur']);
+  });
+
+  it('custom-destination: CSV files written by a destination of your own; a misspelt destination name is refused', async () => {
+    const dir = tempDir();
+    const config = readExampleConfig('custom-destination');
+    config.name = unique(config.name);
+    config.source.base_url = `${api.url}/rest`;
+    config.destination.config.directory = path.join(dir, 'output');
+    config.engine = { temporal: { task_queue: unique('examples') } };
+    const files = ['--custom-source', path.join(ROOT, 'examples', 'rest-api', 'source.ts'), '--custom-source', path.join(ROOT, 'examples', 'custom-destination', 'destination.ts')];
+    const result = await runBizon(['run', writeConfig(dir, config), ...files], { cwd: dir, env: cliEnv() });
+    expect(result.stderr).toContain('✔ Sync succeeded');
+    expect(result.code).toBe(0);
+    const lines = readFileSync(path.join(dir, 'output', 'rest_api_users.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe('id,name,updated_at');
+    expect(lines.slice(1)).toEqual(api.data.users!.map((user) => `${user.id},${user.name},${user.updated_at}`));
+
+    config.destination.name = 'csvv';
+    const refused = await runBizon(['run', writeConfig(dir, config), ...files], { cwd: dir, env: cliEnv() });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("Unknown destination 'csvv'. Did you mean 'csv'? Destinations: logger, file, postgres, duckdb, csv.");
   });
 });

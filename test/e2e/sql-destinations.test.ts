@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { quietWorkerLogs, REST_SOURCE, ROOT, startTestEngine, unique, type TestEngine } from '../helpers.ts';
+import { quietWorkerLogs, REST_SOURCE, ROOT, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
 import { startTestPostgres, type TestPostgres } from '../postgres.ts';
 import { duckdbDialect, postgresDialect, type SqlDialect, type SqlTarget } from '../sql-targets.ts';
 
@@ -209,6 +210,15 @@ async function openReader(file: string, table: string) {
 }
 
 describe('the duckdb destination and other programs reading its file', () => {
+  it('a path under a file, not a directory, fails at once, naming it', async () => {
+    const notADirectory = path.join(tempDir(), 'plain-file');
+    writeFileSync(notADirectory, 'not a directory');
+    const started = Date.now();
+    const message = await failureOf(sync('duckdb', { path: path.join(notADirectory, 'out.duckdb') }));
+    expect(message).toMatch(new RegExp(`^DuckDB destination cannot create the directory of ${notADirectory}/out\\.duckdb: EEXIST: file already exists`));
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it('a reader holding the file open while a full refresh publishes: the publish is retried until it closes, and it saw the old table whole', async () => {
     const target = await duckdbDialect.create('reader');
     const file = (target.config() as { path: string }).path;

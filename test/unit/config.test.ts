@@ -46,10 +46,13 @@ describe('pipeline config', () => {
     expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, activity_time_budget, max_parallel_streams, max_parallel_slices, page_timeout, heartbeat_timeout)');
   });
 
-  it('rejects a bad duration and a bad destination', () => {
-    const message = errorOf(() => parsePipelineConfig({ ...base, destination: { name: 'bigquery' }, engine: { page_timeout: 'soon' } }));
-    expect(message).toContain('destination.name:');
-    expect(message).toContain('engine.page_timeout:');
+  it('rejects a bad duration, and an unknown destination naming the close one', () => {
+    expect(errorOf(() => parsePipelineConfig({ ...base, engine: { page_timeout: 'soon' } }))).toContain('engine.page_timeout:');
+    const dummy = { ...base, source: { name: 'dummy', stream: 'plants' } };
+    expect(errorOf(() => resolvePipeline(parsePipelineConfig({ ...dummy, destination: { name: 'bigquery' } }), []))).toBe(
+      "Unknown destination 'bigquery'. Destinations: logger, file, postgres, duckdb. A destination of your own is exported with defineDestination() from a file given with --custom-source (docs/destinations.md).",
+    );
+    expect(errorOf(() => resolvePipeline(parsePipelineConfig({ ...dummy, destination: { name: 'postgre' } }), []))).toContain("Unknown destination 'postgre'. Did you mean 'postgres'?");
   });
 
   it('source configs: sync_mode stream is refused with a clear message', () => {

@@ -1,0 +1,26 @@
+import { isDestinationDefinition, registerDestination } from '../destinations/index.ts';
+import { ConfigError } from '../errors.ts';
+import { checkCustomSources, customSourcesOf, importCustomFile, type CustomSource } from '../sources/registry.ts';
+
+/**
+ * Loads the `--custom-source` files: returns the source classes they export,
+ * and makes the destinations they export (`defineDestination()`) available to
+ * pipelines in this process. A file exporting neither is refused.
+ */
+export async function loadCustomCode(files: readonly string[]): Promise<CustomSource[]> {
+  const sources: CustomSource[] = [];
+  for (const given of files) {
+    const { file, exports } = await importCustomFile(given);
+    const found = customSourcesOf(file, exports);
+    const destinations = Object.entries(exports).filter(([, value]) => isDestinationDefinition(value));
+    for (const [exportName, definition] of destinations) registerDestination(definition as Parameters<typeof registerDestination>[0], `${exportName} of ${file}`);
+    if (found.length === 0 && destinations.length === 0) {
+      throw new ConfigError(
+        `Custom source file ${file} exports no source class (a class extending AbstractSource with static streams() and get()) and no destination (defineDestination()).`,
+      );
+    }
+    sources.push(...found);
+  }
+  checkCustomSources(sources);
+  return sources;
+}

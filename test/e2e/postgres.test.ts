@@ -146,6 +146,27 @@ describe('the postgres destination', () => {
     expect(counts).toEqual({ rows: '250', ids: '250' });
   });
 
+  it('a sync that failed while publishing is finished by the next run, without reading a page again', async () => {
+    const url = await postgres.createDatabase('publish');
+    // A column the rows cannot fill makes the publish fail (and roll back) until it is dropped.
+    await query(url, 'CREATE TABLE rest_api_users (bizon_id text PRIMARY KEY, bizon_extracted_at timestamptz, bizon_loaded_at timestamptz, source_record_id text, source_timestamp timestamptz, source_data jsonb, destination_id text, blocker text NOT NULL)');
+    const name = unique('pg-publish');
+    const failure = await sync(url, { api_config: { retry_limit: 2 } }, {}, name).then(
+      () => undefined,
+      (caught: Error & { cause?: { cause?: Error } }) => String(caught.cause?.cause?.message),
+    );
+    expect(failure).toMatch(/^Postgres destination could not publish: null value in column "blocker"/);
+    expect((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM rest_api_users'))[0]).toEqual({ n: '0' });
+    await query(url, 'ALTER TABLE rest_api_users DROP COLUMN blocker');
+
+    const mark = api.requests.length;
+    const result = await sync(url, {}, {}, name);
+    expect(result.records).toBe(250);
+    expect(api.requests.slice(mark).filter((request) => request.path === '/rest/users')).toHaveLength(0);
+    const [counts] = await query<{ rows: string; ids: string }>(url, 'SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids FROM rest_api_users');
+    expect(counts).toEqual({ rows: '250', ids: '250' });
+  });
+
   it('host, port, user, password and database: a password from a secret reference logs in; a wrong one fails at once with the server\'s message', async () => {
     const role = postgres.passwordRole;
     if (!role) return; // BIZON_TEST_POSTGRES_URL: the tests do not own the server's roles

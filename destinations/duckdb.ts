@@ -5,73 +5,52 @@ import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
-import { checkUnnestConfig, columnsToAdd, columnType, schemasById, typedRow, UnnestConfig, type ColumnType, type RecordField, type RecordSchema, type WantedColumn } from './record-schema.ts';
+import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type RecordField, type RecordSchema } from './record-schema.ts';
+import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
 
 /** Config of the `duckdb` destination. */
 export const DuckDBDestinationConfig = z
   .strictObject({
     path: z.string().min(1).default('bizon.duckdb').describe('The DuckDB database file (relative to the worker’s working directory; created if missing)'),
     schema: z.string().min(1).default('main').describe('Schema of the tables (created if missing)'),
-    table: z.string().min(1).optional().describe('Table of records without a destinationId of their own (default: <source>_<stream>)'),
-    destination_id: z.string().min(1).optional().describe('Same as table (the name every destination understands)'),
-    write_mode: z
-      .enum(['append', 'merge'])
-      .default('append')
-      .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record replaces its row)'),
-    primary_key: z.string().min(1).default('source_record_id').describe('With write_mode: merge, the column a record is matched on: source_record_id, bizon_id, or with unnest a record_schema field'),
+    ...SqlTableConfig,
     memory_limit: z.string().min(1).optional().describe("DuckDB's memory_limit while publishing (e.g. 1GB); beyond it DuckDB spills to disk"),
-    ...UnnestConfig,
   })
-  .superRefine((config, context) => {
-    if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
-    checkUnnestConfig(config, context);
-  });
+  .superRefine(checkSqlTableConfig);
 export type DuckDBDestinationConfig = z.infer<typeof DuckDBDestinationConfig>;
 
-/** How DuckDB stores each column type, and how its catalog names that type. */
-const DUCKDB_TYPES: Record<ColumnType, { ddl: string; reported: string }> = {
-  STRING: { ddl: 'VARCHAR', reported: 'VARCHAR' },
-  INTEGER: { ddl: 'BIGINT', reported: 'BIGINT' },
-  FLOAT: { ddl: 'DOUBLE', reported: 'DOUBLE' },
-  NUMERIC: { ddl: 'DECIMAL(38, 9)', reported: 'DECIMAL(38,9)' },
-  BOOLEAN: { ddl: 'BOOLEAN', reported: 'BOOLEAN' },
-  TIMESTAMP: { ddl: 'TIMESTAMPTZ', reported: 'TIMESTAMP WITH TIME ZONE' },
-  DATE: { ddl: 'DATE', reported: 'DATE' },
-  JSON: { ddl: 'JSON', reported: 'JSON' },
+/** DuckDB, as the SQL destinations see it. */
+const DUCKDB: SqlDialect = {
+  name: 'DuckDB',
+  maxIdentifierBytes: 255,
+  types: {
+    STRING: { ddl: 'VARCHAR', reported: 'VARCHAR' },
+    INTEGER: { ddl: 'BIGINT', reported: 'BIGINT' },
+    FLOAT: { ddl: 'DOUBLE', reported: 'DOUBLE' },
+    NUMERIC: { ddl: 'DECIMAL(38, 9)', reported: 'DECIMAL(38,9)' },
+    BOOLEAN: { ddl: 'BOOLEAN', reported: 'BOOLEAN' },
+    TIMESTAMP: { ddl: 'TIMESTAMPTZ', reported: 'TIMESTAMP WITH TIME ZONE' },
+    DATE: { ddl: 'DATE', reported: 'DATE' },
+    JSON: { ddl: 'JSON', reported: 'JSON' },
+  },
+  // No key constraint: DuckDB's unique indexes refuse a key deleted and inserted again in one transaction.
+  bizonId: { ddl: 'VARCHAR NOT NULL', reported: 'VARCHAR' },
+  text: { ddl: 'VARCHAR', reported: 'VARCHAR' },
+  timestamp: { ddl: 'TIMESTAMPTZ', reported: 'TIMESTAMP WITH TIME ZONE' },
+  json: { ddl: 'JSON', reported: 'JSON' },
 };
 
+const identifier = (name: string) => quoteIdentifier(DUCKDB, name);
+
 const PUBLISHED_TABLE = '_bizon_published';
-const MAX_IDENTIFIER_BYTES = 255;
 
 /** The columns of a staged page file, as `read_json` reads them. */
 const STAGED_COLUMNS =
   "{bizon_id: 'VARCHAR', bizon_extracted_at: 'TIMESTAMPTZ', bizon_loaded_at: 'TIMESTAMPTZ', source_record_id: 'VARCHAR', source_timestamp: 'TIMESTAMPTZ', source_data: 'JSON', destination_id: 'VARCHAR'}";
 
-/** A quoted identifier: nothing in a name can end the quotes. */
-function identifier(name: string): string {
-  if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES || name === '' || name.includes('\0')) {
-    throw new NonRetryableError(`Invalid DuckDB table name '${name.slice(0, 70)}': at most ${MAX_IDENTIFIER_BYTES} bytes, not empty (shorten destination_id, or the destinationId the source gives its records)`);
-  }
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 /** A SQL string literal. */
 function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
-}
-
-function bizonColumns(unnest: boolean): WantedColumn[] {
-  const text = { ddl: 'VARCHAR NOT NULL', reported: 'VARCHAR' };
-  const time = { ddl: 'TIMESTAMPTZ NOT NULL', reported: 'TIMESTAMP WITH TIME ZONE' };
-  return [
-    { name: 'bizon_id', ...text },
-    { name: 'bizon_extracted_at', ...time },
-    { name: 'bizon_loaded_at', ...time },
-    { name: 'source_record_id', ...text },
-    { name: 'source_timestamp', ...time },
-    ...(unnest ? [] : [{ name: 'source_data', ddl: 'JSON NOT NULL', reported: 'JSON' }]),
-    { name: 'destination_id', ...text },
-  ];
 }
 
 /** The value of a record schema field, from a staged row's (already checked) `source_data`. */
@@ -79,7 +58,7 @@ function fieldExpression(field: RecordField): string {
   const jsonPath = literal(`$.${field.name}`);
   const type = columnType(field);
   if (type === 'JSON') return `CASE json_type(source_data, ${jsonPath}) WHEN 'NULL' THEN NULL ELSE json_extract(source_data, ${jsonPath}) END`;
-  return `CAST(json_extract_string(source_data, ${jsonPath}) AS ${DUCKDB_TYPES[type].ddl})`;
+  return `CAST(json_extract_string(source_data, ${jsonPath}) AS ${DUCKDB.types[type].ddl})`;
 }
 
 /** The operations on one database file of this process, one at a time: two open copies of a file would each write it. */
@@ -226,8 +205,7 @@ export class DuckDBDestination implements Destination {
     if (this.config.write_mode === 'append') {
       return (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) ORDER BY filename`)).rowsChanged;
     }
-    // merge: the last staged version of each record replaces the table's row (no index: DuckDB's
-    // unique indexes refuse a key deleted and inserted again in one transaction).
+    // merge: the last staged version of each record replaces the table's row (see DUCKDB.bizonId on indexes).
     const key = identifier(this.config.primary_key);
     await connection.run(`CREATE TEMP TABLE bizon_merge AS SELECT * FROM (${staged}) QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY filename DESC, bizon_id DESC) = 1`);
     try {
@@ -241,13 +219,7 @@ export class DuckDBDestination implements Destination {
   /** Creates a destination id's table, or adds the columns its record schema gained since; returns its columns. */
   private async prepareTable(connection: DuckDBConnection, destinationId: string, schema: RecordSchema | undefined): Promise<string[]> {
     const target = this.table(destinationId);
-    const wanted = [
-      ...bizonColumns(this.config.unnest),
-      ...(schema?.record_schema ?? []).map((field) => {
-        const type = DUCKDB_TYPES[columnType(field)];
-        return { name: field.name, ddl: field.mode === 'REQUIRED' ? `${type.ddl} NOT NULL` : type.ddl, reported: type.reported };
-      }),
-    ];
+    const wanted = tableColumns(DUCKDB, this.config.unnest, schema);
     await connection.run(`CREATE TABLE IF NOT EXISTS ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
     const existing = await connection.runAndReadAll('SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [
       this.config.schema,
@@ -255,7 +227,7 @@ export class DuckDBDestination implements Destination {
     ]);
     const types = new Map(existing.getRowObjectsJS().map((row) => [String(row.name), String(row.type).replace(/\s+/g, ' ').replace(/, /g, ',')]));
     for (const column of columnsToAdd(`${this.config.schema}.${destinationId}`, types, wanted)) {
-      await connection.run(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${column.ddl.replace(/ NOT NULL$/, '')}`);
+      await connection.run(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${addedColumnDdl(column)}`);
     }
     return wanted.map((column) => column.name);
   }

@@ -6,7 +6,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
-import { checkUnnestConfig, columnsToAdd, columnType, schemasById, typedRow, UnnestConfig, type ColumnType, type RecordSchema, type WantedColumn } from './record-schema.ts';
+import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type RecordSchema } from './record-schema.ts';
+import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
 
 /** Config of the `postgres` destination. */
 export const PostgresDestinationConfig = z
@@ -18,14 +19,7 @@ export const PostgresDestinationConfig = z
     password: z.string().optional().describe('Password of the role (a secret reference: BIZON_ENV_PG_PASSWORD)'),
     database: z.string().min(1).optional().describe('Database name (default: the user name)'),
     schema: z.string().min(1).default('public').describe('Schema of the tables (created if missing)'),
-    table: z.string().min(1).optional().describe('Table of records without a destinationId of their own (default: <source>_<stream>)'),
-    destination_id: z.string().min(1).optional().describe('Same as table (the name every destination understands)'),
-    write_mode: z
-      .enum(['append', 'merge'])
-      .default('append')
-      .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record updates its row)'),
-    primary_key: z.string().min(1).default('source_record_id').describe('With write_mode: merge, the column a record is matched on: source_record_id, bizon_id, or with unnest a record_schema field'),
-    ...UnnestConfig,
+    ...SqlTableConfig,
   })
   .superRefine((config, context) => {
     if ((config.connection_string === undefined) === (config.host === undefined)) {
@@ -36,36 +30,35 @@ export const PostgresDestinationConfig = z
         if (config[key] !== undefined) context.addIssue({ code: 'custom', path: [key], message: 'goes in connection_string when connection_string is given' });
       }
     }
-    if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
-    checkUnnestConfig(config, context);
+    checkSqlTableConfig(config, context);
   });
 export type PostgresDestinationConfig = z.infer<typeof PostgresDestinationConfig>;
 
-/** How Postgres stores each column type, and how its catalog names that type. */
-const POSTGRES_TYPES: Record<ColumnType, { ddl: string; reported: string }> = {
-  STRING: { ddl: 'text', reported: 'text' },
-  INTEGER: { ddl: 'bigint', reported: 'bigint' },
-  FLOAT: { ddl: 'double precision', reported: 'double precision' },
-  NUMERIC: { ddl: 'numeric', reported: 'numeric' },
-  BOOLEAN: { ddl: 'boolean', reported: 'boolean' },
-  TIMESTAMP: { ddl: 'timestamptz', reported: 'timestamp with time zone' },
-  DATE: { ddl: 'date', reported: 'date' },
-  JSON: { ddl: 'jsonb', reported: 'jsonb' },
+/** Postgres, as the SQL destinations see it (it cuts identifiers beyond 63 bytes silently). */
+const POSTGRES: SqlDialect = {
+  name: 'Postgres',
+  maxIdentifierBytes: 63,
+  types: {
+    STRING: { ddl: 'text', reported: 'text' },
+    INTEGER: { ddl: 'bigint', reported: 'bigint' },
+    FLOAT: { ddl: 'double precision', reported: 'double precision' },
+    NUMERIC: { ddl: 'numeric', reported: 'numeric' },
+    BOOLEAN: { ddl: 'boolean', reported: 'boolean' },
+    TIMESTAMP: { ddl: 'timestamptz', reported: 'timestamp with time zone' },
+    DATE: { ddl: 'date', reported: 'date' },
+    JSON: { ddl: 'jsonb', reported: 'jsonb' },
+  },
+  bizonId: { ddl: 'text PRIMARY KEY', reported: 'text' },
+  text: { ddl: 'text', reported: 'text' },
+  timestamp: { ddl: 'timestamptz', reported: 'timestamp with time zone' },
+  json: { ddl: 'jsonb', reported: 'jsonb' },
 };
 
-/** Postgres cuts identifiers longer than this silently: refused instead, so two tables never merge. */
-const MAX_IDENTIFIER_BYTES = 63;
+const identifier = (name: string) => quoteIdentifier(POSTGRES, name);
+
 const STAGING_TABLE = '_bizon_staging';
 const PUBLISHED_TABLE = '_bizon_published';
 const COLUMNS = ['bizon_id', 'bizon_extracted_at', 'bizon_loaded_at', 'source_record_id', 'source_timestamp', 'source_data', 'destination_id'] as const;
-
-/** A quoted identifier: nothing in a name can end the quotes. */
-function identifier(name: string): string {
-  if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES || name === '' || name.includes('\0')) {
-    throw new NonRetryableError(`Invalid Postgres table name '${name.slice(0, 70)}': at most ${MAX_IDENTIFIER_BYTES} bytes, not empty (shorten destination_id, or the destinationId the source gives its records)`);
-  }
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 /** One CSV field: quoted, quotes doubled; `null` unquoted (COPY's NULL). */
 function csvField(value: string | null): string {
@@ -92,21 +85,6 @@ function asDestinationError(error: unknown, doing: string): Error {
 function connectionOf(config: PostgresDestinationConfig): pg.PoolConfig {
   if (config.connection_string !== undefined) return { connectionString: config.connection_string };
   return { host: config.host, port: config.port, user: config.user, password: config.password, database: config.database ?? config.user };
-}
-
-/** bizon's columns of a published table: `source_data` only when records are not unnested. */
-function bizonColumns(unnest: boolean): WantedColumn[] {
-  const text = { ddl: 'text NOT NULL', reported: 'text' };
-  const time = { ddl: 'timestamptz NOT NULL', reported: 'timestamp with time zone' };
-  return [
-    { name: 'bizon_id', ddl: 'text PRIMARY KEY', reported: 'text' },
-    { name: 'bizon_extracted_at', ...time },
-    { name: 'bizon_loaded_at', ...time },
-    { name: 'source_record_id', ...text },
-    { name: 'source_timestamp', ...time },
-    ...(unnest ? [] : [{ name: 'source_data', ddl: 'jsonb NOT NULL', reported: 'jsonb' }]),
-    { name: 'destination_id', ...text },
-  ];
 }
 
 /** About this many bytes of CSV per chunk sent to COPY: a message per row would cost more than the row. */
@@ -232,24 +210,17 @@ export class PostgresDestination implements Destination {
   private async prepareTable(client: pg.PoolClient, destinationId: string): Promise<string[]> {
     const target = this.table(destinationId);
     const schema = this.recordSchemas.get(destinationId);
-    const wanted = [
-      ...bizonColumns(this.config.unnest),
-      ...(schema?.record_schema ?? []).map((field) => {
-        const type = POSTGRES_TYPES[columnType(field)];
-        return { name: field.name, ddl: field.mode === 'REQUIRED' ? `${type.ddl} NOT NULL` : type.ddl, reported: type.reported };
-      }),
-    ];
+    const wanted = tableColumns(POSTGRES, this.config.unnest, schema);
     await client.query(`CREATE TABLE IF NOT EXISTS ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
     const existing = await client.query<{ name: string; type: string }>(
       'SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
       [this.config.schema, destinationId],
     );
     const missing = columnsToAdd(`${this.config.schema}.${destinationId}`, new Map(existing.rows.map((row) => [row.name, row.type])), wanted);
-    // A column added to a table with rows cannot be NOT NULL: old rows have no value for it.
-    for (const column of missing) await client.query(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${column.ddl.replace(/ NOT NULL$/, '')}`);
+    for (const column of missing) await client.query(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${addedColumnDdl(column)}`);
     if (this.config.write_mode === 'merge') {
       // The unique index ON CONFLICT needs; a table that already holds duplicates of the key refuses it, clearly.
-      const indexName = `bizon_${createHash('sha256').update(destinationId).digest('hex').slice(0, 16)}_${this.config.primary_key}`.slice(0, MAX_IDENTIFIER_BYTES);
+      const indexName = `bizon_${createHash('sha256').update(destinationId).digest('hex').slice(0, 16)}_${this.config.primary_key}`.slice(0, POSTGRES.maxIdentifierBytes);
       await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${identifier(indexName)} ON ${target} (${identifier(this.config.primary_key)})`);
     }
     return wanted.map((column) => column.name);
@@ -262,7 +233,7 @@ export class PostgresDestination implements Destination {
    */
   private publishSql(target: string, columns: readonly string[], schema: RecordSchema | undefined): string {
     const fields = schema?.record_schema ?? [];
-    const typed = fields.length > 0 ? `, jsonb_to_record(s.source_data) AS x(${fields.map((field) => `${identifier(field.name)} ${POSTGRES_TYPES[columnType(field)].ddl}`).join(', ')})` : '';
+    const typed = fields.length > 0 ? `, jsonb_to_record(s.source_data) AS x(${fields.map((field) => `${identifier(field.name)} ${POSTGRES.types[columnType(field)].ddl}`).join(', ')})` : '';
     const select = columns.map((column) => (fields.some((field) => field.name === column) ? `x.${identifier(column)}` : `s.${column}`));
     const staged = `SELECT s.slice, s.iteration, ${select.join(', ')} FROM ${this.table(STAGING_TABLE)} s${typed} WHERE s.sync_run_id = $1 AND s.destination_id = $2`;
     const list = columns.map(identifier).join(', ');

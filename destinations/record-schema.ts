@@ -46,14 +46,25 @@ export const RecordSchema = z.strictObject({
 });
 export type RecordSchema = z.infer<typeof RecordSchema>;
 
-/** The keys `unnest` adds to a SQL destination's config. */
-export const UnnestConfig = {
+/** The keys every SQL destination's config has beside its connection: the table, how it publishes, typed columns. */
+export const SqlTableConfig = {
+  table: z.string().min(1).optional().describe('Table of records without a destinationId of their own (default: <source>_<stream>)'),
+  destination_id: z.string().min(1).optional().describe('Same as table (the name every destination understands)'),
+  write_mode: z
+    .enum(['append', 'merge'])
+    .default('append')
+    .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record replaces its row)'),
+  primary_key: z.string().min(1).default('source_record_id').describe('With write_mode: merge, the column a record is matched on: source_record_id, bizon_id, or with unnest a record_schema field'),
   unnest: z.boolean().default(false).describe('Write each record field of record_schemas into a typed column instead of one source_data JSON column'),
   record_schemas: z.array(RecordSchema).optional().describe('Typed columns per destination id, used with unnest: true'),
 };
 
-/** Checks the `unnest` keys of a destination config (a zod `superRefine`). */
-export function checkUnnestConfig(config: { unnest: boolean; record_schemas?: RecordSchema[] | undefined; primary_key?: string }, context: z.RefinementCtx): void {
+/** Checks the {@link SqlTableConfig} keys of a destination config together (a zod `superRefine`). */
+export function checkSqlTableConfig(
+  config: { table?: string | undefined; destination_id?: string | undefined; unnest: boolean; record_schemas?: RecordSchema[] | undefined; primary_key?: string },
+  context: z.RefinementCtx,
+): void {
+  if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
   const schemas = config.record_schemas ?? [];
   if (config.unnest && schemas.length === 0) {
     context.addIssue({ code: 'custom', path: ['record_schemas'], message: 'unnest: true needs record_schemas: one entry per destination id, listing its typed columns' });
@@ -203,28 +214,3 @@ export function schemasById(schemas: readonly RecordSchema[] | undefined): Map<s
   return new Map((schemas ?? []).map((schema) => [schema.destination_id, schema]));
 }
 
-/** A column a table should have: its name, its type in the database's DDL, and how the database's catalog reports that type. */
-export interface WantedColumn {
-  name: string;
-  ddl: string;
-  reported: string;
-}
-
-/**
- * The columns to add to an existing table so it holds `wanted` (a field added
- * to a record schema adds its column on the next publish). A column whose type
- * changed is refused, naming it: converting data is the user's decision.
- */
-export function columnsToAdd(table: string, existing: ReadonlyMap<string, string>, wanted: readonly WantedColumn[]): WantedColumn[] {
-  const missing: WantedColumn[] = [];
-  for (const column of wanted) {
-    const reported = existing.get(column.name);
-    if (reported === undefined) missing.push(column);
-    else if (reported.toLowerCase() !== column.reported.toLowerCase()) {
-      throw new NonRetryableError(
-        `Column '${column.name}' of table ${table} is ${reported}, but the record schema now makes it ${column.reported}: change the field's type back, or convert the column yourself (ALTER TABLE … ALTER COLUMN … TYPE), or drop the table for the next full refresh to recreate it`,
-      );
-    }
-  }
-  return missing;
-}

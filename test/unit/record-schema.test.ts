@@ -4,7 +4,8 @@ import { parseWithSchema } from '../../config/pipeline.ts';
 import type { DestinationRow } from '../../destinations/destination.ts';
 import { DuckDBDestinationConfig } from '../../destinations/duckdb.ts';
 import { PostgresDestinationConfig } from '../../destinations/postgres.ts';
-import { columnsToAdd, RecordSchema, typedRow } from '../../destinations/record-schema.ts';
+import { RecordSchema, typedRow } from '../../destinations/record-schema.ts';
+import { columnsToAdd } from '../../destinations/sql.ts';
 
 function row(data: Record<string, unknown>): DestinationRow {
   return {

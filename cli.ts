@@ -1,5 +1,5 @@
 /** The `bizon` command: this file maps commands to their handlers in cli/, and only it owns the process. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LogLevel } from '@temporalio/worker';
@@ -17,6 +17,7 @@ const scheduleHandlers = () => import('./cli/schedule.ts');
 const serviceHandlers = () => import('./cli/services.ts');
 const sourceHandlers = () => import('./cli/sources.ts');
 const statusHandlers = () => import('./cli/status.ts');
+const tryHandlers = () => import('./cli/try-source.ts');
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
@@ -30,6 +31,18 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * Loads `--env-file` files, then `./.env` when present (as bizon does): a variable already set in the
+ * environment keeps its value, and an earlier file wins over a later one.
+ */
+function loadEnvFiles(files: readonly string[]): void {
+  for (const file of files) {
+    if (!existsSync(file)) throw new UsageError(`--env-file ${file}: no such file`);
+    process.loadEnvFile(file);
+  }
+  if (existsSync('.env')) process.loadEnvFile('.env');
+}
+
 function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -38,7 +51,9 @@ function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('bizon')
     .description('Extract data from any API with TypeScript sources, run as durable Temporal syncs.')
     .version(packageVersion())
-    .showHelpAfterError();
+    .option('--env-file <file>', 'load environment variables (secrets) from this file; ./.env is loaded when present (repeatable)', collect, [])
+    .showHelpAfterError()
+    .hook('preAction', (command) => loadEnvFiles(command.opts<{ envFile: string[] }>().envFile));
   const customSourceOption = () => new Option('--custom-source <file>', 'a .ts/.js file of custom sources (repeatable)').argParser(collect).default([]);
   const logLevelOption = (fallback: LogLevel) => new Option('--log-level <level>', 'TRACE | DEBUG | INFO | WARN | ERROR').argParser(parseLogLevel).default(fallback);
   const run = (action: () => Promise<number>) => action().then(setExit);
@@ -143,6 +158,25 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('cancel the running sync of a pipeline (nothing half-published; the checkpoint is kept)')
     .argument('<pipeline>', 'pipeline name or YAML file')
     .action((value: string) => run(async () => (await statusHandlers()).cancelCommand(value)));
+
+  program
+    .command('check')
+    .description('check a pipeline without Temporal: config, secrets, the source\'s connection and count, the destination')
+    .argument('<config>', 'pipeline YAML file')
+    .addOption(customSourceOption())
+    .action((config: string, options) => run(async () => (await tryHandlers()).checkCommand(config, options)));
+
+  program
+    .command('dry-run')
+    .description('call the source directly for a few pages and show what it returns (no Temporal, nothing written)')
+    .argument('<config>', 'pipeline YAML file')
+    .addOption(customSourceOption())
+    .option('--pages <n>', 'pages to read at most', '3')
+    .option('--records <n>', 'records shown per page (table and json)', '3')
+    .option('--output <format>', 'table | json | ndjson (every record, one per line)', 'table')
+    .option('--since <time>', 'call getRecordsAfter() with this watermark: an ISO 8601 time, or a duration before now (2h, 7d)')
+    .option('--stream <name>', 'with source.streams: the stream to read (default: the first)')
+    .action((config: string, options) => run(async () => (await tryHandlers()).dryRunCommand(config, options)));
 
   const stream = program.command('stream').description('list the streams of a source');
   stream

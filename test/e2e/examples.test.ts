@@ -1,62 +1,24 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import type { ExampleApi } from '../../examples/api/server.ts';
+import { adaptExample, EXAMPLE_CASES, exampleEnv, exampleSource, startExampleApis, type ExampleApis } from '../examples.ts';
 import { ROOT, cliEnv, readExampleConfig, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 import { queryDuckDB } from '../sql-targets.ts';
 
-const TOKEN = 'example-token-0f3a';
-const SECRET = 'example-secret-77c1';
+let apis: ExampleApis;
 let api: ExampleApi;
-/** The page example authenticates with a token, as in the seed. */
-let tokenApi: ExampleApi;
-
 beforeAll(async () => {
-  api = await startExampleApi({ signing: { apiKey: 'example-key', apiSecret: SECRET } });
-  tokenApi = await startExampleApi({ token: TOKEN });
+  apis = await startExampleApis();
+  api = apis.api;
 });
-afterAll(async () => {
-  await api?.close();
-  await tokenApi?.close();
-});
-
-/** Points an example's config at the test API, a temp output directory and a task queue of its own. */
-function adapt(example: string, urlKey: string, urlPath: string, dir: string): string {
-  const config = readExampleConfig(example);
-  config.name = unique(config.name);
-  config.source[urlKey] = `${example === 'page' ? tokenApi.url : api.url}${urlPath}`;
-  config.destination.config.directory = path.join(dir, 'output');
-  config.engine = { ...config.engine, temporal: { task_queue: unique('examples') } };
-  return writeConfig(dir, config);
-}
-
-const cases = [
-  { example: 'page', key: 'api_url', urlPath: '', stream: 'users', outputs: ['my_source_users'] },
-  { example: 'cursor', key: 'api_url', urlPath: '/cursor', stream: 'orders', outputs: ['cursor_source_orders'] },
-  { example: 'offset', key: 'api_url', urlPath: '/offset', stream: 'products', outputs: ['offset_source_products'] },
-  { example: 'total-pages', key: 'api_url', urlPath: '/total-pages', stream: 'users', outputs: ['total_pages_source_users'] },
-  { example: 'rest-api', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['rest_api_users'] },
-  { example: 'custom-auth', key: 'api_url', urlPath: '', stream: 'orders', outputs: ['signed_source_orders'] },
-  { example: 'error-handling', key: 'api_url', urlPath: '', stream: 'users', outputs: ['careful_source_users'] },
-  { example: 'sliced', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['date_ranges_users'] },
-  { example: 'incremental', key: 'base_url', urlPath: '/rest', stream: 'users', outputs: ['rest_api_users'], sourceFrom: 'rest-api' },
-  {
-    example: 'routing',
-    key: 'api_url',
-    urlPath: '',
-    stream: 'events',
-    outputs: ['project.dataset.click_events', 'project.dataset.purchase_events', 'project.dataset.view_events'],
-  },
-];
+afterAll(() => apis?.close());
 
 describe('every example syncs end to end through the CLI', () => {
-  it.each(cases)('$example', async ({ example, key, urlPath, stream, outputs, sourceFrom }) => {
+  it.each(EXAMPLE_CASES)('$example', async ({ example, key, urlPath, stream, outputs, sourceFrom }) => {
     const dir = tempDir();
-    const config = adapt(example, key, urlPath, dir);
-    const result = await runBizon(['run', config, '--custom-source', path.join(ROOT, 'examples', sourceFrom ?? example, 'source.ts')], {
-      cwd: dir,
-      env: cliEnv({ BIZON_ENV_EXAMPLE_API_TOKEN: TOKEN, BIZON_ENV_EXAMPLE_API_SECRET: SECRET }),
-    });
+    const config = adaptExample(apis, { example, key, urlPath }, dir);
+    const result = await runBizon(['run', config, '--custom-source', exampleSource({ example, sourceFrom })], { cwd: dir, env: exampleEnv() });
     expect(result.stderr).toContain('✔ Sync succeeded');
     expect(result.code).toBe(0);
 

@@ -70,6 +70,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--reset', 're-read the whole stream, replace the destination, and make this run the new watermark', false)
     .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
     .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)
+    .option('--result-json <path>', 'write the outcome (status, failure class, records, pages, duration, error) to this file as JSON')
     .action((config: string, options: RunOptions) =>
       run(async () => {
         const early = options.worker && !options.detach ? startTargetEarly(config) : undefined;

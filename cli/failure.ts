@@ -4,6 +4,8 @@ import { ActivityFailure, ApplicationFailure, TemporalFailure, WorkflowFailedErr
 export interface FailureReport {
   message: string;
   details: string[];
+  /** The class of the root cause (`HttpError`, `MalformedIterationError`, `ConfigError`, …), when known. */
+  type?: string;
 }
 
 const RETRY_STATES: Record<string, string> = {
@@ -18,6 +20,7 @@ export function describeFailure(error: unknown): FailureReport {
   const details: string[] = [];
   let current: unknown = error;
   let message = error instanceof Error ? error.message : String(error);
+  let type: string | undefined = error instanceof Error && !(error instanceof TemporalFailure) && !(error instanceof WorkflowFailedError) ? error.name : undefined;
   while (current instanceof Error) {
     if (current instanceof ActivityFailure) {
       const budgetSpent = current.cause instanceof ApplicationFailure && current.cause.type === 'RetryBudgetSpent';
@@ -29,7 +32,10 @@ export function describeFailure(error: unknown): FailureReport {
       details.push(`in activity ${current.activityType}${state ? ` (${state})` : ''}`);
     } else if (current instanceof ApplicationFailure) {
       message = current.message;
-      if (current.type) details.unshift(`error type: ${current.type}`);
+      if (current.type) {
+        details.unshift(`error type: ${current.type}`);
+        type = current.type;
+      }
     } else if (!(current instanceof WorkflowFailedError) && !(current instanceof TemporalFailure)) {
       message = current.message;
     } else if (current instanceof TemporalFailure && !current.cause) {
@@ -37,5 +43,5 @@ export function describeFailure(error: unknown): FailureReport {
     }
     current = current.cause;
   }
-  return { message, details };
+  return { message, details, ...(type ? { type } : {}) };
 }

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { LogLevel } from '@temporalio/worker';
-import { preparePipeline, startPipeline, startSync, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
+import { getPipelineProgress, preparePipeline, startPipeline, startSync, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
+import { RunResultRecorder } from './result-file.ts';
 import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../worker.ts';
@@ -20,10 +21,24 @@ export interface RunOptions {
   reset: boolean;
   forceIgnoreCheckpoint: boolean;
   strictSecrets: boolean;
+  /** Where to write the outcome as JSON, for the scheduler that called bizon. */
+  resultJson?: string;
 }
 
 /** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
 export async function runCommand(configFile: string, options: RunOptions, early?: EarlyTarget): Promise<number> {
+  const recorder = new RunResultRecorder(options.resultJson);
+  try {
+    return await runAndRecord(configFile, options, recorder, early);
+  } catch (error) {
+    recorder.failed(error);
+    throw error;
+  } finally {
+    recorder.write();
+  }
+}
+
+async function runAndRecord(configFile: string, options: RunOptions, recorder: RunResultRecorder, early?: EarlyTarget): Promise<number> {
   installLogger(options.logLevel);
   let prepared: PreparedSync | PreparedPipeline;
   try {
@@ -86,11 +101,14 @@ export async function runCommand(configFile: string, options: RunOptions, early?
     workerStopped.catch(() => undefined);
     if ('streams' in prepared) {
       const started = await startPipeline(client, prepared, { attach: options.attach });
+      recorder.started(prepared.name, started.workflowId);
       await workerReady;
       const code = await followPipeline(client, prepared, started, { target, detach: options.detach, workerStopped });
+      if (!options.detach) recorder.pipelineEnded(code, await getPipelineProgress(client, started.workflowId).catch(() => undefined));
       return interrupted ? new Promise<number>(() => undefined) : code;
     }
     const sync = await startSync(client, prepared, { attach: options.attach });
+    recorder.started(pipeline.name, sync.workflowId);
     await workerReady;
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
     const link = workflowUrl(target, sync.workflowId, sync.runId);
@@ -110,11 +128,13 @@ export async function runCommand(configFile: string, options: RunOptions, early?
       await progress.stop();
       // Interrupted: the worker stopped because it was told to, and the sync goes on; that was said already.
       if (interrupted) return new Promise<number>(() => undefined);
+      recorder.failed(error);
       const failure = describeFailure(error);
       process.stderr.write(`✖ Sync failed: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}${link ? `  Web UI: ${link}\n` : ''}`);
       return EXIT_SYNC_FAILED;
     }
     await progress.stop();
+    recorder.succeeded(result);
     process.stderr.write(`✔ Sync succeeded: ${label}\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
     const tip = batchingTip(result);
     if (tip) process.stderr.write(`  ${tip}\n`);

@@ -179,6 +179,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--stream <name>', 'with source.streams: the stream to read (default: the first)')
     .action((config: string, options) => run(async () => (await tryHandlers()).dryRunCommand(config, options)));
 
+  program
+    .command('schema')
+    .description('print the JSON Schema of a pipeline file (with the config of the --custom-source files), for editors')
+    .addOption(customSourceOption())
+    .option('--output <file>', 'write it to this file instead of stdout')
+    .action((options) => run(async () => (await sourceHandlers()).schemaCommand(options)));
+
   const stream = program.command('stream').description('list the streams of a source');
   stream
     .command('list')

@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { loadCustomCode } from '../config/custom-code.ts';
+import { pipelineJsonSchema } from '../config/json-schema.ts';
 import { BUILTIN_SOURCES, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
 
 /** `bizon source list` */
@@ -20,3 +22,13 @@ export async function streamListCommand(sourceName: string, options: { customSou
   return 0;
 }
 
+
+/** `bizon schema`: the JSON Schema of a pipeline file, for editors (YAML completion and validation). */
+export async function schemaCommand(options: { customSource: string[]; output?: string }): Promise<number> {
+  const schema = `${JSON.stringify(pipelineJsonSchema(await loadCustomCode(options.customSource)), null, 2)}\n`;
+  if (options.output) {
+    writeFileSync(options.output, schema);
+    process.stderr.write(`Wrote ${options.output}: put "# yaml-language-server: $schema=${options.output}" as the first line of a pipeline file\n`);
+  } else process.stdout.write(schema);
+  return 0;
+}

@@ -75,6 +75,11 @@ export function registerDestination(definition: DestinationDefinition, origin = 
   custom.set(definition.name, definition);
 }
 
+/** The names of the destinations registered in this process (custom files loaded, programs' own). */
+export function registeredDestinationNames(): string[] {
+  return [...custom.keys()];
+}
+
 /** The destination `destination.name` chooses; an unknown name is refused, naming the close one and the way to add one. */
 export function destinationDefinition(name: string): DestinationDefinition {
   const found = BUILTIN[name] ?? custom.get(name);

@@ -186,13 +186,19 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--output <file>', 'write it to this file instead of stdout')
     .action((options) => run(async () => (await sourceHandlers()).schemaCommand(options)));
 
-  const stream = program.command('stream').description('list the streams of a source');
+  const stream = program.command('stream').description('the streams of a source; reset a pipeline stream');
   stream
     .command('list')
     .description('list the streams of a source and the sync modes each supports')
     .argument('<source>', 'source name')
     .addOption(customSourceOption())
     .action((name: string, options) => run(async () => (await sourceHandlers()).streamListCommand(name, options)));
+  stream
+    .command('reset')
+    .description("forget a pipeline stream's watermark and checkpoint: its next run reads the whole stream and replaces the output")
+    .argument('<config>', 'pipeline YAML file')
+    .option('--stream <name>', 'with source.streams: only this stream (default: every stream)')
+    .action((config: string, options: { stream?: string }) => run(async () => (await statusHandlers()).streamResetCommand(config, options)));
   return program;
 }
 

@@ -3,16 +3,17 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFaile
 import { ApplicationFailure, type DataConverter, type Payload, type SearchAttributePair } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
-import { parseSyncWorkflowId, pipelineWorkflowId, pipelineWorkflowIdPrefix, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
+import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowId, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { configDifferences } from './config/diff.ts';
 import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials, findLiteralDestinationCredentials } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
-import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAM_STATE_WORKFLOW_TYPE, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomCode } from './config/custom-code.ts';
 import type { CustomSource } from './sources/registry.ts';
-import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+import { recordStreamStateSignal } from './workflows/state.ts';
+import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
 export interface SyncRequest {
@@ -506,4 +507,44 @@ export async function cancelSync(client: Client, workflowId: string): Promise<vo
   const handle = client.workflow.getHandle(workflowId);
   await handle.cancel();
   await handle.result().catch(() => undefined);
+}
+
+/** What {@link resetStream} made the stream forget. */
+export interface ForgottenStreamState {
+  /** The watermark's time (`last_run`), if there was one. */
+  lastRun: string | null;
+  maxCursorValue: StreamStateMemo['max_cursor_value'];
+  /** The page of the checkpoint a failed or cancelled sync left, if any. */
+  checkpointPage: number | null;
+}
+
+/**
+ * Forgets a stream's watermark and checkpoint (`bizon stream reset`): its next
+ * sync reads the whole stream and replaces the output, as its first did. The
+ * state workflow keeps running, so nothing older (closed runs' memos) comes
+ * back. Refused while a sync of the stream runs: cancel it first.
+ */
+export async function resetStream(client: Client, pipeline: PipelineConfig): Promise<ForgottenStreamState> {
+  const running = await client.workflow
+    .getHandle(syncWorkflowId(pipeline))
+    .describe()
+    .then((description) => description.status.name === 'RUNNING')
+    .catch(() => false);
+  if (running) {
+    throw new ConfigError(`A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is running: stop it first (bizon cancel ${pipeline.name}), or let it finish, then reset`);
+  }
+  const stateId = streamStateWorkflowId(pipeline);
+  const memo = (await client.workflow
+    .getHandle(stateId)
+    .describe()
+    .then((description) => description.memo as Partial<StreamStateMemo> | undefined)
+    .catch(() => undefined)) ?? {};
+  await client.workflow.signalWithStart(STREAM_STATE_WORKFLOW_TYPE, {
+    workflowId: stateId,
+    taskQueue: pipeline.engine.temporal.task_queue,
+    args: [{ key: pipelineKeyOf(pipeline), state: { watermark: null, checkpoint: null, checkpointStatus: null, updatedAt: null } } satisfies StreamStateInput],
+    signal: recordStreamStateSignal,
+    signalArgs: [{ kind: 'reset', at: new Date().toISOString() }],
+  });
+  return { lastRun: memo.last_run ?? null, maxCursorValue: memo.max_cursor_value ?? null, checkpointPage: memo.checkpoint?.iteration ?? null };
 }

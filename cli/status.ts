@@ -1,4 +1,6 @@
-import { cancelSync, listRunningPipelines, listSyncRuns, type SyncRunSummary } from '../client.ts';
+import { cancelSync, listRunningPipelines, listSyncRuns, resetStream, type SyncRunSummary } from '../client.ts';
+import { readPipelineDefinition } from '../config/pipeline.ts';
+import { UsageError } from './common.ts';
 import { watchRunningPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { pipelineArgument, withServerClient } from './connect.ts';
@@ -97,6 +99,26 @@ export async function cancelCommand(value: string): Promise<number> {
       const [after] = (await listSyncRuns(client, name)).filter((candidate) => candidate.runId === run.runId);
       process.stderr.write(
         `Cancelled ${run.workflowId} after page ${after?.pages ?? '?'}: nothing was published; the next run resumes from its checkpoint (force_ignore_checkpoint: true starts over).\n`,
+      );
+    }
+    return 0;
+  });
+}
+
+/** `bizon stream reset <config>`: each stream (or `--stream`) forgets its watermark and checkpoint. */
+export async function streamResetCommand(configFile: string, options: { stream?: string }): Promise<number> {
+  const definition = await readPipelineDefinition(configFile);
+  const pipelines = definition.pipelines.filter((pipeline) => options.stream === undefined || pipeline.source.stream === options.stream);
+  if (pipelines.length === 0) throw new UsageError(`${configFile} has no stream '${options.stream}' (it has ${definition.pipelines.map((pipeline) => pipeline.source.stream).join(', ')})`);
+  return withServerClient(pipelines[0], async (client) => {
+    for (const pipeline of pipelines) {
+      const forgot = await resetStream(client, pipeline);
+      const what = [
+        forgot.lastRun ? `the watermark ${forgot.lastRun}${forgot.maxCursorValue != null ? ` (max cursor ${forgot.maxCursorValue})` : ''}` : undefined,
+        forgot.checkpointPage ? `the checkpoint after page ${forgot.checkpointPage}` : undefined,
+      ].filter(Boolean);
+      process.stderr.write(
+        `Reset ${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream}): ${what.length ? `forgot ${what.join(' and ')}` : 'it had no watermark or checkpoint'}; the next run reads the whole stream and replaces the output.\n`,
       );
     }
     return 0;

@@ -21,6 +21,8 @@ export function applyStreamStateEvent(state: StreamState, event: StreamStateEven
       return { ...state, watermark: event.watermark, checkpoint: null, checkpointStatus: null, updatedAt: event.at };
     case 'discarded':
       return state.checkpoint?.syncRunId === event.syncRunId ? { ...state, checkpoint: null, checkpointStatus: null, updatedAt: event.at } : state;
+    case 'reset':
+      return { watermark: null, checkpoint: null, checkpointStatus: null, updatedAt: event.at };
   }
 }
 

@@ -164,7 +164,9 @@ export interface StreamState {
 export type StreamStateEvent =
   | { kind: 'checkpoint'; checkpoint: SyncCheckpoint; status: 'running' | 'failed' | 'cancelled'; at: string }
   | { kind: 'succeeded'; watermark: Watermark; at: string }
-  | { kind: 'discarded'; syncRunId: string; at: string };
+  | { kind: 'discarded'; syncRunId: string; at: string }
+  /** `bizon stream reset`: the next sync reads the whole stream, as the first one did. */
+  | { kind: 'reset'; at: string };
 
 /** Input of `streamStateWorkflow`. */
 export interface StreamStateInput {

@@ -75,6 +75,38 @@ describe('incremental syncs read their watermark from the memo of the last succe
     expect(output().at(-1)).toBe(5);
   });
 
+  it('bizon stream reset forgets the watermark: the next run reads everything and replaces the output, and incremental runs go on from it', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('stream-reset'),
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, sync_mode: 'incremental', cursor_field: 'updated_at' },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('stream-reset') } },
+    });
+    const run = () => runBizon(['run', config, '--custom-source', REST_SOURCE], { cwd: dir, env: cliEnv() });
+    const output = () => readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => Number(row.source_record_id));
+    const first = await run();
+    expect(first.code).toBe(0);
+    api.touch('users', [11]);
+    expect((await run()).stderr).toContain('pages: 1 · records: 1');
+    expect(output()).toHaveLength(121);
+
+    const reset = await runBizon(['stream', 'reset', config], { cwd: dir, env: cliEnv() });
+    expect(reset.code).toBe(0);
+    expect(reset.stderr).toMatch(/^Reset stream-reset-\S+ \(rest_api\/users\): forgot the watermark \d{4}-\S+ \(max cursor \S+\); the next run reads the whole stream and replaces the output\.$/m);
+
+    const mark = api.requests.length;
+    const after = await run();
+    expect(after.code).toBe(0);
+    expect(after.stderr).toContain('incremental: no watermark yet');
+    expect(api.requests.slice(mark).filter((request) => request.path === '/rest/users').every((request) => request.query.updated_since === undefined)).toBe(true);
+    expect(output()).toEqual(Array.from({ length: 120 }, (_, index) => index + 1));
+
+    api.touch('users', [12]);
+    expect((await run()).stderr).toMatch(/incremental: read what changed since \d{4}-/);
+    expect(output()).toHaveLength(121);
+  });
+
   it('a source without getRecordsAfter is refused for incremental before anything starts', async () => {
     const dir = tempDir();
     const config = writeConfig(dir, {

@@ -128,6 +128,23 @@ describe('bizon schedule, status and cancel', () => {
     expect(lines[2]).toMatch(/^completed\s.*\s12\s+12\s+\d{4}-\d\d-\d\dT\S+\s+after page 3$/);
   });
 
+  it('stream reset is refused while a sync of the stream runs, naming the way out', async () => {
+    const dir = tempDir();
+    const name = unique('cli-reset-running');
+    const config = pagedSync(dir, name);
+    const page4 = holdPage4();
+    try {
+      expect((await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE], { env: env() })).code).toBe(0);
+      await page4.reached;
+      const refused = await runBizon(['stream', 'reset', config], { env: env() });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`A sync of pipeline '${name}' (rest_api/users) is running: stop it first (bizon cancel ${name}), or let it finish, then reset`);
+    } finally {
+      page4.release();
+    }
+    await engine.client.workflow.getHandle(syncId(name)).result();
+  });
+
   it('status --watch follows the running sync with the live progress line', async () => {
     const dir = tempDir();
     const name = unique('cli-watch');

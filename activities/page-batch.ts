@@ -10,6 +10,7 @@ export interface ReadPage<Page> {
   nextPagination: Pagination | null;
   maxCursorValue: CursorValue | null;
   sourceMs: number;
+  nextState?: Record<string, unknown>;
 }
 
 /** What a batch needs from the activity around it. */
@@ -84,6 +85,7 @@ export async function runPageBatch<Page>(
     progress.maxCursorValue = maxCursor(progress.maxCursorValue, read.maxCursorValue);
     progress.sourceMs += read.sourceMs;
     progress.done = read.nextPagination === null;
+    if (read.nextState !== undefined) progress.nextState = read.nextState;
     steps.checkpoint({ ...progress });
   };
   const waitForStaging = async (): Promise<void> => {

@@ -132,6 +132,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
           maxCursorValue: read.maxCursorValue,
           calledAt: read.page.extractedAt.getTime(),
           sourceMs: read.sourceMs,
+          ...(read.nextState !== undefined ? { nextState: read.nextState } : {}),
         };
       });
     },
@@ -242,6 +243,7 @@ async function readPage(
     nextPagination: page.nextPagination,
     maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
     sourceMs,
+    ...(page.nextState !== undefined ? { nextState: page.nextState } : {}),
   };
 }
 
@@ -257,7 +259,12 @@ async function stagePage({ destination }: SyncContext, input: ActivityInput & Pi
 }
 
 function incrementalStateOf(state: IncrementalStateJson): SourceIncrementalState {
-  return { lastRun: new Date(state.lastRun), state: state.state, ...(state.cursorField ? { cursorField: state.cursorField } : {}) };
+  return {
+    lastRun: new Date(state.lastRun),
+    state: state.state,
+    ...(state.cursorField ? { cursorField: state.cursorField } : {}),
+    ...(state.runStartedAt ? { runStartedAt: new Date(state.runStartedAt) } : {}),
+  };
 }
 
 async function callGetRecordsAfter(source: AbstractSource, state: IncrementalStateJson, pagination: Pagination | undefined, slice: SourceSlice | undefined) {

@@ -87,7 +87,13 @@ async function startStreamStateWorkflow(client: Client, stream: NonNullable<Load
 function stateFromMemo(memo: Partial<StreamStateMemo>): StreamState {
   return {
     watermark: memo.last_run
-      ? { lastRun: memo.last_run, maxCursorValue: memo.max_cursor_value ?? null, records: memo.records ?? 0, pages: memo.pages ?? 0 }
+      ? {
+          lastRun: memo.last_run,
+          maxCursorValue: memo.max_cursor_value ?? null,
+          records: memo.records ?? 0,
+          pages: memo.pages ?? 0,
+          ...(memo.next_state ? { nextState: memo.next_state } : {}),
+        }
       : null,
     checkpoint: memo.checkpoint ?? null,
     checkpointStatus: memo.checkpoint_status ?? null,

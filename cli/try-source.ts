@@ -153,7 +153,7 @@ export async function dryRunCommand(configFile: string, options: DryRunOptions):
       source: pipeline.source.name,
       stream: pipeline.source.stream,
       maxPages,
-      ...(since ? { incrementalState: { lastRun: since, state: {}, ...(resolved.sourceConfig.cursor_field ? { cursorField: resolved.sourceConfig.cursor_field } : {}) } } : {}),
+      ...(since ? { incrementalState: { lastRun: since, state: {}, runStartedAt: new Date(), ...(resolved.sourceConfig.cursor_field ? { cursorField: resolved.sourceConfig.cursor_field } : {}) } } : {}),
     });
     for await (const page of reading) {
       last = page;

@@ -13,7 +13,12 @@ export interface ValidatedRecord {
 export interface ValidatedIteration {
   records: ValidatedRecord[];
   nextPagination: Pagination | null;
+  /** The page's `nextState`, if it returned one. */
+  nextState?: Record<string, unknown>;
 }
+
+/** A `nextState` is durable workflow state: larger than this is a mistake (keep cursors, not data). */
+export const MAX_NEXT_STATE_BYTES = 64 * 1024;
 
 /** Where a page came from, to name it in errors. */
 export interface IterationContext {
@@ -139,5 +144,12 @@ export function validateIteration(raw: unknown, context: IterationContext): Vali
     if (nonJson) fail(`${nonJson} is not JSON: pagination is durable workflow state and must be plain JSON`);
     nextPagination = Object.keys(next as object).length === 0 ? null : (next as Pagination);
   }
-  return { records, nextPagination };
+  const state = iteration.nextState;
+  if (state === undefined || state === null) return { records, nextPagination };
+  if (!isPlainObject(state)) fail(`'nextState' must be a JSON object, null or undefined, got ${Array.isArray(state) ? 'an array' : typeof state}`);
+  const nonJson = findNonJson(state, 'nextState');
+  if (nonJson) fail(`${nonJson} is not JSON: nextState is durable workflow state and must be plain JSON`);
+  const bytes = Buffer.byteLength(JSON.stringify(state));
+  if (bytes > MAX_NEXT_STATE_BYTES) fail(`'nextState' is ${bytes} bytes, at most ${MAX_NEXT_STATE_BYTES}: keep cursors and ids in it, not records`);
+  return { records, nextPagination, nextState: state as Record<string, unknown> };
 }

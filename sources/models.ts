@@ -23,6 +23,12 @@ export interface SourceIteration {
   records: SourceRecord[];
   /** Where the next call starts; `{}`, `null` or `undefined` ends the sync. */
   nextPagination: Pagination | null | undefined;
+  /**
+   * Optional state for the next incremental sync (bizon's `next_state`): a JSON object, at most 64 KB. The
+   * last one a successful sync returned is kept with its watermark and handed to the next sync's
+   * `getRecordsAfter()` as `state.state`.
+   */
+  nextState?: Record<string, unknown> | undefined;
 }
 
 /**
@@ -37,8 +43,16 @@ export type SourceSlice = Record<string, unknown>;
 export interface SourceIncrementalState {
   /** Start time of the last successful sync of this pipeline. */
   lastRun: Date;
-  /** Extra state of the last successful sync (for example `max_cursor_value`). */
+  /**
+   * The last `nextState` the last successful sync returned; when it returned none, bizon's own:
+   * `{ last_run, max_cursor_value, records, pages }`.
+   */
   state: Record<string, unknown>;
   /** The configured `cursor_field`, if any. */
   cursorField?: string;
+  /**
+   * When this sync started: it becomes the next watermark, so asking for the window `[lastRun, runStartedAt)`
+   * never misses nor doubles a record changed while a sync runs.
+   */
+  runStartedAt?: Date;
 }

@@ -37,6 +37,7 @@ function memoOf(input: StreamStateInput, state: StreamState): StreamStateMemo {
     pages: state.watermark?.pages ?? null,
     checkpoint: state.checkpoint,
     checkpoint_status: state.checkpointStatus,
+    next_state: state.watermark?.nextState ?? null,
   };
 }
 

@@ -78,6 +78,7 @@ interface PageStep {
   recordCount: number;
   maxCursorValue: ExtractPageResult['maxCursorValue'];
   sourceMs: number;
+  nextState?: Record<string, unknown>;
 }
 
 /** Where a new sync starts, decided from what the earlier runs of the same pipeline left. */
@@ -110,7 +111,8 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
       ? {
           lastRun: watermark.lastRun,
           cursorField: plan.cursorField,
-          state: { last_run: watermark.lastRun, max_cursor_value: watermark.maxCursorValue, records: watermark.records, pages: watermark.pages },
+          // The source's own nextState when it kept one; bizon's fields otherwise.
+          state: watermark.nextState ?? { last_run: watermark.lastRun, max_cursor_value: watermark.maxCursorValue, records: watermark.records, pages: watermark.pages },
         }
       : null,
   };
@@ -242,7 +244,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
           await activities.abortSync({ pipeline, syncRunId: start.discardStagedOf });
           await state.record({ kind: 'discarded', syncRunId: start.discardStagedOf, at: new Date().toISOString() });
         }
-        checkpoint.incrementalState = start.incrementalState;
+        checkpoint.incrementalState = start.incrementalState ? { ...start.incrementalState, runStartedAt: checkpoint.startedAt } : null;
       }
       const prepared = await (preparing ?? activities.prepareSync(activityInput));
       checkpoint.total = prepared.total;
@@ -288,6 +290,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       checkpoint.records += step.recordCount;
       checkpoint.maxCursorValue = maxCursor(checkpoint.maxCursorValue, step.maxCursorValue);
       checkpoint.sourceMs = (checkpoint.sourceMs ?? 0) + step.sourceMs;
+      if (step.nextState !== undefined) checkpoint.nextState = step.nextState;
       activitiesThisRun += 1;
       if (!checkpoint.done && Math.floor(checkpoint.iteration / plan.checkpointEvery) > Math.floor(before / plan.checkpointEvery)) {
         upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
@@ -382,7 +385,13 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     } satisfies Partial<SyncMemo>);
     await state.record({
       kind: 'succeeded',
-      watermark: { lastRun: checkpoint.startedAt, maxCursorValue: checkpoint.maxCursorValue, records: checkpoint.records, pages: checkpoint.iteration },
+      watermark: {
+        lastRun: checkpoint.startedAt,
+        maxCursorValue: checkpoint.maxCursorValue,
+        records: checkpoint.records,
+        pages: checkpoint.iteration,
+        ...(checkpoint.nextState !== undefined ? { nextState: checkpoint.nextState } : {}),
+      },
       at: new Date().toISOString(),
     });
     status = 'succeeded';

@@ -77,6 +77,8 @@ export interface SyncCheckpoint {
   incrementalState: IncrementalStateJson | null;
   /** Greatest `cursor_field` value seen so far. */
   maxCursorValue: CursorValue | null;
+  /** The last `nextState` the source returned (bizon's `next_state`), if any. */
+  nextState?: Record<string, unknown>;
   /** Set when this sync continued a failed one: the page it resumed after. */
   resumedFrom: { iteration: number; syncRunId: string } | null;
   /** Milliseconds spent inside the source's `get()` calls so far (absent in checkpoints made before it was measured). */
@@ -108,6 +110,8 @@ export interface IncrementalStateJson {
   lastRun: string;
   cursorField: string | null;
   state: Record<string, unknown>;
+  /** When the sync reading from this state started (its own watermark to be). */
+  runStartedAt?: string;
 }
 
 /**
@@ -139,6 +143,8 @@ export interface Watermark {
   maxCursorValue: CursorValue | null;
   records: number;
   pages: number;
+  /** The last `nextState` the source returned (bizon's `next_state`), if any. */
+  nextState?: Record<string, unknown>;
 }
 
 /** What the last syncs of a stream left: the watermark of the last success, and the checkpoint of a failure after it. */
@@ -185,6 +191,8 @@ export interface StreamStateMemo {
   pages: number | null;
   checkpoint: SyncCheckpoint | null;
   checkpoint_status: StreamState['checkpointStatus'];
+  /** The source's `nextState` kept with the watermark (absent in memos written before it existed). */
+  next_state?: Record<string, unknown> | null;
 }
 
 /** Input of `syncWorkflow`. */
@@ -276,6 +284,8 @@ export interface ExtractPageResult {
   calledAt: number;
   /** Milliseconds the `get()` call took. */
   sourceMs?: number;
+  /** The page's `nextState`, if it returned one. */
+  nextState?: Record<string, unknown>;
 }
 
 /** Input of `extractPages`: up to `maxPages` pages from `iteration` on, in one activity. */
@@ -303,6 +313,8 @@ export interface PageBatchProgress {
   sourceMs: number;
   /** Set once the source returned its last page. */
   done: boolean;
+  /** The last `nextState` of the batch's pages, if one returned it. */
+  nextState?: Record<string, unknown>;
 }
 
 export interface LoadSyncStateInput {

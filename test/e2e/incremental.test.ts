@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
-import { cliEnv, PAGE_SOURCE, readRows, REST_SOURCE, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { cliEnv, PAGE_SOURCE, readRows, REST_SOURCE, ROOT, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 
 
 describe('incremental syncs read their watermark from the memo of the last successful run', () => {
@@ -105,6 +105,30 @@ describe('incremental syncs read their watermark from the memo of the last succe
     api.touch('users', [12]);
     expect((await run()).stderr).toMatch(/incremental: read what changed since \d{4}-/);
     expect(output()).toHaveLength(121);
+  });
+
+  it('nextState: the last one of a successful sync comes back as state.state, with runStartedAt, to the next incremental run', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('next-state'),
+      source: { name: 'state_source', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, sync_mode: 'incremental' },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('next-state') } },
+    });
+    const source = path.join(ROOT, 'test', 'fixtures', 'state_source.ts');
+    const run = () => runBizon(['run', config, '--custom-source', source], { cwd: dir, env: cliEnv() });
+    const highWater = api.data.users!.map((user) => user.updated_at).sort().at(-1)!;
+    expect((await run()).code).toBe(0);
+
+    api.touch('users', [21, 22]);
+    const mark = api.requests.length;
+    const second = await run();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('pages: 1 · records: 2');
+    const [request] = api.requests.slice(mark).filter((entry) => entry.path === '/rest/users');
+    expect(request!.query.updated_since).toBe(highWater);
+    // The window ends where the run started: its own watermark, so the next run starts there.
+    expect(request!.query.updated_until).toBe(lastRunOf(second.stderr));
   });
 
   it('a source without getRecordsAfter is refused for incremental before anything starts', async () => {

@@ -12,6 +12,15 @@ function circular(): Record<string, unknown> {
 }
 
 describe('validateIteration', () => {
+  it('keeps a JSON nextState; refuses one that is not JSON, not an object, or too large', () => {
+    expect(validateIteration({ records: [], nextPagination: {}, nextState: { since: '2024-01-01' } }, where).nextState).toEqual({ since: '2024-01-01' });
+    expect(validateIteration({ records: [], nextPagination: {} }, where)).not.toHaveProperty('nextState');
+    const malformed = (nextState: unknown) => () => validateIteration({ records: [], nextPagination: {}, nextState }, where);
+    expect(malformed({ at: new Date() })).toThrow("Source 'shop' (stream 'orders') returned a malformed SourceIteration at iteration 4: nextState.at");
+    expect(malformed(['a'])).toThrow("'nextState' must be a JSON object, null or undefined, got an array");
+    expect(malformed({ blob: 'x'.repeat(70_000) })).toThrow(/'nextState' is 70\d{3} bytes, at most 65536: keep cursors and ids in it, not records/);
+  });
+
   it('normalises ids to strings, timestamps to ISO, and empty pagination to null', () => {
     const page = validateIteration(
       { records: [{ id: 7, data: { a: 1 }, timestamp: new Date('2024-05-01T00:00:00Z'), destinationId: 'x' }], nextPagination: {} },

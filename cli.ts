@@ -177,6 +177,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--output <format>', 'table | json | ndjson (every record, one per line)', 'table')
     .option('--since <time>', 'call getRecordsAfter() with this watermark: an ISO 8601 time, or a duration before now (2h, 7d)')
     .option('--stream <name>', 'with source.streams: the stream to read (default: the first)')
+    .option('--record <dir>', 'save every HTTP response into this directory, for testSource() (bizon-temporal/testing) to replay')
     .action((config: string, options) => run(async () => (await tryHandlers()).dryRunCommand(config, options)));
 
   program

@@ -6,6 +6,7 @@ import { checkSecretReferences, findSecretReferences } from '../config/secrets.t
 import { createDestination } from '../destinations/index.ts';
 import { ConfigError } from '../errors.ts';
 import { readSourcePages, type ReadSourcePage } from '../sources/read-pages.ts';
+import { recordResponses } from '../sources/recording.ts';
 import { supportsIncremental } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
@@ -95,6 +96,8 @@ export interface DryRunOptions {
   output: string;
   since?: string;
   stream?: string;
+  /** Save every HTTP response into this directory, for `testSource()` to replay. */
+  record?: string;
 }
 
 const OUTPUTS = ['table', 'json', 'ndjson'] as const;
@@ -142,6 +145,7 @@ export async function dryRunCommand(configFile: string, options: DryRunOptions):
   if (since && typeof source.getRecordsAfter !== 'function') {
     throw new ConfigError(`--since: ${resolved.sourceClass.name} has no getRecordsAfter(), so it cannot read what changed since a time`);
   }
+  if (options.record) recordResponses(source.session, options.record, resolved.secretValues);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`Dry run of ${label(stream)}: ${since ? `getRecordsAfter() since ${since.toISOString()}` : 'get()'} called here, at most ${maxPages} pages; nothing is written`);
   const pages: Array<Record<string, unknown>> = [];
@@ -182,5 +186,6 @@ export async function dryRunCommand(configFile: string, options: DryRunOptions):
     process.stdout.write(`${JSON.stringify({ source: pipeline.source.name, stream: pipeline.source.stream, pages, complete: !last?.nextPagination }, null, 2)}\n`);
   }
   log(`✔ ${count} pages · ${records} records · ${more}`);
+  if (options.record) log(`Recorded the responses in ${options.record}: replay them with testSource({ recordings: '${options.record}', … }) from 'bizon-temporal/testing'`);
   return 0;
 }

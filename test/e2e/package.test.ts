@@ -41,6 +41,8 @@ export class LettersSource extends AbstractSource {
     writeFileSync(
       path.join(dir, 'program.mjs'),
       `import { connectClient, createWorker, runSync, ConfigError } from 'bizon-temporal';
+import { testSource } from 'bizon-temporal/testing';
+const tested = await testSource({ source: './letters.mjs', config: { name: 'letters', stream: 'letters' } });
 const address = process.env.TEMPORAL_ADDRESS;
 const taskQueue = process.env.TASK_QUEUE;
 const client = await connectClient({ address });
@@ -50,7 +52,7 @@ try {
   const config = { name: process.env.PIPELINE, source: { name: 'letters', stream: 'letters' }, destination: { name: 'file', config: { directory: '.' } } };
   const result = await runSync(client, { config, customSourceFiles: ['./letters.mjs'], taskQueue });
   const refused = await runSync(client, { config: { ...config, source: { ...config.source, pages: 3 } }, customSourceFiles: ['./letters.mjs'], taskQueue }).catch((error) => error);
-  console.log(JSON.stringify({ records: result.records, pages: result.iterations, refused: refused instanceof ConfigError ? refused.message : String(refused) }));
+  console.log(JSON.stringify({ tested: tested.records.map((record) => record.data.letter).join(''), records: result.records, pages: result.iterations, refused: refused instanceof ConfigError ? refused.message : String(refused) }));
 } finally {
   worker.shutdown();
   await running;
@@ -62,8 +64,8 @@ try {
       cwd: dir,
       env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TASK_QUEUE: unique('package'), PIPELINE: unique('package') },
     });
-    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!) as { records: number; pages: number; refused: string };
-    expect(outcome).toMatchObject({ records: 6, pages: 3 });
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!) as { tested: string; records: number; pages: number; refused: string };
+    expect(outcome).toMatchObject({ tested: 'abcdef', records: 6, pages: 3 });
     expect(outcome.refused).toContain('source.pages: unknown key');
     expect(readRows(path.join(dir, 'letters_letters.jsonl')).map((row) => row.source_data.letter)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
   });
@@ -73,6 +75,8 @@ try {
     writeFileSync(
       path.join(dir, 'consumer.ts'),
       `import { AbstractSource, type SourceIteration, type SyncResult } from 'bizon-temporal';
+import { testSource, type TestSourceResult } from 'bizon-temporal/testing';
+export const tried: Promise<TestSourceResult> = testSource({ source: 'numbers.ts', config: { name: 'numbers', stream: 'numbers' } });
 export class Numbers extends AbstractSource {
   static override streams(): string[] { return ['numbers']; }
   checkConnection(): [boolean, string | null] { return [true, null]; }

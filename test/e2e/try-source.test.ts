@@ -1,4 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { testSource } from '../../testing.ts';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adaptExample, EXAMPLE_API_TOKEN, EXAMPLE_CASES, exampleEnv, exampleSource, startExampleApis, type ExampleApis } from '../examples.ts';
@@ -61,6 +63,19 @@ describe('bizon check and bizon dry-run, without Temporal', () => {
     expect(report.pages[0]!.records).toEqual([expect.objectContaining({ id: String(changed[0]!.id) })]);
     const sent = apis.api.requests.slice(mark).filter((request) => request.path === '/rest/users');
     expect(sent.every((request) => request.query.updated_since === '2024-01-01T04:00:00.000Z')).toBe(true);
+  });
+
+  it('dry-run --record saves the responses; testSource() replays them into the same records, and no secret is saved', async () => {
+    const dir = tempDir();
+    const recordings = path.join(dir, 'recordings');
+    const config = adaptExample(apis, EXAMPLE_CASES[0]!, dir);
+    const recorded = await runBizon(['dry-run', config, '--custom-source', exampleSource(EXAMPLE_CASES[0]!), '--pages', '100', '--record', recordings], { cwd: dir, env: noTemporal() });
+    expect(recorded.code).toBe(0);
+    const files = readdirSync(recordings);
+    expect(files).toEqual(['0001.json', '0002.json', '0003.json']);
+    for (const file of files) expect(readFileSync(path.join(recordings, file), 'utf8')).not.toContain(EXAMPLE_API_TOKEN);
+    const replayed = await testSource({ source: exampleSource(EXAMPLE_CASES[0]!), config: parse(readFileSync(config, 'utf8')).source, recordings, env: { BIZON_ENV_EXAMPLE_API_TOKEN: 'x' } });
+    expect(replayed.records.map((record) => record.data)).toEqual(apis.tokenApi.data.users);
   });
 
   it('a malformed page stops the dry-run with the message a sync fails with', async () => {

@@ -187,6 +187,16 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--output <file>', 'write it to this file instead of stdout')
     .action((options) => run(async () => (await sourceHandlers()).schemaCommand(options)));
 
+  program
+    .command('init')
+    .description('scaffold a new source')
+    .command('source')
+    .description('write a commented source file and a pipeline config, ready to dry-run against the local example API')
+    .argument('<name>', 'the source name (lowercase, _)')
+    .option('--dir <dir>', 'where its folder goes', '.')
+    .option('--api-url <url>', 'the API the config points at', 'http://127.0.0.1:8765')
+    .action((name: string, options: { dir: string; apiUrl: string }) => run(async () => (await import('./cli/init.ts')).initSourceCommand(name, options)));
+
   const stream = program.command('stream').description('the streams of a source; reset a pipeline stream');
   stream
     .command('list')

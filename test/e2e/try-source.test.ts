@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { testSource } from '../../testing.ts';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +129,27 @@ describe('bizon check and bizon dry-run, without Temporal', () => {
     expect(result.stdout).toMatch(/✖ checkConnection\(\): .*ECONNREFUSED/);
     expect(result.stdout).toContain(`✖ destination duckdb: DuckDB destination cannot create the directory of ${notADirectory}/out.duckdb`);
     expect(result.stdout).toContain('✖ not ready: fix what is marked ✖ above');
+  });
+
+  it('init source → dry-run → run: the scaffold syncs the local API', async () => {
+    const dir = tempDir();
+    const created = await runBizon(['init', 'source', 'my_api', '--api-url', apis.api.url], { cwd: dir, env: noTemporal() });
+    expect(created.code).toBe(0);
+    expect(created.stderr).toContain('Created my_api/source.ts and my_api/config.yml. Next:');
+    const config = path.join(dir, 'my_api', 'config.yml');
+    const source = path.join(dir, 'my_api', 'source.ts');
+    const dried = await runBizon(['dry-run', config, '--custom-source', source], { cwd: dir, env: noTemporal() });
+    expect(dried.code).toBe(0);
+    expect(dried.stderr).toContain('page 1 · 100 records');
+
+    const pipeline = parse(readFileSync(config, 'utf8'));
+    writeFileSync(config, stringify({ ...pipeline, engine: { temporal: { task_queue: unique('init') } } }));
+    const ran = await runBizon(['run', config, '--custom-source', source], { cwd: dir, env: cliEnv() });
+    expect(ran.code).toBe(0);
+    expect(readFileSync(path.join(dir, 'output', 'my_api_users.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(apis.api.data.users!.length);
+
+    const again = await runBizon(['init', 'source', 'my_api'], { cwd: dir, env: noTemporal() });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists and is not empty');
   });
 });

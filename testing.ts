@@ -11,6 +11,7 @@ import type { Pagination, SourceIncrementalState } from './sources/models.ts';
 import { readSourcePages, type ReadSourcePage } from './sources/read-pages.ts';
 import { readRecordings, replayResponses } from './sources/recording.ts';
 import { resolveSourceClass } from './sources/registry.ts';
+import type { SourceConfig } from './sources/config.ts';
 import type { AbstractSource, SourceClass } from './sources/source.ts';
 
 export type { ReadSourcePage } from './sources/read-pages.ts';
@@ -19,7 +20,7 @@ export type { ValidatedRecord } from './sources/iteration.ts';
 /** Options of {@link testSource}. */
 export interface TestSourceOptions {
   /** The source: its class, or the file that exports it (as given to `--custom-source`). */
-  source: SourceClass | string;
+  source: SourceClass | (Omit<SourceClass, 'prototype'> & { prototype: AbstractSource<SourceConfig> }) | string;
   /** The `source:` block of a pipeline (`name`, `stream`, the source's own keys); secret references resolved from `env`. */
   config: Record<string, unknown>;
   /** A directory of recordings (`bizon dry-run --record <dir>`): requests are answered from it, never the network. */
@@ -51,7 +52,7 @@ export interface TestSourceResult {
 export async function testSource(options: TestSourceOptions): Promise<TestSourceResult> {
   const name = String(options.config.name ?? '');
   const stream = String(options.config.stream ?? '');
-  const cls = typeof options.source === 'string' ? resolveSourceClass(name, stream, await loadCustomCode([options.source])) : options.source;
+  const cls = typeof options.source === 'string' ? resolveSourceClass(name, stream, await loadCustomCode([options.source])) : (options.source as SourceClass);
   const env = options.env ?? process.env;
   const resolved = findSecretReferences(options.config).length > 0 ? resolveSecretReferences(options.config, env, 'source') : options.config;
   const config = parseWithSchema(cls.getConfigClass(), resolved, 'source config', ['source']);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BUILTIN_DESTINATION_NAMES, destinationDefinition, registeredDestinationNames } from '../destinations/index.ts';
-import { BUILTIN_SOURCES, sourceNamesOf, type CustomSource } from '../sources/registry.ts';
+import { ANY_STREAM, BUILTIN_SOURCES, sourceNamesOf, type CustomSource } from '../sources/registry.ts';
 import type { SourceClass } from '../sources/source.ts';
 import { PipelineConfig } from './pipeline.ts';
 
@@ -8,10 +8,13 @@ import { PipelineConfig } from './pipeline.ts';
 function sourceBlock(cls: SourceClass, names: readonly string[]): z.ZodType {
   const streams = cls.streams() as [string, ...string[]];
   const config = cls.getConfigClass() as unknown as z.ZodObject;
-  return config.extend({
+  // A source whose streams its config describes (ANY_STREAM) takes any name here; its config checks it.
+  const stream = streams.includes(ANY_STREAM) ? z.string().min(1) : z.enum(streams);
+  // safeExtend: a config with refinements (the rest source's) keeps them.
+  return config.safeExtend({
     name: z.enum(names as [string, ...string[]]).describe('Source name'),
-    stream: z.enum(streams).optional().describe(`The stream to sync: ${streams.join(', ')} (or list several in streams)`),
-    streams: z.array(z.enum(streams)).min(1).optional().describe('Several streams, synced in parallel, each the sync it would be alone'),
+    stream: stream.optional().describe(`The stream to sync${streams.includes(ANY_STREAM) ? '' : `: ${streams.join(', ')}`} (or list several in streams)`),
+    streams: z.array(stream).min(1).optional().describe('Several streams, synced in parallel, each the sync it would be alone'),
   });
 }
 

@@ -56,6 +56,9 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
 /** The plain-JSON settings the workflow needs, with every default applied. */
 export function planSync(resolved: ResolvedPipeline): SyncPlan {
   const { engine } = resolved.pipeline;
+  // A source may pace a stream of its own (the rest source's per-endpoint requests_per_second).
+  const paced = resolved.sourceClass as { requestsPerSecond?: (config: SourceConfig) => number | undefined };
+  const requestsPerSecond = resolved.sourceConfig.api_config.requests_per_second ?? paced.requestsPerSecond?.(resolved.sourceConfig);
   // A batch starts pages until its time budget is spent; the last one may still take a whole page_timeout.
   const batched = engine.pages_per_activity > 1;
   const activityTimeout = batched ? durationToMs(engine.activity_time_budget) + durationToMs(engine.page_timeout) : engine.page_timeout;
@@ -81,10 +84,10 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     reset: resolved.sourceConfig.reset,
     forceIgnoreCheckpoint: resolved.sourceConfig.force_ignore_checkpoint,
     streamState: { workflowId: streamStateWorkflowId(resolved.pipeline), key: pipelineKeyOf(resolved.pipeline) },
-    rateLimit: resolved.sourceConfig.api_config.requests_per_second
+    rateLimit: requestsPerSecond
       ? {
           taskQueue: rateLimitedQueue(engine.temporal.task_queue, resolved.pipeline.source.name),
-          requestsPerSecond: resolved.sourceConfig.api_config.requests_per_second,
+          requestsPerSecond,
           fleetPacing: true,
         }
       : null,

@@ -4,13 +4,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { DummySource } from './dummy.ts';
+import { RestSource } from './rest.ts';
 import { ConfigError } from '../errors.ts';
 import type { SourceClass } from './source.ts';
 
 /** The sources that ship with bizon-temporal, by name. */
 export const BUILTIN_SOURCES: Readonly<Record<string, SourceClass>> = {
   dummy: DummySource as unknown as SourceClass,
+  rest: RestSource as unknown as SourceClass,
 };
+
+/** In `streams()`: the source's streams are whatever its config describes (the `rest` source's endpoints). */
+export const ANY_STREAM = '*';
 
 /** A source class found in a `--custom-source` file. */
 export interface CustomSource {
@@ -147,7 +152,7 @@ export function resolveSourceClass(name: string, stream: string, customSources: 
   }
   const builtin = BUILTIN_SOURCES[name];
   if (builtin) {
-    if (!streamsOf(builtin).includes(stream)) {
+    if (!streamsOf(builtin).includes(stream) && !streamsOf(builtin).includes(ANY_STREAM)) {
       throw new ConfigError(`Source '${name}' has no stream '${stream}'. Available streams: ${streamsOf(builtin).join(', ')}.`);
     }
     return builtin;

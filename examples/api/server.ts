@@ -110,7 +110,7 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(JSON.stringify(body));
 }
 
-const STYLES = new Set(['page', 'cursor', 'offset', 'total-pages', 'rest', 'signed']);
+const STYLES = new Set(['page', 'cursor', 'offset', 'total-pages', 'rest', 'signed', 'link', 'next-url']);
 
 /** Starts the example API on 127.0.0.1. */
 export async function startExampleApi(options: ExampleApiOptions = {}): Promise<ExampleApi> {
@@ -211,13 +211,23 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
         const offset = Math.max(0, Number(query.offset ?? 0));
         return reply(200, { items: visible.slice(offset, offset + limit) });
       }
+      case 'link':
+      case 'next-url': {
+        // The next page is a whole URL: in a Link header (rel="next"), or in the body's `next`.
+        const page = Math.max(1, Number(query.page ?? 1));
+        const items = visible.slice((page - 1) * limit, page * limit);
+        const nextUrl = page * limit < visible.length ? `http://${req.headers.host}${url.pathname}?${new URLSearchParams({ ...query, page: String(page + 1) })}` : null;
+        if (style === 'next-url') return reply(200, { results: items, next: nextUrl });
+        return reply(200, items, nextUrl ? { link: `<${nextUrl}>; rel="next"` } : {});
+      }
       case 'cursor':
       case 'rest': {
         const after = Number(query.cursor ?? query.after ?? 0);
         const rest = visible.filter((item) => item.id > after);
         const page = rest.slice(0, limit);
         const next = rest.length > limit ? String(page[page.length - 1]!.id) : null;
-        return style === 'cursor' ? reply(200, { items: page, next_cursor: next }) : reply(200, { data: page, pagination: { next_cursor: next } });
+        // The cursor style also says the next cursor in a header, for clients that read it there.
+        return style === 'cursor' ? reply(200, { items: page, next_cursor: next }, next ? { 'x-next-cursor': next } : {}) : reply(200, { data: page, pagination: { next_cursor: next } });
       }
     }
     return reply(404, { error: 'not found' });

@@ -17,6 +17,7 @@ const CONFIGS = [
   { config: example('rest-api', 'all-streams.yml'), files: [exampleSource({ example: 'rest-api' })] },
   { config: example('quickstart', 'config.yml'), files: [] },
   { config: example('quickstart', 'duckdb.yml'), files: [] },
+  { config: example('declarative', 'config.yml'), files: [] },
   { config: example('custom-destination', 'config.yml'), files: [exampleSource({ example: 'rest-api' }), example('custom-destination', 'destination.ts')] },
 ];
 

@@ -1,0 +1,250 @@
+import type { AxiosResponse } from 'axios';
+import { z } from 'zod';
+import { NonRetryableError } from '../errors.ts';
+import { AuthBuilder, type Authenticator } from './auth.ts';
+import { SourceConfig } from './config.ts';
+import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord } from './models.ts';
+import { AbstractSource } from './source.ts';
+
+const WRITE_A_CLASS = 'an API the declarative form cannot express is a source class of your own (docs/sources.md)';
+
+/** How the next page is asked for. */
+export const RestPaginator = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('page_number').describe('page=1, 2, 3…; a short page (or total_pages_path) ends the stream'),
+    page_param: z.string().default('page').describe('Query parameter of the page number'),
+    size_param: z.string().default('limit').describe('Query parameter of the page size'),
+    page_size: z.number().int().positive().default(100).describe('Records per page'),
+    start_page: z.number().int().min(0).default(1).describe('Number of the first page'),
+    total_pages_path: z.string().optional().describe('Path in the body to the number of pages, when the API says it'),
+  }),
+  z.strictObject({
+    type: z.literal('offset').describe('offset=0, 100, 200…; a short page ends the stream'),
+    offset_param: z.string().default('offset').describe('Query parameter of the offset'),
+    limit_param: z.string().default('limit').describe('Query parameter of the page size'),
+    limit: z.number().int().positive().default(100).describe('Records per page'),
+  }),
+  z.strictObject({
+    type: z.literal('cursor').describe('the API returns a cursor for the next page; none ends the stream'),
+    cursor_path: z.string().optional().describe('Path in the body to the next cursor (e.g. pagination.next_cursor)'),
+    cursor_header: z.string().optional().describe('Or the response header holding it'),
+    cursor_param: z.string().default('cursor').describe('Query parameter the cursor is sent in'),
+    size_param: z.string().optional().describe('Query parameter of the page size'),
+    page_size: z.number().int().positive().optional().describe('Records per page'),
+  }),
+  z.strictObject({ type: z.literal('link_header').describe('follow the rel="next" URL of the Link header (GitHub style)') }),
+  z.strictObject({
+    type: z.literal('next_url').describe('the body holds the whole URL of the next page'),
+    next_url_path: z.string().default('next').describe('Path in the body to that URL'),
+  }),
+  z.strictObject({ type: z.literal('none').describe('one request, one page') }),
+]);
+export type RestPaginator = z.infer<typeof RestPaginator>;
+
+/** One stream of the declarative source: where its records are and how they page. */
+export const RestEndpoint = z.strictObject({
+  path: z.string().min(1).describe('Path after base_url (e.g. /users)'),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters of every request'),
+  record_selector: z.string().default('').describe("Path in the JSON body to the array of records ('' = the body itself, data, data.items…)"),
+  primary_key: z.string().default('id').describe('Field of a record holding its id'),
+  paginator: RestPaginator.optional().describe('How pages follow each other (default: the source-wide paginator)'),
+  incremental: z
+    .strictObject({
+      param: z.string().describe('Query parameter that gets the watermark (e.g. updated_since)'),
+      cursor_field: z.string().describe('Field of a record holding its change time'),
+      until_param: z.string().optional().describe("Query parameter that gets this run's start, to read (watermark, start]"),
+    })
+    .optional()
+    .describe('How an incremental sync asks for what changed'),
+  requests_per_second: z.number().positive().optional().describe('Pace of this stream’s requests across all workers'),
+});
+export type RestEndpoint = z.infer<typeof RestEndpoint>;
+
+/** Config of the built-in `rest` source: a REST API described in YAML. */
+export const RestSourceConfig = SourceConfig.extend({
+  base_url: z.string().url().describe('API base URL'),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters of every request of every stream'),
+  headers: z.record(z.string(), z.string()).optional().describe('Headers of every request (secret references allowed)'),
+  paginator: RestPaginator.default({ type: 'none' }).describe('How pages follow each other, for streams that do not say'),
+  endpoints: z.record(z.string(), RestEndpoint).describe('The streams: each one an endpoint'),
+  check_path: z.string().optional().describe("Path checkConnection() requests (default: the stream's own path)"),
+}).superRefine((config, context) => {
+  if (!(config.stream in config.endpoints)) {
+    const streams = Object.keys(config.endpoints);
+    context.addIssue({ code: 'custom', path: ['stream'], message: `'${config.stream}' is not one of endpoints (${streams.join(', ') || 'none'})` });
+  }
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const paginator = endpoint.paginator ?? config.paginator;
+    if (paginator.type === 'cursor' && (paginator.cursor_path === undefined) === (paginator.cursor_header === undefined)) {
+      context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator'], message: 'a cursor paginator needs cursor_path (in the body) or cursor_header, one of them' });
+    }
+  }
+  if (config.sync_mode === 'incremental' && !config.endpoints[config.stream]?.incremental) {
+    context.addIssue({ code: 'custom', path: ['endpoints', config.stream, 'incremental'], message: 'sync_mode: incremental needs the stream\'s incremental: { param, cursor_field }' });
+  }
+});
+export type RestSourceConfig = z.infer<typeof RestSourceConfig>;
+
+/** The value at a dot path (`data.items`) of a JSON body; '' is the body itself. */
+function at(body: unknown, dotPath: string): unknown {
+  if (dotPath === '') return body;
+  return dotPath.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), body);
+}
+
+function describeBody(body: unknown): string {
+  if (Array.isArray(body)) return 'an array';
+  if (body !== null && typeof body === 'object') return `an object with keys ${Object.keys(body).slice(0, 8).join(', ') || '(none)'}`;
+  return typeof body;
+}
+
+/** The rel="next" URL of a Link header. */
+function nextLink(header: unknown): string | undefined {
+  for (const part of String(header ?? '').split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+/**
+ * The built-in `rest` source: a REST API described in the pipeline YAML —
+ * endpoints, record selector, primary key, paginator, incremental parameter —
+ * run on the same engine as a source class (activities, retries, checkpoints,
+ * schedules, dry-run).
+ */
+export class RestSource extends AbstractSource<RestSourceConfig> {
+  static override sourceName = 'rest';
+
+  /** Its streams are the config's `endpoints` ('*': any stream the config describes). */
+  static override streams(): string[] {
+    return ['*'];
+  }
+
+  static override getConfigClass() {
+    return RestSourceConfig;
+  }
+
+  /** The fleet-wide pace of the configured stream, when its endpoint sets one. */
+  static requestsPerSecond(config: RestSourceConfig): number | undefined {
+    return config.endpoints[config.stream]?.requests_per_second;
+  }
+
+  private get endpoint(): RestEndpoint {
+    return this.config.endpoints[this.config.stream]!;
+  }
+
+  private get paginator(): RestPaginator {
+    return this.endpoint.paginator ?? this.config.paginator;
+  }
+
+  override getAuthenticator(): Authenticator | undefined {
+    return this.config.authentication ? AuthBuilder.fromConfig(this.config.authentication) : undefined;
+  }
+
+  async checkConnection(): Promise<[boolean, string | null]> {
+    try {
+      const response = await this.session.get(this.url(this.config.check_path ?? this.endpoint.path), { headers: this.config.headers, params: this.params({}) });
+      return [response.status < 400, null];
+    } catch (error) {
+      return [false, String(error)];
+    }
+  }
+
+  async get(pagination?: Pagination): Promise<SourceIteration> {
+    return this.page(pagination, {});
+  }
+
+  override async getRecordsAfter(state: SourceIncrementalState, pagination?: Pagination): Promise<SourceIteration> {
+    const incremental = this.endpoint.incremental;
+    if (!incremental) throw new NonRetryableError(`Stream '${this.config.stream}' of the rest source has no incremental: { param, cursor_field }`);
+    return this.page(pagination, {
+      [incremental.param]: state.lastRun.toISOString(),
+      ...(incremental.until_param && state.runStartedAt ? { [incremental.until_param]: state.runStartedAt.toISOString() } : {}),
+    });
+  }
+
+  private url(pathOrUrl: string): string {
+    return /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.config.base_url.replace(/\/$/, '')}/${pathOrUrl.replace(/^\//, '')}`;
+  }
+
+  private params(extra: Record<string, unknown>): Record<string, unknown> {
+    return { ...this.config.params, ...this.endpoint.params, ...extra };
+  }
+
+  private async page(pagination: Pagination | undefined, filters: Record<string, string>): Promise<SourceIteration> {
+    const paginator = this.paginator;
+    let url = this.url(this.endpoint.path);
+    let params: Record<string, unknown> = this.params(filters);
+    switch (paginator.type) {
+      case 'page_number':
+        params = { ...params, [paginator.page_param]: Number(pagination?.page ?? paginator.start_page), [paginator.size_param]: paginator.page_size };
+        break;
+      case 'offset':
+        params = { ...params, [paginator.offset_param]: Number(pagination?.offset ?? 0), [paginator.limit_param]: paginator.limit };
+        break;
+      case 'cursor':
+        if (paginator.size_param && paginator.page_size) params[paginator.size_param] = paginator.page_size;
+        if (pagination?.cursor !== undefined) params[paginator.cursor_param] = pagination.cursor;
+        break;
+      case 'link_header':
+      case 'next_url':
+        // The next URL already holds every parameter.
+        if (typeof pagination?.next_url === 'string') [url, params] = [pagination.next_url, {}];
+        break;
+    }
+    const response = await this.session.get(url, { params, headers: this.config.headers });
+    const records = this.recordsOf(response);
+    return { records, nextPagination: this.nextPagination(paginator, pagination, response, records.length) };
+  }
+
+  private recordsOf(response: AxiosResponse): SourceRecord[] {
+    const where = `GET ${response.config.url ?? this.endpoint.path}`;
+    if (typeof response.data !== 'object' || response.data === null) {
+      throw new NonRetryableError(`The rest source expects JSON from ${where}, got ${typeof response.data}: ${WRITE_A_CLASS}`);
+    }
+    const found = at(response.data, this.endpoint.record_selector);
+    if (!Array.isArray(found)) {
+      const what = found === undefined ? 'found nothing' : `found ${describeBody(found)}, not an array`;
+      throw new NonRetryableError(
+        `record_selector '${this.endpoint.record_selector}' of stream '${this.config.stream}' ${what} in the response of ${where} (the body is ${describeBody(response.data)}): fix record_selector, or ${WRITE_A_CLASS}`,
+      );
+    }
+    const key = this.endpoint.primary_key;
+    const cursorField = this.endpoint.incremental?.cursor_field;
+    return found.map((item: Record<string, unknown>, index) => {
+      const id = item?.[key];
+      if (typeof id !== 'string' && typeof id !== 'number') {
+        throw new NonRetryableError(`Record ${index} from ${where} has no '${key}' (primary_key of stream '${this.config.stream}'); its keys: ${Object.keys(item ?? {}).join(', ')}`);
+      }
+      const changed = cursorField ? item[cursorField] : undefined;
+      return { id, data: item, ...(typeof changed === 'string' ? { timestamp: changed } : {}) };
+    });
+  }
+
+  private nextPagination(paginator: RestPaginator, pagination: Pagination | undefined, response: AxiosResponse, count: number): Pagination {
+    switch (paginator.type) {
+      case 'page_number': {
+        const page = Number(pagination?.page ?? paginator.start_page);
+        const total = paginator.total_pages_path ? Number(at(response.data, paginator.total_pages_path)) : undefined;
+        const more = total !== undefined && Number.isFinite(total) ? page < total + paginator.start_page - 1 : count >= paginator.page_size;
+        return more ? { page: page + 1 } : {};
+      }
+      case 'offset':
+        return count >= paginator.limit ? { offset: Number(pagination?.offset ?? 0) + count } : {};
+      case 'cursor': {
+        const cursor = paginator.cursor_path ? at(response.data, paginator.cursor_path) : response.headers[paginator.cursor_header!.toLowerCase()];
+        return cursor !== undefined && cursor !== null && cursor !== '' ? { cursor: String(cursor) } : {};
+      }
+      case 'link_header': {
+        const next = nextLink(response.headers.link);
+        return next ? { next_url: next } : {};
+      }
+      case 'next_url': {
+        const next = at(response.data, paginator.next_url_path);
+        return typeof next === 'string' && next !== '' ? { next_url: next } : {};
+      }
+      case 'none':
+        return {};
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planSync, resolvePipeline } from '../../config/resolve.ts';
+import { parsePipelineConfig } from '../../config/pipeline.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { RestSource } from '../../sources/rest.ts';
+import { testSource } from '../../testing.ts';
+import { cliEnv, readExampleConfig, readRows, REST_SOURCE, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+
+let api: ExampleApi;
+let tokenApi: ExampleApi;
+beforeAll(async () => {
+  api = await startExampleApi({ datasets: { users: 120, orders: 70, products: 40, events: 33 } });
+  tokenApi = await startExampleApi({ datasets: { users: 30 }, token: 'rest-token-5d1e' });
+});
+afterAll(async () => {
+  await api?.close();
+  await tokenApi?.close();
+});
+
+/** The rest source's `source:` block for one endpoint of the test API. */
+const rest = (endpoint: Record<string, unknown>, extra: Record<string, unknown> = {}, url = api.url) => ({
+  name: 'rest',
+  stream: 'things',
+  base_url: url,
+  endpoints: { things: endpoint },
+  ...extra,
+});
+const dataOf = (result: Awaited<ReturnType<typeof testSource>>) => result.records.map((record) => record.data);
+
+describe('the declarative rest source (source.name: rest)', () => {
+  it('examples/declarative: three differently shaped endpoints sync end to end through the CLI, with no code', async () => {
+    const dir = tempDir();
+    const config = readExampleConfig('declarative');
+    config.name = unique('declarative');
+    config.source.base_url = api.url;
+    config.engine = { temporal: { task_queue: unique('declarative') } };
+    const result = await runBizon(['run', writeConfig(dir, config)], { cwd: dir, env: cliEnv() });
+    expect(result.code).toBe(0);
+    for (const stream of ['users', 'orders', 'products']) {
+      const rows = readRows(path.join(dir, 'output', `rest_${stream}.jsonl`));
+      expect(rows.map((row) => row.source_data)).toEqual(api.data[stream]);
+      expect(rows.map((row) => row.source_record_id)).toEqual(api.data[stream]!.map((item) => String(item.id)));
+    }
+  });
+
+  it.each([
+    ['page_number', { path: '/users', record_selector: 'items', paginator: { type: 'page_number', page_size: 25 } }, 5],
+    ['page_number with total_pages_path', { path: '/total-pages/users', record_selector: 'items', paginator: { type: 'page_number', size_param: 'per_page', page_size: 30, total_pages_path: 'total_pages' } }, 4],
+    ['offset', { path: '/offset/users', record_selector: 'items', paginator: { type: 'offset', limit: 50 } }, 3],
+    ['cursor in the body', { path: '/cursor/users', record_selector: 'items', paginator: { type: 'cursor', cursor_path: 'next_cursor', size_param: 'limit', page_size: 40 } }, 3],
+    ['cursor in a header', { path: '/cursor/users', record_selector: 'items', paginator: { type: 'cursor', cursor_header: 'X-Next-Cursor', size_param: 'limit', page_size: 40 } }, 3],
+    ['link_header', { path: '/link/users', params: { limit: 35 }, paginator: { type: 'link_header' } }, 4],
+    ['next_url', { path: '/next-url/users', params: { limit: 60 }, record_selector: 'results', paginator: { type: 'next_url' } }, 2],
+  ])('paginator %s: every record once, in order', async (_style, endpoint, pages) => {
+    const result = await testSource({ source: RestSource, config: rest(endpoint) });
+    expect(dataOf(result)).toEqual(api.data.users);
+    expect(result.pages).toHaveLength(pages);
+  });
+
+  it('writes the same records as the source class of the same API', async () => {
+    const declared = await testSource({ source: RestSource, config: rest({ path: '/rest/users', record_selector: 'data', paginator: { type: 'cursor', cursor_path: 'pagination.next_cursor', cursor_param: 'after', size_param: 'limit', page_size: 50 } }) });
+    const coded = await testSource({ source: REST_SOURCE, config: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50 } });
+    expect(declared.records.map(({ id, data }) => ({ id, data }))).toEqual(coded.records.map(({ id, data }) => ({ id, data })));
+    expect(declared.pages.length).toBe(coded.pages.length);
+  });
+
+  it('authentication: the configured api_key is sent; without it the API refuses, and the message says so', async () => {
+    const endpoint = { path: '/users', record_selector: 'items', paginator: { type: 'page_number', page_size: 100 } };
+    const authenticated = rest(endpoint, { authentication: { type: 'api_key', params: { token: 'BIZON_ENV_REST_TOKEN' } } }, tokenApi.url);
+    const result = await testSource({ source: RestSource, config: authenticated, env: { BIZON_ENV_REST_TOKEN: 'rest-token-5d1e' } });
+    expect(result.records).toHaveLength(30);
+    await expect(testSource({ source: RestSource, config: rest(endpoint, {}, tokenApi.url) })).rejects.toThrow(`HTTP 401 from GET ${tokenApi.url}/users?page=1&limit=100`);
+  });
+
+  it('incremental: the second run sends the watermark of the first in the configured parameter', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('declarative-incr'),
+      source: rest({ path: '/rest/users', record_selector: 'data', paginator: { type: 'cursor', cursor_path: 'pagination.next_cursor', cursor_param: 'after' }, incremental: { param: 'updated_since', cursor_field: 'updated_at' } }, { sync_mode: 'incremental', cursor_field: 'updated_at' }),
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('declarative-incr') } },
+    });
+    const first = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(first.code).toBe(0);
+    const lastRun = /watermark: last_run (\S+)/.exec(first.stderr)![1]!;
+    api.touch('users', [17, 18]);
+    const mark = api.requests.length;
+    const second = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('pages: 1 · records: 2');
+    // checkConnection() asks the endpoint once, unfiltered; then the one page of what changed.
+    expect(api.requests.slice(mark).filter((request) => request.path === '/rest/users').map((request) => request.query.updated_since)).toEqual([undefined, lastRun]);
+    expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['17', '18']);
+  });
+
+  it('requests_per_second of an endpoint paces that stream across the fleet', () => {
+    const pipeline = parsePipelineConfig({ name: 'paced', source: rest({ path: '/users', requests_per_second: 4 }), destination: { name: 'logger' } });
+    expect(planSync(resolvePipeline(pipeline, [])).rateLimit).toMatchObject({ requestsPerSecond: 4, fleetPacing: true });
+  });
+
+  it('a selector that finds nothing, a missing key and a shape it cannot express fail clearly, pointing to a source class', async () => {
+    await expect(testSource({ source: RestSource, config: rest({ path: '/users', record_selector: 'data.items' }) })).rejects.toThrow(
+      "record_selector 'data.items' of stream 'things' found nothing in the response of GET",
+    );
+    await expect(testSource({ source: RestSource, config: rest({ path: '/users', record_selector: 'items', primary_key: 'uuid' }) })).rejects.toThrow(
+      "Record 0 from GET", 
+    );
+    await expect(testSource({ source: RestSource, config: rest({ path: '/users', paginator: { type: 'graphql' } }) })).rejects.toThrow(/source\.endpoints\.things\.paginator\.type: .*page_number/);
+    const selector = await testSource({ source: RestSource, config: rest({ path: '/users', record_selector: 'items.0' }) }).catch((error: Error) => error.message);
+    expect(selector).toContain('a source class of your own (docs/sources.md)');
+    const pipeline = parsePipelineConfig({ name: 'typo', source: rest({ path: '/users' }, { stream: 'thing' }), destination: { name: 'logger' } });
+    expect(() => resolvePipeline(pipeline, [])).toThrow("source.stream: 'thing' is not one of endpoints (things)");
+  });
+});

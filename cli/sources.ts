@@ -1,13 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { loadCustomCode } from '../config/custom-code.ts';
 import { pipelineJsonSchema } from '../config/json-schema.ts';
-import { BUILTIN_SOURCES, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
+import { ANY_STREAM, BUILTIN_SOURCES, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
+
+const streamsText = (streams: string[]) => (streams.includes(ANY_STREAM) ? 'the endpoints of its config' : streams.join(', '));
 
 /** `bizon source list` */
 export async function sourceListCommand(options: { customSource: string[] }): Promise<number> {
-  for (const [name, cls] of Object.entries(BUILTIN_SOURCES)) process.stdout.write(`${name}\tbuilt-in\tstreams: ${cls.streams().join(', ')}\n`);
+  for (const [name, cls] of Object.entries(BUILTIN_SOURCES)) process.stdout.write(`${name}\tbuilt-in\tstreams: ${streamsText(cls.streams())}\n`);
   for (const source of await loadCustomCode(options.customSource)) {
-    process.stdout.write(`${sourceNamesOf(source).join(' | ')}\t${source.exportName} in ${source.file}\tstreams: ${source.cls.streams().join(', ')}\n`);
+    process.stdout.write(`${sourceNamesOf(source).join(' | ')}\t${source.exportName} in ${source.file}\tstreams: ${streamsText(source.cls.streams())}\n`);
   }
   return 0;
 }
@@ -17,7 +19,8 @@ export async function streamListCommand(sourceName: string, options: { customSou
   const customSources = await loadCustomCode(options.customSource);
   const candidates = customSources.length ? customSources.map((source) => source.cls) : [resolveSourceClass(sourceName, BUILTIN_SOURCES[sourceName]?.streams()[0] ?? '', [])];
   for (const cls of candidates) {
-    for (const stream of cls.streams()) process.stdout.write(`${stream}\t${supportsIncremental(cls) ? 'full_refresh, incremental' : 'full_refresh'}\n`);
+    if (cls.streams().includes(ANY_STREAM)) process.stdout.write(`(the endpoints of its config)\t${supportsIncremental(cls) ? 'full_refresh, incremental' : 'full_refresh'}\n`);
+    else for (const stream of cls.streams()) process.stdout.write(`${stream}\t${supportsIncremental(cls) ? 'full_refresh, incremental' : 'full_refresh'}\n`);
   }
   return 0;
 }

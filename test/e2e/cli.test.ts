@@ -120,6 +120,7 @@ describe('bizon CLI', () => {
     const sources = await runBizon(['source', 'list', '--custom-source', REST_SOURCE]);
     expect(sources.code).toBe(0);
     expect(sources.stdout).toContain('dummy\tbuilt-in\tstreams: creatures, plants');
+    expect(sources.stdout).toContain('rest\tbuilt-in\tstreams: the endpoints of its config');
     expect(sources.stdout).toContain(`rest_api_source | rest_api\tRestApiSource in ${REST_SOURCE}\tstreams: users, orders, products`);
     const streams = await runBizon(['stream', 'list', 'dummy']);
     expect(streams.stdout).toBe('creatures\tfull_refresh, incremental\nplants\tfull_refresh, incremental\n');

@@ -34,6 +34,21 @@ describe('bizon check and bizon dry-run, without Temporal', () => {
     expect(records.map((record) => record.data).sort((a, b) => a.id - b.id)).toEqual(apis.api.data[example.stream]);
   });
 
+  it('the declarative example: check and dry-run each of its streams, no source file', async () => {
+    const dir = tempDir();
+    const config = parse(readFileSync(path.join(ROOT, 'examples', 'declarative', 'config.yml'), 'utf8'));
+    config.source.base_url = apis.api.url;
+    const file = writeConfig(dir, config);
+    const checked = await runBizon(['check', file], { cwd: dir, env: noTemporal() });
+    expect(checked.stdout.match(/✔ checkConnection\(\): ok/g)).toHaveLength(3);
+    expect(checked.code).toBe(0);
+    for (const stream of ['users', 'orders', 'products']) {
+      const dried = await runBizon(['dry-run', file, '--stream', stream, '--pages', '100', '--output', 'ndjson'], { cwd: dir, env: noTemporal() });
+      expect(dried.code).toBe(0);
+      expect(dried.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).data)).toEqual(apis.api.data[stream]);
+    }
+  });
+
   it('dry-run stops at --pages, prints the first records of each page, and says the source has more', async () => {
     const dir = tempDir();
     const config = adaptExample(apis, EXAMPLE_CASES.find((example) => example.example === 'rest-api')!, dir);

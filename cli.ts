@@ -71,6 +71,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
     .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)
     .option('--result-json <path>', 'write the outcome (status, failure class, records, pages, duration, error) to this file as JSON')
+    .option('--metrics-port <port>', "serve Prometheus metrics of this command's worker on this port (or host:port) at /metrics")
     .action((config: string, options: RunOptions) =>
       run(async () => {
         const early = options.worker && !options.detach ? startTargetEarly(config) : undefined;
@@ -85,6 +86,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(logLevelOption('INFO'))
     .option('--task-queue <name>', 'task queue to poll (default: bizon)')
     .option('--namespace <name>', 'Temporal namespace (default: default)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics (bizon\'s and the Temporal SDK\'s) on this port (or host:port, e.g. 0.0.0.0:9464) at /metrics')
     .action((options) => run(async () => (await serviceHandlers()).workerCommand(options)));
 
   program

@@ -5,6 +5,7 @@ import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
 import { loadCustomCode } from './config/custom-code.ts';
+import type { SyncMetrics } from './activities/metrics.ts';
 import type { CustomSource } from './sources/registry.ts';
 
 /** How long a stopping worker lets the pages in flight finish before cancelling them. */
@@ -28,6 +29,8 @@ export interface BizonWorkerOptions {
   maxConcurrentActivities?: number;
   /** Payload encoding; by default the AES-GCM codec when `BIZON_CODEC_KEY` is set. */
   dataConverter?: DataConverter;
+  /** Where the activities count pages, records, retries and syncs (served by `--metrics-port`). */
+  metrics?: SyncMetrics;
 }
 
 /** A worker and the connection it owns. */
@@ -75,7 +78,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
     const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
     rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
   };
-  const activities = createSyncActivities({ customSources, ensureRateLimitedQueue });
+  const activities = createSyncActivities({ customSources, ensureRateLimitedQueue, ...(options.metrics ? { metrics: options.metrics } : {}) });
   try {
     const worker = await Worker.create({
       connection,

@@ -25,6 +25,7 @@ import type {
 } from '../workflows/types.ts';
 import type { Pagination, SourceIncrementalState, SourceSlice } from '../sources/models.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
+import type { SyncMetrics } from './metrics.ts';
 import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
 import { reserveRequestSlot } from './pacing.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
@@ -36,6 +37,8 @@ export interface SyncActivitiesOptions {
   customSources: readonly CustomSource[];
   /** Where secret references are resolved; the worker's environment by default. */
   env?: NodeJS.ProcessEnv;
+  /** Where the activities count what they do, for Prometheus (`bizon worker --metrics-port`). */
+  metrics?: SyncMetrics;
   /** Starts polling a rate-limited page queue on this worker (the worker provides it). */
   ensureRateLimitedQueue?: (taskQueue: string, requestsPerSecond: number) => Promise<void>;
 }
@@ -97,7 +100,12 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       secrets = context.resolved.secretValues;
       return await work(context);
     } catch (error) {
-      throw withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline.engine.retry, activity.info);
+      const failure = withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline.engine.retry, activity.info);
+      const attempts = contexts.get(input.syncRunId)?.resolved.sourceConfig.api_config.retry_limit;
+      // Retried, or final: a page, a prepare or a publish that fails for good fails its sync.
+      if (!failure.nonRetryable && (attempts === undefined || activity.info.attempt < attempts)) options.metrics?.attemptRetried(input.pipeline, failure, error);
+      else options.metrics?.syncOutcome(input.pipeline, 'failed');
+      throw failure;
     } finally {
       clearInterval(heartbeat);
     }
@@ -117,6 +125,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         await destination.checkConnection();
         await destination.prune?.(PUBLISHED_STAGING_TTL_MS);
         const total = await countRecords(source, resolved.secretValues);
+        options.metrics?.syncOutcome(input.pipeline, 'started');
         log.info('Sync prepared', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, total });
         return { total: typeof total === 'number' && Number.isFinite(total) ? total : null };
       });
@@ -124,7 +133,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
       return runForSync(input, async (context) => {
-        const read = await readPage(context, input, input.iteration, input.pagination, input.notBefore);
+        const read = await readPage(options.metrics, context, input, input.iteration, input.pagination, input.notBefore);
         await stagePage(context, input, read);
         return {
           nextPagination: read.nextPagination,
@@ -146,7 +155,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         input,
         (context) =>
           runPageBatch(input, start, {
-            read: (iteration, pagination) => readPage(context, input, iteration, pagination, null),
+            read: (iteration, pagination) => readPage(options.metrics, context, input, iteration, pagination, null),
             stage: (read) => stagePage(context, input, read),
             checkpoint: (progress) => {
               latest = progress;
@@ -172,6 +181,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
     async recordStreamState(input: RecordStreamStateInput): Promise<void> {
       await recordStreamState(Context.current().client, input);
+      const { event } = input;
+      if (event.kind === 'checkpoint' && event.status === 'cancelled' && input.destination) options.metrics?.syncCancelled(input.streamState.key, input.destination);
     },
 
     async ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void> {
@@ -196,6 +207,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       return runForSync(input, async ({ destination }) => {
         const outputs = await destination.finalize({ syncRunId: input.syncRunId, mode: input.mode });
         forget(input.syncRunId);
+        options.metrics?.syncOutcome(input.pipeline, 'succeeded');
+        options.metrics?.rowsPublished(input.pipeline, outputs.reduce((sum, output) => sum + output.records, 0));
         return outputs;
       });
     },
@@ -218,6 +231,7 @@ interface SourcePage {
 
 /** Calls the source for one page, after its pacing slot if any, and validates what it returned. */
 async function readPage(
+  metrics: SyncMetrics | undefined,
   { source, resolved }: SyncContext,
   input: Omit<ExtractPageInput, 'iteration' | 'pagination' | 'notBefore'>,
   iteration: number,
@@ -236,6 +250,7 @@ async function readPage(
     iteration,
     ...(input.slice ? { slice: input.slice.index } : {}),
   });
+  metrics?.pageRead(input.pipeline, page.records.length, sourceMs);
   return {
     iteration,
     page: { records: page.records, extractedAt },

@@ -6,7 +6,7 @@ import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED } from './common.ts';
-import { installLogger } from './logging.ts';
+import { installTelemetry } from './metrics.ts';
 import { connectTo } from './connect.ts';
 import { describeFailure } from './failure.ts';
 import { batchingTip, formatSummary, watchProgress } from './progress.ts';
@@ -23,6 +23,8 @@ export interface RunOptions {
   strictSecrets: boolean;
   /** Where to write the outcome as JSON, for the scheduler that called bizon. */
   resultJson?: string;
+  /** Serve Prometheus metrics of this command's worker here (`9464` or `host:port`). */
+  metricsPort?: string;
 }
 
 /** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
@@ -39,7 +41,7 @@ export async function runCommand(configFile: string, options: RunOptions, early?
 }
 
 async function runAndRecord(configFile: string, options: RunOptions, recorder: RunResultRecorder, early?: EarlyTarget): Promise<number> {
-  installLogger(options.logLevel);
+  const telemetry = await installTelemetry(options.logLevel, options.metricsPort);
   let prepared: PreparedSync | PreparedPipeline;
   try {
     prepared = await preparePipeline({
@@ -67,6 +69,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     worker?.shutdown();
     await workerRun?.catch(() => undefined);
     await client?.connection.close();
+    await telemetry.server?.close();
     // Everything the sync did is stored: the server finishes stopping after this command exits.
     target.embedded?.stopInBackground();
   };
@@ -84,7 +87,8 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     }
     if (options.worker && !options.detach) {
       // The worker loads its workflow code while the sync starts; the sync's first task waits for its poll.
-      workerReady = createWorker({ address: target.address, namespace: target.namespace, taskQueue: prepared.taskQueue, customSources: prepared.customSources }).then(
+      const workerOptions = { address: target.address, namespace: target.namespace, taskQueue: prepared.taskQueue, customSources: prepared.customSources };
+      workerReady = createWorker({ ...workerOptions, ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}) }).then(
         (created) => {
           worker = created;
           workerRun = created.run();

@@ -6,24 +6,29 @@ import { isListening, startDevServer } from '../engine/temporal-server.ts';
 import { LOCAL_RETENTION_DAYS } from '../engine/constants.ts';
 import { createWorker } from '../worker.ts';
 import { UsageError } from './common.ts';
-import { installLogger } from './logging.ts';
+import { installTelemetry } from './metrics.ts';
 import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
 
 /** `bizon worker`: a long-running worker. */
-export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string }): Promise<number> {
-  installLogger(options.logLevel);
+export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string; metricsPort?: string }): Promise<number> {
+  const telemetry = await installTelemetry(options.logLevel, options.metricsPort);
   const target = await resolveTemporalTarget(undefined, false);
   const worker = await createWorker({
     address: target.address,
     namespace: options.namespace ?? target.namespace,
     taskQueue: options.taskQueue,
     customSourceFiles: options.customSource,
+    ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}),
   });
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   process.stderr.write(`bizon worker polling task queue '${worker.worker.options.taskQueue}' on ${target.address}\n`);
-  await worker.run();
+  try {
+    await worker.run();
+  } finally {
+    await telemetry.server?.close();
+  }
   return 0;
 }
 

@@ -124,10 +124,10 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
  * trip of its own; it never rejects between two pages (which would fail the
  * workflow task): its error waits for the next `flush()`.
  */
-function streamStateRecorder(activities: SyncActivities, streamState: SyncPlan['streamState']) {
+function streamStateRecorder(activities: SyncActivities, streamState: SyncPlan['streamState'], destination: string) {
   let inFlight: Promise<void> = Promise.resolve();
   let pendingError: unknown;
-  const send = (event: StreamStateEvent) => activities.recordStreamState({ streamState: streamState!, event });
+  const send = (event: StreamStateEvent) => activities.recordStreamState({ streamState: streamState!, event, destination });
   return {
     /** Waits for the event in flight; throws its error, if it failed. */
     async flush(): Promise<void> {
@@ -218,7 +218,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   // The stream's state workflow keeps watermark and checkpoints beyond history retention. Syncs started by a
   // version without it (their plan has no streamState) keep to what they were doing, and so does their replay.
   const streamState = plan.streamState && patched(STREAM_STATE_PATCH) ? plan.streamState : undefined;
-  const state = streamStateRecorder(activities, streamState);
+  const state = streamStateRecorder(activities, streamState, pipeline.destination.name);
 
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {

@@ -328,6 +328,8 @@ export interface LoadSyncStateInput {
 export interface RecordStreamStateInput {
   streamState: NonNullable<SyncPlan['streamState']>;
   event: StreamStateEvent;
+  /** The sync's destination name, for the worker's metrics (absent in events of older versions). */
+  destination?: string;
 }
 
 export interface PrepareSyncResult {

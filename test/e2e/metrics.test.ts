@@ -1,0 +1,111 @@
+import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import { freePort } from '../../engine/temporal-server.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { cliEnv, PAGE_SOURCE, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
+
+const TOKEN = 'metrics-token-9b7c';
+let api: ExampleApi;
+beforeAll(async () => {
+  // Page 3's first ask is refused with 429 (Retry-After: 1), page 6's first two with 500.
+  api = await startExampleApi({
+    datasets: { users: 95 },
+    token: TOKEN,
+    fault: (request, log) => {
+      if (request.path !== '/users') return undefined;
+      const asked = log.filter((entry) => entry.path === '/users' && entry.query.page === request.query.page).length;
+      if (request.query.page === '3' && asked === 1) return { status: 429, headers: { 'retry-after': '1' } };
+      if (request.query.page === '6' && asked <= 2) return { status: 500 };
+      return undefined;
+    },
+  });
+});
+afterAll(() => api?.close());
+
+/** The value of one sample of the scrape, by metric name and label subset; 0 when absent. */
+function sample(scrape: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of scrape.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) total += Number(line.split(' ').at(-1));
+  }
+  return total;
+}
+
+async function waitForMetrics(url: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const scrape = await fetch(url).then((response) => response.text()).catch(() => undefined);
+    if (scrape !== undefined) return scrape;
+    if (attempt > 600) throw new Error(`no metrics at ${url}`);
+    await sleep(50);
+  }
+}
+
+describe('bizon worker --metrics-port', () => {
+  let worker: ChildProcess | undefined;
+  afterAll(() => worker?.kill('SIGKILL'));
+
+  it('serves counters that equal what the API saw: pages, records, retries by cause, syncs, rows; no secret, no query string', async () => {
+    const taskQueue = unique('metrics');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/metrics`;
+    worker = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--metrics-port', String(port)], {
+      env: cliEnv({ BIZON_ENV_METRICS_TOKEN: TOKEN }),
+    });
+    const before = await waitForMetrics(url);
+    expect(sample(before, 'bizon_pages_extracted_total')).toBe(0);
+
+    const client = await testClient();
+    try {
+      const name = unique('metrics');
+      const started = await startSync(client, {
+        config: {
+          name,
+          source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_METRICS_TOKEN' } } },
+          destination: { name: 'file', config: { directory: tempDir() } },
+          engine: { retry: { initial_interval: '100ms' } },
+        },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue,
+        checkSecrets: false,
+      });
+      const result = (await started.handle.result()) as SyncResult;
+      expect(result.records).toBe(95);
+
+      const scrape = await waitForMetrics(url);
+      const labels = { pipeline: name, source: 'my_source', stream: 'users', destination: 'file' };
+      const answered = (status: number) => api.requests.filter((request) => request.path === '/users' && request.status === status).length;
+      expect(sample(scrape, 'bizon_pages_extracted_total', labels)).toBe(answered(200));
+      expect(answered(200)).toBe(10);
+      expect(sample(scrape, 'bizon_records_extracted_total', labels)).toBe(95);
+      expect(sample(scrape, 'bizon_retries_total', { ...labels, cause: 'rate_limited' })).toBe(answered(429));
+      expect(sample(scrape, 'bizon_retries_total', { ...labels, cause: 'server_error' })).toBe(answered(500));
+      expect([answered(429), answered(500)]).toEqual([1, 2]);
+      expect(sample(scrape, 'bizon_retry_after_seconds_total', labels)).toBe(1);
+      expect(sample(scrape, 'bizon_page_duration_seconds_count', labels)).toBe(10);
+      expect(sample(scrape, 'bizon_syncs_total', { ...labels, outcome: 'started' })).toBe(1);
+      expect(sample(scrape, 'bizon_syncs_total', { ...labels, outcome: 'succeeded' })).toBe(1);
+      expect(sample(scrape, 'bizon_rows_published_total', labels)).toBe(95);
+      // The Temporal SDK's own worker metrics are in the same scrape.
+      expect(scrape).toMatch(/^temporal_\w+/m);
+      expect(scrape).not.toContain(TOKEN);
+      expect(scrape.split('\n').filter((line) => line.startsWith('bizon_')).some((line) => line.includes('?'))).toBe(false);
+
+      // A sync that fails (a 401: not retried) is counted as failed.
+      const failing = await startSync(client, {
+        config: { name: `${name}-401`, source: { name: 'my_source', stream: 'users', api_url: api.url }, destination: { name: 'logger' } },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue,
+      });
+      await expect(failing.handle.result()).rejects.toThrow();
+      const failed = { pipeline: `${name}-401`, destination: 'logger' };
+      expect(sample(await waitForMetrics(url), 'bizon_syncs_total', { ...failed, outcome: 'failed' })).toBe(1);
+      expect(sample(await waitForMetrics(url), 'bizon_retries_total', failed)).toBe(0);
+    } finally {
+      await client.connection.close();
+    }
+  });
+});

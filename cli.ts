@@ -55,6 +55,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError()
     .hook('preAction', (command) => loadEnvFiles(command.opts<{ envFile: string[] }>().envFile));
   const customSourceOption = () => new Option('--custom-source <file>', 'a .ts/.js file of custom sources (repeatable)').argParser(collect).default([]);
+  const logFormatOption = () =>
+    new Option('--log-format <format>', "text | json: the worker's log lines as JSON objects (time, level, message, workflow and run ids, activity, attempt, pipeline, stream)")
+      .choices(['text', 'json'])
+      .default('text');
   const logLevelOption = (fallback: LogLevel) => new Option('--log-level <level>', 'TRACE | DEBUG | INFO | WARN | ERROR').argParser(parseLogLevel).default(fallback);
   const run = (action: () => Promise<number>) => action().then(setExit);
 
@@ -72,6 +76,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)
     .option('--result-json <path>', 'write the outcome (status, failure class, records, pages, duration, error) to this file as JSON')
     .option('--metrics-port <port>', "serve Prometheus metrics of this command's worker on this port (or host:port) at /metrics")
+    .addOption(logFormatOption())
     .action((config: string, options: RunOptions) =>
       run(async () => {
         const early = options.worker && !options.detach ? startTargetEarly(config) : undefined;
@@ -87,6 +92,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--task-queue <name>', 'task queue to poll (default: bizon)')
     .option('--namespace <name>', 'Temporal namespace (default: default)')
     .option('--metrics-port <port>', 'serve Prometheus metrics (bizon\'s and the Temporal SDK\'s) on this port (or host:port, e.g. 0.0.0.0:9464) at /metrics')
+    .addOption(logFormatOption())
     .action((options) => run(async () => (await serviceHandlers()).workerCommand(options)));
 
   program

@@ -263,7 +263,8 @@ async function readPage(
 }
 
 /** Stages a page, keyed by (sync run, iteration): staging it again replaces it. */
-async function stagePage({ destination }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
+async function stagePage({ destination, resolved }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
+  log.debug('Page read', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, iteration: read.iteration, records: read.recordCount, ...(input.slice ? { slice: input.slice.index } : {}) });
   await destination.write({
     syncRunId: input.syncRunId,
     iteration: read.iteration,

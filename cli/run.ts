@@ -6,6 +6,7 @@ import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { createWorker, type BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED } from './common.ts';
+import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
 import { connectTo } from './connect.ts';
 import { describeFailure } from './failure.ts';
@@ -25,6 +26,8 @@ export interface RunOptions {
   resultJson?: string;
   /** Serve Prometheus metrics of this command's worker here (`9464` or `host:port`). */
   metricsPort?: string;
+  /** The worker's log lines as JSON objects. */
+  logFormat?: LogFormat;
 }
 
 /** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
@@ -41,7 +44,7 @@ export async function runCommand(configFile: string, options: RunOptions, early?
 }
 
 async function runAndRecord(configFile: string, options: RunOptions, recorder: RunResultRecorder, early?: EarlyTarget): Promise<number> {
-  const telemetry = await installTelemetry(options.logLevel, options.metricsPort);
+  const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat);
   let prepared: PreparedSync | PreparedPipeline;
   try {
     prepared = await preparePipeline({

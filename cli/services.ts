@@ -6,12 +6,13 @@ import { isListening, startDevServer } from '../engine/temporal-server.ts';
 import { LOCAL_RETENTION_DAYS } from '../engine/constants.ts';
 import { createWorker } from '../worker.ts';
 import { UsageError } from './common.ts';
+import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
 import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
 
 /** `bizon worker`: a long-running worker. */
-export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string; metricsPort?: string }): Promise<number> {
-  const telemetry = await installTelemetry(options.logLevel, options.metricsPort);
+export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string; metricsPort?: string; logFormat?: LogFormat }): Promise<number> {
+  const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat);
   const target = await resolveTemporalTarget(undefined, false);
   const worker = await createWorker({
     address: target.address,

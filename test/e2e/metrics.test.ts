@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
@@ -9,9 +9,14 @@ import { cliEnv, PAGE_SOURCE, spawnBizon, tempDir, testClient, unique } from '..
 
 const TOKEN = 'metrics-token-9b7c';
 let api: ExampleApi;
-beforeAll(async () => {
-  // Page 3's first ask is refused with 429 (Retry-After: 1), page 6's first two with 500.
-  api = await startExampleApi({
+beforeEach(async () => {
+  api = await faultyApi();
+});
+afterEach(() => api?.close());
+
+/** 95 users behind a token; page 3's first ask is refused with 429 (Retry-After: 1), page 6's first two with 500. */
+function faultyApi(): Promise<ExampleApi> {
+  return startExampleApi({
     datasets: { users: 95 },
     token: TOKEN,
     fault: (request, log) => {
@@ -22,8 +27,7 @@ beforeAll(async () => {
       return undefined;
     },
   });
-});
-afterAll(() => api?.close());
+}
 
 /** The value of one sample of the scrape, by metric name and label subset; 0 when absent. */
 function sample(scrape: string, name: string, labels: Record<string, string> = {}): number {
@@ -107,5 +111,45 @@ describe('bizon worker --metrics-port', () => {
     } finally {
       await client.connection.close();
     }
+  });
+
+  it('--log-format json: every line is a JSON object with the sync\'s context; a token given as a reference never appears', async () => {
+    const taskQueue = unique('json-logs');
+    const logged = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'DEBUG', '--log-format', 'json'], {
+      env: cliEnv({ BIZON_ENV_METRICS_TOKEN: TOKEN }),
+    });
+    let stderr = '';
+    logged.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => logged.once('exit', resolve));
+    const client = await testClient();
+    try {
+      const name = unique('json-logs');
+      const started = await startSync(client, {
+        config: {
+          name,
+          source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_METRICS_TOKEN' } } },
+          destination: { name: 'logger' },
+          engine: { retry: { initial_interval: '100ms' } },
+        },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue,
+        checkSecrets: false,
+      });
+      await started.handle.result();
+    } finally {
+      await client.connection.close();
+      logged.kill('SIGTERM');
+      await exited;
+    }
+    // The worker's own lines: bizon's banner is the one line that is not the SDK log.
+    const lines = stderr.trimEnd().split('\n').filter((line) => !line.startsWith('bizon worker polling'));
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.length).toBeGreaterThan(10);
+    const page = entries.find((entry) => entry.message === 'Page read' && entry.iteration === 6);
+    expect(page).toMatchObject({ level: 'DEBUG', stream: 'users', records: 10, activityType: 'extractPage', workflowType: 'syncWorkflow' });
+    expect(page?.workflowId).toMatch(/^bizon-sync:json-logs-/);
+    expect(page?.attempt).toBe(3); // page 6 was answered 500 twice first
+    expect(entries.every((entry) => typeof entry.time === 'string' && typeof entry.level === 'string')).toBe(true);
+    expect(stderr).not.toContain(TOKEN);
   });
 });

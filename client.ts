@@ -167,7 +167,7 @@ function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSou
   if (request.reset) pipeline.source.reset = true;
   if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
   const resolved = resolvePipeline(pipeline, customSources);
-  if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);
+  if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}) }, process.env);
   const literal = [...findLiteralCredentials(pipeline.source), ...findLiteralDestinationCredentials(pipeline.destination.config)];
   const warnings = literal.map(
     (path) => `${path} is written in the config: it would be stored in Temporal's history. Pass it as a reference (BIZON_ENV_<NAME> or \${env://NAME}).`,

@@ -24,6 +24,7 @@ import type {
   SyncState,
 } from '../workflows/types.ts';
 import type { Pagination, SourceIncrementalState, SourceSlice } from '../sources/models.ts';
+import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import type { SyncMetrics } from './metrics.ts';
 import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
@@ -103,8 +104,19 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       const failure = withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline.engine.retry, activity.info);
       const attempts = contexts.get(input.syncRunId)?.resolved.sourceConfig.api_config.retry_limit;
       // Retried, or final: a page, a prepare or a publish that fails for good fails its sync.
-      if (!failure.nonRetryable && (attempts === undefined || activity.info.attempt < attempts)) options.metrics?.attemptRetried(input.pipeline, failure, error);
+      const retried = !failure.nonRetryable && (attempts === undefined || activity.info.attempt < attempts);
+      if (retried) options.metrics?.attemptRetried(input.pipeline, failure, error);
       else options.metrics?.syncOutcome(input.pipeline, 'failed');
+      const alerting = input.pipeline.alerting;
+      if (retried && alerting?.on.includes('retried') && activity.info.attempt === alerting.retries_above) {
+        const { workflowExecution, activityId, taskQueue } = activity.info;
+        await raiseRetriedAlert(
+          activity.client,
+          { pipeline: input.pipeline, workflowId: workflowExecution?.workflowId ?? '', runId: workflowExecution?.runId ?? '', cause: failure.message, records: 0, pages: 0 },
+          activityId,
+          taskQueue,
+        );
+      }
       throw failure;
     } finally {
       clearInterval(heartbeat);
@@ -112,6 +124,10 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   }
 
   return {
+    async sendAlert(input) {
+      await sendAlert(input, env);
+    },
+
     async prepareSync(input) {
       return runForSync(input, async ({ source, destination, resolved }): Promise<PrepareSyncResult> => {
         const [ok, reason] = await source.checkConnection();

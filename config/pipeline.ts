@@ -78,11 +78,27 @@ const SyncKeyPart = z
   .min(1)
   .regex(/^[^'"\\:*]+$/, "must not contain quotes, backslashes, ':' or '*' (it is part of the sync's workflow id)");
 
+/** `alerting`: a webhook told when a sync fails (and, if asked, when it is retried or succeeds). bizon's shape. */
+export const AlertingConfig = z.strictObject({
+  type: z.enum(['webhook', 'slack']).default('webhook').describe('webhook (Slack-compatible JSON, with a bizon field of details) or slack (the same)'),
+  config: z.strictObject({
+    webhook_url: z.string().min(1).describe('Where alerts are POSTed (a secret reference: BIZON_ENV_SLACK_WEBHOOK)'),
+  }),
+  on: z
+    .array(z.enum(['failed', 'retried', 'succeeded']))
+    .min(1)
+    .default(['failed'])
+    .describe('The events that alert: failed (default), retried (a page retried more than retries_above times), succeeded'),
+  retries_above: z.number().int().min(1).default(3).describe('With on: [retried]: alert when one page or publish has failed this many times and is tried again'),
+});
+export type AlertingConfig = z.infer<typeof AlertingConfig>;
+
 export const PipelineConfig = z.strictObject({
   name: SyncKeyPart.describe('Pipeline name'),
   source: z.looseObject({ name: SyncKeyPart, stream: SyncKeyPart }),
   destination: DestinationBlock,
   engine: EngineConfig.prefault({}),
+  alerting: AlertingConfig.optional().describe('A webhook (Slack) told when a sync fails'),
 });
 export type PipelineConfig = z.infer<typeof PipelineConfig>;
 

@@ -8,12 +8,15 @@ import {
   log,
   makeContinueAsNewFunc,
   patched,
+  ParentClosePolicy,
   proxyActivities,
+  startChild,
   setHandler,
   upsertMemo,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { alertWorkflow, alertWorkflowId } from './alert.ts';
 import type {
   ExtractPageInput,
   ExtractPageResult,
@@ -220,6 +223,21 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   const streamState = plan.streamState && patched(STREAM_STATE_PATCH) ? plan.streamState : undefined;
   const state = streamStateRecorder(activities, streamState, pipeline.destination.name);
 
+  /** Starts the delivery of an alert, when the pipeline asks for this event; never waits for it, never fails the sync. */
+  async function raiseAlert(event: 'failed' | 'succeeded', cause: string | null): Promise<void> {
+    if (!pipeline.alerting?.on.includes(event)) return;
+    const { workflowId, runId } = workflowInfo();
+    try {
+      await startChild(alertWorkflow, {
+        workflowId: alertWorkflowId(workflowId, runId, event),
+        args: [{ pipeline, event, workflowId, runId, cause, records: checkpoint.records, pages: checkpoint.iteration }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    } catch (alertError) {
+      log.warn('Could not start the alert', { event, error: String(alertError) });
+    }
+  }
+
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {
     if (!input.checkpoint) {
@@ -395,6 +413,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       at: new Date().toISOString(),
     });
     status = 'succeeded';
+    await raiseAlert('succeeded', null);
     return {
       pipeline: pipeline.name,
       source: pipeline.source.name,
@@ -423,6 +442,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     // The exact place it stopped; the staged pages stay for the next run to resume from.
     await CancellationScope.nonCancellable(async () => {
       upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
+      if (ended === 'failed') await raiseAlert('failed', rootMessage(error));
       await state.settle();
       if (checkpoint.iteration > 0) {
         await state.record({ kind: 'checkpoint', checkpoint: snapshot(checkpoint), status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
@@ -432,4 +452,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     });
     throw error;
   }
+}
+
+/** The message at the bottom of a failure's cause chain (an activity's own error), for an alert. */
+function rootMessage(error: unknown): string {
+  let current = error as { message?: string; cause?: unknown } | undefined;
+  while (current && typeof current === 'object' && current.cause && typeof current.cause === 'object') current = current.cause as typeof current;
+  return String(current?.message ?? error);
 }

@@ -341,7 +341,21 @@ export interface FinalizeSyncInput extends ActivityInput {
 }
 
 /** The activities the sync workflow calls. */
+/** What an alert tells (`alerting` of a pipeline): delivered by `alertWorkflow`. */
+export interface AlertInput {
+  pipeline: PipelineConfig;
+  event: 'failed' | 'retried' | 'succeeded';
+  workflowId: string;
+  runId: string;
+  /** Why: the failure's message (redacted like every failure). */
+  cause: string | null;
+  records: number;
+  pages: number;
+}
+
 export interface SyncActivities {
+  /** Posts an alert to the pipeline's webhook (Slack-compatible JSON). */
+  sendAlert(input: AlertInput): Promise<void>;
   prepareSync(input: ActivityInput): Promise<PrepareSyncResult>;
   extractPage(input: ExtractPageInput): Promise<ExtractPageResult>;
   /** Several pages in one activity, checkpointed by heartbeat after each (`engine.pages_per_activity`). */

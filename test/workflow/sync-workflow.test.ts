@@ -36,6 +36,7 @@ interface StubOptions {
 function stubActivities(options: StubOptions) {
   const calls = { extracted: [] as ExtractPageInput[], batches: [] as ExtractPagesInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], recorded: [] as StreamStateEvent[], prepared: 0 };
   const activities: SyncActivities = {
+    async sendAlert() {},
     async loadSyncState() {
       return options.previous ?? { watermark: null, resumable: null, source: 'none' };
     },

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import { freePort } from '../../engine/temporal-server.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { alertWorkflowId } from '../../workflows/alert.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { PAGE_SOURCE, quietWorkerLogs, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+
+quietWorkerLogs();
+
+/** A local webhook receiver: every alert POSTed to it, parsed. */
+let received: Array<{ text: string; bizon: Record<string, unknown> }>;
+let receiver: Server;
+let receiverUrl: string;
+let api: ExampleApi;
+let engine: TestEngine;
+
+async function body(request: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of request) text += String(chunk);
+  return text;
+}
+
+beforeAll(async () => {
+  received = [];
+  receiver = createServer((request, response) => {
+    void body(request).then((text) => {
+      received.push(JSON.parse(text));
+      response.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/T000/B000/secret-part`;
+  process.env.BIZON_ENV_ALERT_HOOK = receiverUrl;
+  process.env.BIZON_UI_URL = 'http://127.0.0.1:8233';
+  api = await startExampleApi({ datasets: { users: 30 }, token: 'alerts-token-1f' });
+  engine = await startTestEngine([PAGE_SOURCE], 'alerts');
+});
+afterAll(async () => {
+  await engine?.stop();
+  await api?.close();
+  await new Promise<void>((resolve) => receiver.close(() => resolve()));
+});
+
+async function run(name: string, extra: Record<string, unknown>, token = 'alerts-token-1f') {
+  process.env.BIZON_ENV_ALERTS_TOKEN = token;
+  const started = await startSync(engine.client, {
+    config: {
+      name,
+      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_ALERTS_TOKEN' } } },
+      destination: { name: 'file', config: { directory: tempDir() } },
+      ...extra,
+    },
+    customSourceFiles: [PAGE_SOURCE],
+    taskQueue: engine.taskQueue,
+  });
+  const outcome = await started.handle.result().then(
+    (result) => ({ result: result as SyncResult, error: undefined }),
+    (error: Error) => ({ result: undefined, error }),
+  );
+  return { ...outcome, workflowId: started.workflowId, runId: started.runId! };
+}
+
+describe('alerting: a webhook told when a sync fails', () => {
+  it('a failed sync sends exactly one alert, with the pipeline, stream, cause and Web UI link; the webhook URL shows nowhere', async () => {
+    const name = unique('alert-failed');
+    const sync = await run(name, { alerting: { type: 'slack', config: { webhook_url: 'BIZON_ENV_ALERT_HOOK' } } }, 'a-wrong-token');
+    expect(sync.error).toBeDefined();
+    await engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed')).result();
+    const alerts = received.filter((alert) => alert.bizon.pipeline === name);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.bizon).toMatchObject({ event: 'failed', stream: 'users', source: 'my_source', workflow_id: sync.workflowId, run_id: sync.runId });
+    expect(String(alerts[0]!.bizon.cause)).toMatch(/^HTTP 401 from GET /);
+    expect(alerts[0]!.bizon.web_ui).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(sync.workflowId)}/${sync.runId}/history`);
+    expect(alerts[0]!.text).toContain(`✖ bizon sync failed: ${name} (my_source/users)`);
+    const history = JSON.stringify(await engine.client.workflow.getHandle(sync.workflowId).fetchHistory());
+    expect(history).not.toContain('secret-part');
+  });
+
+  it('on: [retried]: a page failing more than retries_above times alerts once, and the sync goes on', async () => {
+    const flaky = await startExampleApi({
+      datasets: { users: 30 },
+      fault: (request, log) => (request.path === '/users' && request.query.page === '2' && log.filter((entry) => entry.query.page === '2').length <= 3 ? { status: 503 } : undefined),
+    });
+    try {
+      const name = unique('alert-retried');
+      const started = await startSync(engine.client, {
+        config: {
+          name,
+          source: { name: 'my_source', stream: 'users', api_url: flaky.url, page_size: 10 },
+          destination: { name: 'logger' },
+          engine: { retry: { initial_interval: '100ms' } },
+          alerting: { config: { webhook_url: 'BIZON_ENV_ALERT_HOOK' }, on: ['retried'], retries_above: 2 },
+        },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue: engine.taskQueue,
+      });
+      expect(((await started.handle.result()) as SyncResult).records).toBe(30);
+      // Page 2's activity: the second extractPage the sync scheduled. Its alert has an id of its own.
+      const { events } = await engine.client.workflow.getHandle(started.workflowId).fetchHistory();
+      const pages = events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'extractPage');
+      const activityId = pages[1]!.activityTaskScheduledEventAttributes!.activityId!;
+      const { runId } = await engine.client.workflow.getHandle(started.workflowId).describe();
+      await engine.client.workflow.getHandle(alertWorkflowId(started.workflowId, runId, 'retried', activityId)).result();
+      const sent = received.filter((alert) => alert.bizon.pipeline === name);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]!.bizon).toMatchObject({ event: 'retried', stream: 'users' });
+      expect(String(sent[0]!.bizon.cause)).toMatch(/^HTTP 503 from GET .*page=2/);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('without alerting, a failed sync alerts nobody', async () => {
+    const sync = await run(unique('alert-off'), {}, 'a-wrong-token');
+    expect(sync.error).toBeDefined();
+    await expect(engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed')).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it('a receiver that is down neither fails nor holds the sync: the alert is retried on its own', async () => {
+    const name = unique('alert-down');
+    process.env.BIZON_ENV_DEAD_HOOK = `http://127.0.0.1:${await freePort()}/nobody-listens`;
+    const sync = await run(name, { alerting: { config: { webhook_url: 'BIZON_ENV_DEAD_HOOK' }, on: ['succeeded', 'failed'] } });
+    expect(sync.result?.records).toBe(30);
+    // The sync has ended; its alert is still trying to reach the receiver.
+    const alert = engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'succeeded'));
+    expect((await alert.describe()).status.name).toBe('RUNNING');
+    await alert.terminate('test over');
+  });
+});

@@ -75,7 +75,7 @@ describe('bad inputs end quickly with a message naming the problem', () => {
 
   it('an unknown source without --custom-source', async () => {
     const result = await run(pipeline({}), { customSource: null });
-    expect(result.stderr).toContain("Unknown source 'my_source'. Built-in sources: dummy. For your own source, pass its file: --custom-source ./my_source.ts");
+    expect(result.stderr).toContain("Unknown source 'my_source'. Built-in sources: dummy, rest. For your own source, pass its file: --custom-source ./my_source.ts");
     expect(result.code).toBe(2);
   });
 

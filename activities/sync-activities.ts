@@ -4,6 +4,7 @@ import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
 import { NonRetryableError } from '../errors.ts';
 import { validateIteration, validateSlices, type ValidatedRecord } from '../sources/iteration.ts';
+import { callGetRecordsAfter } from '../sources/read-pages.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
@@ -23,7 +24,7 @@ import type {
   SyncActivities,
   SyncState,
 } from '../workflows/types.ts';
-import type { Pagination, SourceIncrementalState, SourceSlice } from '../sources/models.ts';
+import type { Pagination, SourceIncrementalState } from '../sources/models.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import type { SyncMetrics } from './metrics.ts';
@@ -258,7 +259,7 @@ async function readPage(
   if (slot !== null && slot > Date.now()) await sleep(slot - Date.now());
   const extractedAt = new Date();
   const slice = input.slice?.slice;
-  const raw = input.incrementalState ? await callGetRecordsAfter(source, input.incrementalState, pagination ?? undefined, slice) : await source.get(pagination ?? undefined, slice);
+  const raw = input.incrementalState ? await callGetRecordsAfter(source, incrementalStateOf(input.incrementalState), pagination ?? undefined, slice) : await source.get(pagination ?? undefined, slice);
   const sourceMs = Date.now() - extractedAt.getTime();
   const page = validateIteration(raw, {
     source: input.pipeline.source.name,
@@ -297,13 +298,6 @@ function incrementalStateOf(state: IncrementalStateJson): SourceIncrementalState
     ...(state.cursorField ? { cursorField: state.cursorField } : {}),
     ...(state.runStartedAt ? { runStartedAt: new Date(state.runStartedAt) } : {}),
   };
-}
-
-async function callGetRecordsAfter(source: AbstractSource, state: IncrementalStateJson, pagination: Pagination | undefined, slice: SourceSlice | undefined) {
-  if (typeof source.getRecordsAfter !== 'function') {
-    throw new NonRetryableError(`${source.constructor.name} has no getRecordsAfter(); it cannot run with sync_mode: incremental`);
-  }
-  return source.getRecordsAfter(incrementalStateOf(state), pagination, slice);
 }
 
 /** The optional total, for the progress line: a failure to count never blocks the sync. */

@@ -55,9 +55,10 @@ export async function* readSourcePages(source: AbstractSource, options: ReadSour
   }
 }
 
-async function callGetRecordsAfter(source: AbstractSource, state: SourceIncrementalState, pagination: Pagination | undefined, slice: SourceSlice | undefined) {
+/** `getRecordsAfter()` of a source, refused clearly (not retried) when the source has none. */
+export async function callGetRecordsAfter(source: AbstractSource, state: SourceIncrementalState, pagination: Pagination | undefined, slice: SourceSlice | undefined) {
   if (typeof source.getRecordsAfter !== 'function') {
-    throw new NonRetryableError(`${source.constructor.name} has no getRecordsAfter(); it cannot read what changed since a time (sync_mode: incremental)`);
+    throw new NonRetryableError(`${source.constructor.name} has no getRecordsAfter(); it cannot run with sync_mode: incremental`);
   }
   return source.getRecordsAfter(state, pagination, slice);
 }

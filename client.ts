@@ -12,7 +12,7 @@ import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PRO
 import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { loadCustomCode } from './config/custom-code.ts';
 import type { CustomSource } from './sources/registry.ts';
-import { recordStreamStateSignal } from './workflows/state.ts';
+import { readStreamStateUpdate, recordStreamStateSignal } from './workflows/state.ts';
 import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
@@ -547,4 +547,16 @@ export async function resetStream(client: Client, pipeline: PipelineConfig): Pro
     signalArgs: [{ kind: 'reset', at: new Date().toISOString() }],
   });
   return { lastRun: memo.last_run ?? null, maxCursorValue: memo.max_cursor_value ?? null, checkpointPage: memo.checkpoint?.iteration ?? null };
+}
+
+/**
+ * Waits (at most `timeoutMs`) until a stream's state workflow has handled every event recorded before — its
+ * memo, what the Web UI and `bizon stream reset` read, then shows them. A process about to stop the only
+ * worker of the queue calls it, so the last event is not left waiting for the next worker.
+ */
+export async function settleStreamState(client: Client, pipeline: PipelineConfig, timeoutMs = 5000): Promise<void> {
+  const update = client.workflow.getHandle(streamStateWorkflowId(pipeline)).executeUpdate(readStreamStateUpdate);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([update.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
 }

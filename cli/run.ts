@@ -72,7 +72,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     worker?.shutdown();
     await workerRun?.catch(() => undefined);
     await client?.connection.close();
-    await telemetry.server?.close();
+    await telemetry.close();
     // Everything the sync did is stored: the server finishes stopping after this command exits.
     target.embedded?.stopInBackground();
   };

@@ -28,7 +28,7 @@ export async function workerCommand(options: { customSource: string[]; logLevel:
   try {
     await worker.run();
   } finally {
-    await telemetry.server?.close();
+    await telemetry.close();
   }
   return 0;
 }

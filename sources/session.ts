@@ -1,4 +1,5 @@
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Authenticator } from './auth.ts';
 import { HttpError, NetworkError, RateLimitError } from '../errors.ts';
 
@@ -10,6 +11,15 @@ const BODY_EXCERPT_CHARS = 300;
  * source file gets its own copy of this module.
  */
 const LAST_ERROR = Symbol.for('bizon-temporal.session.lastError');
+
+/** How a session hides secrets in what its spans say (set by the worker, which knows the resolved secrets). */
+const REDACT = Symbol.for('bizon-temporal.session.redact');
+const SPAN = Symbol('bizon-temporal.session.span');
+
+/** Makes `session`'s request spans pass their URL path through `redact` (a secret may sit in a path). */
+export function redactSessionSpans(session: AxiosInstance, redact: (text: string) => string): void {
+  (session as unknown as Record<symbol, unknown>)[REDACT] = redact;
+}
 
 /** The last error `session` raised, if any. */
 export function lastSessionError(session: AxiosInstance): Error | undefined {
@@ -101,18 +111,71 @@ export interface SessionOptions {
 export function createSession(options: SessionOptions): AxiosInstance {
   const session = axios.create({ timeout: options.timeoutMs, validateStatus: (status) => status >= 200 && status < 300 });
   let authenticator: Promise<Authenticator | undefined> | undefined;
+  // Request interceptors run last-registered first: this one runs after the authenticator, as the request leaves.
+  session.interceptors.request.use((request) => startRequestSpan(session, request));
   session.interceptors.request.use(async (request) => {
     authenticator ??= Promise.resolve(options.authenticator?.());
     const auth = await authenticator;
     return auth ? auth.apply(request) : request;
   });
   session.interceptors.response.use(
-    (response) => response,
+    (response) => {
+      endRequestSpan(response.config, response.status);
+      return response;
+    },
     (error: unknown) => {
+      if (axios.isAxiosError(error) && error.config) endRequestSpan(error.config, error.response?.status, error.code);
       const mapped = toSourceHttpError(error);
       (session as unknown as Record<symbol, Error>)[LAST_ERROR] = mapped;
       return Promise.reject(mapped);
     },
   );
   return session;
+}
+
+/**
+ * A client span per request, a child of the page being read when tracing is
+ * on (a no-op otherwise): method, host, port and path; never the query string
+ * or a header.
+ */
+function startRequestSpan(session: AxiosInstance, request: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
+  const tracer = trace.getTracer('bizon-temporal');
+  const method = (request.method ?? 'get').toUpperCase();
+  let url: URL | undefined;
+  try {
+    url = new URL(axios.getUri(request));
+  } catch {
+    url = undefined;
+  }
+  const redact = (session as unknown as Record<symbol, ((text: string) => string) | undefined>)[REDACT] ?? ((text: string) => text);
+  const span = tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: url
+        ? {
+            'http.request.method': method,
+            'server.address': url.hostname,
+            'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+            'url.scheme': url.protocol.replace(/:$/, ''),
+            'url.path': redact(url.pathname),
+          }
+        : { 'http.request.method': method },
+    },
+    context.active(),
+  );
+  (request as unknown as Record<symbol, Span>)[SPAN] = span;
+  return request;
+}
+
+function endRequestSpan(request: InternalAxiosRequestConfig, status: number | undefined, code?: string): void {
+  const span = (request as unknown as Record<symbol, Span | undefined>)[SPAN];
+  if (!span) return;
+  if (status !== undefined) span.setAttribute('http.response.status_code', status);
+  if (status === undefined || status >= 400) {
+    const type = status !== undefined ? String(status) : (code ?? 'request_failed');
+    span.setAttribute('error.type', type);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+  }
+  span.end();
 }

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Resource } from '@opentelemetry/resources';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
+import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
+import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
+import { PACKAGE_ROOT } from './package-root.ts';
+
+/**
+ * OpenTelemetry tracing of this process, on when `OTEL_EXPORTER_OTLP_ENDPOINT`
+ * (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set: spans are exported over
+ * OTLP/HTTP (JSON), with the exporter's usual variables (`OTEL_EXPORTER_OTLP_HEADERS`,
+ * `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`).
+ */
+export interface Tracing {
+  readonly resource: Resource;
+  readonly spanProcessor: SpanProcessor;
+  /** Sends the spans not yet exported and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+let active: Tracing | undefined;
+/** How long a stopping command waits for its last spans to be sent. */
+const SHUTDOWN_EXPORT_MS = 5000;
+const EXPORT_WARNING_EVERY_MS = 60_000;
+
+/** Whether the environment asks for traces. */
+export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/**
+ * Starts exporting traces when the environment asks for them (once per
+ * process); the SDK is loaded only then. Returns the tracing in effect.
+ */
+export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
+  if (active || !tracingRequested(env)) return active;
+  const [{ NodeTracerProvider }, { BatchSpanProcessor }, { Resource, detectResourcesSync, envDetectorSync }, { OTLPTraceExporter }, { setGlobalErrorHandler }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/core'),
+  ]);
+  const version = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override these defaults.
+  const resource = Resource.default()
+    .merge(new Resource({ 'service.name': 'bizon-temporal', 'service.version': version }))
+    .merge(detectResourcesSync({ detectors: [envDetectorSync] }));
+  const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  // Registered globally: the Temporal interceptors and the HTTP session find the tracer there.
+  provider.register();
+  const endpoint = originOf(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || '');
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
+  if (protocol && protocol !== 'http/json') {
+    process.stderr.write(`Warning: traces are sent as OTLP/HTTP JSON (http/json), not ${protocol}: point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's HTTP port (4318 by default).\n`);
+  }
+  // A collector that is down must not fail or hold up a sync: say so now and then, and go on.
+  let warnedAt = 0;
+  const warn = (error: unknown) => {
+    if (Date.now() - warnedAt < EXPORT_WARNING_EVERY_MS) return;
+    warnedAt = Date.now();
+    process.stderr.write(`Warning: traces could not be sent to ${endpoint}: ${error instanceof Error ? error.message : String(error)}\n`);
+  };
+  setGlobalErrorHandler(warn);
+  active = {
+    resource,
+    spanProcessor,
+    async shutdown() {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          warn(new Error(`no answer within ${SHUTDOWN_EXPORT_MS / 1000} s; the last spans are dropped`));
+          resolve();
+        }, SHUTDOWN_EXPORT_MS);
+      });
+      await Promise.race([provider.shutdown().catch(warn), timeout]);
+      clearTimeout(timer);
+    },
+  };
+  return active;
+}
+
+/** Where traces go, without a path or credentials, for messages. */
+function originOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return endpoint;
+  }
+}
+
+/** The tracing of this process, if started. */
+export function activeTracing(): Tracing | undefined {
+  return active;
+}
+
+/** The workflow interceptor module that traces workflows (bundled into the workflow code). */
+export function workflowTracingModule(): string {
+  return createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+}
+
+/** What a worker adds when tracing is on: activity interceptors and the sink the workflow spans leave by. */
+export async function workerTracing(tracing: Tracing): Promise<{ interceptors: WorkerInterceptors; sinks: InjectedSinks<OpenTelemetrySinks> }> {
+  const { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } = await import('@temporalio/interceptors-opentelemetry');
+  return {
+    interceptors: {
+      activity: [(context) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(context), outbound: new OpenTelemetryActivityOutboundInterceptor(context) })],
+      // The client activities use (to signal a stream's state workflow) carries the trace on.
+      client: { workflow: await clientTracingInterceptors() },
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  };
+}
+
+/**
+ * Client interceptors that trace what a client changes (starts, signals,
+ * updates, cancels): a sync started by `bizon run` is one trace from the
+ * start to its last page. Reads (queries, describes) are traced only inside a
+ * span: a command polling progress would otherwise make a trace per poll.
+ * None when tracing is off.
+ */
+export async function clientTracingInterceptors(): Promise<WorkflowClientInterceptor[]> {
+  if (!active) return [];
+  const [{ OpenTelemetryWorkflowClientInterceptor }, { context, trace }] = await Promise.all([import('@temporalio/interceptors-opentelemetry'), import('@opentelemetry/api')]);
+  const traced = new OpenTelemetryWorkflowClientInterceptor();
+  const inSpan = () => trace.getSpan(context.active()) !== undefined;
+  return [
+    {
+      start: (input, next) => traced.start(input, next),
+      startWithDetails: (input, next) => traced.startWithDetails(input, next),
+      signal: (input, next) => traced.signal(input, next),
+      signalWithStart: (input, next) => traced.signalWithStart(input, next),
+      startUpdate: (input, next) => traced.startUpdate(input, next),
+      startUpdateWithStart: (input, next) => traced.startUpdateWithStart(input, next),
+      terminate: (input, next) => traced.terminate(input, next),
+      cancel: (input, next) => traced.cancel(input, next),
+      query: (input, next) => (inSpan() ? traced.query(input, next) : next(input)),
+      describe: (input, next) => (inSpan() ? traced.describe(input, next) : next(input)),
+    },
+  ];
+}

@@ -30,7 +30,7 @@ export { defineDestination, registerDestination } from './destinations/index.ts'
 export { toRows } from './destinations/destination.ts';
 export { jsonLines, linesByDestination, StagedPageFiles, writeFileAtomic } from './destinations/page-files.ts';
 export type { CommonDestinationConfig, Destination, DestinationDefinition } from './destinations/index.ts';
-export type { DestinationRow, PublishedOutput, PublishMode, WriteBatch } from './destinations/destination.ts';
+export type { DestinationRow, PublishedOutput, PublishMode, WriteBatch, WriteResult } from './destinations/destination.ts';
 export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord, SourceSlice } from './sources/index.ts';
 
 export {

@@ -22,7 +22,7 @@ export function retryCauseOf(failure: ApplicationFailure, cause?: unknown): Retr
 
 /**
  * bizon's own metrics of the syncs a worker runs, for Prometheus: pages and
- * records extracted, the time of each `get()`, retries by cause, the
+ * records extracted, bytes written, the time of each `get()`, retries by cause, the
  * Retry-After waited, syncs started, succeeded and failed, rows published.
  */
 export class SyncMetrics {
@@ -34,6 +34,7 @@ export class SyncMetrics {
   private readonly retryAfter: Counter<SyncLabels>;
   private readonly syncs: Counter<SyncLabels | 'outcome'>;
   private readonly published: Counter<SyncLabels>;
+  private readonly bytes: Counter<SyncLabels>;
 
   constructor() {
     const labelNames: SyncLabels[] = ['pipeline', 'source', 'stream', 'destination'];
@@ -50,6 +51,7 @@ export class SyncMetrics {
     this.retries = new Counter({ name: 'bizon_retries_total', help: 'Failed attempts Temporal retries, by cause', labelNames: [...labelNames, 'cause'], registers });
     this.retryAfter = new Counter({ name: 'bizon_retry_after_seconds_total', help: 'Seconds of Retry-After the APIs asked to wait', labelNames, registers });
     this.syncs = new Counter({ name: 'bizon_syncs_total', help: 'Syncs by outcome: started, succeeded, failed, cancelled', labelNames: [...labelNames, 'outcome'], registers });
+    this.bytes = new Counter({ name: 'bizon_bytes_written_total', help: 'Bytes destinations wrote staging pages (files, COPY data)', labelNames, registers });
     this.published = new Counter({ name: 'bizon_rows_published_total', help: 'Rows published to destinations', labelNames, registers });
   }
 
@@ -67,6 +69,11 @@ export class SyncMetrics {
     this.pages.inc(labels);
     this.records.inc(labels, records);
     this.pageSeconds.observe(labels, sourceMs / 1000);
+  }
+
+  /** What a destination wrote for a page; a destination that does not count it reports nothing. */
+  bytesWritten(pipeline: PipelineConfig, bytes: number): void {
+    this.bytes.inc(this.labels(pipeline), bytes);
   }
 
   attemptRetried(pipeline: PipelineConfig, failure: ApplicationFailure, cause?: unknown): void {

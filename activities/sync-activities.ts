@@ -153,7 +153,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
       return runForSync(input, async (context) => {
         const read = await readPage(options.metrics, context, input, input.iteration, input.pagination, input.notBefore);
-        await stagePage(context, input, read);
+        await stagePage(options.metrics, context, input, read);
         return {
           nextPagination: read.nextPagination,
           recordCount: read.recordCount,
@@ -175,7 +175,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         (context) =>
           runPageBatch(input, start, {
             read: (iteration, pagination) => readPage(options.metrics, context, input, iteration, pagination, null),
-            stage: (read) => stagePage(context, input, read),
+            stage: (read) => stagePage(options.metrics, context, input, read),
             checkpoint: (progress) => {
               latest = progress;
               activity.heartbeat(progress);
@@ -299,18 +299,22 @@ async function readValidatedPage(
 }
 
 /** Stages a page, keyed by (sync run, iteration): staging it again replaces it. */
-async function stagePage({ destination, resolved }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
+async function stagePage(metrics: SyncMetrics | undefined, { destination, resolved }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
   log.debug('Page read', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, iteration: read.iteration, records: read.recordCount, ...(input.slice ? { slice: input.slice.index } : {}) });
   const attributes = { 'bizon.pipeline': input.pipeline.name, 'bizon.destination': input.pipeline.destination.name, 'bizon.iteration': read.iteration, 'bizon.records': read.recordCount };
-  await inSpan('bizon.stage', attributes, () =>
-    destination.write({
+  await inSpan('bizon.stage', attributes, async (span) => {
+    const written = await destination.write({
       syncRunId: input.syncRunId,
       iteration: read.iteration,
       ...(input.slice ? { slice: input.slice.index } : {}),
       extractedAt: read.page.extractedAt,
       records: read.page.records,
-    }),
-  );
+    });
+    if (written) {
+      span.setAttribute('bizon.bytes', written.bytes);
+      metrics?.bytesWritten(input.pipeline, written.bytes);
+    }
+  });
 }
 
 function incrementalStateOf(state: IncrementalStateJson): SourceIncrementalState {

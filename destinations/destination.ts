@@ -23,6 +23,12 @@ export interface WriteBatch {
   records: readonly ValidatedRecord[];
 }
 
+/** What staging a page wrote. */
+export interface WriteResult {
+  /** Bytes written for the page (files, COPY data, lines), counted by `bizon_bytes_written_total`. */
+  bytes: number;
+}
+
 /** How `finalize` publishes: a full refresh replaces the output, an incremental sync appends to it. */
 export type PublishMode = 'replace' | 'append';
 
@@ -40,8 +46,8 @@ export interface PublishedOutput {
 export interface Destination {
   /** Fails when the destination cannot be written (missing directory, no permission, ...). */
   checkConnection(): Promise<void>;
-  /** Stages one page; writing the same (syncRunId, iteration) again replaces it. */
-  write(batch: WriteBatch): Promise<void>;
+  /** Stages one page; writing the same (syncRunId, iteration) again replaces it. Returns the bytes written, if it counts them. */
+  write(batch: WriteBatch): Promise<WriteResult | void>;
   /** Publishes every staged page of the run at once. */
   finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]>;
   /** Discards what the run staged. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
-import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
 import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type RecordField, type RecordSchema } from './record-schema.ts';
 import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
@@ -159,13 +159,13 @@ export class DuckDBDestination implements Destination {
     await this.withTransaction('open the database', (connection) => this.ensureBookkeeping(connection));
   }
 
-  async write(batch: WriteBatch): Promise<void> {
+  async write(batch: WriteBatch): Promise<WriteResult> {
     const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
     let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) identifier(row.destination_id);
     if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
     try {
-      await this.staging.writePage(batch, linesByDestination(rows));
+      return await this.staging.writePage(batch, linesByDestination(rows));
     } catch (error) {
       throw new DestinationWriteError(`DuckDB destination could not stage ${page} in ${this.staging.runDir(batch.syncRunId)}: ${(error as Error).message}`, { cause: error });
     }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
-import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { exists, linesByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
 
 /** Config of the `file` destination. */
@@ -69,11 +69,11 @@ export class FileDestination implements Destination {
     }
   }
 
-  async write(batch: WriteBatch): Promise<void> {
+  async write(batch: WriteBatch): Promise<WriteResult> {
     const byDestination = linesByDestination(toRows(batch, this.defaultDestinationId));
     for (const destinationId of byDestination.keys()) checkDestinationId(destinationId);
     try {
-      await this.staging.writePage(batch, byDestination);
+      return await this.staging.writePage(batch, byDestination);
     } catch (error) {
       throw new DestinationWriteError(`File destination could not stage page ${batch.iteration} in ${this.staging.runDir(batch.syncRunId)}: ${(error as Error).message}`, { cause: error });
     }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { toRows, type Destination, type PublishedOutput, type WriteBatch } from './destination.ts';
+import { toRows, type Destination, type PublishedOutput, type WriteBatch, type WriteResult } from './destination.ts';
 
 /** Config of the `logger` destination. */
 export const LoggerDestinationConfig = z.strictObject({
@@ -16,9 +16,12 @@ export class LoggerDestination implements Destination {
 
   async checkConnection(): Promise<void> {}
 
-  async write(batch: WriteBatch): Promise<void> {
+  async write(batch: WriteBatch): Promise<WriteResult> {
     const rows = toRows(batch, this.destinationId);
-    if (rows.length > 0) this.out.write(`${rows.map((row) => JSON.stringify(row)).join('\n')}\n`);
+    if (rows.length === 0) return { bytes: 0 };
+    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+    this.out.write(text);
+    return { bytes: Buffer.byteLength(text) };
   }
 
   async finalize(): Promise<PublishedOutput[]> {

@@ -3,7 +3,7 @@ import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { DestinationRow, WriteBatch } from './destination.ts';
+import type { DestinationRow, WriteBatch, WriteResult } from './destination.ts';
 
 export async function exists(file: string): Promise<boolean> {
   try {
@@ -25,11 +25,13 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   await rename(temporary, file);
 }
 
-/** Like {@link writeFileAtomic}, streaming `lines` (each ending in a newline) so a large page is never one string. */
-export async function writeLinesAtomic(file: string, lines: Iterable<string>): Promise<void> {
+/** Like {@link writeFileAtomic}, streaming `lines` (each ending in a newline) so a large page is never one string; returns the bytes written. */
+export async function writeLinesAtomic(file: string, lines: Iterable<string>): Promise<number> {
   const temporary = temporaryBeside(file);
-  await pipeline(Readable.from(lines), createWriteStream(temporary));
+  const out = createWriteStream(temporary);
+  await pipeline(Readable.from(lines), out);
   await rename(temporary, file);
+  return out.bytesWritten;
 }
 
 /** A page's file name: sliced pages sort by slice, then page, so a slice's records stay in order. */
@@ -78,12 +80,14 @@ export class StagedPageFiles {
    * Stages a page: for each destination id, its lines (each ending in a newline; {@link jsonLines} makes
    * them of rows) in one file. Staging the same page again replaces its files.
    */
-  async writePage(batch: Pick<WriteBatch, 'syncRunId' | 'slice' | 'iteration'>, linesByDestination: ReadonlyMap<string, Iterable<string>>): Promise<void> {
+  async writePage(batch: Pick<WriteBatch, 'syncRunId' | 'slice' | 'iteration'>, linesByDestination: ReadonlyMap<string, Iterable<string>>): Promise<WriteResult> {
+    let bytes = 0;
     for (const [destinationId, lines] of linesByDestination) {
       const dir = this.destinationDir(batch.syncRunId, destinationId);
       await mkdir(dir, { recursive: true });
-      await writeLinesAtomic(path.join(dir, pageFileName(batch)), lines);
+      bytes += await writeLinesAtomic(path.join(dir, pageFileName(batch)), lines);
     }
+    return { bytes };
   }
 
   /** The destination ids the run staged pages for. */

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
-import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch } from './destination.ts';
+import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type RecordSchema } from './record-schema.ts';
 import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
 
@@ -91,16 +91,20 @@ function connectionOf(config: PostgresDestinationConfig): pg.PoolConfig {
 const COPY_CHUNK_CHARS = 256 * 1024;
 
 /** The page's CSV in chunks, never the whole page as one string. */
-function* csvChunks(syncRunId: string, slice: number, iteration: number, rows: readonly DestinationRow[]): Generator<string> {
+function* csvChunks(syncRunId: string, slice: number, iteration: number, rows: readonly DestinationRow[], written: WriteResult): Generator<string> {
   let chunk = '';
   for (const row of rows) {
     chunk += csvLine(syncRunId, slice, iteration, row);
     if (chunk.length >= COPY_CHUNK_CHARS) {
+      written.bytes += Buffer.byteLength(chunk);
       yield chunk;
       chunk = '';
     }
   }
-  if (chunk) yield chunk;
+  if (chunk) {
+    written.bytes += Buffer.byteLength(chunk);
+    yield chunk;
+  }
 }
 
 /**
@@ -166,18 +170,20 @@ export class PostgresDestination implements Destination {
     });
   }
 
-  async write(batch: WriteBatch): Promise<void> {
+  async write(batch: WriteBatch): Promise<WriteResult> {
     const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
     let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) identifier(row.destination_id);
     // Typed values are checked before anything is staged: a misfit fails the page, non-retryable.
     if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
     const slice = batch.slice ?? -1;
-    await this.transaction(`stage ${page}`, async (client) => {
+    return this.transaction(`stage ${page}`, async (client) => {
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND slice = $2 AND iteration = $3`, [batch.syncRunId, slice, batch.iteration]);
-      if (rows.length === 0) return;
+      const written = { bytes: 0 };
+      if (rows.length === 0) return written;
       const copy = client.query(copyFrom(`COPY ${this.table(STAGING_TABLE)} (sync_run_id, slice, iteration, ${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`));
-      await pipeline(Readable.from(csvChunks(batch.syncRunId, slice, batch.iteration, rows)), copy);
+      await pipeline(Readable.from(csvChunks(batch.syncRunId, slice, batch.iteration, rows, written)), copy);
+      return written;
     });
   }
 

@@ -18,6 +18,7 @@ import {
   type PublishedOutput,
   type PublishMode,
   type WriteBatch,
+  type WriteResult,
 } from 'bizon-temporal';
 
 export const CsvDestinationConfig = z.strictObject({
@@ -53,9 +54,9 @@ class CsvDestination implements Destination {
     await mkdir(this.directory, { recursive: true });
   }
 
-  async write(batch: WriteBatch): Promise<void> {
+  async write(batch: WriteBatch): Promise<WriteResult> {
     const rows = toRows(batch, this.defaultDestinationId);
-    await this.staging.writePage(batch, linesByDestination(rows, (list) => this.csvLines(list)));
+    return this.staging.writePage(batch, linesByDestination(rows, (list) => this.csvLines(list)));
   }
 
   async finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]> {

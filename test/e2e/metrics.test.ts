@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
@@ -63,13 +65,14 @@ describe('bizon worker --metrics-port', () => {
     expect(sample(before, 'bizon_pages_extracted_total')).toBe(0);
 
     const client = await testClient();
+    const directory = tempDir();
     try {
       const name = unique('metrics');
       const started = await startSync(client, {
         config: {
           name,
           source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_METRICS_TOKEN' } } },
-          destination: { name: 'file', config: { directory: tempDir() } },
+          destination: { name: 'file', config: { directory } },
           engine: { retry: { initial_interval: '100ms' } },
         },
         customSourceFiles: [PAGE_SOURCE],
@@ -93,6 +96,8 @@ describe('bizon worker --metrics-port', () => {
       expect(sample(scrape, 'bizon_syncs_total', { ...labels, outcome: 'started' })).toBe(1);
       expect(sample(scrape, 'bizon_syncs_total', { ...labels, outcome: 'succeeded' })).toBe(1);
       expect(sample(scrape, 'bizon_rows_published_total', labels)).toBe(95);
+      // The file destination publishes its staged pages as they are: the bytes staged are the output file's.
+      expect(sample(scrape, 'bizon_bytes_written_total', labels)).toBe(statSync(path.join(directory, 'my_source_users.jsonl')).size);
       // The Temporal SDK's own worker metrics are in the same scrape.
       expect(scrape).toMatch(/^temporal_\w+/m);
       expect(scrape).not.toContain(TOKEN);

@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthBuilder } from '../../sources/auth.ts';
 import { HttpError, NetworkError, RateLimitError } from '../../errors.ts';
-import { createSession, lastSessionError, parseRetryAfter } from '../../sources/session.ts';
+import { createSession, lastSessionError, parseRetryAfter, redactSessionSpans } from '../../sources/session.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 
 let server: Server;
@@ -95,5 +97,32 @@ describe('this.session', () => {
     });
     await session.get(`${url}/signed`);
     expect(seen.at(-1)?.authorization).toBe('Signed abc');
+  });
+});
+
+describe('the spans of this.session (OpenTelemetry)', () => {
+  const exporter = new InMemorySpanExporter();
+  beforeAll(() => {
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    trace.setGlobalTracerProvider(provider);
+  });
+  afterAll(() => trace.disable());
+
+  it('one client span per request: method, host, port, path with secrets hidden; status; never the query string', async () => {
+    exporter.reset();
+    const session = createSession({ timeoutMs: 1000 });
+    redactSessionSpans(session, (text) => text.split('bot-s3cr3t').join('***'));
+    await session.get(`${url}/bot-s3cr3t/items`, { params: { api_key: 'k-123', page: 2 } });
+    await failureOf(session.get(`${url}/items?status=503&api_key=k-123`));
+    await failureOf(session.get(`http://127.0.0.1:${await freePort()}/down`));
+    const spans = exporter.getFinishedSpans();
+    const port = Number(new URL(url).port);
+    expect(spans.map((span) => [span.name, span.kind, span.attributes])).toEqual([
+      ['GET', SpanKind.CLIENT, { 'http.request.method': 'GET', 'server.address': '127.0.0.1', 'server.port': port, 'url.scheme': 'http', 'url.path': '/***/items', 'http.response.status_code': 200 }],
+      ['GET', SpanKind.CLIENT, { 'http.request.method': 'GET', 'server.address': '127.0.0.1', 'server.port': port, 'url.scheme': 'http', 'url.path': '/items', 'http.response.status_code': 503, 'error.type': '503' }],
+      ['GET', SpanKind.CLIENT, expect.objectContaining({ 'url.path': '/down', 'error.type': 'ECONNREFUSED' })],
+    ]);
+    expect(spans.map((span) => span.status.code)).toEqual([SpanStatusCode.UNSET, SpanStatusCode.ERROR, SpanStatusCode.ERROR]);
+    expect(JSON.stringify(spans.map((span) => span.attributes))).not.toMatch(/k-123|s3cr3t|page=/);
   });
 });

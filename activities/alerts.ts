@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import { resolveSecretReferences } from '../config/secrets.ts';
 import { NonRetryableError, isRetryableStatus } from '../errors.ts';
 import { alertWorkflowId } from '../workflows/alert.ts';
-import type { AlertInput } from '../workflows/types.ts';
+import { PROGRESS_QUERY } from '../engine/constants.ts';
+import type { AlertInput, SyncProgress } from '../workflows/types.ts';
 import { redact } from './failures.ts';
 
 const TITLES: Record<AlertInput['event'], string> = {
@@ -65,8 +66,13 @@ export async function sendAlert(input: AlertInput, env: NodeJS.ProcessEnv = proc
 }
 
 /** Starts the delivery of a `retried` alert for an activity of a sync (once per activity). */
-export async function raiseRetriedAlert(client: Client, input: Omit<AlertInput, 'event'>, activityId: string, taskQueue: string): Promise<void> {
-  await client.workflow
-    .start('alertWorkflow', { workflowId: alertWorkflowId(input.workflowId, input.runId, 'retried', activityId), taskQueue, args: [{ ...input, event: 'retried' } satisfies AlertInput] })
+export async function raiseRetriedAlert(client: Client, input: Omit<AlertInput, 'event' | 'pages' | 'records'>, activityId: string, taskQueue: string): Promise<void> {
+  // The pages and records done so far, as the sync says them; an alert goes out without them rather than late.
+  const progress = await client
+    .withDeadline(Date.now() + PROGRESS_WAIT_MS, () => client.workflow.getHandle(input.workflowId, input.runId).query<SyncProgress>(PROGRESS_QUERY))
     .catch(() => undefined);
+  const alert: AlertInput = { ...input, event: 'retried', pages: progress?.iteration ?? 0, records: progress?.records ?? 0 };
+  await client.workflow.start('alertWorkflow', { workflowId: alertWorkflowId(input.workflowId, input.runId, 'retried', activityId), taskQueue, args: [alert] }).catch(() => undefined);
 }
+
+const PROGRESS_WAIT_MS = 3000;

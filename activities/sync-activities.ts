@@ -115,7 +115,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         const { workflowExecution, activityId, taskQueue } = activity.info;
         await raiseRetriedAlert(
           activity.client,
-          { pipeline: input.pipeline, workflowId: workflowExecution?.workflowId ?? '', runId: workflowExecution?.runId ?? '', cause: failure.message, records: 0, pages: 0 },
+          { pipeline: input.pipeline, workflowId: workflowExecution?.workflowId ?? '', runId: workflowExecution?.runId ?? '', cause: failure.message },
           activityId,
           taskQueue,
         );

@@ -106,7 +106,8 @@ describe('alerting: a webhook told when a sync fails', () => {
       await engine.client.workflow.getHandle(alertWorkflowId(started.workflowId, runId, 'retried', activityId)).result();
       const sent = received.filter((alert) => alert.bizon.pipeline === name);
       expect(sent).toHaveLength(1);
-      expect(sent[0]!.bizon).toMatchObject({ event: 'retried', stream: 'users' });
+      // Sent while page 2 was failing: one page of 10 records done.
+      expect(sent[0]!.bizon).toMatchObject({ event: 'retried', stream: 'users', pages: 1, records: 10 });
       expect(String(sent[0]!.bizon.cause)).toMatch(/^HTTP 503 from GET .*page=2/);
     } finally {
       await flaky.close();

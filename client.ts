@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type TLSConfig, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type DataConverter, type Payload, type SearchAttributePair } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { clientTracingInterceptors } from './engine/tracing.ts';
+import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
 import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowId, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { configDifferences } from './config/diff.ts';
@@ -94,6 +95,14 @@ export interface ConnectOptions {
   dataConverter?: DataConverter;
   /** Where the address came from, named in the error when it cannot be reached (e.g. `TEMPORAL_ADDRESS`). */
   origin?: string;
+  /** TLS (mTLS with a client certificate); `true` for the system's CAs. */
+  tls?: TLSConfig | boolean;
+  /** API key (Temporal Cloud), sent as `authorization: Bearer …`. */
+  apiKey?: string;
+  /** gRPC metadata sent with every call. */
+  metadata?: Record<string, string>;
+  /** The settings TLS and the key came from, named in errors. */
+  origins?: Partial<ConnectionOrigins>;
 }
 
 /**
@@ -103,12 +112,17 @@ export interface ConnectOptions {
  */
 export async function connectClient(options: ConnectOptions): Promise<Client> {
   let connection: Connection;
+  const tls = options.tls === true ? {} : options.tls || undefined;
   try {
-    connection = await Connection.connect({ address: options.address, connectTimeout: '5s' });
+    connection = await Connection.connect({
+      address: options.address,
+      connectTimeout: '5s',
+      ...(tls ? { tls } : {}),
+      ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+      ...(options.metadata ? { metadata: options.metadata } : {}),
+    });
   } catch (error) {
-    throw new ConfigError(
-      `Cannot reach Temporal at ${options.address}${options.origin ? ` (${options.origin})` : ''}: ${(error as Error).message}. Is the server running? \`bizon server\` starts a local one.`,
-    );
+    throw new ConfigError(explainConnectionError(error, { address: options.address, tls, apiKey: options.apiKey, origins: { address: options.origin ?? 'the address given', ...options.origins } }));
   }
   const tracing = await clientTracingInterceptors();
   return new Client({

@@ -1,5 +1,8 @@
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
+import type { TLSConfig } from '@temporalio/client';
+import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
+import { ConfigError } from './errors.ts';
 import { createSyncActivities } from './activities/index.ts';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
@@ -21,6 +24,14 @@ export interface BizonWorkerOptions {
   /** host:port of the Temporal frontend. */
   address: string;
   namespace?: string;
+  /** TLS (mTLS with a client certificate); `true` for the system's CAs. */
+  tls?: TLSConfig | boolean;
+  /** API key (Temporal Cloud). */
+  apiKey?: string;
+  /** gRPC metadata sent with every call. */
+  metadata?: Record<string, string>;
+  /** The settings the address, TLS and key came from, named in a connection error. */
+  origins?: Partial<ConnectionOrigins>;
   taskQueue?: string;
   /** Files of custom sources this worker can run (`--custom-source`). */
   customSourceFiles?: readonly string[];
@@ -52,7 +63,18 @@ export interface BizonWorker {
  */
 export async function createWorker(options: BizonWorkerOptions): Promise<BizonWorker> {
   const customSources = [...(options.customSources ?? []), ...(await loadCustomCode(options.customSourceFiles ?? []))];
-  const connection = await NativeConnection.connect({ address: options.address });
+  const tls = options.tls === true ? {} : options.tls || undefined;
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({
+      address: options.address,
+      ...(tls ? { tls } : {}),
+      ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+      ...(options.metadata ? { metadata: options.metadata } : {}),
+    });
+  } catch (error) {
+    throw new ConfigError(explainConnectionError(error, { address: options.address, tls, apiKey: options.apiKey, origins: { address: 'the address given', ...options.origins } }));
+  }
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const dataConverter = options.dataConverter ?? dataConverterFromEnv();
   const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;

@@ -13,17 +13,16 @@ const TITLES: Record<AlertInput['event'], string> = {
 };
 
 /** The sync's page in the Web UI, when the worker knows where it is (`BIZON_UI_URL`). */
-function webUiLink(input: AlertInput, env: NodeJS.ProcessEnv): string | null {
+function webUiLink(input: AlertInput, env: NodeJS.ProcessEnv, namespace: string): string | null {
   const ui = env.BIZON_UI_URL?.replace(/\/$/, '');
   if (!ui) return null;
-  const namespace = input.pipeline.engine.temporal.namespace;
   return `${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(input.workflowId)}/${input.runId}/history`;
 }
 
 /** The alert as Slack-compatible JSON: `text` for people, `bizon` for programs. */
-export function alertPayload(input: AlertInput, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+export function alertPayload(input: AlertInput, env: NodeJS.ProcessEnv = process.env, namespace = input.pipeline.engine.temporal.namespace ?? 'default'): Record<string, unknown> {
   const { pipeline } = input;
-  const link = webUiLink(input, env);
+  const link = webUiLink(input, env, namespace);
   const lines = [
     `${TITLES[input.event]}: ${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`,
     ...(input.cause ? [input.cause] : []),
@@ -49,13 +48,13 @@ export function alertPayload(input: AlertInput, env: NodeJS.ProcessEnv = process
 }
 
 /** POSTs an alert to the pipeline's webhook; a refusal no retry can change (4xx but 408/429) is final. */
-export async function sendAlert(input: AlertInput, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function sendAlert(input: AlertInput, env: NodeJS.ProcessEnv = process.env, namespace?: string): Promise<void> {
   const alerting = input.pipeline.alerting;
   if (!alerting) return;
   const url = resolveSecretReferences(alerting.config, env, 'alerting.config').webhook_url;
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alertPayload(input, env)), signal: AbortSignal.timeout(10_000) });
+    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alertPayload(input, env, namespace)), signal: AbortSignal.timeout(10_000) });
   } catch (error) {
     // The URL is a secret (Slack's webhooks are): never in a message.
     throw new Error(`The alert webhook could not be reached: ${redact(String((error as Error).cause ?? error), [url])}`);

@@ -128,7 +128,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
   return {
     async sendAlert(input) {
-      await sendAlert(input, env);
+      // The namespace the alert's workflow (and so the sync) runs in, for the Web UI link.
+      await sendAlert(input, env, Context.current().info.workflowNamespace);
     },
 
     async prepareSync(input) {

@@ -5,8 +5,23 @@ import { readPipelineDefinition, type PipelineConfig } from '../config/pipeline.
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target.ts';
 
 function connectOptions(target: TemporalTarget) {
-  const origin = target.kind === 'configured' ? 'TEMPORAL_ADDRESS / engine.temporal.address' : 'the local server';
-  return { address: target.address, namespace: target.namespace, origin };
+  const security = target.security;
+  const origin = security?.origins.address ?? 'the local server';
+  return {
+    address: target.address,
+    namespace: target.namespace,
+    origin,
+    ...(security?.tls ? { tls: security.tls } : {}),
+    ...(security?.apiKey !== undefined ? { apiKey: security.apiKey } : {}),
+    ...(security?.metadata ? { metadata: security.metadata } : {}),
+    ...(security ? { origins: security.origins } : {}),
+  };
+}
+
+/** What a worker of `target` connects with (the same as the command's client). */
+export function workerConnectOptions(target: TemporalTarget) {
+  const { origin: _origin, ...options } = connectOptions(target);
+  return options;
 }
 
 /** A client of `target`; an unreachable server is a clear error, not a gRPC deadline. */

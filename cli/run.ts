@@ -8,7 +8,7 @@ import { createWorker, type BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED } from './common.ts';
 import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
-import { connectTo } from './connect.ts';
+import { connectTo, workerConnectOptions } from './connect.ts';
 import { describeFailure } from './failure.ts';
 import { batchingTip, formatSummary, watchProgress } from './progress.ts';
 import { claimEarlyTarget, localStateFile, resolveTemporalTarget, workflowUrl, type EarlyTarget } from './temporal-target.ts';
@@ -90,7 +90,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     }
     if (options.worker && !options.detach) {
       // The worker loads its workflow code while the sync starts; the sync's first task waits for its poll.
-      const workerOptions = { address: target.address, namespace: target.namespace, taskQueue: prepared.taskQueue, customSources: prepared.customSources };
+      const workerOptions = { ...workerConnectOptions(target), taskQueue: prepared.taskQueue, customSources: prepared.customSources };
       workerReady = createWorker({ ...workerOptions, ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}) }).then(
         (created) => {
           worker = created;

@@ -9,13 +9,14 @@ import { UsageError } from './common.ts';
 import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
 import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
+import { workerConnectOptions } from './connect.ts';
 
 /** `bizon worker`: a long-running worker. */
 export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string; metricsPort?: string; logFormat?: LogFormat }): Promise<number> {
   const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat);
   const target = await resolveTemporalTarget(undefined, false);
   const worker = await createWorker({
-    address: target.address,
+    ...workerConnectOptions(target),
     namespace: options.namespace ?? target.namespace,
     taskQueue: options.taskQueue,
     customSourceFiles: options.customSource,

@@ -5,12 +5,18 @@ import { parse as parseYaml } from 'yaml';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { LOCAL_RETENTION_DAYS, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
+import { resolveConnectionSettings, type TemporalConnectionSettings } from '../engine/connection.ts';
 import { ConfigError } from '../errors.ts';
+
+/** How to connect beyond the address: TLS, API key, metadata, and which settings gave them. */
+export type ConnectionSecurity = Omit<TemporalConnectionSettings, 'address' | 'namespace'>;
 
 /** The Temporal server a command talks to, and the embedded one it started, if any. */
 export interface TemporalTarget {
   address: string;
   namespace: string;
+  /** TLS and credentials, for a configured server. */
+  security?: ConnectionSecurity;
   /** Base URL of the Web UI, when known. */
   uiUrl: string | undefined;
   kind: 'configured' | 'local-server' | 'embedded';
@@ -46,18 +52,20 @@ export function adoptWorkingDirectoryState(cwd = process.cwd(), env: NodeJS.Proc
 }
 
 /**
- * `engine.temporal.address`, else `TEMPORAL_ADDRESS`, else a running
+ * `engine.temporal.address`, else `TEMPORAL_ADDRESS`, else the Temporal config
+ * profile's address (with TLS and API key the same way), else a running
  * `bizon server` on 127.0.0.1:7233, else (when allowed) an embedded dev
  * server whose state is kept in {@link localStateFile}.
  */
 export async function resolveTemporalTarget(pipeline: PipelineConfig | undefined, allowEmbedded: boolean): Promise<TemporalTarget> {
-  return resolveTarget({ address: pipeline?.engine.temporal.address, namespace: pipeline?.engine.temporal.namespace ?? 'default' }, allowEmbedded);
+  return resolveTarget(connectionPart(pipeline?.engine.temporal), allowEmbedded);
 }
 
-/** Where a pipeline's `engine.temporal` points. */
-interface TemporalSettings {
-  address: string | undefined;
-  namespace: string;
+/** What of a pipeline's `engine.temporal` says where and how to connect (the task queue does not). */
+type TemporalSettings = Partial<Pick<PipelineConfig['engine']['temporal'], 'address' | 'namespace' | 'api_key' | 'tls'>>;
+
+function connectionPart(temporal: TemporalSettings | undefined): TemporalSettings {
+  return { address: temporal?.address, namespace: temporal?.namespace, api_key: temporal?.api_key, tls: temporal?.tls };
 }
 
 /** A server being found (or started) for a config file, before the file is validated. */
@@ -73,17 +81,14 @@ export interface EarlyTarget extends TemporalSettings {
  * target. Undefined when the file cannot be read.
  */
 export function startTargetEarly(configFile: string): EarlyTarget | undefined {
-  let raw: { engine?: { temporal?: { address?: unknown; namespace?: unknown } } } | undefined;
+  let raw: { engine?: { temporal?: Record<string, unknown> } } | undefined;
   try {
     raw = parseYaml(readFileSync(configFile, 'utf8')) ?? undefined;
   } catch {
     return undefined;
   }
   const temporal = raw?.engine?.temporal;
-  const settings = {
-    address: typeof temporal?.address === 'string' ? temporal.address : undefined,
-    namespace: typeof temporal?.namespace === 'string' ? temporal.namespace : 'default',
-  };
+  const settings = connectionPart(temporal !== null && typeof temporal === 'object' ? (temporal as TemporalSettings) : undefined);
   const target = resolveTarget(settings, true);
   // Awaited by the command; until then, a failure must not count as unhandled.
   target.catch(() => undefined);
@@ -93,14 +98,19 @@ export function startTargetEarly(configFile: string): EarlyTarget | undefined {
 /** The early target if it was found for these settings; else it is let go (its server stopped) and undefined. */
 export async function claimEarlyTarget(early: EarlyTarget | undefined, pipeline: PipelineConfig | undefined): Promise<TemporalTarget | undefined> {
   if (!early) return undefined;
-  if (pipeline && early.address === pipeline.engine.temporal.address && early.namespace === pipeline.engine.temporal.namespace) return early.target;
+  const { target: _target, ...settings } = early;
+  if (pipeline && JSON.stringify(settings) === JSON.stringify(connectionPart(pipeline.engine.temporal))) return early.target;
   (await early.target.catch(() => undefined))?.embedded?.stopInBackground();
   return undefined;
 }
 
-async function resolveTarget({ address, namespace }: TemporalSettings, allowEmbedded: boolean): Promise<TemporalTarget> {
-  const configured = address ?? process.env.TEMPORAL_ADDRESS;
-  if (configured) return { address: configured, namespace, uiUrl: process.env.BIZON_UI_URL, kind: 'configured' };
+async function resolveTarget(settings: TemporalSettings, allowEmbedded: boolean): Promise<TemporalTarget> {
+  const configured = resolveConnectionSettings(settings);
+  if (configured) {
+    const { address, namespace, ...security } = configured;
+    return { address, namespace, security, uiUrl: process.env.BIZON_UI_URL, kind: 'configured' };
+  }
+  const namespace = settings.namespace ?? 'default';
   if (await isListening(LOCAL_SERVER_ADDRESS)) {
     return { address: LOCAL_SERVER_ADDRESS, namespace, uiUrl: `http://127.0.0.1:${LOCAL_UI_PORT}`, kind: 'local-server' };
   }

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
-import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
+import { DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
+import { isSecretReference } from './secrets.ts';
 import { closeMatch, ConfigError } from '../errors.ts';
 import { BUILTIN_DESTINATION_NAMES } from '../destinations/index.ts';
 
@@ -19,12 +20,32 @@ export function durationToMs(duration: Duration): number {
   return typeof duration === 'number' ? duration : ms(duration);
 }
 
-/** `engine.temporal`: where the Temporal server is. */
-export const TemporalConfig = z.strictObject({
-  address: z.string().optional().describe('host:port of the Temporal frontend; unset = TEMPORAL_ADDRESS, else a local server'),
-  namespace: z.string().default(DEFAULT_NAMESPACE).describe('Temporal namespace'),
-  task_queue: z.string().default(DEFAULT_TASK_QUEUE).describe('Task queue the workers poll'),
+/** A credential in the pipeline config: kept in workflow history, so only ever a reference to the environment. */
+const SecretReference = z.string().refine(isSecretReference, {
+  message: 'must be a secret reference (BIZON_ENV_<NAME> or ${env://NAME}), not the value: the pipeline config is kept in workflow history',
 });
+
+/** `engine.temporal.tls`: TLS to the Temporal frontend (mTLS with a client certificate). */
+export const TemporalTlsConfig = z.strictObject({
+  client_cert_path: z.string().optional().describe('PEM file of the client certificate (mTLS)'),
+  client_key_path: z.string().optional().describe('PEM file of its private key'),
+  client_cert: SecretReference.optional().describe('The client certificate PEM itself, as a secret reference (instead of client_cert_path)'),
+  client_key: SecretReference.optional().describe('The private key PEM itself, as a secret reference (instead of client_key_path)'),
+  server_ca_cert_path: z.string().optional().describe("PEM file of the CA that signed the server's certificate (default: the system's CAs)"),
+  server_ca_cert: z.string().optional().describe('That CA certificate PEM itself (or a secret reference)'),
+  server_name: z.string().optional().describe("The name in the server's certificate, when it is not the address's host"),
+  disabled: z.boolean().optional().describe('Plaintext even when the environment or a profile asks for TLS'),
+});
+
+/** `engine.temporal`: where the Temporal server is, and how to authenticate to it. */
+export const TemporalConfig = z.strictObject({
+  address: z.string().optional().describe('host:port of the Temporal frontend; unset = TEMPORAL_ADDRESS or the Temporal config profile, else a local server'),
+  namespace: z.string().optional().describe('Temporal namespace; unset = TEMPORAL_NAMESPACE or the profile, else default'),
+  task_queue: z.string().default(DEFAULT_TASK_QUEUE).describe('Task queue the workers poll'),
+  api_key: SecretReference.optional().describe('API key (Temporal Cloud), as a secret reference; unset = TEMPORAL_API_KEY or the profile. Turns TLS on'),
+  tls: TemporalTlsConfig.optional().describe('TLS and mTLS settings; unset = TEMPORAL_TLS_* or the profile'),
+});
+export type TemporalConfig = z.infer<typeof TemporalConfig>;
 
 /** `engine.retry`: the backoff of a page that failed with a transient error. */
 export const RetryConfig = z.strictObject({

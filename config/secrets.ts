@@ -3,6 +3,11 @@ import { ConfigError } from '../errors.ts';
 const WHOLE_VALUE_REFERENCE = /^BIZON_ENV_[A-Za-z0-9_]+$/;
 const INLINE_REFERENCE = /\$\{env:\/\/([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
+/** Whether `text` is only a secret reference (`BIZON_ENV_<NAME>` or `${env://NAME}`), nothing written literally. */
+export function isSecretReference(text: string): boolean {
+  return WHOLE_VALUE_REFERENCE.test(text) || /^\$\{env:\/\/[A-Za-z_][A-Za-z0-9_]*\}$/.test(text);
+}
+
 /** One environment variable a config refers to, and where. */
 export interface SecretReference {
   variable: string;

@@ -22,7 +22,7 @@ describe('pipeline config', () => {
   it('fills every engine default', () => {
     const config = parsePipelineConfig(base);
     expect(config.engine).toEqual({
-      temporal: { namespace: 'default', task_queue: 'bizon' },
+      temporal: { task_queue: 'bizon' },
       retry: { initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '5m' },
       continue_as_new_every: 250,
       checkpoint_every: 10,

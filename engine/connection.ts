@@ -51,6 +51,14 @@ export function environmentConnection(env: NodeJS.ProcessEnv = process.env): Env
   try {
     return { profile: loadClientConfigProfile({ overrideEnvVars: vars, configFileStrict: false }), profileName: vars.TEMPORAL_PROFILE ?? 'default' };
   } catch (error) {
+    // A file without the default profile (or empty) gives nothing unless a profile was asked for by name.
+    if (vars.TEMPORAL_PROFILE === undefined) {
+      try {
+        return { profile: loadClientConfigProfile({ overrideEnvVars: vars, disableFile: true }), profileName: undefined };
+      } catch {
+        // Fall through to the file's own error.
+      }
+    }
     throw new ConfigError(`The Temporal config file could not be read (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE): ${(error as Error).message}`);
   }
 }
@@ -168,10 +176,14 @@ export function explainConnectionError(error: unknown, settings: Pick<TemporalCo
   if (/UnknownIssuer|unable to verify|self[- ]signed certificate|certificate verify failed|unknown authority|unable to get local issuer|invalid peer certificate/i.test(message)) {
     return `${where} presented a certificate no trusted CA signed: set TEMPORAL_TLS_SERVER_CA_CERT_PATH (or engine.temporal.tls.server_ca_cert_path) to its CA${settings.origins.serverCa ? ` (the one from ${settings.origins.serverCa} does not match)` : ''}, or TEMPORAL_TLS_SERVER_NAME to the name in its certificate.`;
   }
-  if (/certificate required|CertificateRequired|handshake failure|bad certificate|BadCertificate|unknown ca|UnknownCA|alert|certificate unknown|peer closed connection without sending TLS close_notify|Connection reset by peer|ECONNRESET/i.test(message) && settings.tls) {
+  const certificateAlert = /certificate required|CertificateRequired|handshake failure|bad certificate|BadCertificate|unknown ca|UnknownCA|certificate unknown|tlsv13 alert|alert/i.test(message);
+  // With TLS 1.3 a refused client certificate often shows only as the server closing the connection.
+  const closedDuringTls = /peer closed connection without sending TLS close_notify|Connection reset by peer|ConnectionReset|ECONNRESET|broken pipe|BrokenPipe|EPIPE/i.test(message);
+  if (settings.tls && (certificateAlert || closedDuringTls)) {
+    const likely = certificateAlert ? '' : ' closed the connection as TLS began: it likely';
     return settings.origins.clientCert
-      ? `${where} refused the client certificate from ${settings.origins.clientCert}: use one signed by the CA the server trusts.`
-      : `${where} closed the TLS handshake: it likely asks for a client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or engine.temporal.tls.client_cert_path and client_key_path).`;
+      ? `${where}${likely || ''} refused the client certificate from ${settings.origins.clientCert}: use one signed by the CA the server trusts.`
+      : `${where}${likely || ' closed the TLS handshake: it'} asks for a client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or engine.temporal.tls.client_cert_path and client_key_path).`;
   }
   if (/wrong version number|packet length too long|first record does not look like a TLS handshake|InvalidContentType|CorruptMessage/i.test(message)) {
     return `${where} does not speak TLS on that port: remove the TLS settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY, engine.temporal.tls), or use the server's TLS port.`;

@@ -26,6 +26,9 @@ if [ "${1:-}" = "--for-tests" ]; then
   if [ -z "${BIZON_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     install_for_tests postgresql "the Postgres destination tests" "sudo apt-get install postgresql, or set BIZON_TEST_POSTGRES_URL"
   fi
+  if ! command -v openssl >/dev/null 2>&1; then
+    install_for_tests openssl "the secured-cluster tests (they make their certificates)" "sudo apt-get install openssl"
+  fi
   if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     install_for_tests chromium "the Web UI test" "sudo apt-get install chromium, or set CHROMIUM_PATH"
   fi

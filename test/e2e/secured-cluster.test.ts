@@ -1,0 +1,148 @@
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { makeCertificates, startSecuredTemporal, type Certificates, type SecuredTemporal } from '../secured-temporal.ts';
+import { PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
+
+// A secured cluster and Temporal Cloud, as a client sees them: TLS in front of the suite's dev server, requiring a
+// client certificate (mTLS) or an API key. The environment holds no TEMPORAL_ADDRESS of the suite's server.
+const API_KEY = 'tc-key-7f3e91';
+let api: ExampleApi;
+let trusted: Certificates;
+let other: Certificates;
+let mtls: SecuredTemporal;
+let keyed: SecuredTemporal;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  api = await startExampleApi({ datasets: { users: 25 } });
+  trusted = makeCertificates('trusted-ca');
+  other = makeCertificates('other-ca');
+  const upstream = inject('temporalAddress');
+  mtls = await startSecuredTemporal({ upstream, certificates: trusted, clientCa: trusted.caCert });
+  keyed = await startSecuredTemporal({ upstream, certificates: trusted, apiKey: API_KEY });
+});
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all([mtls?.close(), keyed?.close(), api?.close()]);
+});
+
+/** The environment of a machine that knows only the secured address (and what the test adds). */
+function securedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TEMPORAL_') && !key.startsWith('BIZON_')));
+  // No Temporal CLI profile of the machine's user: only what the test sets.
+  return { ...env, NO_COLOR: '1', TEMPORAL_CONFIG_FILE: emptyProfileFile, ...extra };
+}
+const emptyProfileFile = path.join(tempDir(), 'temporal.toml');
+writeFileSync(emptyProfileFile, '');
+
+function pipeline(dir: string, temporal: Record<string, unknown> = {}) {
+  return writeConfig(dir, {
+    name: unique('secured'),
+    source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10 },
+    destination: { name: 'file', config: { directory: dir } },
+    engine: { temporal: { task_queue: unique('secured'), ...temporal } },
+  });
+}
+
+const tlsEnv = (address: string, extra: Record<string, string> = {}) => securedEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: trusted.caCert, ...extra });
+
+describe('a cluster that requires a client certificate (mTLS)', () => {
+  it('bizon run with TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH syncs end to end', async () => {
+    const dir = tempDir();
+    const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], {
+      cwd: dir,
+      env: tlsEnv(mtls.address, { TEMPORAL_TLS_CLIENT_CERT_PATH: trusted.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: trusted.clientKey }),
+    });
+    expect(result.stderr).toContain('25 records');
+    expect(result.code).toBe(0);
+  });
+
+  it('bizon worker with TEMPORAL_TLS_* settings serves a sync that bizon run --no-worker starts through a profile of a Temporal config file', async () => {
+    const dir = tempDir();
+    const file = pipeline(dir);
+    const taskQueue = (await import('yaml')).parse((await import('node:fs')).readFileSync(file, 'utf8')).engine.temporal.task_queue as string;
+    const profile = path.join(dir, 'temporal.toml');
+    writeFileSync(
+      profile,
+      `[profile.secured]\naddress = "${mtls.address}"\n[profile.secured.tls]\nclient_cert_path = "${trusted.clientCert}"\nclient_key_path = "${trusted.clientKey}"\nserver_ca_cert_path = "${trusted.caCert}"\n`,
+    );
+    const worker = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'], {
+      env: tlsEnv(mtls.address, { TEMPORAL_TLS_CLIENT_CERT_PATH: trusted.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: trusted.clientKey }),
+    });
+    children.push(worker);
+    const result = await runBizon(['run', file, '--no-worker', '--custom-source', PAGE_SOURCE], { cwd: dir, env: securedEnv({ TEMPORAL_CONFIG_FILE: profile, TEMPORAL_PROFILE: 'secured' }) });
+    expect(result.stderr).toContain('25 records');
+    expect(result.code).toBe(0);
+  });
+
+  it('without a client certificate: fails in seconds, saying to set one', async () => {
+    const dir = tempDir();
+    const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(mtls.address) });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`Temporal at ${mtls.address} (TEMPORAL_ADDRESS)`);
+    expect(result.stderr).toMatch(/client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/);
+    expect(result.durationMs).toBeLessThan(15_000);
+  });
+
+  it('with a certificate from another CA: fails in seconds, naming the setting it came from', async () => {
+    const dir = tempDir();
+    const env = tlsEnv(mtls.address, { TEMPORAL_TLS_CLIENT_CERT_PATH: other.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: other.clientKey });
+    const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH');
+    expect(result.durationMs).toBeLessThan(15_000);
+    const worker = await runBizon(['worker', '--custom-source', PAGE_SOURCE, '--log-level', 'ERROR'], { env, timeoutMs: 30_000 });
+    expect(worker.code).not.toBe(0);
+    expect(worker.stderr).toContain('refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH');
+  });
+
+  it("a server certificate this machine's CAs do not know: says to give its CA", async () => {
+    const dir = tempDir();
+    const env = securedEnv({ TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_CLIENT_CERT_PATH: trusted.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: trusted.clientKey });
+    const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('presented a certificate no trusted CA signed: set TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+  });
+});
+
+describe('an endpoint that requires an API key (as Temporal Cloud does)', () => {
+  it('TEMPORAL_API_KEY: bizon run syncs end to end', async () => {
+    const dir = tempDir();
+    const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(keyed.address, { TEMPORAL_API_KEY: API_KEY }) });
+    expect(result.stderr).toContain('25 records');
+    expect(result.code).toBe(0);
+    expect(result.stderr + result.stdout).not.toContain(API_KEY);
+  });
+
+  it('engine.temporal.api_key as a secret reference: syncs end to end; the key is in no output and not in the workflow input', async () => {
+    const dir = tempDir();
+    const file = pipeline(dir, { address: keyed.address, api_key: 'BIZON_ENV_TEMPORAL_KEY' });
+    const result = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: securedEnv({ BIZON_ENV_TEMPORAL_KEY: API_KEY, TEMPORAL_TLS_SERVER_CA_CERT_PATH: trusted.caCert }) });
+    expect(result.stderr).toContain('25 records');
+    expect(result.code).toBe(0);
+    expect(result.stderr + result.stdout).not.toContain(API_KEY);
+    const workflowId = /workflow: (\S+)/.exec(result.stderr)![1]!;
+    const client = await testClient();
+    try {
+      const history = JSON.stringify((await client.workflow.getHandle(workflowId).fetchHistory()).events?.map((event) => event.workflowExecutionStartedEventAttributes?.input?.payloads?.map((payload) => Buffer.from(payload.data!).toString())));
+      expect(history).toContain('BIZON_ENV_TEMPORAL_KEY');
+      expect(history).not.toContain(API_KEY);
+    } finally {
+      await client.connection.close();
+    }
+  });
+
+  it('a wrong key: fails fast naming where it came from; the key appears nowhere', async () => {
+    const dir = tempDir();
+    const refusedBefore = keyed.refused;
+    const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(keyed.address, { TEMPORAL_API_KEY: 'not-the-key-42' }) });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`Temporal at ${keyed.address} (TEMPORAL_ADDRESS) refused the API key from TEMPORAL_API_KEY`);
+    expect(result.stderr + result.stdout).not.toContain('not-the-key-42');
+    expect(result.durationMs).toBeLessThan(15_000);
+    expect(keyed.refused).toBeGreaterThan(refusedBefore);
+  });
+});

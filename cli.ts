@@ -27,6 +27,12 @@ function parseLogLevel(value: string): LogLevel {
   return level as LogLevel;
 }
 
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('a whole number of at least 1 is expected.');
+  return number;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -90,7 +96,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(customSourceOption())
     .addOption(logLevelOption('INFO'))
     .option('--task-queue <name>', 'task queue to poll (default: bizon)')
-    .option('--namespace <name>', 'Temporal namespace (default: default)')
+    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, the Temporal config profile, else default)')
+    .option('--identity <name>', 'name of this worker in the Web UI and history (default: pid@host)')
+    .option('--max-concurrent-pages <n>', 'page activities this worker runs at once', positiveInteger, 20)
+    .option('--max-concurrent-workflow-tasks <n>', 'workflow tasks this worker runs at once', positiveInteger)
+    .option('--shutdown-grace <duration>', 'on SIGTERM, how long pages in flight may finish before they are cancelled (and retried elsewhere)', '5s')
+    .option('--deployment-name <name>', "Worker Versioning: the worker deployment this worker belongs to (with --build-id; env BIZON_DEPLOYMENT_NAME)")
+    .option('--build-id <id>', 'Worker Versioning: the version of the code this worker runs (env BIZON_BUILD_ID)')
+    .option('--versioning-behavior <behavior>', 'Worker Versioning: auto-upgrade (a running sync moves to the current version) or pinned (it finishes on its own version)', 'auto-upgrade')
     .option('--metrics-port <port>', 'serve Prometheus metrics (bizon\'s and the Temporal SDK\'s) on this port (or host:port, e.g. 0.0.0.0:9464) at /metrics')
     .addOption(logFormatOption())
     .action((options) => run(async () => (await serviceHandlers()).workerCommand(options)));

@@ -1,5 +1,5 @@
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, Duration } from '@temporalio/common';
 import type { TLSConfig } from '@temporalio/client';
 import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
 import { ConfigError } from './errors.ts';
@@ -43,8 +43,29 @@ export interface BizonWorkerOptions {
   dataConverter?: DataConverter;
   /** Where the activities count pages, records, retries and syncs (served by `--metrics-port`). */
   metrics?: SyncMetrics;
+  /** Name of this worker in the Web UI and in history (default: the SDK's `pid@host`). */
+  identity?: string;
+  /** Workflow tasks run at once (the SDK's default otherwise). */
+  maxConcurrentWorkflowTasks?: number;
+  /** How long a stopping worker lets pages in flight finish before cancelling them (default 5s). */
+  shutdownGraceTime?: Duration;
+  /** Worker Versioning: the deployment and build this worker runs, and how running syncs follow new versions. */
+  deployment?: WorkerDeployment;
   /** Where workflow, activity, page and HTTP spans go; by default the process's, when `OTEL_EXPORTER_OTLP_ENDPOINT` started it. */
   tracing?: Tracing;
+}
+
+/** A worker's place in a Worker Deployment (Temporal's Worker Versioning). */
+export interface WorkerDeployment {
+  /** The deployment, e.g. `bizon-fleet`. */
+  name: string;
+  /** The version of the code, e.g. a git commit or release tag. */
+  buildId: string;
+  /**
+   * `AUTO_UPGRADE`: a running sync moves to the deployment's current version at its next task (the workflow code
+   * must replay old histories: the suite's replay test checks it). `PINNED`: it finishes on the version it started on.
+   */
+  behavior: 'AUTO_UPGRADE' | 'PINNED';
 }
 
 /** A worker and the connection it owns. */
@@ -78,6 +99,19 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const dataConverter = options.dataConverter ?? dataConverterFromEnv();
   const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;
+  const shutdownGraceTime = options.shutdownGraceTime ?? SHUTDOWN_GRACE_TIME;
+  const fleet = {
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.deployment
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: options.deployment.name, buildId: options.deployment.buildId },
+            useWorkerVersioning: true as const,
+            defaultVersioningBehavior: options.deployment.behavior,
+          },
+        }
+      : {}),
+  };
   const tracing = options.tracing ?? activeTracing();
   const traced = tracing ? await workerTracing(tracing) : undefined;
   // Activity-only workers on rate-limited page queues, started when a sync first needs one.
@@ -99,8 +133,9 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       maxConcurrentActivityTaskExecutions,
       // Temporal enforces this for the whole task queue, whichever workers poll it.
       maxTaskQueueActivitiesPerSecond: requestsPerSecond,
+      ...fleet,
       ...(traced ? { interceptors: traced.interceptors } : {}),
-      shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      shutdownGraceTime,
       shutdownForceTime: SHUTDOWN_FORCE_TIME,
     });
     const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
@@ -117,10 +152,12 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       ...(traced ? { interceptors: traced.interceptors, sinks: traced.sinks } : {}),
       dataConverter,
       maxConcurrentActivityTaskExecutions,
+      ...(options.maxConcurrentWorkflowTasks ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks } : {}),
+      ...fleet,
       // A batch heartbeats its checkpoint after every page: sent at least this often, a crash loses little.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
-      shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      shutdownGraceTime,
       // A get() that ignores cancellation must not keep the process alive: past this, the worker gives up on it.
       shutdownForceTime: SHUTDOWN_FORCE_TIME,
       // When a worker dies, its workflows wait this long on its sticky queue before another worker takes them.

@@ -1,23 +1,60 @@
 import type { LogLevel } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
+import ms, { type StringValue } from 'ms';
 import { CODEC_KEY_ENV, CODEC_SERVER_TOKEN_ENV, codecFromEnv } from '../engine/codec.ts';
 import { startCodecServer } from '../engine/codec-server.ts';
 import { isListening, startDevServer } from '../engine/temporal-server.ts';
 import { LOCAL_RETENTION_DAYS } from '../engine/constants.ts';
-import { createWorker } from '../worker.ts';
+import { createWorker, type WorkerDeployment } from '../worker.ts';
 import { UsageError } from './common.ts';
 import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
 import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
 import { workerConnectOptions } from './connect.ts';
 
+/** The options of `bizon worker`. */
+interface WorkerCommandOptions {
+  customSource: string[];
+  logLevel: LogLevel;
+  taskQueue?: string;
+  namespace?: string;
+  metricsPort?: string;
+  logFormat?: LogFormat;
+  identity?: string;
+  maxConcurrentPages: number;
+  maxConcurrentWorkflowTasks?: number;
+  shutdownGrace: string;
+  deploymentName?: string;
+  buildId?: string;
+  versioningBehavior: string;
+}
+
+/** Worker Versioning, when a deployment name and a build id are given (flags, or BIZON_DEPLOYMENT_NAME / BIZON_BUILD_ID). */
+function deploymentOf(options: WorkerCommandOptions): WorkerDeployment | undefined {
+  const name = options.deploymentName ?? process.env.BIZON_DEPLOYMENT_NAME;
+  const buildId = options.buildId ?? process.env.BIZON_BUILD_ID;
+  if (!name && !buildId) return undefined;
+  if (!name || !buildId) throw new UsageError('Worker Versioning needs both --deployment-name and --build-id (or BIZON_DEPLOYMENT_NAME and BIZON_BUILD_ID).');
+  const behaviors = { 'auto-upgrade': 'AUTO_UPGRADE', pinned: 'PINNED' } as const;
+  const behavior = behaviors[options.versioningBehavior as keyof typeof behaviors];
+  if (!behavior) throw new UsageError(`--versioning-behavior ${options.versioningBehavior}: use auto-upgrade or pinned.`);
+  return { name, buildId, behavior };
+}
+
 /** `bizon worker`: a long-running worker. */
-export async function workerCommand(options: { customSource: string[]; logLevel: LogLevel; taskQueue?: string; namespace?: string; metricsPort?: string; logFormat?: LogFormat }): Promise<number> {
+export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
+  const deployment = deploymentOf(options);
+  if (ms(options.shutdownGrace as StringValue) === undefined) throw new UsageError(`--shutdown-grace ${options.shutdownGrace}: a duration is expected, e.g. 30s or 2m.`);
   const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat);
   const target = await resolveTemporalTarget(undefined, false);
   const worker = await createWorker({
     ...workerConnectOptions(target),
     namespace: options.namespace ?? target.namespace,
+    ...(options.identity ? { identity: options.identity } : {}),
+    maxConcurrentActivities: options.maxConcurrentPages,
+    ...(options.maxConcurrentWorkflowTasks ? { maxConcurrentWorkflowTasks: options.maxConcurrentWorkflowTasks } : {}),
+    shutdownGraceTime: options.shutdownGrace as StringValue,
+    ...(deployment ? { deployment } : {}),
     taskQueue: options.taskQueue,
     customSourceFiles: options.customSource,
     ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}),

@@ -6,7 +6,7 @@ import { clientTracingInterceptors } from './engine/tracing.ts';
 import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
 import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
 import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowId, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
-import { configDifferences } from './config/diff.ts';
+import { syncConfigDifferences } from './config/diff.ts';
 import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
 import { checkSecretReferences, findLiteralCredentials, findLiteralDestinationCredentials } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
@@ -231,7 +231,7 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
     const handle = client.workflow.getHandle(workflowId);
     const description = await handle.describe();
     const running = (description.memo as Partial<SyncMemo> | undefined)?.bizon_config;
-    const differences = running ? configDifferences(running, prepared.input.pipeline) : [];
+    const differences = running ? syncConfigDifferences(running, prepared.input.pipeline) : [];
     if (differences.length > 0 && !options.attach) {
       throw new ConfigError(
         `A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is already running with another config: ${differences.join(', ')} differ. ` +
@@ -314,7 +314,7 @@ export async function startPipeline(client: Client, prepared: PreparedPipeline, 
     const handle = client.workflow.getHandle(prepared.workflowId);
     const description = await handle.describe();
     const running = description.memo as { bizon_config?: PipelineConfig; bizon_streams?: string[] } | undefined;
-    const differences = running?.bizon_config ? configDifferences(running.bizon_config, prepared.streams[0]!.input.pipeline) : [];
+    const differences = running?.bizon_config ? syncConfigDifferences(running.bizon_config, prepared.streams[0]!.input.pipeline) : [];
     if (running?.bizon_streams && running.bizon_streams.join() !== streamNames.join()) differences.push('source.streams');
     if (differences.length > 0 && !options.attach) {
       throw new ConfigError(

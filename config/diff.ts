@@ -17,3 +17,13 @@ export function configDifferences(running: unknown, requested: unknown, path = '
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * The differences between a running sync's config and a requested one that
+ * change what the sync does: how it reaches Temporal (`engine.temporal`: the
+ * address, namespace, credentials, task queue) does not — the running sync was
+ * found there.
+ */
+export function syncConfigDifferences(running: unknown, requested: unknown): string[] {
+  return configDifferences(running, requested).filter((path) => !path.startsWith('engine.temporal.') && path !== 'engine.temporal');
+}

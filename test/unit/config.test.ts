@@ -4,6 +4,7 @@ import { parsePipelineConfig, parseWithSchema } from '../../config/pipeline.ts';
 import { planSync, resolvePipeline } from '../../config/resolve.ts';
 import { checkSecretReferences, findLiteralCredentials, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
 import { ConfigError } from '../../errors.ts';
+import { syncConfigDifferences } from '../../config/diff.ts';
 import { SourceConfig } from '../../sources/config.ts';
 
 const base = { name: 'p', source: { name: 's', stream: 'users' }, destination: { name: 'logger' } };
@@ -121,5 +122,18 @@ describe('the plan of a batched sync', () => {
 
   it('a batch may take its time budget plus one page_timeout (the last page starts just before the budget ends)', () => {
     expect(plan({ pages_per_activity: 50, activity_time_budget: '5s', page_timeout: '1m' })).toMatchObject({ pagesPerActivity: 50, activityTimeBudgetMs: 5000, pageTimeout: 65_000 });
+  });
+});
+
+describe('what makes a running sync another one', () => {
+  it('a changed page size does; how the sync reaches Temporal (namespace, key, TLS, task queue) does not', () => {
+    const running = parsePipelineConfig({ name: 'p', source: { name: 'dummy', stream: 'plants' }, destination: { name: 'logger' }, engine: { temporal: { namespace: 'default' } } });
+    const requested = parsePipelineConfig({
+      name: 'p',
+      source: { name: 'dummy', stream: 'plants', page_size: 7 },
+      destination: { name: 'logger' },
+      engine: { temporal: { api_key: 'BIZON_ENV_KEY', tls: { server_name: 'x' }, task_queue: 'other' } },
+    });
+    expect(syncConfigDifferences(running, requested)).toEqual(['source.page_size']);
   });
 });

@@ -55,17 +55,23 @@ afterEach(async () => {
   await collector?.close();
 });
 
+/** A pipeline of the 25 users behind the token (three pages), in a directory of its own. */
+function syncOfTokenUsers(label: string): { dir: string; file: string } {
+  const dir = tempDir();
+  const file = writeConfig(dir, {
+    name: unique(label),
+    source: { name: 'my_source', stream: 'users', api_url: api!.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_TRACE_TOKEN' } } },
+    destination: { name: 'file', config: { directory: dir } },
+    engine: { temporal: { task_queue: unique(label) } },
+  });
+  return { dir, file };
+}
+
 describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   it('bizon run exports one trace: the start, the workflow, each activity, each page and each HTTP request, linked parent to child; no token, no query string', async () => {
     api = await startExampleApi({ datasets: { users: 25 }, token: TOKEN });
     collector = await startCollector();
-    const dir = tempDir();
-    const file = writeConfig(dir, {
-      name: unique('traced'),
-      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_TRACE_TOKEN' } } },
-      destination: { name: 'file', config: { directory: dir } },
-      engine: { temporal: { task_queue: unique('traced') } },
-    });
+    const { dir, file } = syncOfTokenUsers('traced');
     const result = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv({ BIZON_ENV_TRACE_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: 'sync-fleet' }) });
     expect(result.stderr).toContain('25 records');
     expect(result.code).toBe(0);
@@ -117,13 +123,7 @@ describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
   it('a collector that is down neither fails nor holds up the sync', async () => {
     api = await startExampleApi({ datasets: { users: 25 }, token: TOKEN });
-    const dir = tempDir();
-    const file = writeConfig(dir, {
-      name: unique('untraced'),
-      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_TRACE_TOKEN' } } },
-      destination: { name: 'file', config: { directory: dir } },
-      engine: { temporal: { task_queue: unique('untraced') } },
-    });
+    const { dir, file } = syncOfTokenUsers('untraced');
     // A port nothing listens on: connections are refused.
     const down = await startCollector();
     await down.close();

@@ -234,7 +234,21 @@ function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
+/**
+ * Node warns (DEP0123) when a TLS client sends an IP address as the server name, which gRPC does for a
+ * Temporal address like `10.0.0.5:7233`: the connection is fine, and the warning would only confuse.
+ */
+function quietIpServerNameWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const [, type, code] = args;
+    if (code === 'DEP0123' || (typeof type === 'object' && (type as { code?: string } | null)?.code === 'DEP0123')) return;
+    emitWarning(...args);
+  }) as typeof process.emitWarning;
+}
+
 async function main(): Promise<void> {
+  quietIpServerNameWarning();
   let exitCode = 0;
   const program = buildProgram((code) => {
     exitCode = code;

@@ -58,6 +58,7 @@ describe('a cluster that requires a client certificate (mTLS)', () => {
     });
     expect(result.stderr).toContain('25 records');
     expect(result.code).toBe(0);
+    expect(result.stderr).not.toContain('Warning');
   });
 
   it('bizon worker with TEMPORAL_TLS_* settings serves a sync that bizon run --no-worker starts through a profile of a Temporal config file', async () => {

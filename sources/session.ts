@@ -139,32 +139,23 @@ export function createSession(options: SessionOptions): AxiosInstance {
  * or a header.
  */
 function startRequestSpan(session: AxiosInstance, request: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
-  const tracer = trace.getTracer('bizon-temporal');
   const method = (request.method ?? 'get').toUpperCase();
-  let url: URL | undefined;
-  try {
-    url = new URL(axios.getUri(request));
-  } catch {
-    url = undefined;
-  }
-  const redact = (session as unknown as Record<symbol, ((text: string) => string) | undefined>)[REDACT] ?? ((text: string) => text);
-  const span = tracer.startSpan(
-    method,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: url
-        ? {
-            'http.request.method': method,
-            'server.address': url.hostname,
-            'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-            'url.scheme': url.protocol.replace(/:$/, ''),
-            'url.path': redact(url.pathname),
-          }
-        : { 'http.request.method': method },
-    },
-    context.active(),
-  );
+  const span = trace.getTracer('bizon-temporal').startSpan(method, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method } }, context.active());
   (request as unknown as Record<symbol, Span>)[SPAN] = span;
+  // Without tracing the span records nothing: no URL is taken apart for it.
+  if (!span.isRecording()) return request;
+  try {
+    const url = new URL(axios.getUri(request));
+    const redact = (session as unknown as Record<symbol, ((text: string) => string) | undefined>)[REDACT] ?? ((text: string) => text);
+    span.setAttributes({
+      'server.address': url.hostname,
+      'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      'url.scheme': url.protocol.replace(/:$/, ''),
+      'url.path': redact(url.pathname),
+    });
+  } catch {
+    // A URL axios will refuse anyway: the span keeps the method.
+  }
   return request;
 }
 

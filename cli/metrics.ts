@@ -1,6 +1,6 @@
 import type { LogLevel } from '@temporalio/worker';
 import { SyncMetrics } from '../activities/metrics.ts';
-import { startMetricsServer, type MetricsServer } from '../engine/metrics-server.ts';
+import { startMetricsServer } from '../engine/metrics-server.ts';
 import { freePort } from '../engine/temporal-server.ts';
 import { startTracing } from '../engine/tracing.ts';
 import { installLogger, type LogFormat } from './logging.ts';
@@ -9,7 +9,6 @@ import { installLogger, type LogFormat } from './logging.ts';
 export interface Telemetry {
   /** Where a worker counts what it does, with `--metrics-port`. */
   metrics?: SyncMetrics;
-  server?: MetricsServer;
   /** Stops serving metrics and sends the spans not yet exported. */
   close(): Promise<void>;
 }
@@ -32,7 +31,6 @@ export async function installTelemetry(level: LogLevel, metricsPort: string | un
   process.stderr.write(`Metrics for Prometheus on ${server.url}\n`);
   return {
     metrics,
-    server,
     async close() {
       await server.close();
       await tracing?.shutdown();

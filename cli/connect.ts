@@ -30,6 +30,24 @@ export async function connectTo(target: TemporalTarget): Promise<Client> {
 }
 
 /**
+ * A client of `target` while this command's worker starts beside it, with the same settings: whichever fails
+ * first is the command's error (a worker's failed handshake is explained at once, where the client may wait out
+ * its deadline), and a worker failing later is never left unhandled.
+ */
+export async function connectBesideWorker(target: TemporalTarget, workerReady: Promise<unknown> | undefined): Promise<Client> {
+  const connecting = connectTo(target);
+  if (!workerReady) return connecting;
+  const workerFailed = workerReady.then(() => new Promise<never>(() => undefined));
+  workerFailed.catch(() => undefined);
+  try {
+    return await Promise.race([connecting, workerFailed]);
+  } catch (error) {
+    void connecting.then((client) => client.connection.close(), () => undefined);
+    throw error;
+  }
+}
+
+/**
  * Runs `work` with a client of the Temporal server that outlives commands
  * (TEMPORAL_ADDRESS, engine.temporal.address or `bizon server`), and closes it.
  */

@@ -8,7 +8,7 @@ import { createWorker, type BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED } from './common.ts';
 import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
-import { connectTo, workerConnectOptions } from './connect.ts';
+import { connectBesideWorker, workerConnectOptions } from './connect.ts';
 import { describeFailure } from './failure.ts';
 import { batchingTip, formatSummary, watchProgress } from './progress.ts';
 import { claimEarlyTarget, localStateFile, resolveTemporalTarget, workflowUrl, type EarlyTarget } from './temporal-target.ts';
@@ -98,7 +98,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
         },
       );
     }
-    client = await connectTo(target);
+    client = await connectBesideWorker(target, workerReady);
     // Rejects if the worker of this command stops before the sync ends; never settles without one.
     const workerStopped: Promise<never> = workerReady
       ? workerReady.then(() => workerRun).then(() => {

@@ -178,7 +178,8 @@ export function explainConnectionError(error: unknown, settings: Pick<TemporalCo
   }
   const certificateAlert = /certificate required|CertificateRequired|handshake failure|bad certificate|BadCertificate|unknown ca|UnknownCA|certificate unknown|tlsv13 alert|alert/i.test(message);
   // With TLS 1.3 a refused client certificate often shows only as the server closing the connection.
-  const closedDuringTls = /peer closed connection without sending TLS close_notify|Connection reset by peer|ConnectionReset|ECONNRESET|broken pipe|BrokenPipe|EPIPE/i.test(message);
+  // The Rust core may see it only at its first call, as hyper's `Canceled, "connection closed"`.
+  const closedDuringTls = /peer closed connection without sending TLS close_notify|Connection reset by peer|ConnectionReset|ECONNRESET|broken pipe|BrokenPipe|EPIPE|hyper::Error\(Canceled|connection closed/i.test(message);
   if (settings.tls && (certificateAlert || closedDuringTls)) {
     const likely = certificateAlert ? '' : ' closed the connection as TLS began: it likely';
     return settings.origins.clientCert

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -79,12 +79,11 @@ describe('a cluster that requires a client certificate (mTLS)', () => {
     expect(result.code).toBe(0);
   });
 
-  it('without a client certificate: fails in seconds, saying to set one', async () => {
+  it('without a client certificate: fails in seconds with one line saying to set one', async () => {
     const dir = tempDir();
     const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(mtls.address) });
-    expect(result.code).not.toBe(0);
+    expectOneLineError(result, /^Error: Temporal at \S+ \(TEMPORAL_ADDRESS\) .*client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/);
     expect(result.stderr).toContain(`Temporal at ${mtls.address} (TEMPORAL_ADDRESS)`);
-    expect(result.stderr).toMatch(/client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/);
     expect(result.durationMs).toBeLessThan(15_000);
   });
 
@@ -92,22 +91,50 @@ describe('a cluster that requires a client certificate (mTLS)', () => {
     const dir = tempDir();
     const env = tlsEnv(mtls.address, { TEMPORAL_TLS_CLIENT_CERT_PATH: other.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: other.clientKey });
     const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env });
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH');
+    expectOneLineError(result, /refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH/);
     expect(result.durationMs).toBeLessThan(15_000);
     const worker = await runBizon(['worker', '--custom-source', PAGE_SOURCE, '--log-level', 'ERROR'], { env, timeoutMs: 30_000 });
-    expect(worker.code).not.toBe(0);
-    expect(worker.stderr).toContain('refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH');
+    expectOneLineError(worker, /refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH/);
   });
 
   it("a server certificate this machine's CAs do not know: says to give its CA", async () => {
     const dir = tempDir();
     const env = securedEnv({ TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_CLIENT_CERT_PATH: trusted.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: trusted.clientKey });
     const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env });
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('presented a certificate no trusted CA signed: set TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+    expectOneLineError(result, /presented a certificate no trusted CA signed: set TEMPORAL_TLS_SERVER_CA_CERT_PATH/);
+  });
+
+  // `bizon run` starts its worker while its client connects: whichever fails first, on a busy machine too, the
+  // user reads one clear line and exit code 2, never the stack of an unhandled rejection.
+  it('with one core kept busy by another process: every refused start is the same one-line error', async () => {
+    const busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    children.push(busy);
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const dir = tempDir();
+        const noCertificate = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(mtls.address) });
+        expectOneLineError(noCertificate, /client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH/);
+        const otherCa = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], {
+          cwd: dir,
+          env: tlsEnv(mtls.address, { TEMPORAL_TLS_CLIENT_CERT_PATH: other.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: other.clientKey }),
+        });
+        expectOneLineError(otherCa, /refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH/);
+      }
+    } finally {
+      busy.kill('SIGKILL');
+    }
   });
 });
+
+/** What a refused connection shows: exit code 2 and one `Error: …` line, no stack, nothing else. */
+function expectOneLineError(result: { code: number | null; stderr: string; stdout: string }, message: RegExp): void {
+  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^Error: /);
+  expect(lines[0]).toMatch(message);
+  expect(result.stdout).toBe('');
+  expect(result.code).toBe(2);
+}
 
 describe('an endpoint that requires an API key (as Temporal Cloud does)', () => {
   it('TEMPORAL_API_KEY: bizon run syncs end to end', async () => {
@@ -140,7 +167,7 @@ describe('an endpoint that requires an API key (as Temporal Cloud does)', () => 
     const dir = tempDir();
     const refusedBefore = keyed.refused;
     const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(keyed.address, { TEMPORAL_API_KEY: 'not-the-key-42' }) });
-    expect(result.code).not.toBe(0);
+    expectOneLineError(result, /refused the API key from TEMPORAL_API_KEY/);
     expect(result.stderr).toContain(`Temporal at ${keyed.address} (TEMPORAL_ADDRESS) refused the API key from TEMPORAL_API_KEY`);
     expect(result.stderr + result.stdout).not.toContain('not-the-key-42');
     expect(result.durationMs).toBeLessThan(15_000);

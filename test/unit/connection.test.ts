@@ -81,4 +81,15 @@ describe('Temporal connection settings', () => {
     expect(refused).toBe('Temporal at h:7233 (TEMPORAL_ADDRESS) refused the API key from TEMPORAL_API_KEY: check that it is valid for this namespace.');
     expect(refused).not.toContain('secret-key-1');
   });
+
+  it("a TLS connection the server closes at the worker's first call is a refused or missing client certificate (seen under load)", () => {
+    const closed = new Error(`Failed to call GetSystemInfo: code: 'The operation was cancelled', message: "operation was canceled", source: tonic::transport::Error(Transport, hyper::Error(Canceled, "connection closed"))`);
+    const base = { address: 'h:7233', tls: {}, origins: { address: 'TEMPORAL_ADDRESS' } };
+    expect(explainConnectionError(closed, base)).toBe(
+      'Temporal at h:7233 (TEMPORAL_ADDRESS) closed the connection as TLS began: it likely asks for a client certificate; set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or engine.temporal.tls.client_cert_path and client_key_path).',
+    );
+    expect(explainConnectionError(closed, { ...base, origins: { ...base.origins, clientCert: 'TEMPORAL_TLS_CLIENT_CERT_PATH' } })).toMatch(/likely refused the client certificate from TEMPORAL_TLS_CLIENT_CERT_PATH/);
+    // Without TLS, a closed connection is no certificate matter.
+    expect(explainConnectionError(closed, { address: 'h:7233', origins: { address: 'TEMPORAL_ADDRESS' } })).toMatch(/^Cannot reach Temporal at h:7233/);
+  });
 });

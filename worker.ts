@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { DataConverter, Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time.js';
 import type { TLSConfig } from '@temporalio/client';
 import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
 import { ConfigError } from './errors.ts';
@@ -17,7 +18,10 @@ const SHUTDOWN_GRACE_TIME = '5s';
 /** Longest wait before an activity's latest heartbeat (a batch's checkpoint) reaches the server. */
 const HEARTBEAT_THROTTLE = '200ms';
 /** How long it then waits for cancelled pages to end before it stops anyway. */
-const SHUTDOWN_FORCE_TIME = '10s';
+const SHUTDOWN_FORCE_MARGIN_MS = 5000;
+/** What a worker that stopped without a get() ignoring cancellation logs. */
+const ABANDONED_PAGES_MESSAGE =
+  'Stopped without waiting for a page whose get() ignored cancellation past the shutdown grace; Temporal retries it on another worker. Exit the process to free it.';
 
 /** Options of {@link createWorker}. */
 export interface BizonWorkerOptions {
@@ -72,7 +76,11 @@ export interface WorkerDeployment {
 export interface BizonWorker {
   worker: Worker;
   connection: NativeConnection;
-  /** Runs until {@link BizonWorker.shutdown}, then closes the connection. */
+  /**
+   * Runs until {@link BizonWorker.shutdown}, then closes the connection. When a page's get() ignores cancellation
+   * past the shutdown grace (and 5 s more), it resolves without it and leaves the connection to the process's
+   * exit: the abandoned call still holds it.
+   */
   run(): Promise<void>;
   shutdown(): void;
 }
@@ -100,6 +108,8 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
   const dataConverter = options.dataConverter ?? dataConverterFromEnv();
   const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;
   const shutdownGraceTime = options.shutdownGraceTime ?? SHUTDOWN_GRACE_TIME;
+  // The SDK counts the force time from the shutdown request, so it must outlast the grace.
+  const shutdownForceTime = msToNumber(shutdownGraceTime) + SHUTDOWN_FORCE_MARGIN_MS;
   const fleet = {
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.deployment
@@ -136,7 +146,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       ...fleet,
       ...(traced ? { interceptors: traced.interceptors } : {}),
       shutdownGraceTime,
-      shutdownForceTime: SHUTDOWN_FORCE_TIME,
+      shutdownForceTime,
     });
     const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
     rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
@@ -158,26 +168,49 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       // A worker that stops must hand its page back quickly; pages are idempotent, so a retry elsewhere is safe.
       shutdownGraceTime,
-      // A get() that ignores cancellation must not keep the process alive: past this, the worker gives up on it.
-      shutdownForceTime: SHUTDOWN_FORCE_TIME,
+      // Only a backstop for shutdowns that do not come through BizonWorker.shutdown() (which gives up sooner).
+      shutdownForceTime: shutdownForceTime + SHUTDOWN_FORCE_MARGIN_MS,
       // When a worker dies, its workflows wait this long on its sticky queue before another worker takes them.
       stickyQueueScheduleToStartTimeout: '3s',
     });
+    const drain = async () => {
+      try {
+        await worker.run();
+      } finally {
+        stopping = true;
+        for (const { worker: limited } of rateLimited.values()) if (limited.getState() === 'RUNNING') limited.shutdown();
+        await Promise.allSettled([...rateLimited.values()].map(({ running }) => running));
+      }
+    };
+    let giveUp: () => void = () => undefined;
+    const givenUp = new Promise<'abandoned'>((resolve) => (giveUp = () => resolve('abandoned')));
+    let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
     return {
       worker,
       connection,
       async run() {
+        const drained = drain();
+        drained.catch(() => undefined);
+        let outcome: 'stopped' | 'abandoned';
         try {
-          await worker.run();
-        } finally {
-          stopping = true;
-          for (const { worker: limited } of rateLimited.values()) if (limited.getState() === 'RUNNING') limited.shutdown();
-          await Promise.allSettled([...rateLimited.values()].map(({ running }) => running));
+          outcome = await Promise.race([drained.then(() => 'stopped' as const), givenUp]);
+        } catch (error) {
           await connection.close();
+          throw error;
+        } finally {
+          clearTimeout(giveUpTimer);
         }
+        if (outcome === 'abandoned') {
+          Runtime.instance().logger.warn(ABANDONED_PAGES_MESSAGE, { taskQueue: worker.options.taskQueue });
+          return;
+        }
+        await connection.close();
       },
       shutdown() {
         if (worker.getState() === 'RUNNING') worker.shutdown();
+        // A get() that ignores cancellation never lets the SDK finish draining: past this, the worker stops
+        // without it (Temporal hands the page to another worker) and the process may exit.
+        giveUpTimer ??= setTimeout(giveUp, shutdownForceTime);
       },
     };
   } catch (error) {

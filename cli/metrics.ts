@@ -1,4 +1,4 @@
-import type { LogLevel } from '@temporalio/worker';
+import { Runtime, type LogLevel } from '@temporalio/worker';
 import { SyncMetrics } from '../activities/metrics.ts';
 import { startMetricsServer } from '../engine/metrics-server.ts';
 import { freePort } from '../engine/temporal-server.ts';
@@ -9,7 +9,7 @@ import { installLogger, type LogFormat } from './logging.ts';
 export interface Telemetry {
   /** Where a worker counts what it does, with `--metrics-port`. */
   metrics?: SyncMetrics;
-  /** Stops serving metrics and sends the spans not yet exported. */
+  /** Stops serving metrics, sends the spans not yet exported and writes the log lines still buffered. */
   close(): Promise<void>;
 }
 
@@ -22,7 +22,12 @@ export async function installTelemetry(level: LogLevel, metricsPort: string | un
   const tracing = await startTracing();
   if (metricsPort === undefined) {
     installLogger(level, undefined, format);
-    return { close: async () => tracing?.shutdown() };
+    return {
+      async close() {
+        await tracing?.shutdown();
+        flushLog();
+      },
+    };
   }
   const runtimePort = await freePort();
   installLogger(level, `127.0.0.1:${runtimePort}`, format);
@@ -34,6 +39,12 @@ export async function installTelemetry(level: LogLevel, metricsPort: string | un
     async close() {
       await server.close();
       await tracing?.shutdown();
+      flushLog();
     },
   };
+}
+
+/** The SDK buffers log lines for ordering (about 100 ms): a command that exits next would lose its last ones. */
+function flushLog(): void {
+  Runtime.instance().flushLogs();
 }

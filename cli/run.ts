@@ -13,6 +13,16 @@ import { describeFailure } from './failure.ts';
 import { batchingTip, formatSummary, watchProgress } from './progress.ts';
 import { claimEarlyTarget, localStateFile, resolveTemporalTarget, workflowUrl, type EarlyTarget } from './temporal-target.ts';
 
+/** How long a worker whose sync has failed gets to stop before the command exits without it. */
+const ABANDON_WORKER_AFTER_MS = 1500;
+
+/** Waits for `promise`, or `ms`, whichever comes first. */
+async function withDeadline(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 export interface RunOptions {
   customSource: string[];
   logLevel: LogLevel;
@@ -67,10 +77,17 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
   let workerReady: Promise<unknown> | undefined;
   let workerRun: Promise<void> | undefined;
   let client: Client | undefined;
+  // Set once the sync has failed: what this command's worker still runs belongs to an attempt Temporal gave up on.
+  let syncFailed = false;
   const stopAll = async () => {
     await workerReady?.catch(() => undefined);
     worker?.shutdown();
-    await workerRun?.catch(() => undefined);
+    const stopped = workerRun?.catch(() => undefined);
+    // A get() that ignores cancellation would hold the worker for its whole shutdown grace and then end in the
+    // SDK's error; after a failed sync, nothing it could still do matters (pages are idempotent, the verdict is
+    // given), so the command stops waiting and exits, which ends it like a crash would.
+    if (syncFailed) await withDeadline(stopped, ABANDON_WORKER_AFTER_MS);
+    else await stopped;
     await client?.connection.close();
     await telemetry.close();
     // Everything the sync did is stored: the server finishes stopping after this command exits.
@@ -112,6 +129,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
       await workerReady;
       const code = await followPipeline(client, prepared, started, { target, detach: options.detach, workerStopped });
       if (!options.detach) recorder.pipelineEnded(code, await getPipelineProgress(client, started.workflowId).catch(() => undefined));
+      syncFailed = code === EXIT_SYNC_FAILED;
       return interrupted ? new Promise<number>(() => undefined) : code;
     }
     const sync = await startSync(client, prepared, { attach: options.attach });
@@ -136,6 +154,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
       // Interrupted: the worker stopped because it was told to, and the sync goes on; that was said already.
       if (interrupted) return new Promise<number>(() => undefined);
       recorder.failed(error);
+      syncFailed = true;
       const failure = describeFailure(error);
       process.stderr.write(`✖ Sync failed: ${label}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}${link ? `  Web UI: ${link}\n` : ''}`);
       return EXIT_SYNC_FAILED;

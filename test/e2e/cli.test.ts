@@ -282,12 +282,37 @@ describe('a get() that never resolves and ignores cancellation', () => {
       engine: { temporal: { task_queue: unique('forever') }, retry: { initial_interval: '100ms' }, ...extra },
     });
 
-  it('bizon run reports the timeout and exits on its own', async () => {
+  it('bizon run reports the timeout and exits within 5 s of its verdict, which are its last words', async () => {
     const dir = tempDir();
-    const result = await runBizon(['run', pipeline(dir, { page_timeout: '2s' }), '--custom-source', NEVER_RESOLVING], { cwd: dir });
-    expect(result.stderr).toContain('✖ Sync failed');
-    expect(result.stderr).toMatch(/timeout/i);
-    expect(result.code).toBe(1);
+    const run = followBizon(['run', pipeline(dir, { page_timeout: '2s' }), '--custom-source', NEVER_RESOLVING], { cwd: dir });
+    await run.waitForStderr(/✖ Sync failed/);
+    const verdictAt = Date.now();
+    const verdict = run.stderr().slice(run.stderr().indexOf('✖ Sync failed'));
+    expect(await run.exited).toBe(1);
+    // The abandoned get() holds the worker for its whole shutdown grace (5 s) and force time; the command does not wait.
+    expect(Date.now() - verdictAt).toBeLessThan(5000);
+    expect(run.stderr().slice(run.stderr().indexOf('✖ Sync failed'))).toBe(verdict);
+    expect(verdict).toMatch(/timeout/i);
+    expect(verdict.trimEnd().split('\n').at(-1)).toMatch(/^  Web UI: http|^  in activity extractPage/);
+    expect(run.stderr()).not.toMatch(/GracefulShutdown|\n\s+at /);
+  });
+
+  it('bizon worker stopped while a get() ignores cancellation: gives up on it after the grace, with a warning and no stack', async () => {
+    const dir = tempDir();
+    const taskQueue = unique('forever-worker');
+    const file = pipeline(dir, { temporal: { task_queue: taskQueue } });
+    const worker = followBizon(['worker', '--custom-source', NEVER_RESOLVING, '--task-queue', taskQueue, '--shutdown-grace', '1s'], { cwd: dir });
+    await worker.waitForStderr(/bizon worker polling/);
+    const started = await runBizon(['run', file, '--no-worker', '--detach', '--custom-source', NEVER_RESOLVING], { cwd: dir });
+    expect(started.code).toBe(0);
+    while (!existsSync(path.join(dir, 'entered'))) await sleep(50);
+    const stopAt = Date.now();
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    // The grace (1 s) and the 5 s the cancelled page gets: not the fixed 10 s of before, whatever the grace.
+    expect(Date.now() - stopAt).toBeLessThan(9000);
+    expect(worker.stderr().trimEnd().split('\n').at(-1)).toContain('[WARN] Stopped without waiting for a page whose get() ignored cancellation');
+    expect(worker.stderr()).not.toMatch(/GracefulShutdown|Error:|\n\s+at /);
   });
 
   it('SIGTERM ends bizon run within the shutdown grace, with one message', async () => {

@@ -59,10 +59,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .version(packageVersion())
     .option('--env-file <file>', 'load environment variables (secrets) from this file; ./.env is loaded when present (repeatable)', collect, [])
     .showHelpAfterError()
-    .hook('preAction', (command) => loadEnvFiles(command.opts<{ envFile: string[] }>().envFile));
+    .hook('preAction', async (command, action) => {
+      // Before anything is said: with --log-format json, even the first line and a usage error are JSON.
+      if (action.opts<{ logFormat?: string }>().logFormat === 'json') (await import('./cli/json-output.ts')).writeEveryLineAsJson();
+      loadEnvFiles(command.opts<{ envFile: string[] }>().envFile);
+    });
   const customSourceOption = () => new Option('--custom-source <file>', 'a .ts/.js file of custom sources (repeatable)').argParser(collect).default([]);
   const logFormatOption = () =>
-    new Option('--log-format <format>', "text | json: the worker's log lines as JSON objects (time, level, message, workflow and run ids, activity, attempt, pipeline, stream)")
+    new Option('--log-format <format>', "text | json: every line the command writes as a JSON object (time, level, message; the worker's also workflow and run ids, activity, attempt, pipeline, stream)")
       .choices(['text', 'json'])
       .default('text');
   const logLevelOption = (fallback: LogLevel) => new Option('--log-level <level>', 'TRACE | DEBUG | INFO | WARN | ERROR').argParser(parseLogLevel).default(fallback);

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { getProgress, type LiveSyncProgress } from '../client.ts';
+import { writesJsonLines } from './json-output.ts';
 import type { SyncResult } from '../workflows/types.ts';
 
 const numberFormat = new Intl.NumberFormat('en-US');
@@ -81,6 +82,7 @@ export function batchingTip(result: SyncResult): string | undefined {
  * one a second) otherwise.
  */
 export function watchProgress(client: Client, workflowId: string, out: NodeJS.WriteStream = process.stderr): { stop(): Promise<void> } {
+  if (writesJsonLines()) return { stop: async () => undefined };
   const interactive = Boolean(out.isTTY);
   let last = '';
   let lastPrinted = 0;

@@ -4,6 +4,7 @@ import type { PipelineResult, PipelineStreamOutcome } from '../workflows/types.t
 import { EXIT_SYNC_FAILED } from './common.ts';
 import { describeFailure } from './failure.ts';
 import { formatProgress, formatSummary } from './progress.ts';
+import { writesJsonLines } from './json-output.ts';
 import { workflowUrl, type TemporalTarget } from './temporal-target.ts';
 
 /** One line per stream: where it stands (its live progress while it runs). */
@@ -31,6 +32,7 @@ function streamState(stream: PipelineStreamOutcome, live: LiveSyncProgress | und
  * most once a second) otherwise.
  */
 function watchPipeline(client: Client, workflowId: string, out: NodeJS.WriteStream = process.stderr): { stop(): Promise<void> } {
+  if (writesJsonLines()) return { stop: async () => undefined };
   const interactive = Boolean(out.isTTY);
   let printed: string[] = [];
   let lastPrintedAt = 0;

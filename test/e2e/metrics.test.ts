@@ -7,7 +7,7 @@ import { startSync } from '../../client.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { cliEnv, PAGE_SOURCE, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
+import { cliEnv, PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 
 const TOKEN = 'metrics-token-9b7c';
 let api: ExampleApi;
@@ -120,11 +120,14 @@ describe('bizon worker --metrics-port', () => {
 
   it('--log-format json: every line is a JSON object with the sync\'s context; a token given as a reference never appears', async () => {
     const taskQueue = unique('json-logs');
-    const logged = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'DEBUG', '--log-format', 'json'], {
+    const metricsPort = String(await freePort());
+    const logged = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'DEBUG', '--log-format', 'json', '--metrics-port', metricsPort], {
       env: cliEnv({ BIZON_ENV_METRICS_TOKEN: TOKEN }),
     });
     let stderr = '';
+    let stdout = '';
     logged.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    logged.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise((resolve) => logged.once('exit', resolve));
     const client = await testClient();
     try {
@@ -146,9 +149,14 @@ describe('bizon worker --metrics-port', () => {
       logged.kill('SIGTERM');
       await exited;
     }
-    // The worker's own lines: bizon's banner is the one line that is not the SDK log.
-    const lines = stderr.trimEnd().split('\n').filter((line) => !line.startsWith('bizon worker polling'));
-    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    // Every line, from the first to the exit: bizon's own (metrics, polling) as well as the SDK's; on stdout, the
+    // logger destination's records.
+    const records = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.every((record) => record.destination_id === 'my_source_users')).toBe(true);
+    const entries = stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries[0]).toMatchObject({ level: 'INFO', message: `Metrics for Prometheus on http://127.0.0.1:${metricsPort}/metrics` });
+    expect(entries.find((entry) => String(entry.message).startsWith('bizon worker polling'))).toMatchObject({ message: `bizon worker polling task queue '${taskQueue}' on ${cliEnv({}).TEMPORAL_ADDRESS}` });
     expect(entries.length).toBeGreaterThan(10);
     const page = entries.find((entry) => entry.message === 'Page read' && entry.iteration === 6);
     expect(page).toMatchObject({ level: 'DEBUG', stream: 'users', records: 10, activityType: 'extractPage', workflowType: 'syncWorkflow' });
@@ -156,5 +164,32 @@ describe('bizon worker --metrics-port', () => {
     expect(page?.attempt).toBe(3); // page 6 was answered 500 twice first
     expect(entries.every((entry) => typeof entry.time === 'string' && typeof entry.level === 'string')).toBe(true);
     expect(stderr).not.toContain(TOKEN);
+  });
+
+  it('bizon run --log-format json: every line of its output is a JSON object, the verdict and its summary included; no progress display', async () => {
+    const dir = tempDir();
+    const metricsPort = String(await freePort());
+    const config = writeConfig(dir, {
+      name: unique('json-run'),
+      source: { name: 'dummy', stream: 'creatures' },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('json-run') } },
+    });
+    const result = await runBizon(['run', config, '--log-format', 'json', '--log-level', 'INFO', '--metrics-port', metricsPort], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('');
+    const entries = result.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.every((entry) => typeof entry.time === 'string' && typeof entry.level === 'string' && typeof entry.message === 'string')).toBe(true);
+    expect(entries[0]).toMatchObject({ message: `Metrics for Prometheus on http://127.0.0.1:${metricsPort}/metrics` });
+    expect(entries.find((entry) => String(entry.message).startsWith('Started sync'))).toMatchObject({ level: 'INFO', details: [expect.stringMatching(/^workflow: bizon-sync:json-run-/)] });
+    expect(entries.find((entry) => String(entry.message).startsWith('✔ Sync succeeded'))).toMatchObject({ level: 'INFO', details: [expect.stringMatching(/^pages: 3 · records: 12/), expect.stringContaining('(12 records)')] });
+    expect(entries.some((entry) => entry.message === 'Worker state changed')).toBe(true);
+    expect(entries.some((entry) => /page \d+ · \d+ records/.test(String(entry.message)))).toBe(false);
+
+    // A bad input is an ERROR object too, and the exit code is unchanged.
+    const missing = await runBizon(['run', path.join(dir, 'missing.yml'), '--log-format', 'json'], { cwd: dir });
+    expect(missing.code).toBe(2);
+    const errors = missing.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(errors).toEqual([expect.objectContaining({ level: 'ERROR', message: expect.stringMatching(/^Error: .*missing\.yml/) })]);
   });
 });

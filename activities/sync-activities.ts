@@ -233,6 +233,20 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       });
     },
 
+    async forgetPublishedRun(input: ActivityInput) {
+      let secrets: readonly string[] = [];
+      try {
+        const context = contextFor(input);
+        secrets = context.resolved.secretValues;
+        await context.destination.forgetPublished?.({ syncRunId: input.syncRunId });
+      } catch (error) {
+        // The output is published either way; what stays behind is pruned before a later sync of the destination.
+        log.warn('Could not remove the bookkeeping of a published run', { pipeline: input.pipeline.name, error: redact(String(error), secrets) });
+      } finally {
+        forget(input.syncRunId);
+      }
+    },
+
     async abortSync(input: ActivityInput) {
       return runForSync(input, async ({ destination }) => {
         await destination.abort({ syncRunId: input.syncRunId });

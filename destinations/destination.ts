@@ -50,6 +50,11 @@ export interface Destination {
   write(batch: WriteBatch): Promise<WriteResult | void>;
   /** Publishes every staged page of the run at once. */
   finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]>;
+  /**
+   * Optional: removes the record of a published run that makes a retried `finalize` return the same result,
+   * called once the workflow holds that result (so `finalize` never runs again for the run).
+   */
+  forgetPublished?(run: { syncRunId: string }): Promise<void>;
   /** Discards what the run staged. */
   abort(run: { syncRunId: string }): Promise<void>;
   /**

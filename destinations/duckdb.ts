@@ -187,6 +187,7 @@ export class DuckDBDestination implements Destination {
       return results;
     });
     await this.staging.removeRun(run.syncRunId);
+    await this.staging.removeRootIfEmpty();
     return outputs;
   }
 
@@ -234,6 +235,7 @@ export class DuckDBDestination implements Destination {
 
   async abort(run: { syncRunId: string }): Promise<void> {
     await this.staging.removeRun(run.syncRunId);
+    await this.staging.removeRootIfEmpty();
   }
 
   /** Forgets published runs older than `olderThanMs`, and removes staging a crash left behind after publishing. */

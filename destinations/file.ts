@@ -135,8 +135,14 @@ export class FileDestination implements Destination {
     return { destinationId, records, location: target };
   }
 
+  async forgetPublished(run: { syncRunId: string }): Promise<void> {
+    await this.staging.removeRun(run.syncRunId);
+    await this.staging.removeRootIfEmpty();
+  }
+
   async abort(run: { syncRunId: string }): Promise<void> {
     await this.staging.removeRun(run.syncRunId);
+    await this.staging.removeRootIfEmpty();
   }
 
   /** Removes the staging of runs that published more than `olderThanMs` ago. */
@@ -145,5 +151,6 @@ export class FileDestination implements Destination {
       const result = path.join(dir, RESULT_FILE);
       if ((await exists(result)) && Date.now() - (await stat(result)).mtimeMs > olderThanMs) await rm(dir, { recursive: true, force: true });
     }
+    await this.staging.removeRootIfEmpty();
   }
 }

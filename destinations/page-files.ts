@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -114,6 +114,16 @@ export class StagedPageFiles {
   /** Removes everything the run staged. */
   async removeRun(syncRunId: string): Promise<void> {
     await rm(this.runDir(syncRunId), { recursive: true, force: true });
+  }
+
+  /** Removes the root itself when no run is left in it, so an output directory holds only the output. */
+  async removeRootIfEmpty(): Promise<void> {
+    try {
+      await rmdir(this.root);
+    } catch (error) {
+      // Another run is staging here (ENOTEMPTY, EEXIST), or the root is gone already.
+      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    }
   }
 
   /** The run directories under the root. */

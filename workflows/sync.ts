@@ -38,6 +38,8 @@ import { maxCursor } from './cursor.ts';
 const STREAM_STATE_PATCH = 'bizon-stream-state-workflow';
 /** Marks the histories written since a sync prepares while it loads its state (one round trip less). */
 const PARALLEL_START_PATCH = 'bizon-prepare-while-loading-state';
+/** Syncs that remove the published run's bookkeeping from the destination once its result is in history. */
+const FORGET_PUBLISHED_PATCH = 'bizon-forget-published-run';
 
 /** Answers where a running sync stands. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
@@ -392,6 +394,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     await state.flush();
     // Publishing is never cut in half by a cancel: readers see all of this sync's output or none.
     const outputs = await CancellationScope.nonCancellable(() => activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' }));
+    // finalize's result is in history now, so it never runs again: what made a retry of it safe can go.
+    if (patched(FORGET_PUBLISHED_PATCH)) await CancellationScope.nonCancellable(() => activities.forgetPublishedRun({ ...activityInput })).catch(() => undefined);
     upsertMemo({
       last_run: checkpoint.startedAt,
       cursor_field: plan.cursorField,

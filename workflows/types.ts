@@ -363,6 +363,8 @@ export interface SyncActivities {
   /** The slices of the stream, from the source's `getSlices()`. */
   planSlices(input: PlanSlicesInput): Promise<Array<Record<string, unknown>>>;
   finalizeSync(input: FinalizeSyncInput): Promise<PublishedOutput[]>;
+  /** Once the workflow holds finalize's result: removes what let a retried finalize return it again. Never fails. */
+  forgetPublishedRun(input: ActivityInput): Promise<void>;
   abortSync(input: ActivityInput): Promise<void>;
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;
   /** Records an event in the stream's state workflow (created if it is missing). */

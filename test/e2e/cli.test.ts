@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +33,8 @@ describe('bizon CLI', () => {
     const second = await runBizon(['run', config], { cwd: dir, env: bareEnv(stateDir) });
     expect(second.code).toBe(0);
     expect(readRows(path.join(dir, 'output', 'dummy_creatures.jsonl'))).toHaveLength(12);
+    // A published run leaves its output and nothing else (no staging, no bookkeeping, hidden or not).
+    expect(readdirSync(path.join(dir, 'output'))).toEqual(['dummy_creatures.jsonl']);
   });
 
   it('the local state is one per user: an incremental pipeline run from another working directory keeps its watermark', async () => {

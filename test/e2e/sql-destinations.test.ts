@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -248,6 +248,8 @@ describe('the duckdb destination and other programs reading its file', () => {
       expect(result.records).toBe(250);
       const [after] = await target.query(`SELECT count(*) AS n, count(DISTINCT source_record_id) AS ids FROM rest_api_users`);
       expect(after).toEqual({ n: '250', ids: '250' });
+      // Published: nothing is left beside the database file.
+      expect(readdirSync(path.dirname(file)).filter((name) => name.includes('bizon-staging'))).toEqual([]);
     } finally {
       held.release();
       reader?.kill();

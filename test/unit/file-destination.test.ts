@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileDestination } from '../../destinations/file.ts';
@@ -95,6 +95,20 @@ describe('file destination', () => {
     expect(readRows(path.join(dir, 'users.jsonl'))).toHaveLength(2);
   });
 
+  it('once the published result is held, forgetPublished leaves the directory with the output alone; other runs staging here keep theirs', async () => {
+    const dir = tempDir();
+    const destination = new FileDestination({ directory: dir }, 'users');
+    await destination.write({ syncRunId: 'done', iteration: 1, extractedAt, records: records(1, 2) });
+    await destination.write({ syncRunId: 'other', iteration: 1, extractedAt, records: records(5, 1) });
+    await destination.finalize({ syncRunId: 'done', mode: 'replace' });
+    await destination.forgetPublished({ syncRunId: 'done' });
+    expect(readdirSync(dir, { recursive: true }).sort()).toEqual(['.bizon-staging', '.bizon-staging/other', '.bizon-staging/other/pages', '.bizon-staging/other/pages/users', '.bizon-staging/other/pages/users/0000000001.jsonl', 'users.jsonl']);
+    await destination.finalize({ syncRunId: 'other', mode: 'append' });
+    await destination.forgetPublished({ syncRunId: 'other' });
+    expect(readdirSync(dir)).toEqual(['users.jsonl']);
+    expect(readRows(path.join(dir, 'users.jsonl')).map((row) => row.source_record_id)).toEqual(['1', '2', '5']);
+  });
+
   it('abort discards staged pages and leaves the published file alone', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'users.jsonl'), '{"kept":true}\n');
@@ -102,7 +116,7 @@ describe('file destination', () => {
     await destination.write({ syncRunId: 'gone', iteration: 1, extractedAt, records: records(1, 2) });
     await destination.abort({ syncRunId: 'gone' });
     expect(readFileSync(path.join(dir, 'users.jsonl'), 'utf8')).toBe('{"kept":true}\n');
-    expect(existsSync(path.join(dir, '.bizon-staging', 'gone'))).toBe(false);
+    expect(existsSync(path.join(dir, '.bizon-staging'))).toBe(false);
   });
 
   it('refuses destination ids that would escape the directory', async () => {

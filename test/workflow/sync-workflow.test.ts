@@ -37,6 +37,7 @@ function stubActivities(options: StubOptions) {
   const calls = { extracted: [] as ExtractPageInput[], batches: [] as ExtractPagesInput[], finalized: [] as FinalizeSyncInput[], aborted: [] as string[], recorded: [] as StreamStateEvent[], prepared: 0 };
   const activities: SyncActivities = {
     async sendAlert() {},
+    async forgetPublishedRun() {},
     async loadSyncState() {
       return options.previous ?? { watermark: null, resumable: null, source: 'none' };
     },

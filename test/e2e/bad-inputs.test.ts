@@ -21,11 +21,11 @@ function pipeline(source: Record<string, unknown>, extra: Record<string, unknown
   };
 }
 
-async function run(config: unknown, options: { customSource?: string | null; env?: Record<string, string> } = {}) {
+async function run(config: unknown, options: { customSource?: string | null; env?: Record<string, string>; args?: string[] } = {}) {
   const dir = tempDir();
   const file = writeConfig(dir, config);
   const customSource = options.customSource === undefined ? PAGE_SOURCE : options.customSource;
-  const args = ['run', file, ...(customSource ? ['--custom-source', customSource] : [])];
+  const args = ['run', file, ...(customSource ? ['--custom-source', customSource] : []), ...(options.args ?? [])];
   return { dir, ...(await runBizon(args, { cwd: dir, env: cliEnv(options.env) })) };
 }
 
@@ -130,8 +130,11 @@ describe('bad inputs end quickly with a message naming the problem', () => {
 
   it('a getTotalRecordsCount() that throws does not block the sync: the total is unknown', async () => {
     const config = { name: unique('uncounted'), source: { name: 'awkward', stream: 'uncounted' }, destination: { name: 'file', config: { directory: 'output' } }, engine: { temporal: { task_queue: unique('bad-inputs') } } };
-    const result = await run(config, { customSource: AWKWARD_SOURCE });
+    const result = await run(config, { customSource: AWKWARD_SOURCE, args: ['--log-level', 'WARN'] });
     expect(result.stderr).toContain('pages: 2 · records: 2');
+    expect(result.stderr).toMatch(/\[WARN\] getTotalRecordsCount\(\) failed; the sync goes on with an unknown total/);
+    // No progress line claims a total it does not have.
+    expect(result.stderr).not.toMatch(/records of \d/);
     expect(result.code).toBe(0);
   });
 });

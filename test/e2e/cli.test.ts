@@ -317,12 +317,15 @@ describe('a get() that never resolves and ignores cancellation', () => {
     expect(worker.stderr()).not.toMatch(/GracefulShutdown|Error:|\n\s+at /);
   });
 
-  it('SIGTERM ends bizon run within the shutdown grace, with one message', async () => {
+  it('SIGTERM ends bizon run within the shutdown grace and the 5 s a cancelled page gets, with one message', async () => {
     const dir = tempDir();
     const run = followBizon(['run', pipeline(dir, {}), '--custom-source', NEVER_RESOLVING], { cwd: dir });
     while (!existsSync(path.join(dir, 'entered'))) await sleep(50);
+    const stopAt = Date.now();
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(130);
+    // 5 s of grace, then 5 s for the cancelled get() (which ignores it), then the command stops without it.
+    expect(Date.now() - stopAt).toBeLessThan(13_000);
     expect(run.stderr()).toContain('Interrupted. The sync stays on Temporal');
     expect(run.stderr()).not.toContain('✖');
   });

@@ -215,7 +215,8 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
   const prepared = 'input' in request ? request : await prepareSync(request);
   const { pipeline, workflowId, taskQueue } = prepared;
   try {
-    const searchAttributes = (await ensureSearchAttributes(client)) ? syncSearchAttributes(pipeline) : [];
+    await ensureSearchAttributes(client);
+    const searchAttributes = syncSearchAttributes(pipeline);
     const handle = await client.workflow.start(SYNC_WORKFLOW_TYPE, {
       workflowId,
       taskQueue,
@@ -295,7 +296,6 @@ export interface PipelineHandle {
  * follow it anyway.
  */
 export async function startPipeline(client: Client, prepared: PreparedPipeline, options: StartSyncOptions = {}): Promise<PipelineHandle> {
-  const searchable = await ensureSearchAttributes(client);
   const input = await pipelineInput(client, prepared);
   const streamNames = prepared.streams.map((stream) => stream.pipeline.source.stream);
   try {
@@ -305,7 +305,7 @@ export async function startPipeline(client: Client, prepared: PreparedPipeline, 
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       memo: pipelineMemo(prepared),
-      ...(searchable ? { typedSearchAttributes: pipelineSearchAttributes(prepared) } : {}),
+      typedSearchAttributes: pipelineSearchAttributes(prepared),
       staticSummary: `bizon pipeline ${prepared.name}: ${prepared.source}/${streamNames.join(', ')}`,
     });
     return { workflowId: prepared.workflowId, runId: handle.firstExecutionRunId, attached: false, handle };
@@ -347,7 +347,7 @@ export function pipelineSearchAttributes(prepared: PreparedPipeline): SearchAttr
 
 /** The input of the pipeline workflow: each stream's sync with the memo and search attributes it starts with. */
 export async function pipelineInput(client: Client, prepared: PreparedPipeline): Promise<PipelineWorkflowInput> {
-  const searchable = await ensureSearchAttributes(client);
+  await ensureSearchAttributes(client);
   return {
     name: prepared.name,
     source: prepared.source,
@@ -357,7 +357,7 @@ export async function pipelineInput(client: Client, prepared: PreparedPipeline):
       workflowId: stream.workflowId,
       sync: stream.input,
       memo: { ...initialMemo(stream) },
-      searchAttributes: searchable ? plainSyncSearchAttributes(stream.pipeline) : [],
+      searchAttributes: plainSyncSearchAttributes(stream.pipeline),
     })),
   };
 }
@@ -481,7 +481,8 @@ export interface SyncRunSummary {
  * (the runs a sync continued as new through are folded into its last one).
  */
 export async function listSyncRuns(client: Client, pipelineName: string, limit = 20): Promise<SyncRunSummary[]> {
-  const bySearchAttribute = await ensureSearchAttributes(client);
+  // Reading needs no attributes: without them (a caller that may not register them), runs are found by id.
+  const bySearchAttribute = await ensureSearchAttributes(client).then(() => true, () => false);
   const query = bySearchAttribute ? `BizonPipeline = '${pipelineName}'` : `WorkflowId STARTS_WITH '${syncWorkflowIdPrefix(pipelineName)}'`;
   const runs: SyncRunSummary[] = [];
   for await (const run of client.workflow.list({ query, pageSize: limit })) {

@@ -21,15 +21,15 @@ export type ScheduleSyncOptions = ScheduleSpecOptions & {
 
 /** What a schedule's action starts: one stream's sync, or a pipeline of several streams. */
 async function launcherInput(client: Client, prepared: PreparedSync | PreparedPipeline, overlap: OverlapPolicy): Promise<{ input: ScheduledSyncInput; key: PipelineLike; memo: Record<string, unknown>; what: string }> {
-  const searchable = await ensureSearchAttributes(client);
+  await ensureSearchAttributes(client);
   if (!('streams' in prepared)) {
     const { pipeline } = prepared;
     const memo = { ...initialMemo(prepared) };
-    const searchAttributes = searchable ? plainSyncSearchAttributes(pipeline) : [];
+    const searchAttributes = plainSyncSearchAttributes(pipeline);
     return { input: { sync: prepared.input, syncWorkflowId: prepared.workflowId, memo, searchAttributes, overlap }, key: pipeline, memo, what: `${pipeline.source.name}/${pipeline.source.stream}` };
   }
   const memo = pipelineMemo(prepared);
-  const searchAttributes = searchable ? pipelineSearchAttributes(prepared).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) })) : [];
+  const searchAttributes = pipelineSearchAttributes(prepared).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) }));
   const input: ScheduledSyncInput = { sync: prepared.streams[0]!.input, syncWorkflowId: prepared.workflowId, pipeline: await pipelineInput(client, prepared), memo, searchAttributes, overlap };
   // One schedule per pipeline of several streams: `*` stands for all of them in its ids.
   const key = { name: prepared.name, source: { name: prepared.source, stream: ALL_STREAMS } };

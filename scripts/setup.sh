@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh clone needs to run syncs: npm packages, the Temporal CLI, and the compiled CLI (dist/).
-# With --for-tests, also Chromium and Postgres (Debian's packages) for the Web UI and Postgres tests.
+# With --for-tests, also Chromium and Postgres (Debian's packages) for the Web UI and Postgres tests, and the real
+# Temporal server (built with Go) for the production-server tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -28,6 +29,18 @@ if [ "${1:-}" = "--for-tests" ]; then
   fi
   if ! command -v openssl >/dev/null 2>&1; then
     install_for_tests openssl "the secured-cluster tests (they make their certificates)" "sudo apt-get install openssl"
+  fi
+  # The production-server tests run the real Temporal server (Postgres persistence, SQL visibility, 4 shards),
+  # built once with Go (~15 min on 2 cores the first time; the Go build cache makes later builds seconds).
+  server_dir="${BIZON_TEST_TEMPORAL_SERVER_DIR:-$HOME/.cache/bizon-temporal/temporal-server-v1.30.4}"
+  if [ ! -x "$server_dir/server" ] || [ ! -x "$server_dir/sql" ]; then
+    if command -v go >/dev/null; then
+      echo "Building the Temporal server v1.30.4 and its schema tool into $server_dir (go install)…"
+      GOBIN="$server_dir" go install go.temporal.io/server/cmd/server@v1.30.4
+      GOBIN="$server_dir" go install go.temporal.io/server/cmd/tools/sql@v1.30.4
+    else
+      echo "go is missing: the production-server tests build the Temporal server with it (install Go 1.24+)." >&2
+    fi
   fi
   if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     install_for_tests chromium "the Web UI test" "sudo apt-get install chromium, or set CHROMIUM_PATH"

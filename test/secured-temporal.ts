@@ -57,9 +57,10 @@ function forwardable(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
  * An HTTP/2 TLS proxy in front of a plaintext Temporal frontend, as a secured
  * cluster or Temporal Cloud looks to a client: it requires a client
  * certificate signed by `clientCa` (mTLS), or `authorization: Bearer <apiKey>`
- * on every call (answering others UNAUTHENTICATED, as Temporal Cloud does).
+ * on every call (answering others UNAUTHENTICATED, as Temporal Cloud does). The gRPC methods in `deny`
+ * (full paths) are refused with PERMISSION_DENIED, as an authorizer refuses a caller without the role.
  */
-export async function startSecuredTemporal(options: { upstream: string; certificates: Certificates; clientCa?: string; apiKey?: string }): Promise<SecuredTemporal> {
+export async function startSecuredTemporal(options: { upstream: string; certificates: Certificates; clientCa?: string; apiKey?: string; deny?: string[] }): Promise<SecuredTemporal> {
   const { certificates } = options;
   let upstream: ClientHttp2Session | undefined;
   const session = () => {
@@ -80,6 +81,10 @@ export async function startSecuredTemporal(options: { upstream: string; certific
     if (options.apiKey !== undefined && headers.authorization !== `Bearer ${options.apiKey}`) {
       state.refused += 1;
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'Request unauthorized' }, { endStream: true });
+      return;
+    }
+    if (options.deny?.includes(String(headers[':path']))) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '7', 'grpc-message': 'Request unauthorized' }, { endStream: true });
       return;
     }
     const call = session().request({ ':method': headers[':method'], ':path': headers[':path'], ...forwardable(headers) });

@@ -88,7 +88,7 @@ describe('bizon CLI', () => {
     }
   });
 
-  it('twenty short bizon runs in a row all exit 0, with nothing printed after the summary', async () => {
+  it('ten short bizon runs in a row all exit 0, with nothing printed after the summary', async () => {
     const dir = tempDir();
     const file = writeConfig(dir, {
       name: unique('short'),
@@ -96,7 +96,7 @@ describe('bizon CLI', () => {
       destination: { name: 'file', config: { directory: dir } },
       engine: { temporal: { task_queue: unique('short') } },
     });
-    for (let run = 0; run < 20; run += 1) {
+    for (let run = 0; run < 10; run += 1) {
       const result = await runBizon(['run', file], { cwd: dir });
       expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(`  output: ${path.join(dir, 'dummy_plants.jsonl')} (10 records)`);
       expect(result.code).toBe(0);

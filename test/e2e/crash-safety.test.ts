@@ -6,7 +6,8 @@ import { startExampleApi, type ApiHold, type ExampleApi } from '../../examples/a
 import type { SyncResult } from '../../workflows/types.ts';
 import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique, waitForPage } from '../helpers.ts';
 
-const RECORDS = 2000;
+const RECORDS = 1200;
+const BATCH = 25;
 const PAGE_SIZE = 10;
 let api: ExampleApi;
 
@@ -17,10 +18,11 @@ afterAll(async () => api?.close());
 
 describe.each([
   { batched: false, engine: {} },
-  // Batches of 50 pages, each ended by its size, never by its time budget: pages 1–50, 51–100, …
-  { batched: true, engine: { pages_per_activity: 50, activity_time_budget: '10m' } },
-])('a worker SIGKILLed in the middle of a 200-page sync (pages_per_activity: $engine.pages_per_activity)', ({ batched, engine: batching }) => {
-  it.each([7, 93, 181])('killed at page %i: a new worker finishes it, every record exactly once', async (killAt) => {
+  // Batches of 25 pages, each ended by its size, never by its time budget: pages 1–25, 26–50, …, 101–120.
+  { batched: true, engine: { pages_per_activity: BATCH, activity_time_budget: '10m' } },
+])('a worker SIGKILLed in the middle of a 120-page sync (pages_per_activity: $engine.pages_per_activity)', ({ batched, engine: batching }) => {
+  // Page 7 in the first run; 57 and 111 after one and two continue-as-new (every 40 pages).
+  it.each([7, 57, 111])('killed at page %i: a new worker finishes it, every record exactly once', async (killAt) => {
     const dir = tempDir();
     const taskQueue = unique('crash');
     const client = await testClient();
@@ -35,7 +37,7 @@ describe.each([
           name: unique('crash-safety'),
           source: { name: 'my_source', stream: 'users', api_url: `${api.url}`, page_size: PAGE_SIZE },
           destination: { name: 'file', config: { directory: dir } },
-          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' }, continue_as_new_every: 60, ...batching },
+          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' }, continue_as_new_every: 40, ...batching },
         },
         customSourceFiles: [PAGE_SOURCE],
         taskQueue,
@@ -45,7 +47,7 @@ describe.each([
       if (batched) {
         await waitForPage(client, sync.workflowId, killAt - 1);
         // What `bizon run` and `bizon status` show: the workflow knows the batches before this one; the heartbeat, the rest.
-        const batchStart = Math.floor((killAt - 1) / 50) * 50 + 1;
+        const batchStart = Math.floor((killAt - 1) / BATCH) * BATCH + 1;
         expect(await getProgress(client, sync.workflowId)).toMatchObject({ iteration: killAt - 1, records: (killAt - 1) * PAGE_SIZE, batch: { firstIteration: batchStart, lastIteration: killAt - 1 } });
       }
       workers[0]!.kill('SIGKILL');
@@ -55,7 +57,7 @@ describe.each([
       const result = (await sync.handle.result()) as SyncResult;
 
       expect(result.records).toBe(RECORDS);
-      expect(result.pagesPerActivity).toBe(batched ? 50 : 1);
+      expect(result.pagesPerActivity).toBe(batched ? BATCH : 1);
       const ids = readRows(path.join(dir, 'my_source_users.jsonl')).map((row) => Number(row.source_record_id));
       expect(ids).toHaveLength(RECORDS);
       expect(new Set(ids).size).toBe(RECORDS);

@@ -10,19 +10,23 @@ import { PAGE_SOURCE, quietWorkerLogs, readRows, startTestEngine, tempDir, uniqu
 quietWorkerLogs();
 
 let api: ExampleApi;
+let shortApi: ExampleApi;
 let engine: TestEngine;
 let client: Client;
 let taskQueue: string;
 
 beforeAll(async () => {
-  // 9,998 users at 5 a page: 2,000 pages, the last one short (a full last page would cost one more, empty, request).
+  // 9,998 users at 5 a page: 2,000 pages, the last one short (a full last page would cost one more, empty, request);
+  // 3,748 orders: 750 pages.
   api = await startExampleApi({ datasets: { users: 9_998, orders: 10_000 } });
+  shortApi = await startExampleApi({ datasets: { users: 10, orders: 3_748 } });
   engine = await startTestEngine([PAGE_SOURCE], 'history');
   ({ client, taskQueue } = engine);
 });
 afterAll(async () => {
   await engine?.stop();
   await api?.close();
+  await shortApi?.close();
 });
 
 interface RunHistory {
@@ -44,12 +48,12 @@ async function historiesOf(workflowId: string, firstRunId: string): Promise<RunH
   return runs;
 }
 
-async function sync(stream: string, pageSize: number, extra: Record<string, unknown> = {}, engineConfig: Record<string, unknown> = {}) {
+async function sync(stream: string, pageSize: number, extra: Record<string, unknown> = {}, engineConfig: Record<string, unknown> = {}, from = api) {
   const dir = tempDir();
   const started = await startSync(client, {
     config: {
       name: unique('history'),
-      source: { name: 'my_source', stream, api_url: api.url, page_size: pageSize, ...extra },
+      source: { name: 'my_source', stream, api_url: from.url, page_size: pageSize, ...extra },
       destination: { name: 'file', config: { directory: dir } },
       engine: engineConfig,
     },
@@ -62,16 +66,15 @@ async function sync(stream: string, pageSize: number, extra: Record<string, unkn
 }
 
 describe('history stays bounded', () => {
-  it('a 2,000-page sync continues as new and no run has more than a few thousand events', async () => {
-    const { result, dir, seconds, histories } = await sync('users', 5);
-    expect(result.iterations).toBe(2000);
-    expect(result.records).toBe(9_998);
-    expect(readRows(path.join(dir, 'my_source_users.jsonl'))).toHaveLength(9_998);
-    // Default continue_as_new_every is 250 pages: 8 runs.
-    expect(histories).toHaveLength(8);
-    expect(result.runs).toBe(8);
+  it('a 750-page sync continues as new every 250 pages (the default) and no run has more than a few thousand events', async () => {
+    const { result, dir, seconds, histories } = await sync('orders', 5, {}, {}, shortApi);
+    expect(result.iterations).toBe(750);
+    expect(result.records).toBe(3_748);
+    expect(readRows(path.join(dir, 'my_source_orders.jsonl'))).toHaveLength(3_748);
+    expect(histories).toHaveLength(3);
+    expect(result.runs).toBe(3);
     for (const history of histories) expect(history.events).toBeLessThan(2500);
-    console.log(`2,000 pages in ${seconds.toFixed(1)}s (${(2000 / seconds).toFixed(0)} pages/s); events per run: ${histories.map((h) => h.events).join(', ')}`);
+    console.log(`750 pages in ${seconds.toFixed(1)}s (${(750 / seconds).toFixed(0)} pages/s); events per run: ${histories.map((h) => h.events).join(', ')}`);
   });
 
   it('a 2,000-page sync in batches of 20 pages: 100 page activities, under 400 events per run', async () => {

@@ -113,8 +113,24 @@ async function runWorkflow(input: SyncWorkflowInput, activities: SyncActivities)
     const summaries = (history.events ?? [])
       .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name?.startsWith('extractPage'))
       .map((event) => (event.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(event.userMetadata.summary as Payload) : undefined));
-    return { ...outcome, memo, summaries };
+    return { ...outcome, memo, summaries, mostPagesInFlight: mostPagesInFlight(history.events ?? []) };
   });
+}
+
+/**
+ * The most page activities the workflow had scheduled and not yet seen end, at any point of its history: what it
+ * asked for at once, whatever the worker's speed.
+ */
+function mostPagesInFlight(events: Array<{ eventId?: unknown; activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null; activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown } | null; activityTaskFailedEventAttributes?: { scheduledEventId?: unknown } | null; activityTaskTimedOutEventAttributes?: { scheduledEventId?: unknown } | null; activityTaskCanceledEventAttributes?: { scheduledEventId?: unknown } | null }>): number {
+  const inFlight = new Set<string>();
+  let most = 0;
+  for (const event of events) {
+    if (event.activityTaskScheduledEventAttributes?.activityType?.name?.startsWith('extractPage')) inFlight.add(String(event.eventId));
+    const ended = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ?? event.activityTaskCanceledEventAttributes;
+    if (ended) inFlight.delete(String(ended.scheduledEventId));
+    most = Math.max(most, inFlight.size);
+  }
+  return most;
 }
 
 /** A checkpoint a failed sync left, with `fields` changed. */
@@ -214,7 +230,7 @@ describe('syncWorkflow with stubbed activities', () => {
     const slices = [{ day: '01' }, { day: '02' }, { day: '03' }];
     const { activities, calls } = stubActivities({ pages: 3, slices });
     const input = await planFor({ checkpoint_every: 4 });
-    const { result, summaries } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: 2 } }, activities);
+    const { result, summaries, mostPagesInFlight } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: 2 } }, activities);
     expect(result).toMatchObject({ iterations: 9, records: 90, slices: 3, stoppedBy: 'end_of_source' });
     for (const [index, slice] of slices.entries()) {
       expect(calls.extracted.filter((call) => call.slice?.index === index).map((call) => [call.iteration, call.pagination, call.slice?.slice])).toEqual([
@@ -223,9 +239,18 @@ describe('syncWorkflow with stubbed activities', () => {
         [3, { page: 3 }, slice],
       ]);
     }
-    // Two lanes: slice 2 starts only once a lane is free, so its first page comes after a page of slice 0 or 1 ended.
-    expect(calls.extracted.findIndex((call) => call.slice?.index === 2)).toBeGreaterThanOrEqual(2);
+    // Two lanes, read from the history: two pages asked for at once (in parallel), never three (the cap).
+    expect(mostPagesInFlight).toBe(2);
     expect(summaries).toContain('slice 1 · page 2 · {"page":2}');
+  });
+
+  it.each([1, 3])('max_parallel_slices: %i asks for that many pages at once over four slices, no more', async (lanes) => {
+    const { activities, calls } = stubActivities({ pages: 2, slices: [{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }] });
+    const input = await planFor();
+    const { result, mostPagesInFlight } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: lanes } }, activities);
+    expect(result).toMatchObject({ iterations: 8, slices: 4 });
+    expect(calls.extracted).toHaveLength(8);
+    expect(mostPagesInFlight).toBe(lanes);
   });
 
   it('a sliced stream continues as new with each slice where it stood', async () => {

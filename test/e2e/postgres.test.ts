@@ -60,27 +60,38 @@ async function sync(url: string, source: Record<string, unknown>, config: Record
 }
 
 describe('the postgres destination', () => {
-  it('a full refresh replaces the table in one transaction: a reader sees the old rows or the new, never a part', async () => {
+  it('a full refresh replaces the table in one transaction: mid-publish, a reader sees the old rows whole', async () => {
     const url = await postgres.createDatabase('atomic');
     const name = unique('pg-atomic');
     await sync(url, { max_iterations: 1 }, {}, name); // 50 rows
-    const reader = new pg.Client({ connectionString: url });
-    await reader.connect();
-    const seen = new Set<string>();
-    let syncing = true;
-    const reading = (async () => {
-      while (syncing) seen.add((await reader.query<{ n: string }>('SELECT count(*) AS n FROM rest_api_users')).rows[0]!.n);
-    })();
+    // The publish records itself in _bizon_published last: a SHARE lock held there, taken once the sync reads its last
+    // page (after it pruned that table), stops it at that statement, after it deleted the old rows and inserted the
+    // new ones, before it commits.
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    const lastPage = api.hold((request) => request.path === '/rest/users' && request.query.after === '200');
     try {
-      await sync(url, {}, {}, name); // 250 rows
+      const publishing = sync(url, {}, {}, name); // 250 rows
+      publishing.catch(() => undefined);
+      await lastPage.reached;
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE _bizon_published IN SHARE MODE');
+      lastPage.release();
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const waiting = await query<{ n: string }>(url, `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%_bizon_published%'`);
+        if (waiting[0]!.n === '1') break;
+        if (Date.now() > deadline) throw new Error('the publish never reached its last statement');
+        await sleep(50);
+      }
+      expect(await query<{ n: string }>(url, 'SELECT count(*) AS n FROM rest_api_users')).toEqual([{ n: '50' }]);
+      await locker.query('ROLLBACK');
+      expect((await publishing).records).toBe(250);
     } finally {
-      syncing = false;
-      await reading;
-      await reader.end();
+      lastPage.release();
+      await locker.end();
     }
-    seen.add((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM rest_api_users'))[0]!.n);
-    expect([...seen].every((count) => count === '50' || count === '250')).toBe(true);
-    expect(seen.has('250')).toBe(true);
+    expect(await query<{ n: string }>(url, 'SELECT count(*) AS n FROM rest_api_users')).toEqual([{ n: '250' }]);
   });
 
   it('a worker SIGKILLed at pages 7, 93 and 181 of a 200-page sync: every row exactly once', async () => {

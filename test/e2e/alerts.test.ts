@@ -68,15 +68,21 @@ describe('alerting: a webhook told when a sync fails', () => {
     const name = unique('alert-failed');
     const sync = await run(name, { alerting: { type: 'slack', config: { webhook_url: 'BIZON_ENV_ALERT_HOOK' } } }, 'a-wrong-token');
     expect(sync.error).toBeDefined();
-    await engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed')).result();
+    const alert = engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed'));
+    await alert.result();
     const alerts = received.filter((alert) => alert.bizon.pipeline === name);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]!.bizon).toMatchObject({ event: 'failed', stream: 'users', source: 'my_source', workflow_id: sync.workflowId, run_id: sync.runId });
     expect(String(alerts[0]!.bizon.cause)).toMatch(/^HTTP 401 from GET /);
     expect(alerts[0]!.bizon.web_ui).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(sync.workflowId)}/${sync.runId}/history`);
     expect(alerts[0]!.text).toContain(`✖ bizon sync failed: ${name} (my_source/users)`);
-    const history = JSON.stringify(await engine.client.workflow.getHandle(sync.workflowId).fetchHistory());
-    expect(history).not.toContain('secret-part');
+    // Neither the sync's history nor the alert's (its input, its activity, its result) holds the webhook URL.
+    for (const workflow of [engine.client.workflow.getHandle(sync.workflowId), alert]) {
+      const history = JSON.stringify(await workflow.fetchHistory());
+      expect(history).toContain('my_source');
+      expect(history).not.toContain('secret-part');
+      expect(history).not.toContain('hooks/T000');
+    }
   });
 
   it('on: [retried]: a page failing more than retries_above times alerts once, and the sync goes on', async () => {
@@ -115,19 +121,51 @@ describe('alerting: a webhook told when a sync fails', () => {
   });
 
   it('without alerting, a failed sync alerts nobody', async () => {
-    const sync = await run(unique('alert-off'), {}, 'a-wrong-token');
+    const name = unique('alert-off');
+    const sync = await run(name, {}, 'a-wrong-token');
     expect(sync.error).toBeDefined();
+    // The failed sync's history is final: it started no workflow (an alert is one) and ran no activity that sends one.
+    const { events } = await engine.client.workflow.getHandle(sync.workflowId).fetchHistory();
+    expect(events!.some((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'extractPage')).toBe(true);
+    expect(events!.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    expect(events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'sendAlert')).toEqual([]);
     await expect(engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed')).describe()).rejects.toThrow(/not found/i);
+    expect(received.filter((alert) => alert.bizon.pipeline === name)).toEqual([]);
   });
 
-  it('a receiver that is down neither fails nor holds the sync: the alert is retried on its own', async () => {
+  it('a receiver that is down neither fails nor holds the sync: the alert is retried on its own until it is up', async () => {
     const name = unique('alert-down');
-    process.env.BIZON_ENV_DEAD_HOOK = `http://127.0.0.1:${await freePort()}/nobody-listens`;
-    const sync = await run(name, { alerting: { config: { webhook_url: 'BIZON_ENV_DEAD_HOOK' }, on: ['succeeded', 'failed'] } });
+    const port = await freePort();
+    process.env.BIZON_ENV_LATE_HOOK = `http://127.0.0.1:${port}/late-hook`;
+    const sync = await run(name, { alerting: { config: { webhook_url: 'BIZON_ENV_LATE_HOOK' }, on: ['succeeded', 'failed'] } });
     expect(sync.result?.records).toBe(30);
-    // The sync has ended; its alert is still trying to reach the receiver.
+    // The sync has ended; its alert keeps trying to reach the receiver: wait for its second attempt.
     const alert = engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'succeeded'));
-    expect((await alert.describe()).status.name).toBe('RUNNING');
-    await alert.terminate('test over');
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const [pending] = (await alert.describe()).raw.pendingActivities ?? [];
+      if ((pending?.attempt ?? 0) >= 2) {
+        expect(pending!.lastFailure?.message).toMatch(/ECONNREFUSED|connect|refused/i);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('the alert was never retried');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // The receiver comes up: the next attempt delivers the alert.
+    const late: Array<{ bizon: Record<string, unknown> }> = [];
+    const lateReceiver = createServer((request, response) => {
+      void body(request).then((text) => {
+        late.push(JSON.parse(text));
+        response.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => lateReceiver.listen(port, '127.0.0.1', resolve));
+    try {
+      await alert.result();
+      expect(late).toHaveLength(1);
+      expect(late[0]!.bizon).toMatchObject({ event: 'succeeded', pipeline: name, records: 30 });
+    } finally {
+      await new Promise<void>((resolve) => lateReceiver.close(() => resolve()));
+    }
   });
 });

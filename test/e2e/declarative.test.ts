@@ -94,9 +94,42 @@ describe('the declarative rest source (source.name: rest)', () => {
     expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['17', '18']);
   });
 
-  it('requests_per_second of an endpoint paces that stream across the fleet', () => {
+  it('requests_per_second of an endpoint paces its requests: never more than 4 in a second, 8 pages in about 2 s', async () => {
     const pipeline = parsePipelineConfig({ name: 'paced', source: rest({ path: '/users', requests_per_second: 4 }), destination: { name: 'logger' } });
     expect(planSync(resolvePipeline(pipeline, [])).rateLimit).toMatchObject({ requestsPerSecond: 4, fleetPacing: true });
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('declarative-paced'),
+      // 70 orders, 10 a page: 7 pages, then the empty 8th.
+      source: rest({ path: '/orders', record_selector: 'items', paginator: { type: 'page_number', page_param: 'page', size_param: 'limit', page_size: 10 }, requests_per_second: 4 }, { stream: 'things' }),
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('declarative-paced') } },
+    });
+    const mark = api.requests.length;
+    const result = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(result.code).toBe(0);
+    expect(readRows(path.join(dir, 'rest_things.jsonl'))).toHaveLength(70);
+    // The page requests of the sync (checkConnection's probe comes before it is paced).
+    const pages = api.requests.slice(mark).filter((request) => request.path === '/orders').slice(1);
+    expect(pages.map((request) => request.query.page)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
+    let busiest = 0;
+    for (let start = 0, end = 0; end < pages.length; end++) {
+      while (pages[end]!.at - pages[start]!.at >= 1000) start++;
+      busiest = Math.max(busiest, end - start + 1);
+    }
+    expect(busiest).toBeLessThanOrEqual(4);
+    expect(pages.at(-1)!.at - pages[0]!.at).toBeGreaterThanOrEqual((7 / 4) * 1000 - 250);
+  });
+
+  it("paginator type none: one request, one page, and the stream ends", async () => {
+    // 20 of 70 orders a page: the API would serve a second page (?page=2); none never asks for it. It is also the default.
+    for (const paginator of [{ paginator: { type: 'none' } }, {}]) {
+      const mark = api.requests.length;
+      const result = await testSource({ source: RestSource, config: rest({ path: '/orders', params: { page: 1, limit: 20 }, record_selector: 'items', ...paginator }) });
+      expect(result.pages).toHaveLength(1);
+      expect(result.records).toHaveLength(20);
+      expect(api.requests.slice(mark).filter((request) => request.path === '/orders').map((request) => request.query)).toEqual([{ page: '1', limit: '20' }]);
+    }
   });
 
   it('a selector that finds nothing, a missing key and a shape it cannot express fail clearly, pointing to a source class', async () => {

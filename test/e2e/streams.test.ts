@@ -97,17 +97,19 @@ describe('a pipeline of several streams (source.streams)', () => {
     const taskQueue = unique('streams-worker');
     const config = pipelineConfig(dir, ['users', 'orders'], { temporal: { task_queue: taskQueue } });
     const worker = spawnWorker(taskQueue, { customSources: [REST_SOURCE] });
-    // orders' second page waits: the pipeline is running for as long as the test needs.
-    const held = api.hold((request) => request.path === '/rest/orders' && request.query.after === '20');
+    // Each stream's second page waits: both are running for as long as the test needs.
+    const heldOrders = api.hold((request) => request.path === '/rest/orders' && request.query.after === '20');
+    const heldUsers = api.hold((request) => request.path === '/rest/users' && request.query.after === '20');
     try {
       const started = await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE]);
       expect(started.code).toBe(0);
       expect(started.stderr).toContain('Started pipeline');
-      await held.reached;
+      await Promise.all([heldOrders.reached, heldUsers.reached]);
       const status = await runBizon(['status', config]);
       expect(status.code).toBe(0);
       expect(status.stdout).toMatch(/^STREAM\s+STATUS/m);
       expect(status.stdout).toMatch(/^orders\s+running/m);
+      expect(status.stdout).toMatch(/^users\s+running/m);
 
       // A second start with another config is refused while it runs, naming what differs.
       const changed = writeConfig(dir, { ...parse(readFileSync(config, 'utf8')), source: { ...parse(readFileSync(config, 'utf8')).source, page_size: 25 } }, 'changed.yml');
@@ -120,14 +122,20 @@ describe('a pipeline of several streams (source.streams)', () => {
       expect(cancelled.stderr).toMatch(/Cancelled bizon-pipeline:streams-[0-9a-f]+:rest_api: its streams' syncs stopped/);
       const after = await runBizon(['status', config]);
       expect(after.stdout).toMatch(/^orders\s+cancelled/m);
+      expect(after.stdout).toMatch(/^users\s+cancelled/m);
     } finally {
-      held.release();
+      heldOrders.release();
+      heldUsers.release();
       worker.kill('SIGKILL');
     }
     const again = await runBizon(['run', config, '--custom-source', REST_SOURCE]);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/✔ orders\n\s+pages: 8 · records: 150.*\n\s+resumed the failed sync after page 1/);
+    expect(again.stderr).toMatch(/✔ users\n\s+pages: 6 · records: 120.*\n\s+resumed the failed sync after page 1/);
     expect(idsIn(dir, 'orders')).toHaveLength(150);
+    expect(new Set(idsIn(dir, 'orders')).size).toBe(150);
+    expect(idsIn(dir, 'users')).toHaveLength(120);
+    expect(new Set(idsIn(dir, 'users')).size).toBe(120);
   });
 
   it('a schedule runs the whole pipeline: every stream, each under its own sync id', async () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
@@ -50,7 +51,7 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
   const resource = Resource.default()
     .merge(new Resource({ 'service.name': 'bizon-temporal', 'service.version': version }))
     .merge(detectResourcesSync({ detectors: [envDetectorSync] }));
-  const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
+  const spanProcessor = new BatchSpanProcessor(new MessageFreeExporter(new OTLPTraceExporter()));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   // Registered globally: the Temporal interceptors and the HTTP session find the tracer there.
   provider.register();
@@ -83,6 +84,39 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
     },
   };
   return active;
+}
+
+/**
+ * What Temporal's interceptors record of a failure — the exception event's message and stack, the status message —
+ * holds what an error message holds: a request's URL with its query string, a response body. Only the error's type
+ * leaves the process; the message stays in the workflow history, where the Web UI (and the codec) show it.
+ */
+class MessageFreeExporter implements SpanExporter {
+  constructor(private readonly inner: SpanExporter) {}
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.inner.export(spans.map(withoutMessages), resultCallback);
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/** A status message that is a code or a class name (`503`, `HttpError`), not a sentence. */
+const TYPE_LIKE = /^[\w.:-]{1,80}$/;
+
+function withoutMessages(span: ReadableSpan): ReadableSpan {
+  const events = span.events.map((event) =>
+    event.name === 'exception' ? { ...event, attributes: { 'exception.type': event.attributes?.['exception.type'] ?? 'Error' } } : event,
+  );
+  const status = span.status.message && !TYPE_LIKE.test(span.status.message) ? { code: span.status.code } : span.status;
+  // The span's other fields and methods (spanContext()) stay those of the span itself.
+  return Object.assign(Object.create(span) as ReadableSpan, { events, status });
 }
 
 /** Where traces go, without a path or credentials, for messages. */

@@ -12,6 +12,7 @@ interface ReceivedSpan {
   name: string;
   kind: number;
   attributes: Record<string, unknown>;
+  events: Array<{ name: string; attributes: Record<string, unknown> }>;
   service: unknown;
 }
 
@@ -30,7 +31,7 @@ async function startCollector(): Promise<{ url: string; spans: ReceivedSpan[]; b
           const resource = attributesOf(resourceSpans.resource.attributes);
           for (const scope of resourceSpans.scopeSpans) {
             for (const span of scope.spans) {
-              spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId || undefined, name: span.name, kind: span.kind, attributes: attributesOf(span.attributes ?? []), service: resource['service.name'] });
+              spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId || undefined, name: span.name, kind: span.kind, attributes: attributesOf(span.attributes ?? []), events: (span.events ?? []).map((event: { name: string; attributes?: Attr[] }) => ({ name: event.name, attributes: attributesOf(event.attributes ?? []) })), service: resource['service.name'] });
             }
           }
         }
@@ -119,6 +120,30 @@ describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const received = collector.bodies.join('\n');
     expect(received).not.toContain(TOKEN);
     expect(received).not.toMatch(/page=|page_size=/);
+  });
+
+  it("a failed page's span says the error's class, its request's span the HTTP status; neither says the message", async () => {
+    // Page 2 answers 503 once, with a body that must not reach the collector; the retry reads it.
+    api = await startExampleApi({
+      datasets: { users: 25 },
+      token: TOKEN,
+      fault: (request, log) => (request.path === '/users' && request.query.page === '2' && log.filter((entry) => entry.query.page === '2').length === 1 ? { status: 503, body: 'overloaded-secret-detail' } : undefined),
+    });
+    collector = await startCollector();
+    const { dir, file } = syncOfTokenUsers('traced-failure');
+    const result = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv({ BIZON_ENV_TRACE_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }) });
+    expect(result.stderr).toContain('25 records');
+    expect(result.code).toBe(0);
+    const failedRequests = collector.spans.filter((span) => span.name === 'GET' && span.attributes['http.response.status_code'] === 503);
+    expect(failedRequests.map((span) => span.attributes['error.type'])).toEqual(['503']);
+    const failedPages = collector.spans.filter((span) => span.name === 'bizon.page' && span.attributes['error.type'] !== undefined);
+    expect(failedPages.map((span) => [span.attributes['bizon.iteration'], span.attributes['error.type']])).toEqual([[2, 'HttpError']]);
+    // Temporal's activity span records the failure too: its type, never its message (URL, query string, body).
+    const failedActivity = collector.spans.find((span) => span.name === 'RunActivity:extractPage' && span.events.length > 0);
+    expect(failedActivity?.events.map((event) => [event.name, event.attributes])).toEqual([['exception', { 'exception.type': 'ApplicationFailure' }]]);
+    const received = collector.bodies.join('\n');
+    expect(received).not.toContain('overloaded-secret-detail');
+    expect(received).not.toMatch(/page=|limit=/);
   });
 
   it('a collector that is down neither fails nor holds up the sync', async () => {

@@ -7,8 +7,9 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Two cores: each end-to-end test runs CLI processes, workers and HTTP servers of its own.
-    maxWorkers: 2,
+    // Two cores, three files at a time: an end-to-end test spends much of its time waiting (on a paced API, a
+    // heartbeat timeout, a server restart), and its timing is controlled by the test, never raced.
+    maxWorkers: 3,
     reporters: ['default'],
   },
 });

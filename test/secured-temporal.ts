@@ -44,6 +44,8 @@ export interface SecuredTemporal {
   address: string;
   /** gRPC calls it refused (no or wrong API key). */
   refused: number;
+  /** The headers (gRPC metadata) of every call it got. */
+  metadata: IncomingHttpHeaders[];
   close(): Promise<void>;
 }
 
@@ -70,7 +72,7 @@ export async function startSecuredTemporal(options: { upstream: string; certific
     }
     return upstream;
   };
-  const state = { refused: 0 };
+  const state = { refused: 0, metadata: [] as IncomingHttpHeaders[] };
   const server: Http2SecureServer = http2.createSecureServer({
     cert: readFileSync(certificates.serverCert),
     key: readFileSync(certificates.serverKey),
@@ -78,6 +80,7 @@ export async function startSecuredTemporal(options: { upstream: string; certific
   });
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
+    state.metadata.push(headers);
     if (options.apiKey !== undefined && headers.authorization !== `Bearer ${options.apiKey}`) {
       state.refused += 1;
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'Request unauthorized' }, { endStream: true });
@@ -116,6 +119,7 @@ export async function startSecuredTemporal(options: { upstream: string; certific
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    metadata: state.metadata,
     get refused() {
       return state.refused;
     },

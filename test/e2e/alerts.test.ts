@@ -27,6 +27,8 @@ beforeAll(async () => {
   received = [];
   receiver = createServer((request, response) => {
     void body(request).then((text) => {
+      // A webhook that was removed: 404, whatever it is sent.
+      if (request.url?.endsWith('/gone')) return void response.writeHead(404).end('no_service');
       received.push(JSON.parse(text));
       response.writeHead(200).end('ok');
     });
@@ -118,6 +120,32 @@ describe('alerting: a webhook told when a sync fails', () => {
     } finally {
       await flaky.close();
     }
+  });
+
+  it('type: webhook posts the same JSON as slack (text, and the fields under bizon)', async () => {
+    const name = unique('alert-webhook');
+    const sync = await run(name, { alerting: { type: 'webhook', config: { webhook_url: 'BIZON_ENV_ALERT_HOOK' } } }, 'a-wrong-token');
+    expect(sync.error).toBeDefined();
+    await engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed')).result();
+    const [alert, ...more] = received.filter((alert) => alert.bizon.pipeline === name);
+    expect(more).toEqual([]);
+    expect(alert!.text).toContain(`✖ bizon sync failed: ${name} (my_source/users)`);
+    expect(alert!.bizon).toMatchObject({ event: 'failed', pipeline: name, source: 'my_source', stream: 'users', destination: 'file', workflow_id: sync.workflowId });
+  });
+
+  it('a webhook answering 404 is not retried: the alert fails at its first attempt, naming the status', async () => {
+    process.env.BIZON_ENV_GONE_HOOK = `${receiverUrl}/gone`;
+    const sync = await run(unique('alert-gone'), { alerting: { config: { webhook_url: 'BIZON_ENV_GONE_HOOK' } } }, 'a-wrong-token');
+    expect(sync.error).toBeDefined();
+    const alert = engine.client.workflow.getHandle(alertWorkflowId(sync.workflowId, sync.runId, 'failed'));
+    const failure = await alert.result().then(
+      () => undefined,
+      (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message),
+    );
+    expect(failure).toBe('The alert webhook answered HTTP 404: check alerting.config.webhook_url');
+    const { events } = await alert.fetchHistory();
+    expect(events!.filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes!.attempt)).toEqual([1]);
+    expect(JSON.stringify(events)).not.toContain('/gone');
   });
 
   it('without alerting, a failed sync alerts nobody', async () => {

@@ -5,6 +5,7 @@ import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ApiHold, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { PAGE_SOURCE, readRows, spawnWorker, tempDir, testClient, unique, waitForPage } from '../helpers.ts';
+import { duckdbDialect } from '../sql-targets.ts';
 
 const RECORDS = 1200;
 const BATCH = 25;
@@ -70,6 +71,40 @@ describe.each([
       expect(requestsOf(killAt + 1)[0]!.at).toBeGreaterThanOrEqual(killedAt);
     } finally {
       held?.release();
+      for (const worker of workers) worker.kill('SIGKILL');
+      await client.connection.close();
+    }
+  });
+});
+
+describe('a worker SIGKILLed in the middle of a sync into DuckDB', () => {
+  it('killed at page 57 of 120: a new worker finishes it, every row exactly once in the table', async () => {
+    const target = await duckdbDialect.create('crash');
+    const taskQueue = unique('crash-duckdb');
+    const client = await testClient();
+    const workers: ChildProcess[] = [spawnWorker(taskQueue)];
+    const held = api.hold((request) => Number(request.query.page) === 57);
+    try {
+      const sync = await startSync(client, {
+        config: {
+          name: unique('crash-duckdb'),
+          source: { name: 'my_source', stream: 'users', api_url: `${api.url}`, page_size: PAGE_SIZE },
+          destination: { name: 'duckdb', config: target.config() },
+          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' }, continue_as_new_every: 40 },
+        },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue,
+      });
+      await held.reached;
+      await waitForPage(client, sync.workflowId, 56);
+      workers[0]!.kill('SIGKILL');
+      held.release();
+      workers.push(spawnWorker(taskQueue));
+      expect(((await sync.handle.result()) as SyncResult).records).toBe(RECORDS);
+      const [counts] = await target.query('SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids, min(CAST(source_record_id AS INTEGER)) AS low, max(CAST(source_record_id AS INTEGER)) AS high FROM my_source_users');
+      expect(Object.values(counts!).map(String)).toEqual([String(RECORDS), String(RECORDS), '1', String(RECORDS)]);
+    } finally {
+      held.release();
       for (const worker of workers) worker.kill('SIGKILL');
       await client.connection.close();
     }

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startSync } from '../../client.ts';
-import { findTemporalBinary } from '../../engine/temporal-server.ts';
+import { findTemporalBinary, freePort } from '../../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { cliEnv, PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
@@ -26,8 +26,9 @@ describe('bizon worker in a fleet', () => {
     const deployment = unique('bizon-fleet');
     // The operator makes v1 current before its workers are up (as a rollout script does).
     temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', 'v1', '--allow-no-pollers', '--yes']);
+    const metricsPort = await freePort();
     const worker = spawnBizon(
-      ['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--deployment-name', deployment, '--build-id', 'v1', '--identity', 'fleet-worker-1', '--max-concurrent-pages', '4', '--shutdown-grace', '2s'],
+      ['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--deployment-name', deployment, '--build-id', 'v1', '--identity', 'fleet-worker-1', '--max-concurrent-pages', '4', '--max-concurrent-workflow-tasks', '3', '--shutdown-grace', '2s', '--metrics-port', String(metricsPort)],
       { env: cliEnv() },
     );
     workers.push(worker);
@@ -46,7 +47,66 @@ describe('bizon worker in a fleet', () => {
       const { events } = await started.handle.fetchHistory();
       const identities = new Set(events!.map((event) => event.workflowTaskCompletedEventAttributes?.identity ?? event.activityTaskStartedEventAttributes?.identity).filter(Boolean));
       expect(identities).toEqual(new Set(['fleet-worker-1']));
+      // The worker's own metrics say what it was given: its slots for pages and for workflow tasks, all free now.
+      const scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const slots = (type: string) =>
+        scrape
+          .split('\n')
+          .filter((line) => line.startsWith('temporal_worker_task_slots_available{') && line.includes(`worker_type="${type}"`) && line.includes(`task_queue="${taskQueue}"`))
+          .map((line) => Number(line.split(' ').at(-1)));
+      expect(slots('ActivityWorker')).toEqual([4]);
+      expect(slots('WorkflowWorker')).toEqual([3]);
     } finally {
+      await client.connection.close();
+    }
+  });
+
+  it('--versioning-behavior pinned: a running sync finishes on its version after a new one becomes current; the next sync starts on the new one', async () => {
+    api ??= await startExampleApi({ datasets: { users: 25 } });
+    const taskQueue = unique('pinned');
+    const deployment = unique('bizon-pinned');
+    temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', 'v1', '--allow-no-pollers', '--yes']);
+    const worker = (buildId: string) => {
+      const child = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--deployment-name', deployment, '--build-id', buildId, '--identity', `worker-${buildId}`, '--versioning-behavior', 'pinned'], { env: cliEnv() });
+      workers.push(child);
+      return child;
+    };
+    worker('v1');
+    const client = await testClient();
+    const page2 = api.hold((request) => request.path === '/users' && request.query.page === '2');
+    try {
+      const config = (name: string) => ({ name, source: { name: 'my_source', stream: 'users', api_url: api!.url, page_size: 10 }, destination: { name: 'file', config: { directory: tempDir() } } });
+      const first = await startSync(client, { config: config(unique('pinned')), customSourceFiles: [PAGE_SOURCE], taskQueue });
+      await page2.reached;
+      // v2 comes up and becomes current while the first sync is in the middle of its pages (once it polls the
+      // task queue: a version may become current only when it serves the queues of the current one).
+      worker('v2');
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const described = await client.workflowService
+          .describeWorkerDeploymentVersion({ namespace: 'default', deploymentVersion: { deploymentName: deployment, buildId: 'v2' } })
+          .catch(() => undefined);
+        const queues = described?.workerDeploymentVersionInfo?.taskQueueInfos?.map((info) => info.name) ?? [];
+        if (queues.includes(taskQueue)) break;
+        if (Date.now() > deadline) throw new Error(`version v2 never polled ${taskQueue}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', 'v2', '--allow-no-pollers', '--yes']);
+      page2.release();
+      expect(((await first.handle.result()) as SyncResult).records).toBe(25);
+      const second = await startSync(client, { config: config(unique('pinned')), customSourceFiles: [PAGE_SOURCE], taskQueue });
+      expect(((await second.handle.result()) as SyncResult).records).toBe(25);
+
+      const versionOf = async (handle: typeof first.handle) => {
+        const versioning = (await handle.describe()).raw.workflowExecutionInfo?.versioningInfo;
+        const { events } = await handle.fetchHistory();
+        const identities = new Set(events!.map((event) => event.workflowTaskCompletedEventAttributes?.identity ?? event.activityTaskStartedEventAttributes?.identity).filter(Boolean));
+        return { behavior: String(versioning?.behavior), buildId: versioning?.deploymentVersion?.buildId, identities: [...identities] };
+      };
+      expect(await versionOf(first.handle)).toMatchObject({ behavior: expect.stringMatching(/^(1|PINNED|VERSIONING_BEHAVIOR_PINNED)$/), buildId: 'v1', identities: ['worker-v1'] });
+      expect(await versionOf(second.handle)).toMatchObject({ behavior: expect.stringMatching(/^(1|PINNED|VERSIONING_BEHAVIOR_PINNED)$/), buildId: 'v2', identities: ['worker-v2'] });
+    } finally {
+      page2.release();
       await client.connection.close();
     }
   });

@@ -7,8 +7,13 @@ import { cliEnv, PAGE_SOURCE, readRows, REST_SOURCE, ROOT, runBizon, tempDir, un
 
 describe('incremental syncs read their watermark from the memo of the last successful run', () => {
   let api: ExampleApi;
+  /** While set, the REST users page after this cursor answers 400 (a failure no retry mends). */
+  let refuseUsersAfter: string | undefined;
   beforeAll(async () => {
-    api = await startExampleApi({ datasets: { users: 120 } });
+    api = await startExampleApi({
+      datasets: { users: 120 },
+      fault: (request) => (request.path === '/rest/users' && refuseUsersAfter !== undefined && request.query.after === refuseUsersAfter ? { status: 400 } : undefined),
+    });
   });
   afterAll(async () => api?.close());
 
@@ -107,6 +112,30 @@ describe('incremental syncs read their watermark from the memo of the last succe
     expect(output()).toHaveLength(121);
   });
 
+  it('bizon stream reset --stream forgets one stream of a pipeline: it reads everything next, the other only what changed', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('stream-reset-one'),
+      source: { name: 'rest_api', streams: ['users', 'orders'], base_url: `${api.url}/rest`, page_size: 50, sync_mode: 'incremental', cursor_field: 'updated_at' },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('stream-reset-one') } },
+    });
+    const run = () => runBizon(['run', config, '--custom-source', REST_SOURCE], { cwd: dir, env: cliEnv() });
+    expect((await run()).code).toBe(0);
+
+    const reset = await runBizon(['stream', 'reset', config, '--stream', 'users'], { cwd: dir, env: cliEnv() });
+    expect(reset.code).toBe(0);
+    expect(reset.stderr).toMatch(/^Reset stream-reset-one-\S+ \(rest_api\/users\): forgot the watermark/m);
+    expect(reset.stderr).not.toContain('rest_api/orders');
+
+    const mark = api.requests.length;
+    expect((await run()).code).toBe(0);
+    const asked = (stream: string) => api.requests.slice(mark).filter((request) => request.path === `/rest/${stream}` && request.query.after === undefined).map((request) => request.query.updated_since);
+    // checkConnection's probe first (unfiltered), then the first page: users from the start, orders since its watermark.
+    expect(asked('users').every((since) => since === undefined)).toBe(true);
+    expect(asked('orders').at(-1)).toMatch(/^\d{4}-/);
+  });
+
   it('nextState: the last one of a successful sync comes back as state.state, with runStartedAt, to the next incremental run', async () => {
     const dir = tempDir();
     const config = writeConfig(dir, {
@@ -129,6 +158,34 @@ describe('incremental syncs read their watermark from the memo of the last succe
     expect(request!.query.updated_since).toBe(highWater);
     // The window ends where the run started: its own watermark, so the next run starts there.
     expect(request!.query.updated_until).toBe(lastRunOf(second.stderr));
+  });
+
+  it('nextState survives a failure, its resume and continue-as-new: the state of page 1 reaches the next run', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('next-state-kept'),
+      // Only page 1 gives a state; pages 2 and 3 keep it. A continue-as-new after every page.
+      source: { name: 'state_source', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, sync_mode: 'incremental', first_page_state_only: true },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('next-state-kept') }, continue_as_new_every: 1 },
+    });
+    const source = path.join(ROOT, 'test', 'fixtures', 'state_source.ts');
+    const run = () => runBizon(['run', config, '--custom-source', source], { cwd: dir, env: cliEnv() });
+    const pageOneHighWater = api.data.users!.slice(0, 50).map((user) => user.updated_at).sort().at(-1)!;
+    refuseUsersAfter = '100'; // page 3
+    try {
+      expect((await run()).code).toBe(1);
+    } finally {
+      refuseUsersAfter = undefined;
+    }
+    const resumed = await run();
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toContain('resumed the failed sync after page 2');
+
+    const mark = api.requests.length;
+    expect((await run()).code).toBe(0);
+    const [request] = api.requests.slice(mark).filter((entry) => entry.path === '/rest/users');
+    expect(request!.query.updated_since).toBe(pageOneHighWater);
   });
 
   it('a source without getRecordsAfter is refused for incremental before anything starts', async () => {

@@ -7,7 +7,7 @@ import { startSync } from '../../client.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { cliEnv, PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
+import { cliEnv, followBizon, PAGE_SOURCE, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 
 const TOKEN = 'metrics-token-9b7c';
 let api: ExampleApi;
@@ -164,6 +164,32 @@ describe('bizon worker --metrics-port', () => {
     expect(page?.attempt).toBe(3); // page 6 was answered 500 twice first
     expect(entries.every((entry) => typeof entry.time === 'string' && typeof entry.level === 'string')).toBe(true);
     expect(stderr).not.toContain(TOKEN);
+  });
+
+  it('bizon run --metrics-port host:port serves its worker\'s counters while the sync runs', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const name = unique('run-metrics');
+    const config = writeConfig(dir, {
+      name,
+      source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10, authentication: { type: 'api_key', params: { token: 'BIZON_ENV_METRICS_TOKEN' } } },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('run-metrics') }, retry: { initial_interval: '100ms' } },
+    });
+    // Page 2 waits while the test scrapes: page 1 is counted, the sync is running.
+    const page2 = api.hold((request) => request.path === '/users' && request.query.page === '2');
+    const run = followBizon(['run', config, '--custom-source', PAGE_SOURCE, '--metrics-port', `127.0.0.1:${port}`], { cwd: dir, env: cliEnv({ BIZON_ENV_METRICS_TOKEN: TOKEN }) });
+    try {
+      await page2.reached;
+      const scrape = await waitForMetrics(`http://127.0.0.1:${port}/metrics`);
+      expect(sample(scrape, 'bizon_pages_extracted_total', { pipeline: name, stream: 'users' })).toBe(1);
+      expect(sample(scrape, 'bizon_syncs_total', { pipeline: name, outcome: 'started' })).toBe(1);
+      page2.release();
+      expect(await run.exited).toBe(0);
+    } finally {
+      page2.release();
+      run.child.kill('SIGKILL');
+    }
   });
 
   it('bizon run --log-format json: every line of its output is a JSON object, the verdict and its summary included; no progress display', async () => {

@@ -94,6 +94,28 @@ describe('the postgres destination', () => {
     expect(await query<{ n: string }>(url, 'SELECT count(*) AS n FROM rest_api_users')).toEqual([{ n: '250' }]);
   });
 
+  it('schema: raw is created and holds the table and the staging; a table name over 63 bytes is refused before anything is written', async () => {
+    const url = await postgres.createDatabase('schema');
+    const result = await sync(url, { max_iterations: 2 }, { schema: 'raw' });
+    expect(result.outputs).toEqual([{ destinationId: 'rest_api_users', records: 100, location: 'postgres raw.rest_api_users' }]);
+    const tables = await query<{ schema: string; name: string }>(url, `SELECT table_schema AS schema, table_name AS name FROM information_schema.tables WHERE table_schema IN ('raw', 'public') ORDER BY 2`);
+    expect(tables).toEqual([
+      { schema: 'raw', name: '_bizon_published' },
+      { schema: 'raw', name: '_bizon_staging' },
+      { schema: 'raw', name: 'rest_api_users' },
+    ]);
+    expect(await query(url, 'SELECT count(*) AS n FROM raw.rest_api_users')).toEqual([{ n: '100' }]);
+
+    // 64 bytes: Postgres would keep the first 63 and write to another table than the one named.
+    const long = 'a'.repeat(64);
+    const failed = await sync(url, { max_iterations: 1 }, { schema: 'raw', table: long }).then(
+      () => undefined,
+      (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message),
+    );
+    expect(failed).toBe(`Invalid Postgres table name '${long}': at most 63 bytes, not empty (shorten destination_id, or the destinationId the source gives its records)`);
+    expect(await query(url, `SELECT count(*) AS n FROM information_schema.tables WHERE table_name LIKE 'aaa%'`)).toEqual([{ n: '0' }]);
+  });
+
   it('a worker SIGKILLed at pages 7, 93 and 181 of a 200-page sync: every row exactly once', async () => {
     const url = await postgres.createDatabase('crash');
     const taskQueue = unique('pg-crash');

@@ -79,6 +79,23 @@ describe('a cluster that requires a client certificate (mTLS)', () => {
     expect(result.code).toBe(0);
   });
 
+  it('engine.temporal.tls in the pipeline file (files and server_name), and TEMPORAL_GRPC_META_*: syncs end to end; every call carries the metadata', async () => {
+    const dir = tempDir();
+    const tls = { client_cert_path: trusted.clientCert, client_key_path: trusted.clientKey, server_ca_cert_path: trusted.caCert, server_name: 'localhost' };
+    const since = mtls.metadata.length;
+    const result = await runBizon(['run', pipeline(dir, { address: mtls.address, tls }), '--custom-source', PAGE_SOURCE], { cwd: dir, env: securedEnv({ TEMPORAL_GRPC_META_X_TENANT: 'acme-7' }) });
+    expect(result.stderr).toContain('25 records');
+    expect(result.code).toBe(0);
+    const calls = mtls.metadata.slice(since);
+    expect(calls.length).toBeGreaterThan(5);
+    expect(calls.every((headers) => headers['x-tenant'] === 'acme-7')).toBe(true);
+    // The certificate names 127.0.0.1 and localhost: another server_name is checked against it, and refused.
+    const other = await runBizon(['run', pipeline(dir, { address: mtls.address, tls: { ...tls, server_name: 'temporal.elsewhere' } }), '--custom-source', PAGE_SOURCE], { cwd: dir, env: securedEnv({}) });
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).not.toContain('25 records');
+    expectOneLineError(other, /server_name|temporal\.elsewhere|certificate/i);
+  });
+
   it('without a client certificate: fails in seconds with one line saying to set one', async () => {
     const dir = tempDir();
     const result = await runBizon(['run', pipeline(dir), '--custom-source', PAGE_SOURCE], { cwd: dir, env: tlsEnv(mtls.address) });

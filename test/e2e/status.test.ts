@@ -59,12 +59,47 @@ describe('bizon schedule, status and cancel', () => {
     expect((await runBizon(['schedule', 'unpause', name], { env: env() })).stdout).toBe(`Unpaused ${name}\n`);
     expect((await runBizon(['schedule', 'describe', name], { env: env() })).stdout).toContain('state: active (Unpaused with bizon)\n');
     expect((await runBizon(['schedule', 'list'], { env: env() })).stdout).toContain(`${id}\tactive`);
+    expect((await runBizon(['schedule', 'pause', name], { env: env() })).stdout).toBe(`Paused ${name}\n`);
+    expect((await runBizon(['schedule', 'describe', name], { env: env() })).stdout).toContain('state: paused (Paused with bizon)\n');
+    expect((await runBizon(['schedule', 'list'], { env: env() })).stdout).toContain(`${id}\tpaused`);
+    // A paused schedule still runs when triggered by hand.
     expect((await runBizon(['schedule', 'trigger', id], { env: env() })).code).toBe(0);
     await waitForPage(engine.client, `bizon-sync:${name}:dummy:creatures`, 1);
     await engine.client.workflow.getHandle(`bizon-sync:${name}:dummy:creatures`).result();
     expect(readRows(path.join(dir, 'dummy_creatures.jsonl'))).toHaveLength(12);
     expect((await runBizon(['schedule', 'delete', id], { env: env() })).stdout).toBe(`Deleted ${id}\n`);
     expect((await runBizon(['schedule', 'describe', id], { env: env() })).code).not.toBe(0);
+  });
+
+  it('schedule create --cron: the schedule runs at the expression\'s times', async () => {
+    const dir = tempDir();
+    const name = unique('cli-cron');
+    const id = `bizon-schedule:${name}:dummy:creatures`;
+    const created = await runBizon(['schedule', 'create', dummyPipeline(dir, name), '--cron', '30 3 * * *'], { env: env() });
+    expect(created.stdout).toContain(`Created schedule ${id} (cron 30 3 * * *, overlap: skip)`);
+    expect(created.code).toBe(0);
+    try {
+      const described = (await runBizon(['schedule', 'describe', id], { env: env() })).stdout;
+      const next = /^next runs: (.+)$/m.exec(described)![1]!.split(', ').map((time) => new Date(time));
+      expect(next.length).toBeGreaterThan(1);
+      for (const time of next) expect([time.getUTCHours(), time.getUTCMinutes(), time.getUTCSeconds()]).toEqual([3, 30, 0]);
+      expect(next[1]!.getTime() - next[0]!.getTime()).toBe(86_400_000);
+    } finally {
+      await runBizon(['schedule', 'delete', id], { env: env() });
+    }
+  });
+
+  it('status --limit n lists the n newest runs', async () => {
+    const dir = tempDir();
+    const name = unique('cli-limit');
+    const config = dummyPipeline(dir, name);
+    for (let run = 0; run < 3; run += 1) expect((await runBizon(['run', config, '--no-worker'], { env: env() })).code).toBe(0);
+    const lines = async (args: string[]) => (await runBizon(['status', name, ...args], { env: env() })).stdout.split('\n').filter((line) => /^completed\s/.test(line));
+    expect(await lines([])).toHaveLength(3);
+    const two = await lines(['--limit', '2']);
+    expect(two).toHaveLength(2);
+    // The newest two: the runs' start times, newest first, are those of the full list's first two.
+    expect(two).toEqual((await lines([])).slice(0, 2));
   });
 
   it('schedule backfill runs, one after the other, the syncs of a past period', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipelineResult, ScheduledSyncResult, SyncResult } from '../../workflows/types.ts';
-import { preparePipeline, startPipeline, startSync, waitForPipeline, type PreparedPipeline } from '../../client.ts';
+import { getPipelineProgress, PipelineFailedError, preparePipeline, runPipeline, startPipeline, startSync, waitForPipeline, type PreparedPipeline } from '../../client.ts';
 import { followBizon, readRows, REST_SOURCE, ROOT, runBizon, spawnWorker, startTestEngine, tempDir, unique, waitForPendingActivity, writeConfig, type CliResult } from '../helpers.ts';
 
 // users: 6 pages of 20, orders: 8, products: 2 (cursor pages: no empty page at the end).
@@ -226,5 +226,51 @@ describe('a pipeline of several streams (source.streams)', () => {
     expect(b.stderr).toContain('source.streams: users listed more than once');
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('invoices');
+  });
+});
+
+describe('the program API of a pipeline (runPipeline, getPipelineProgress, PipelineFailedError)', () => {
+  it('runPipeline resolves with every stream; getPipelineProgress shows them while it runs; a failed stream rejects with PipelineFailedError and every outcome', async () => {
+    const engine = await startTestEngine([REST_SOURCE], 'streams-api');
+    const dir = tempDir();
+    const request = (name: string) => ({
+      config: { name, source: { name: 'rest_api', streams: ['users', 'products'], base_url: `${api.url}/rest`, page_size: 20 }, destination: { name: 'file', config: { directory: dir } }, engine: { retry: { initial_interval: '100ms' } } },
+      customSourceFiles: [REST_SOURCE],
+      taskQueue: engine.taskQueue,
+    });
+    try {
+      // users' second page waits: the progress is read while the pipeline runs.
+      const held = api.hold((candidate) => candidate.path === '/rest/users' && candidate.query.after === '20');
+      const name = unique('streams-api');
+      const running = runPipeline(engine.client, request(name));
+      await held.reached;
+      const prepared = (await preparePipeline(request(name))) as PreparedPipeline;
+      const progress = await getPipelineProgress(engine.client, prepared.workflowId);
+      expect(progress.streams.map((stream) => stream.stream)).toEqual(['users', 'products']);
+      expect(progress.streams[0]!.status).toBe('running');
+      held.release();
+      const result = await running;
+      expect(result.streams.map((stream) => [stream.stream, stream.status, stream.result?.records])).toEqual([
+        ['users', 'succeeded', 120],
+        ['products', 'succeeded', 40],
+      ]);
+
+      refuseOrdersAfter = '20';
+      const failed = await runPipeline(engine.client, { ...request(unique('streams-api-fail')), config: { ...request('x').config, name: unique('streams-api-fail'), source: { ...request('x').config.source, streams: ['orders', 'products'] } } }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      refuseOrdersAfter = undefined;
+      expect(failed).toBeInstanceOf(PipelineFailedError);
+      const outcome = (failed as PipelineFailedError).outcome;
+      expect(outcome.streams.map((stream) => [stream.stream, stream.status])).toEqual([
+        ['orders', 'failed'],
+        ['products', 'succeeded'],
+      ]);
+      expect(outcome.streams[0]!.error).toContain('HTTP 400');
+    } finally {
+      refuseOrdersAfter = undefined;
+      await engine.stop();
+    }
   });
 });

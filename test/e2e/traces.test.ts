@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { cliEnv, PAGE_SOURCE, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
@@ -14,24 +14,27 @@ interface ReceivedSpan {
   attributes: Record<string, unknown>;
   events: Array<{ name: string; attributes: Record<string, unknown> }>;
   service: unknown;
+  resource: Record<string, unknown>;
 }
 
 /** A stand-in for an OpenTelemetry collector: takes OTLP/HTTP JSON on /v1/traces and keeps what it got. */
-async function startCollector(): Promise<{ url: string; spans: ReceivedSpan[]; bodies: string[]; close(): Promise<void> }> {
+async function startCollector(): Promise<{ url: string; spans: ReceivedSpan[]; bodies: string[]; headers: IncomingHttpHeaders[]; close(): Promise<void> }> {
   const spans: ReceivedSpan[] = [];
   const bodies: string[] = [];
+  const headers: IncomingHttpHeaders[] = [];
   const server: Server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       bodies.push(`${request.method} ${request.url} ${request.headers['content-type']} ${body}`);
+      headers.push(request.headers);
       if (request.url === '/v1/traces') {
         const payload = JSON.parse(body) as { resourceSpans: Array<{ resource: { attributes: Attr[] }; scopeSpans: Array<{ spans: Array<Record<string, any>> }> }> };
         for (const resourceSpans of payload.resourceSpans) {
           const resource = attributesOf(resourceSpans.resource.attributes);
           for (const scope of resourceSpans.scopeSpans) {
             for (const span of scope.spans) {
-              spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId || undefined, name: span.name, kind: span.kind, attributes: attributesOf(span.attributes ?? []), events: (span.events ?? []).map((event: { name: string; attributes?: Attr[] }) => ({ name: event.name, attributes: attributesOf(event.attributes ?? []) })), service: resource['service.name'] });
+              spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId || undefined, name: span.name, kind: span.kind, attributes: attributesOf(span.attributes ?? []), events: (span.events ?? []).map((event: { name: string; attributes?: Attr[] }) => ({ name: event.name, attributes: attributesOf(event.attributes ?? []) })), service: resource['service.name'], resource });
             }
           }
         }
@@ -41,7 +44,7 @@ async function startCollector(): Promise<{ url: string; spans: ReceivedSpan[]; b
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${address.port}`, spans, bodies, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${address.port}`, spans, bodies, headers, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 type Attr = { key: string; value: Record<string, unknown> };
@@ -144,6 +147,24 @@ describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const received = collector.bodies.join('\n');
     expect(received).not.toContain('overloaded-secret-detail');
     expect(received).not.toMatch(/page=|limit=/);
+  });
+
+  it("the exporter's variables: a traces endpoint, headers and resource attributes apply; OTEL_SDK_DISABLED=true sends nothing", async () => {
+    api = await startExampleApi({ datasets: { users: 25 }, token: TOKEN });
+    collector = await startCollector();
+    const { dir, file } = syncOfTokenUsers('traced-env');
+    const env = { BIZON_ENV_TRACE_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/v1/traces`, OTEL_EXPORTER_OTLP_HEADERS: 'x-vendor-key=vk-81d2', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=staging,team=data' };
+    const result = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv(env) });
+    expect(result.code).toBe(0);
+    expect(collector.spans.length).toBeGreaterThan(0);
+    expect(collector.headers.every((headers) => headers['x-vendor-key'] === 'vk-81d2')).toBe(true);
+    for (const span of collector.spans) expect(span.resource).toMatchObject({ 'service.name': 'bizon-temporal', 'deployment.environment': 'staging', team: 'data' });
+
+    const received = collector.bodies.length;
+    const disabled = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv({ ...env, OTEL_SDK_DISABLED: 'true' }) });
+    expect(disabled.code).toBe(0);
+    expect(disabled.stderr).toContain('25 records');
+    expect(collector.bodies.length).toBe(received);
   });
 
   it('a collector that is down neither fails nor holds up the sync', async () => {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { testSource } from '../../testing.ts';
 import path from 'node:path';
@@ -166,5 +166,16 @@ describe('bizon check and bizon dry-run, without Temporal', () => {
     const again = await runBizon(['init', 'source', 'my_api'], { cwd: dir, env: noTemporal() });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already exists and is not empty');
+  });
+
+  it('init source --dir writes the scaffold under that directory, and its config dry-runs from there', async () => {
+    const dir = tempDir();
+    const created = await runBizon(['init', 'source', 'other_api', '--dir', 'sources', '--api-url', apis.api.url], { cwd: dir, env: noTemporal() });
+    expect(created.code).toBe(0);
+    expect(readdirSync(path.join(dir, 'sources', 'other_api')).sort()).toEqual(['config.yml', 'source.ts']);
+    expect(existsSync(path.join(dir, 'other_api'))).toBe(false);
+    const dried = await runBizon(['dry-run', path.join('sources', 'other_api', 'config.yml'), '--custom-source', path.join('sources', 'other_api', 'source.ts')], { cwd: dir, env: noTemporal() });
+    expect(dried.stderr).toContain('page 1 · 100 records');
+    expect(dried.code).toBe(0);
   });
 });

@@ -31,12 +31,12 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 const server = await startDevServer({ ui: false });
 // Page 3 of the `orders` stream fails once for good (401): the `resumed` case fails there, then resumes.
 let refuseOrdersPage3 = true;
-// Page 2 of `products` always fails (401): the `alerting` case's sync fails there and alerts.
+// The REST `products` after its first page always fails (401): the `alerting` case's sync fails there and alerts.
 const api = await startExampleApi({
   datasets: { users: 45, orders: 40, products: 12 },
   fault: (request) => {
     if (request.path === '/orders' && request.query.page === '3' && refuseOrdersPage3) return { status: 401 };
-    if (request.path === '/products' && request.query.page === '2') return { status: 401 };
+    if (request.path === '/rest/products' && request.query.after !== undefined) return { status: 401 };
     return undefined;
   },
 });
@@ -93,8 +93,8 @@ const cases: Record<string, () => Promise<unknown>> = {
     }),
   alerting: async () => {
     const started = await startSync(client, {
-      config: { name: 'replay-alerting', source: page('products'), destination: logger, alerting: { config: { webhook_url: 'BIZON_ENV_REPLAY_HOOK' } } },
-      customSourceFiles: [PAGE_SOURCE],
+      config: { name: 'replay-alerting', source: rest({ stream: 'products' }), destination: logger, alerting: { config: { webhook_url: 'BIZON_ENV_REPLAY_HOOK' } } },
+      customSourceFiles: [REST_SOURCE],
       taskQueue: TASK_QUEUE,
     });
     await started.handle.result().catch(() => undefined);

@@ -16,6 +16,7 @@ import { loadCustomCode } from './config/custom-code.ts';
 import type { CustomSource } from './sources/registry.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from './workflows/state.ts';
 import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+import { settlesWithin } from './engine/deadline.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
 export interface SyncRequest {
@@ -577,8 +578,5 @@ export async function resetStream(client: Client, pipeline: PipelineConfig): Pro
  * worker of the queue calls it, so the last event is not left waiting for the next worker.
  */
 export async function settleStreamState(client: Client, pipeline: PipelineConfig, timeoutMs = 5000): Promise<void> {
-  const update = client.workflow.getHandle(streamStateWorkflowId(pipeline)).executeUpdate(readStreamStateUpdate);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([update.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-  clearTimeout(timer);
+  await settlesWithin(client.workflow.getHandle(streamStateWorkflowId(pipeline)).executeUpdate(readStreamStateUpdate), timeoutMs);
 }

@@ -12,17 +12,12 @@ import { connectBesideWorker, workerConnectOptions } from './connect.ts';
 import { describeFailure } from './failure.ts';
 import { batchingTip, formatSummary, watchProgress } from './progress.ts';
 import { claimEarlyTarget, localStateFile, resolveTemporalTarget, workflowUrl, type EarlyTarget } from './temporal-target.ts';
+import { settlesWithin } from '../engine/deadline.ts';
 
 /** How long a worker whose sync has failed gets to stop before the command exits without it. */
 const ABANDON_WORKER_AFTER_MS = 1500;
 
 /** Waits for `promise`, or `ms`, whichever comes first. */
-async function withDeadline(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
-
 export interface RunOptions {
   customSource: string[];
   logLevel: LogLevel;
@@ -86,7 +81,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     // A get() that ignores cancellation would hold the worker for its whole shutdown grace and then end in the
     // SDK's error; after a failed sync, nothing it could still do matters (pages are idempotent, the verdict is
     // given), so the command stops waiting and exits, which ends it like a crash would.
-    if (syncFailed) await withDeadline(stopped, ABANDON_WORKER_AFTER_MS);
+    if (syncFailed) await settlesWithin(stopped, ABANDON_WORKER_AFTER_MS);
     else await stopped;
     await client?.connection.close();
     await telemetry.close();

@@ -8,6 +8,7 @@ import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
 import { PACKAGE_ROOT } from './package-root.ts';
+import { settlesWithin } from './deadline.ts';
 
 /**
  * OpenTelemetry tracing of this process, on when `OTEL_EXPORTER_OTLP_ENDPOINT`
@@ -72,15 +73,9 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
     resource,
     spanProcessor,
     async shutdown() {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          warn(new Error(`no answer within ${SHUTDOWN_EXPORT_MS / 1000} s; the last spans are dropped`));
-          resolve();
-        }, SHUTDOWN_EXPORT_MS);
-      });
-      await Promise.race([provider.shutdown().catch(warn), timeout]);
-      clearTimeout(timer);
+      if (!(await settlesWithin(provider.shutdown().catch(warn), SHUTDOWN_EXPORT_MS))) {
+        warn(new Error(`no answer within ${SHUTDOWN_EXPORT_MS / 1000} s; the last spans are dropped`));
+      }
     },
   };
   return active;

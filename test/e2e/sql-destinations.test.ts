@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { quietWorkerLogs, REST_SOURCE, ROOT, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { quietWorkerLogs, REST_SOURCE, ROOT, spawnWorker, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
 import { startTestPostgres, type TestPostgres } from '../postgres.ts';
 import { duckdbDialect, postgresDialect, type SqlDialect, type SqlTarget } from '../sql-targets.ts';
 
@@ -263,6 +263,48 @@ describe('the duckdb destination and other programs reading its file', () => {
     } finally {
       held.release();
       reader?.kill();
+    }
+  });
+});
+
+describe('a DuckDB publish cut by a SIGKILL', () => {
+  it('the worker killed while its publish waits for the file: a new worker publishes, every row once, the old table seen whole until then', async () => {
+    const target = await duckdbDialect.create('publish-kill');
+    const file = (target.config() as { path: string }).path;
+    const name = unique('duckdb-publish-kill');
+    await sync('duckdb', target.config(), { max_iterations: 1 }, name); // 50 rows
+    const taskQueue = unique('duckdb-publish-kill');
+    const workers = [spawnWorker(taskQueue, { customSources: [REST_SOURCE] })];
+    // A reader holds the file: the publish is retried, in the worker that is then killed.
+    const held = api.hold((request) => request.path === '/rest/users' && request.query.after === '50');
+    let reader: Awaited<ReturnType<typeof openReader>> | undefined;
+    try {
+      const started = await startSync(engine.client, {
+        config: { name, source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50 }, destination: { name: 'duckdb', config: target.config() }, engine: { retry: { initial_interval: '200ms', maximum_interval: '1s' }, heartbeat_timeout: '2s' } },
+        customSourceFiles: [REST_SOURCE],
+        taskQueue,
+      });
+      await held.reached;
+      reader = await openReader(file, 'rest_api_users');
+      held.release();
+      for (;;) {
+        const progress = await getProgress(engine.client, started.workflowId).catch(() => undefined);
+        if (progress?.retrying?.activity === 'finalizeSync') break;
+        await sleep(50);
+      }
+      workers[0]!.kill('SIGKILL');
+      expect(await reader.count()).toEqual({ n: '50', newest: reader.opened.newest });
+      await reader.close();
+      reader = undefined;
+      workers.push(spawnWorker(taskQueue, { customSources: [REST_SOURCE] }));
+      expect(((await started.handle.result()) as SyncResult).records).toBe(250);
+      const [after] = await target.query(`SELECT count(*) AS n, count(DISTINCT source_record_id) AS ids FROM rest_api_users`);
+      expect(after).toEqual({ n: '250', ids: '250' });
+      expect(readdirSync(path.dirname(file)).filter((entry) => entry.includes('bizon-staging'))).toEqual([]);
+    } finally {
+      held.release();
+      reader?.kill();
+      for (const worker of workers) worker.kill('SIGKILL');
     }
   });
 });

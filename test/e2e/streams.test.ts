@@ -138,6 +138,29 @@ describe('a pipeline of several streams (source.streams)', () => {
     expect(new Set(idsIn(dir, 'users')).size).toBe(120);
   });
 
+  it('status --watch of a running pipeline follows it stream by stream to its verdict', async () => {
+    const dir = tempDir();
+    const taskQueue = unique('streams-watch');
+    const config = pipelineConfig(dir, ['users', 'products'], { temporal: { task_queue: taskQueue } });
+    const worker = spawnWorker(taskQueue, { customSources: [REST_SOURCE] });
+    const held = api.hold((request) => request.path === '/rest/users' && request.query.after === '20');
+    try {
+      expect((await runBizon(['run', config, '--detach', '--custom-source', REST_SOURCE])).code).toBe(0);
+      await held.reached;
+      const watched = followBizon(['status', config, '--watch']);
+      await watched.waitForStderr(/Following bizon-pipeline:/);
+      held.release();
+      expect(await watched.exited).toBe(0);
+      const out = watched.stderr();
+      expect(out).toMatch(/✔ Pipeline succeeded: /);
+      expect(out).toMatch(/✔ users\n\s+pages: 6 · records: 120/);
+      expect(out).toMatch(/✔ products\n\s+pages: 2 · records: 40/);
+    } finally {
+      held.release();
+      worker.kill('SIGKILL');
+    }
+  });
+
   it('a schedule runs the whole pipeline: every stream, each under its own sync id', async () => {
     const dir = tempDir();
     const engine = await startTestEngine([REST_SOURCE], 'streams-schedule');

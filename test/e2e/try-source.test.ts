@@ -78,6 +78,16 @@ describe('bizon check and bizon dry-run, without Temporal', () => {
     expect(report.pages[0]!.records).toEqual([expect.objectContaining({ id: String(changed[0]!.id) })]);
     const sent = apis.api.requests.slice(mark).filter((request) => request.path === '/rest/users');
     expect(sent.every((request) => request.query.updated_since === '2024-01-01T04:00:00.000Z')).toBe(true);
+
+    // A duration means that long before now.
+    const relativeMark = apis.api.requests.length;
+    const before = Date.now();
+    const relative = await runBizon(['dry-run', config, '--custom-source', exampleSource({ example: 'rest-api' }), '--since', '2d', '--output', 'json'], { cwd: dir, env: noTemporal() });
+    expect(relative.code).toBe(0);
+    const [asked] = apis.api.requests.slice(relativeMark).filter((request) => request.path === '/rest/users' && request.query.updated_since !== undefined);
+    const since = Date.parse(String(asked!.query.updated_since));
+    expect(since).toBeGreaterThanOrEqual(before - 2 * 86_400_000);
+    expect(since).toBeLessThanOrEqual(Date.now() - 2 * 86_400_000);
   });
 
   it('dry-run --record saves the responses; testSource() replays them into the same records, and no secret is saved', async () => {

@@ -17,7 +17,6 @@ import { settlesWithin } from '../engine/deadline.ts';
 /** How long a worker whose sync has failed gets to stop before the command exits without it. */
 const ABANDON_WORKER_AFTER_MS = 1500;
 
-/** Waits for `promise`, or `ms`, whichever comes first. */
 export interface RunOptions {
   customSource: string[];
   logLevel: LogLevel;

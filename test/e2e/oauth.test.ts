@@ -42,9 +42,11 @@ describe('oauth authentication', () => {
     const pages = seen.filter((request) => request.path === '/users');
     expect(pages).toHaveLength(30);
     expect(pages.every((request) => request.status === 200)).toBe(true);
-    const tokens = new Set(pages.map((request) => request.headers.authorization));
-    expect(tokens.size).toBeGreaterThanOrEqual(3);
-    expect(seen.filter((request) => request.path === '/oauth/token').length).toBe(tokens.size);
+    expect(new Set(pages.map((request) => request.headers.authorization)).size).toBeGreaterThanOrEqual(3);
+    // Every token fetched was used, right away: by a page, or by checkConnection's /health probe (on a busy
+    // machine that token may be near its expiry by the first page, which then gets a fresh one).
+    const used = new Set(seen.filter((request) => request.path !== '/oauth/token' && request.headers.authorization).map((request) => request.headers.authorization));
+    expect(seen.filter((request) => request.path === '/oauth/token').length).toBe(used.size);
   });
 
   it('a 400 from the token endpoint fails fast with the endpoint’s message', async () => {

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import type { Client } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { findTemporalBinary, freePort } from '../../engine/temporal-server.ts';
@@ -19,13 +20,35 @@ function temporal(args: string[]): string {
   return execFileSync(findTemporalBinary()!, [...args, '--address', inject('temporalAddress')], { encoding: 'utf8', stdio: 'pipe' });
 }
 
+/**
+ * Makes `buildId` the current version of `deployment`, and waits until the server has propagated the change to
+ * the task queues (it does so asynchronously): a sync started after this starts on that version.
+ */
+async function setCurrentVersion(client: Client, deployment: string, buildId: string): Promise<void> {
+  temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', buildId, '--allow-no-pollers', '--yes']);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { workerDeploymentInfo: info } = await client.workflowService.describeWorkerDeployment({ namespace: 'default', deploymentName: deployment });
+    const current = info?.routingConfig?.currentDeploymentVersion?.buildId;
+    // COMPLETED (2), or a server that does not say (UNSPECIFIED, 0).
+    if (current === buildId && Number(info?.routingConfigUpdateState ?? 0) !== 1) return;
+    if (Date.now() > deadline) throw new Error(`${deployment}: ${buildId} never became current everywhere`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe('bizon worker in a fleet', () => {
   it('--deployment-name and --build-id: the worker is a Worker Deployment version; a sync runs on the current version, auto-upgrade, under the worker\'s --identity', async () => {
     api = await startExampleApi({ datasets: { users: 25 } });
     const taskQueue = unique('deployed');
     const deployment = unique('bizon-fleet');
     // The operator makes v1 current before its workers are up (as a rollout script does).
-    temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', 'v1', '--allow-no-pollers', '--yes']);
+    const operator = await testClient();
+    try {
+      await setCurrentVersion(operator, deployment, 'v1');
+    } finally {
+      await operator.connection.close();
+    }
     const metricsPort = await freePort();
     const worker = spawnBizon(
       ['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--deployment-name', deployment, '--build-id', 'v1', '--identity', 'fleet-worker-1', '--max-concurrent-pages', '4', '--max-concurrent-workflow-tasks', '3', '--shutdown-grace', '2s', '--metrics-port', String(metricsPort)],
@@ -65,14 +88,14 @@ describe('bizon worker in a fleet', () => {
     api ??= await startExampleApi({ datasets: { users: 25 } });
     const taskQueue = unique('pinned');
     const deployment = unique('bizon-pinned');
-    temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', 'v1', '--allow-no-pollers', '--yes']);
     const worker = (buildId: string) => {
       const child = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--deployment-name', deployment, '--build-id', buildId, '--identity', `worker-${buildId}`, '--versioning-behavior', 'pinned'], { env: cliEnv() });
       workers.push(child);
       return child;
     };
-    worker('v1');
     const client = await testClient();
+    await setCurrentVersion(client, deployment, 'v1');
+    worker('v1');
     const page2 = api.hold((request) => request.path === '/users' && request.query.page === '2');
     try {
       const config = (name: string) => ({ name, source: { name: 'my_source', stream: 'users', api_url: api!.url, page_size: 10 }, destination: { name: 'file', config: { directory: tempDir() } } });
@@ -91,7 +114,7 @@ describe('bizon worker in a fleet', () => {
         if (Date.now() > deadline) throw new Error(`version v2 never polled ${taskQueue}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      temporal(['worker', 'deployment', 'set-current-version', '--deployment-name', deployment, '--build-id', 'v2', '--allow-no-pollers', '--yes']);
+      await setCurrentVersion(client, deployment, 'v2');
       page2.release();
       expect(((await first.handle.result()) as SyncResult).records).toBe(25);
       const second = await startSync(client, { config: config(unique('pinned')), customSourceFiles: [PAGE_SOURCE], taskQueue });

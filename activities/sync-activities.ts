@@ -50,6 +50,8 @@ interface SyncContext {
   resolved: ResolvedPipeline;
   source: AbstractSource;
   destination: Destination;
+  /** The pipeline it was built from: a failed sync resumed with a fixed config (same run id) gets new ones. */
+  pipelineJson: string;
 }
 
 const HEARTBEAT_EVERY_MS = 1000;
@@ -66,8 +68,10 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   const contexts = new Map<string, SyncContext>();
 
   function contextFor(input: ActivityInput): SyncContext {
+    const pipelineJson = JSON.stringify(input.pipeline);
     const cached = contexts.get(input.syncRunId);
-    if (cached) return cached;
+    if (cached?.pipelineJson === pipelineJson) return cached;
+    if (cached) forget(input.syncRunId);
     const resolved = resolvePipeline(input.pipeline, options.customSources, env);
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
     const source = new SourceCtor(resolved.sourceConfig);
@@ -77,6 +81,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       resolved,
       source,
       destination: createDestination(input.pipeline.destination.name, resolved.destinationConfig, resolved.destinationId),
+      pipelineJson,
     };
     contexts.set(input.syncRunId, context);
     if (contexts.size > CACHED_SYNCS) forget(contexts.keys().next().value!);

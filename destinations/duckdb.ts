@@ -69,9 +69,13 @@ function isLockError(error: unknown): boolean {
   return /Could not set lock on file/i.test(String((error as Error)?.message ?? error));
 }
 
+function isOutOfMemory(error: unknown): boolean {
+  return /^Out of Memory Error\b/i.test(String((error as Error)?.message ?? error));
+}
+
 /** DuckDB errors another attempt may not see (the file locked, the disk full, memory short); the rest are mistakes. */
 function isTransient(error: unknown): boolean {
-  return /^(IO Error|Out of Memory Error|Interrupt Error)\b/i.test(String((error as Error)?.message ?? error));
+  return isOutOfMemory(error) || /^(IO Error|Interrupt Error)\b/i.test(String((error as Error)?.message ?? error));
 }
 
 /**
@@ -136,6 +140,15 @@ export class DuckDBDestination implements Destination {
         ? `${(error as Error).message} (another process has the database open: it is retried until that process closes it)`
         : (error as Error).message;
       const message = `DuckDB destination could not ${doing} in ${this.file}: ${why}`;
+      if (this.config.memory_limit && isOutOfMemory(error)) {
+        // Within a limit the user set, the same publish runs out of memory again: another attempt cannot help.
+        const firstLine = (error as Error).message.split('\n')[0];
+        throw new NonRetryableError(
+          `DuckDB destination could not ${doing} in ${this.file} within destination.config.memory_limit (${this.config.memory_limit}): ${firstLine}. ` +
+            'Raise memory_limit (reading staged pages needs at least ~100MB), or remove it to let DuckDB use most of the memory; the tables are as they were before this sync',
+          { cause: error },
+        );
+      }
       throw isTransient(error) ? new DestinationWriteError(message, { cause: error }) : new NonRetryableError(message, { cause: error });
     } finally {
       connection?.closeSync();

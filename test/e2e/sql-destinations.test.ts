@@ -229,6 +229,28 @@ describe('the duckdb destination and other programs reading its file', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it('a publish beyond memory_limit fails at once, naming the setting and what to do; the table published before is whole', async () => {
+    const target = await duckdbDialect.create('memory');
+    const name = unique('duckdb-memory');
+    await sync('duckdb', target.config(), {}, name);
+    const started = Date.now();
+    const message = await failureOf(sync('duckdb', target.config({ memory_limit: '1MB' }), {}, name));
+    const file = (target.config() as { path: string }).path;
+    expect(message).toMatch(
+      new RegExp(
+        `^DuckDB destination could not publish in ${file} within destination\\.config\\.memory_limit \\(1MB\\): Out of Memory Error: [^\\n]+\\. ` +
+          'Raise memory_limit \\(reading staged pages needs at least ~100MB\\), or remove it to let DuckDB use most of the memory; the tables are as they were before this sync$',
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // The full refresh that failed replaced nothing.
+    expect(await target.query(`SELECT count(*) AS n, count(DISTINCT source_record_id) AS ids FROM rest_api_users`)).toEqual([{ n: '250', ids: '250' }]);
+    // With the limit raised, the next run resumes the failed one: its staged pages are published as they are.
+    const enough = await sync('duckdb', target.config({ memory_limit: '256MB' }), {}, name);
+    expect(enough.outputs).toEqual([{ destinationId: 'rest_api_users', records: 250, location: duckdbDialect.location(target, 'rest_api_users') }]);
+    expect(await target.query(`SELECT count(*) AS n, count(DISTINCT source_record_id) AS ids FROM rest_api_users`)).toEqual([{ n: '250', ids: '250' }]);
+  });
+
   it('a reader holding the file open while a full refresh publishes: the publish is retried until it closes, and it saw the old table whole', async () => {
     const target = await duckdbDialect.create('reader');
     const file = (target.config() as { path: string }).path;

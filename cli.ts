@@ -121,6 +121,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action((options) => run(async () => (await serviceHandlers()).serverCommand(options)));
 
   program
+    .command('example-api')
+    .description('serve the local example API the examples and `bizon init source` point at (users, orders, products, events)')
+    .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8765')
+    .option('--token <token>', 'require Authorization: Bearer <token> (default: EXAMPLE_API_TOKEN, else none)')
+    .option('--latency <ms>', 'delay of each answer, in milliseconds', '0')
+    .action((options: { port: string; token?: string; latency: string }) => run(async () => (await serviceHandlers()).exampleApiCommand(options)));
+
+  program
     .command('codec-server')
     .description(`serve /encode and /decode with the ${CODEC_KEY_ENV} key, so the Web UI can show decrypted history`)
     .option('--port <port>', 'port on 127.0.0.1', '8888')

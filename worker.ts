@@ -9,7 +9,7 @@ import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 import { workflowBundle } from './engine/workflow-bundle.ts';
 import { loadCustomCode } from './config/custom-code.ts';
-import { activeTracing, workerTracing, workflowTracingModule, type Tracing } from './engine/tracing.ts';
+import { activeTracing, workerTracing, type Tracing } from './engine/tracing.ts';
 import type { SyncMetrics } from './activities/metrics.ts';
 import type { CustomSource } from './sources/registry.ts';
 
@@ -157,7 +157,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       connection,
       namespace,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-      workflowBundle: await workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath, interceptorModules: traced ? [workflowTracingModule()] : [] }),
+      workflowBundle: await workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath, traced: Boolean(traced) }),
       activities,
       ...(traced ? { interceptors: traced.interceptors, sinks: traced.sinks } : {}),
       dataConverter,

@@ -11,9 +11,9 @@
  * between the worker and the server, then with 1,000-record pages (into a file, Postgres and DuckDB, and
  * the publish of 1,000,000 staged rows into each); then the
  * quickstart's wall time, a worker's memory after 1,000 and 10,000 pages, and 4 streams (or 4 slices of one
- * stream) at once vs one at a time.
+ * stream) at once vs one at a time, and a worker's start with the prebuilt workflow bundle vs bundling.
  *
- *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,destinations,memory,streams,slices,quickstart]
+ *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,destinations,memory,streams,slices,workerstart,quickstart]
  *
  * `--pages` sets the pages of the 0 and 50 ms cases and of the proxy (200 ms uses a fifth of it). `--stock` also
  * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
@@ -358,6 +358,30 @@ async function quickstart(): Promise<void> {
   console.log(`\nQuickstart wall time (bizon run, embedded server, 3 pages with 0.3 s of delay each): first ${times[0]!.toFixed(2)} s, then ${times.slice(1).map((time) => time.toFixed(2)).join(' s, ')} s`);
 }
 
+/**
+ * A worker's start (load its workflow code, create the worker) in a fresh process, with the bundle the package
+ * ships, against what it did before: webpack over `workflows/` at a first start (and in every fresh container),
+ * or that bundle read back from the cache on later starts. Median of 5 each, in turns.
+ */
+async function workerStarts(server: DevServer): Promise<void> {
+  const cachedFile = path.join(tempDir('bench-bundle-'), 'workflows.js');
+  const startOnce = async (how: string): Promise<number> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'worker-start.ts'), server.address, how, cachedFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`bench/worker-start.ts ${how} exited with ${code}`);
+    return Number(output.trim());
+  };
+  const cases = { prebuilt: 'prebuilt bundle (dist/workflow-bundles)', bundle: 'bundled from workflows/*.ts (first start, fresh cache)', cached: 'that bundle read from the cache (later starts)' };
+  const times: Record<string, number[]> = { prebuilt: [], bundle: [], cached: [] };
+  for (let round = 0; round < 5; round++) for (const how of Object.keys(cases)) times[how]!.push(await startOnce(how));
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const base = median(times.prebuilt!);
+  console.log('\nWorker start in a fresh process (workflow code loaded, Worker.create; median of 5)');
+  for (const [how, name] of Object.entries(cases)) console.log(`  ${name.padEnd(56)} ${median(times[how]!).toFixed(3)} s  ${(median(times[how]!) / base).toFixed(1)}×`);
+}
+
 /** Resident memory of a `bizon worker` process after 1,000 pages, then after 10,000 more, twice (batched, 0 ms): warm-up vs growth. */
 async function workerMemory(server: DevServer): Promise<void> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', SOURCE_FILE, '--task-queue', 'bench-rss', '--log-level', 'ERROR'], {
@@ -392,7 +416,7 @@ async function workerMemory(server: DevServer): Promise<void> {
 }
 
 console.log(`bizon-temporal bench: page source against the local example API, file destination; batched = ${JSON.stringify(BATCH)}`);
-const only = flag('only', 'latency,remote,large,destinations,memory,streams,slices,quickstart').split(',');
+const only = flag('only', 'latency,remote,large,destinations,memory,streams,slices,workerstart,quickstart').split(',');
 const server = await startDevServer({ ui: false });
 try {
   if (only.includes('latency')) await latencyCases(server, 'Dev server as bizon starts it');
@@ -402,6 +426,7 @@ try {
   if (only.includes('memory')) await workerMemory(server);
   if (only.includes('streams')) await parallelStreams(server);
   if (only.includes('slices')) await parallelSlices(server);
+  if (only.includes('workerstart')) await workerStarts(server);
 } finally {
   await server.stop();
 }

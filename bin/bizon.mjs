@@ -22,7 +22,10 @@ function newestSource(dir) {
   return newest;
 }
 
-if (existsSync(compiled) && statSync(compiled).mtimeMs >= newestSource(root)) {
+// An installed package (under node_modules) always runs its compiled code: nobody edits it, and the TypeScript
+// there would not be transpiled the same way.
+const installed = root.split(path.sep).includes('node_modules');
+if (existsSync(compiled) && (installed || statSync(compiled).mtimeMs >= newestSource(root))) {
   await import(compiled);
 } else {
   const { register } = await import('tsx/esm/api');

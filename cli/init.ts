@@ -71,10 +71,10 @@ export class ${cls} extends AbstractSource<${cls}Config> {
 
 function configFile(name: string, apiUrl: string): string {
   return `# A pipeline of the ${name} source: check it, try it, then run it.
-#   npm run example-api                                     (the local API this points at, in another terminal)
-#   bizon check config.yml --custom-source source.ts
-#   bizon dry-run config.yml --custom-source source.ts
-#   bizon run config.yml --custom-source source.ts
+#   npx bizon example-api                                   (the local API this points at, in another terminal)
+#   npx bizon check config.yml --custom-source source.ts
+#   npx bizon dry-run config.yml --custom-source source.ts
+#   npx bizon run config.yml --custom-source source.ts
 name: ${name}-pipeline
 source:
   name: ${name}
@@ -92,6 +92,12 @@ destination:
 `;
 }
 
+/** ` --port N` when the config points at the example API on another port than its default. */
+function exampleApiPort(apiUrl: string): string {
+  const url = URL.canParse(apiUrl) ? new URL(apiUrl) : undefined;
+  return url && url.hostname === '127.0.0.1' && url.port && url.port !== '8765' ? ` --port ${url.port}` : '';
+}
+
 /** `bizon init source <name>`: a commented source file and a pipeline config in `<dir>/<name>/`. */
 export async function initSourceCommand(name: string, options: { dir: string; apiUrl: string }): Promise<number> {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new UsageError(`Source name '${name}': lowercase letters, digits and _, starting with a letter (for example my_api)`);
@@ -103,9 +109,9 @@ export async function initSourceCommand(name: string, options: { dir: string; ap
   const relative = path.relative(process.cwd(), target) || '.';
   process.stderr.write(
     `Created ${relative}/source.ts and ${relative}/config.yml. Next:\n` +
-      `  npm run example-api                 # the local API the config points at (${options.apiUrl})\n` +
-      `  bizon dry-run ${relative}/config.yml --custom-source ${relative}/source.ts\n` +
-      `  bizon run ${relative}/config.yml --custom-source ${relative}/source.ts\n`,
+      `  npx bizon example-api${exampleApiPort(options.apiUrl)}   # the local API the config points at (${options.apiUrl}), in another terminal\n` +
+      `  npx bizon dry-run ${relative}/config.yml --custom-source ${relative}/source.ts\n` +
+      `  npx bizon run ${relative}/config.yml --custom-source ${relative}/source.ts\n`,
   );
   return 0;
 }

@@ -11,6 +11,7 @@ import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
 import { adoptWorkingDirectoryState, localStateFile, resolveTemporalTarget } from './temporal-target.ts';
 import { workerConnectOptions } from './connect.ts';
+import { startExampleApi } from '../examples/api/server.ts';
 
 /** The options of `bizon worker`. */
 interface WorkerCommandOptions {
@@ -107,3 +108,32 @@ export async function codecServerCommand(options: { port: string; corsOrigin: st
   return 0;
 }
 
+
+/** `bizon example-api`: the local API the examples and `bizon init source` point at, until Ctrl-C. */
+export async function exampleApiCommand(options: { port: string; token?: string; latency: string }): Promise<number> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${options.port}: a port number is expected (0 picks a free one)`);
+  const address = `127.0.0.1:${port}`;
+  if (port > 0 && (await isListening(address))) throw new UsageError(`Something already listens on ${address}: is the example API already running? (--port chooses another)`);
+  const latencyMs = Number(options.latency);
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new UsageError(`--latency ${options.latency}: milliseconds, 0 or more, are expected`);
+  const token = options.token ?? process.env.EXAMPLE_API_TOKEN;
+  const api = await startExampleApi({
+    port,
+    token,
+    latencyMs,
+    signing: { apiKey: 'example-key', apiSecret: process.env.EXAMPLE_API_SECRET ?? 'example-secret' },
+  });
+  const streams = Object.entries(api.data).map(([stream, items]) => `${stream} (${items.length})`);
+  process.stdout.write(
+    `Example API on ${api.url}${token ? ' (token required: Authorization: Bearer <token>)' : ''}\n` +
+      `Streams: ${streams.join(', ')}, paged as GET /<stream>?page=1&limit=100 (also under /cursor/, /offset/, /total-pages/, /link/, /next-url/, /rest/, /signed/)\n` +
+      'Press Ctrl-C to stop.\n',
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await api.close();
+  return 0;
+}

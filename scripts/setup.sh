@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a fresh clone needs to run syncs: npm packages, the Temporal CLI, and the compiled CLI (dist/).
+# What a fresh clone needs to run syncs: npm packages, the Temporal CLI, and the compiled CLI and workflow bundles (dist/).
 # With --for-tests, also Chromium and Postgres (Debian's packages) for the Web UI and Postgres tests, and the real
 # Temporal server (built with Go) for the production-server tests.
 set -euo pipefail
@@ -8,9 +8,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/install-temporal.sh
-# The compiled CLI starts without transpiling (bin/bizon.mjs runs it while it is newer than every source).
-if [ ! -f dist/cli.js ] || [ -n "$(find activities cli config destinations engine sources workflows ./*.ts -name '*.ts' ! -name '*.d.ts' -newer dist/cli.js -print -quit)" ]; then
-  npx tsc -p tsconfig.build.json
+# The compiled CLI starts without transpiling (bin/bizon.mjs runs it while it is newer than every source), and a
+# worker starts from the prebuilt workflow bundles without webpack.
+if [ ! -f dist/cli.js ] || [ ! -f dist/workflow-bundles/manifest.json ] ||
+  [ -n "$(find activities cli config destinations engine sources workflows examples/api ./*.ts -name '*.ts' ! -name '*.d.ts' -newer dist/cli.js -print -quit)" ]; then
+  npm run build --silent
 fi
 # Installs a Debian package for the tests when running as root with apt; otherwise says what to do.
 install_for_tests() { # <package> <what needs it> <what to do otherwise>

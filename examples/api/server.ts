@@ -2,13 +2,12 @@
  * A small local HTTP API for the examples and the tests: deterministic
  * datasets served with each pagination style of the seed, optional token
  * auth, signed requests, an updated-since filter, a request log, and fault
- * injection. `npm run example-api` starts it on 127.0.0.1:8765.
+ * injection. `npx bizon example-api` starts it on 127.0.0.1:8765.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 
 /** One item of a dataset. */
 export interface ApiItem {
@@ -262,12 +261,4 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
         server.close(() => resolve());
       }),
   };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const portFlag = process.argv.indexOf('--port');
-  const port = portFlag > 0 ? Number(process.argv[portFlag + 1]) : 8765;
-  const token = process.env.EXAMPLE_API_TOKEN;
-  const api = await startExampleApi({ port, token, signing: { apiKey: 'example-key', apiSecret: process.env.EXAMPLE_API_SECRET ?? 'example-secret' } });
-  process.stdout.write(`Example API on ${api.url}${token ? ' (token required)' : ''}\nStreams: ${Object.keys(api.data).join(', ')}\n`);
 }

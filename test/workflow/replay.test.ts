@@ -34,7 +34,7 @@ const fixtures = readdirSync(FIXTURES)
   });
 
 /** Replays every fixture on `bundle`; returns `fixture: error` for each that does not replay. */
-async function replayFailures(bundle: { code: string }): Promise<string[]> {
+async function replayFailures(bundle: { code: string } | { codePath: string }): Promise<string[]> {
   const failures: string[] = [];
   // One at a time: runs of one workflow id (continue-as-new, a resumed sync) share it.
   for (const fixture of fixtures) {

@@ -1,0 +1,184 @@
+/**
+ * A fleet on one machine: N syncs of `--pages` pages (10 records each, the API answering in `--latency` ms) started
+ * at once from one process onto a Temporal dev server with a state file (as `bizon server` runs it) and W worker
+ * processes, side by side in one run with the bare-Temporal references (the cursor as workflow state, one
+ * activity per page that GETs it and appends its records to a file, nothing else; regular or local activities).
+ *
+ *   npm run bench:fleet -- [--syncs 40] [--workers 2] [--pages 100] [--latency 50]
+ *                          [--modes bizon,batched,bare,bare-local] [--servers bizon,default,wal]
+ *
+ * Servers: `bizon` is the dev server as `bizon server` and `bizon run` start it (engine/temporal-server.ts), `default`
+ * without SQLite pragmas, `wal` with journal_mode=wal and synchronous=normal. For each: one sync alone, then all N:
+ * aggregate pages/s, all/alone, slowest/fastest, CPU ms per page of the server and of the workers, the start's CPU in
+ * the starting process, history events per page, and whether every output holds every record once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { startSync, waitForResult } from '../client.ts';
+import { startDevServer, type DevServer, type DevServerOptions } from '../engine/temporal-server.ts';
+import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
+const PAGE_SIZE = 10;
+
+function flag(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 ? process.argv[index + 1]! : fallback;
+}
+const SYNCS = Number(flag('syncs', '40'));
+const WORKERS = Number(flag('workers', '2'));
+const PAGES = Number(flag('pages', '100'));
+const LATENCY = Number(flag('latency', '50'));
+const MODES = flag('modes', 'bizon,batched,bare,bare-local').split(',');
+const SERVERS = flag('servers', 'bizon,default,wal').split(',');
+
+const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
+  bizon: {},
+  default: { sqlitePragmas: {} },
+  wal: { sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' } },
+};
+
+const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
+let runs = 0;
+
+/** CPU ms (user + system) a process has used since it started. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Spawns a worker process and waits until it says it polls. */
+async function startWorker(argv: string[], ready: RegExp, address: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TEMPORAL_ADDRESS: address } });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${output}`)));
+  });
+  return child;
+}
+
+interface Mode {
+  workerArgv(address: string, taskQueue: string): string[];
+  ready: RegExp;
+  /** Starts one sync; returns its workflow id and the file its records land in. */
+  start(client: Client, api: ExampleApi, taskQueue: string): Promise<{ workflowId: string; file: string }>;
+}
+
+const bizonMode = (engine: Record<string, unknown>): Mode => ({
+  workerArgv: (_address, taskQueue) => [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'],
+  ready: /bizon worker polling/,
+  async start(client, api, taskQueue) {
+    const directory = tempDir('bench-fleet-');
+    const { workflowId } = await startSync(client, {
+      config: { name: `fleet-${++runs}`, source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: PAGE_SIZE }, destination: { name: 'file', config: { directory } }, engine },
+      customSourceFiles: [PAGE_SOURCE],
+      taskQueue,
+    });
+    return { workflowId, file: path.join(directory, 'my_source_users.jsonl') };
+  },
+});
+
+const bareMode = (workflowType: string): Mode => ({
+  workerArgv: (address, taskQueue) => ['--import', 'tsx', path.join(ROOT, 'bench', 'fleet-bare-worker.ts'), address, taskQueue],
+  ready: /ready/,
+  async start(client, api, taskQueue) {
+    const file = path.join(tempDir('bench-fleet-bare-'), 'users.jsonl');
+    const workflowId = `fleet-bare-${++runs}`;
+    await client.workflow.start(workflowType, { taskQueue, workflowId, args: [{ url: api.url, pageSize: PAGE_SIZE, file }] });
+    return { workflowId, file };
+  },
+});
+
+const MODE_DEFINITIONS: Record<string, Mode> = {
+  bizon: bizonMode({}),
+  batched: bizonMode({ pages_per_activity: 20 }),
+  bare: bareMode('barePagesWorkflow'),
+  'bare-local': bareMode('bareLocalPagesWorkflow'),
+};
+
+/** Lines of the file, and how many distinct ids they hold. */
+function outputOf(file: string): { lines: number; ids: number } {
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id?: number; source_record_id?: string });
+  return { lines: lines.length, ids: new Set(lines.map((line) => line.source_record_id ?? String(line.id))).size };
+}
+
+async function waitFor(client: Client, workflowId: string): Promise<void> {
+  if (workflowId.startsWith('fleet-bare-')) await client.workflow.getHandle(workflowId).result();
+  else await waitForResult(client, workflowId);
+}
+
+async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name: string, mode: Mode): Promise<string> {
+  const taskQueue = `fleet-${name}-${++runs}`;
+  const workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker(mode.workerArgv(server.address, taskQueue), mode.ready, server.address)));
+  try {
+    const aloneStarted = performance.now();
+    const alone = await mode.start(client, api, taskQueue);
+    await waitFor(client, alone.workflowId);
+    const aloneSeconds = (performance.now() - aloneStarted) / 1000;
+    const history = await client.workflow.getHandle(alone.workflowId).fetchHistory();
+    const eventsPerPage = (history.events?.length ?? 0) / PAGES;
+
+    const serverCpu = cpuMs(server.process.pid!);
+    const workersCpu = workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0);
+    const startCpu = process.cpuUsage();
+    const started = performance.now();
+    const syncs = await Promise.all(Array.from({ length: SYNCS }, () => mode.start(client, api, taskQueue)));
+    const startSeconds = (performance.now() - started) / 1000;
+    const startUsage = process.cpuUsage(startCpu);
+    const finished: number[] = [];
+    await Promise.all(syncs.map(async ({ workflowId }) => finished.push(await waitFor(client, workflowId).then(() => (performance.now() - started) / 1000))));
+    const seconds = (performance.now() - started) / 1000;
+    const pages = SYNCS * PAGES;
+    const serverMs = (cpuMs(server.process.pid!) - serverCpu) / pages;
+    const workersMs = (workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - workersCpu) / pages;
+    const records = PAGES * PAGE_SIZE - 1;
+    const exact = syncs.filter(({ file }) => {
+      const output = outputOf(file);
+      return output.lines === records && output.ids === records;
+    }).length;
+    return [
+      name.padEnd(11),
+      (pages / seconds).toFixed(1).padStart(7),
+      `${(seconds / aloneSeconds).toFixed(1)}× (${aloneSeconds.toFixed(1)} s alone)`.padStart(20),
+      (Math.max(...finished) / Math.min(...finished)).toFixed(2).padStart(9),
+      serverMs.toFixed(1).padStart(7),
+      workersMs.toFixed(1).padStart(8),
+      (serverMs + workersMs).toFixed(1).padStart(6),
+      `${startSeconds.toFixed(1)} s, ${((startUsage.user + startUsage.system) / 1000 / SYNCS).toFixed(0)} ms/sync`.padStart(20),
+      eventsPerPage.toFixed(1).padStart(7),
+      `${exact}/${SYNCS}`.padStart(6),
+    ].join(' ');
+  } finally {
+    for (const worker of workers) worker.kill('SIGTERM');
+    await Promise.all(workers.map((worker) => (worker.exitCode === null ? new Promise((resolve) => worker.once('exit', resolve)) : undefined)));
+  }
+}
+
+console.log(`Fleet: ${SYNCS} syncs × ${PAGES} pages × ${PAGE_SIZE} records, API at ${LATENCY} ms, ${WORKERS} worker processes, all started at once from one process`);
+const api = await startExampleApi({ datasets: { users: PAGES * PAGE_SIZE - 1 }, latencyMs: LATENCY });
+try {
+  for (const serverName of SERVERS) {
+    const server = await startDevServer({ ui: false, dbFile: path.join(tempDir('bench-fleet-server-'), 'temporal.db'), ...SERVER_OPTIONS[serverName] });
+    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    try {
+      console.log(`\nServer: ${serverName}`);
+      console.log('mode         pages/s         all/alone      slow/fast server  workers  total            start   ev/page exact');
+      console.log('                                                        CPU ms per page');
+      for (const name of MODES) console.log(await fleetRow(server, client, api, name, MODE_DEFINITIONS[name]!));
+    } finally {
+      await client.connection.close();
+      await server.stop();
+    }
+  }
+} finally {
+  await api.close();
+}

@@ -102,7 +102,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   async function runForSync<T>(input: ActivityInput, work: (context: SyncContext) => Promise<T>, heartbeatDetails?: () => unknown): Promise<T> {
     const activity = Context.current();
     // A heartbeat replaces the details of the one before: a batch's keep-alive repeats its last checkpoint.
-    const heartbeat = setInterval(() => activity.heartbeat(heartbeatDetails?.()), HEARTBEAT_EVERY_MS);
+    // A local activity cannot heartbeat: its worker's workflow task keeps it alive.
+    const heartbeat = activity.info.isLocal ? undefined : setInterval(() => activity.heartbeat(heartbeatDetails?.()), HEARTBEAT_EVERY_MS);
     let secrets: readonly string[] = [];
     try {
       const context = contextFor(input);

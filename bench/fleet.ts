@@ -5,8 +5,10 @@
  * activity per page that GETs it and appends its records to a file, nothing else; regular or local activities).
  *
  *   npm run bench:fleet -- [--syncs 40] [--workers 2] [--pages 100] [--latency 50]
- *                          [--modes bizon,batched,bare,bare-local] [--servers bizon,default,wal]
+ *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal]
  *
+ * Modes: bizon-temporal with one page per activity (the default), 20 per activity, pages as local activities
+ * (`engine.page_activity: local`); the bare references with regular and with local activities.
  * Servers: `bizon` is the dev server as `bizon server` and `bizon run` start it (engine/temporal-server.ts), `default`
  * without SQLite pragmas, `wal` with journal_mode=wal and synchronous=normal. For each: one sync alone, then all N:
  * aggregate pages/s, all/alone, slowest/fastest, CPU ms per page of the server and of the workers, the start's CPU in
@@ -34,7 +36,7 @@ const SYNCS = Number(flag('syncs', '40'));
 const WORKERS = Number(flag('workers', '2'));
 const PAGES = Number(flag('pages', '100'));
 const LATENCY = Number(flag('latency', '50'));
-const MODES = flag('modes', 'bizon,batched,bare,bare-local').split(',');
+const MODES = flag('modes', 'bizon,batched,local,bare,bare-local').split(',');
 const SERVERS = flag('servers', 'bizon,default,wal').split(',');
 
 const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
@@ -101,6 +103,7 @@ const bareMode = (workflowType: string): Mode => ({
 const MODE_DEFINITIONS: Record<string, Mode> = {
   bizon: bizonMode({}),
   batched: bizonMode({ pages_per_activity: 20 }),
+  local: bizonMode({ page_activity: 'local' }),
   bare: bareMode('barePagesWorkflow'),
   'bare-local': bareMode('bareLocalPagesWorkflow'),
 };

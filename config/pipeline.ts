@@ -76,6 +76,12 @@ export const EngineConfig = z.strictObject({
     .describe(
       'Pages one activity reads before it reports back (1 = every page is its own activity in the Web UI). A batch still checkpoints after every page (activity heartbeat), so a crash loses at most the page in flight',
     ),
+  page_activity: z
+    .enum(['regular', 'local'])
+    .default('regular')
+    .describe(
+      "regular: each get() is an activity the server schedules (any worker may take it; heartbeats find a hung one). local: each get() is a local activity of the sync's own worker, recorded in history as a marker with its page label — a fraction of the server's work per page; a worker killed mid-task re-runs the pages since its last workflow task (their slots are rewritten, the output stays exactly once)",
+    ),
   activity_time_budget: Duration.default('5s').describe('With pages_per_activity > 1: a batch starts no new page after this long, so progress reaches the workflow at least this often'),
   max_parallel_streams: z.number().int().min(1).default(4).describe('With source.streams: how many streams sync at once'),
   max_parallel_slices: z.number().int().min(1).default(4).describe("With a source's getSlices(): how many slices of a stream are read at once"),

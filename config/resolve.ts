@@ -61,6 +61,11 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
   const requestsPerSecond = resolved.sourceConfig.api_config.requests_per_second ?? paced.requestsPerSecond?.(resolved.sourceConfig);
   // A batch starts pages until its time budget is spent; the last one may still take a whole page_timeout.
   const batched = engine.pages_per_activity > 1;
+  if (batched && engine.page_activity === 'local') {
+    throw new ConfigError(
+      `engine.page_activity: local reads each page in a local activity of its own and cannot batch them: remove engine.pages_per_activity (${engine.pages_per_activity}), or set page_activity: regular`,
+    );
+  }
   const activityTimeout = batched ? durationToMs(engine.activity_time_budget) + durationToMs(engine.page_timeout) : engine.page_timeout;
   return {
     syncMode: resolved.sourceConfig.sync_mode === 'incremental' ? 'incremental' : 'full_refresh',
@@ -76,6 +81,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     heartbeatTimeout: engine.heartbeat_timeout,
     continueAsNewEvery: engine.continue_as_new_every,
     pagesPerActivity: engine.pages_per_activity,
+    ...(engine.page_activity === 'local' ? { localPages: true } : {}),
     ...(supportsSlices(resolved.sourceClass) ? { sliced: true, maxParallelSlices: engine.max_parallel_slices } : {}),
     activityTimeBudgetMs: durationToMs(engine.activity_time_budget),
     checkpointEvery: engine.checkpoint_every,

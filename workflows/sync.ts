@@ -10,11 +10,13 @@ import {
   patched,
   ParentClosePolicy,
   proxyActivities,
+  proxyLocalActivities,
   startChild,
   setHandler,
   upsertMemo,
   workflowInfo,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import { alertWorkflow, alertWorkflowId } from './alert.ts';
 import type {
@@ -59,6 +61,16 @@ function activityOptions(input: SyncWorkflowInput): ActivityOptions {
       nonRetryableErrorTypes: plan.nonRetryableErrorTypes,
     },
   };
+}
+
+/**
+ * A page as a local activity (`engine.page_activity: local`): the same bounds and retries as a regular one; a hung
+ * get() ends at `page_timeout` (a local activity cannot heartbeat), and a retry waiting longer than a minute waits
+ * on a durable timer.
+ */
+function localActivityOptions(input: SyncWorkflowInput): LocalActivityOptions {
+  const { startToCloseTimeout, scheduleToCloseTimeout, retry } = activityOptions(input);
+  return { startToCloseTimeout, ...(scheduleToCloseTimeout !== undefined ? { scheduleToCloseTimeout } : {}), retry };
 }
 
 /** The one-line label of a page (or a batch of pages) in the Web UI's event history. */
@@ -186,11 +198,14 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         { ...activityOptions(input), allowEagerDispatch: false }
       : activityOptions(input);
 
+  const localPages = plan.localPages ? proxyLocalActivities<Pick<SyncActivities, 'extractPage'>>(localActivityOptions(input)) : undefined;
+
   /** One page; on a rate-limited queue nobody polls yet, a worker of the main queue is asked to, and the page goes again. */
   async function extractPage(args: ExtractPageInput): Promise<ExtractPageResult> {
+    const summary = pageSummary(args.iteration, args.pagination, args.iteration, args.slice?.index);
+    if (localPages) return localPages.extractPage.executeWithOptions({ ...localActivityOptions(input), summary }, [args]);
     for (;;) {
       try {
-        const summary = pageSummary(args.iteration, args.pagination, args.iteration, args.slice?.index);
         return await activities.extractPage.executeWithOptions({ ...pageOptions, summary }, [args]);
       } catch (error) {
         const timedOutWaiting =

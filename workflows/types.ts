@@ -32,6 +32,8 @@ export interface SyncPlan {
   pagesPerActivity?: number;
   /** `engine.activity_time_budget` in ms: a batch starts no new page after this long. */
   activityTimeBudgetMs?: number;
+  /** `engine.page_activity: local`: each page is a local activity of the sync's worker. */
+  localPages?: boolean;
   /** The source implements `getSlices()`: the sync plans slices and pages them in parallel. */
   sliced?: boolean;
   /** `engine.max_parallel_slices`. */

@@ -65,4 +65,34 @@ describe('the Temporal Web UI shows a sync page by page', () => {
     await page.screenshot({ path: path.join(OUTPUT, 'web-ui-memo.png') });
     await page.close();
   });
+
+  it('with page_activity: local, each page is a local-activity marker labelled with its page', async () => {
+    const sync = await startSync(engine.client, {
+      config: {
+        name: unique('web-ui-local'),
+        source: { name: 'dummy', stream: 'plants', page_size: 4 },
+        destination: { name: 'file', config: { directory: tempDir() } },
+        engine: { page_activity: 'local' },
+      },
+      taskQueue: engine.taskQueue,
+    });
+    expect(((await sync.handle.result()) as SyncResult).iterations).toBe(3);
+
+    const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
+    await page.goto(`${inject('temporalUiUrl')}/namespaces/default/workflows/${encodeURIComponent(sync.workflowId)}/${sync.runId}/history`);
+    await page.getByText('page 3 · {"offset":8}').first().waitFor({ timeout: 30_000 });
+    expect(await page.getByText(/^page \d+ · /).count()).toBe(3);
+    const history = await page.textContent('body');
+    expect(history).toContain('page 1 · first page');
+    expect(history).toContain('page 2 · {"offset":4}');
+    // Each page's row: a local activity of type extractPage, labelled with its page.
+    for (const label of ['page 1 · first page', 'page 2 · {"offset":4}', 'page 3 · {"offset":8}']) {
+      const row = page.locator('tr', { hasText: label });
+      expect(await row.count()).toBe(1);
+      expect(await row.textContent()).toMatch(/Local Activity.*extractPage/);
+    }
+    await page.getByText('page 2 · {"offset":4}').first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUTPUT, 'web-ui-local-pages.png') });
+    await page.close();
+  });
 });

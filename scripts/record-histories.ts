@@ -77,6 +77,8 @@ const cases: Record<string, () => Promise<unknown>> = {
     runSync(client, { config: { name: 'replay-rate-limited', source: page('users', { api_config: { requests_per_second: 20 } }), destination: logger }, customSourceFiles: [PAGE_SOURCE], taskQueue: TASK_QUEUE }),
   batched: () =>
     runSync(client, { config: { name: 'replay-batched', source: page('users'), destination: logger, engine: { pages_per_activity: 2 } }, customSourceFiles: [PAGE_SOURCE], taskQueue: TASK_QUEUE }),
+  'local-pages': () =>
+    runSync(client, { config: { name: 'replay-local-pages', source: page('users'), destination: logger, engine: { page_activity: 'local' } }, customSourceFiles: [PAGE_SOURCE], taskQueue: TASK_QUEUE }),
   'several-streams': () =>
     runPipeline(client, { config: { name: 'replay-several-streams', source: { ...page('users'), stream: undefined, streams: ['users', 'orders'] }, destination: logger }, customSourceFiles: [PAGE_SOURCE], taskQueue: TASK_QUEUE }),
   // Three hourly slices (45 users changed one a minute from 00:01: the last two are empty), two at a time.

@@ -51,9 +51,9 @@ const mutantRoot = path.join(PACKAGE_ROOT, `.workflows-mutant-${process.pid}`);
 afterAll(() => rmSync(mutantRoot, { recursive: true, force: true }));
 
 describe('replaying recorded histories (upgrade safety)', () => {
-  it('covers every kind of sync: full refresh, incremental, resumed, continued-as-new, rate-limited, batched, several streams, sliced, alerting, scheduled', () => {
+  it('covers every kind of sync: full refresh, incremental, resumed, continued-as-new, rate-limited, batched, local pages, several streams, sliced, alerting, scheduled', () => {
     const cases = new Set(fixtures.map((fixture) => fixture.name.split('--')[0]));
-    for (const name of ['full-refresh', 'incremental', 'resumed', 'continued-as-new', 'rate-limited', 'batched', 'several-streams', 'sliced', 'alerting', 'scheduled']) expect(cases).toContain(name);
+    for (const name of ['full-refresh', 'incremental', 'resumed', 'continued-as-new', 'rate-limited', 'batched', 'local-pages', 'several-streams', 'sliced', 'alerting', 'scheduled']) expect(cases).toContain(name);
     const types = new Set(fixtures.map((fixture) => fixture.type));
     for (const type of ['syncWorkflow', 'streamStateWorkflow', 'requestPacerWorkflow', 'pipelineWorkflow', 'alertWorkflow', 'scheduledSyncWorkflow']) expect(types).toContain(type);
   });

@@ -578,5 +578,5 @@ export async function resetStream(client: Client, pipeline: PipelineConfig): Pro
  * worker of the queue calls it, so the last event is not left waiting for the next worker.
  */
 export async function settleStreamState(client: Client, pipeline: PipelineConfig, timeoutMs = 5000): Promise<void> {
-  await settlesWithin(client.workflow.getHandle(streamStateWorkflowId(pipeline)).executeUpdate(readStreamStateUpdate), timeoutMs);
+  await settlesWithin(client.workflow.getHandle(streamStateWorkflowId(pipeline)).executeUpdate(readStreamStateUpdate, { args: [null] }), timeoutMs);
 }

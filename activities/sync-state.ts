@@ -4,7 +4,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '
 import { STREAM_STATE_WORKFLOW_TYPE } from '../engine/constants.ts';
 import { NonRetryableError } from '../errors.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from '../workflows/state.ts';
-import type { LoadSyncStateInput, RecordStreamStateInput, StreamState, StreamStateInput, StreamStateMemo, SyncMemo, SyncState } from '../workflows/types.ts';
+import type { LoadSyncStateInput, RecordStreamStateInput, StreamState, StreamStateInput, StreamStateMemo, SyncCheckpoint, SyncMemo, SyncState } from '../workflows/types.ts';
 
 /** How many closed runs of a sync are read, once, to migrate a pipeline that ran before state workflows existed. */
 const RUNS_SCANNED = 100;
@@ -30,16 +30,20 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
   let source: SyncState['source'] = 'state-workflow';
   const stream = input.streamState;
   if (stream) await bringStateWorkflowHere(client, stream, taskQueue);
-  let state = stream ? await readStreamState(client, stream.workflowId) : undefined;
+  let state = stream ? await readStreamState(client, stream.workflowId, input.currentSyncRunId) : undefined;
   if (!state) {
     const legacy = await stateFromClosedRuns(client, input.workflowId);
     source = legacy.watermark || legacy.checkpoint ? 'closed-runs' : 'none';
     if (stream) {
       await startStreamStateWorkflow(client, stream, taskQueue, legacy);
-      state = (await readStreamState(client, stream.workflowId)) ?? legacy;
+      state = (await readStreamState(client, stream.workflowId, input.currentSyncRunId)) ?? legacy;
     } else {
       state = legacy;
     }
+  } else if (state.runningSyncRunId && state.runningSyncRunId !== input.currentSyncRunId) {
+    // The sync before never said how it ended (terminated): its last checkpoint is in the memo of its last run.
+    const unrecorded = await checkpointOfUnrecordedEnd(client, input.workflowId, state.runningSyncRunId);
+    if (unrecorded && unrecorded.checkpoint.iteration > (state.checkpoint?.iteration ?? 0)) state = { ...state, ...unrecorded };
   }
   const { checkpoint, checkpointStatus } = state;
   const resumable =
@@ -47,6 +51,41 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
       ? { ...checkpoint, status: (checkpointStatus ?? 'failed').toUpperCase(), runId: checkpoint.syncRunId }
       : null;
   return { watermark: state.watermark, resumable, source };
+}
+
+/**
+ * The checkpoint in the memo of the last run of the sync that started as run `firstRunId` and closed without
+ * recording how it ended (terminated, timed out), followed through its continue-as-new runs. Read with describe and
+ * the last history event of each run, which are current at once (a visibility list may lag behind a termination).
+ */
+async function checkpointOfUnrecordedEnd(
+  client: Client,
+  workflowId: string,
+  firstRunId: string,
+): Promise<{ checkpoint: SyncCheckpoint; checkpointStatus: NonNullable<StreamState['checkpointStatus']> } | undefined> {
+  for (let runId = firstRunId; ; ) {
+    const description = await client.workflow
+      .getHandle(workflowId, runId)
+      .describe()
+      .catch((error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return undefined; // removed by retention: nothing to resume
+        throw error;
+      });
+    if (!description) return undefined;
+    if (description.status.name !== 'CONTINUED_AS_NEW') {
+      const checkpointStatus = INTERRUPTED.get(description.status.name);
+      const checkpoint = (description.memo as Partial<SyncMemo> | undefined)?.checkpoint;
+      return checkpointStatus && checkpoint ? { checkpoint, checkpointStatus } : undefined;
+    }
+    const { history } = await client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 1,
+    });
+    const next = history?.events?.[0]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (!next) return undefined;
+    runId = next;
+  }
 }
 
 /**
@@ -98,16 +137,17 @@ function stateFromMemo(memo: Partial<StreamStateMemo>): StreamState {
     checkpoint: memo.checkpoint ?? null,
     checkpointStatus: memo.checkpoint_status ?? null,
     updatedAt: null,
+    runningSyncRunId: memo.running_sync_run_id ?? null,
   };
 }
 
 /** The stream's state, or undefined when its state workflow does not exist. */
-async function readStreamState(client: Client, workflowId: string): Promise<StreamState | undefined> {
+async function readStreamState(client: Client, workflowId: string, startingSyncRunId: string | null): Promise<StreamState | undefined> {
   const activity = Context.current();
   const handle = client.workflow.getHandle(workflowId);
   try {
     // Answered by a worker of the stream's task queue; heartbeats tell Temporal this page of waiting is alive.
-    const reading = handle.executeUpdate(readStreamStateUpdate);
+    const reading = handle.executeUpdate(readStreamStateUpdate, { args: [startingSyncRunId] });
     for (;;) {
       const state = await Promise.race([reading, sleep(1000).then(() => undefined)]);
       if (state) return state;

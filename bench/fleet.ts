@@ -5,7 +5,7 @@
  * activity per page that GETs it and appends its records to a file, nothing else; regular or local activities).
  *
  *   npm run bench:fleet -- [--syncs 40] [--workers 2] [--pages 100] [--latency 50]
- *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal]
+ *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal] [--engine '{json}']
  *
  * Modes: bizon-temporal with one page per activity (the default), 20 per activity, pages as local activities
  * (`engine.page_activity: local`); the bare references with regular and with local activities.
@@ -38,6 +38,8 @@ const PAGES = Number(flag('pages', '100'));
 const LATENCY = Number(flag('latency', '50'));
 const MODES = flag('modes', 'bizon,batched,local,bare,bare-local').split(',');
 const SERVERS = flag('servers', 'bizon,default,wal').split(',');
+/** Engine keys added to every bizon-temporal mode, to weigh one (e.g. '{"checkpoint_every": 1000}'). */
+const ENGINE = JSON.parse(flag('engine', '{}')) as Record<string, unknown>;
 
 const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
   bizon: {},
@@ -81,7 +83,7 @@ const bizonMode = (engine: Record<string, unknown>): Mode => ({
   async start(client, api, taskQueue) {
     const directory = tempDir('bench-fleet-');
     const { workflowId } = await startSync(client, {
-      config: { name: `fleet-${++runs}`, source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: PAGE_SIZE }, destination: { name: 'file', config: { directory } }, engine },
+      config: { name: `fleet-${++runs}`, source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: PAGE_SIZE }, destination: { name: 'file', config: { directory } }, engine: { ...engine, ...ENGINE } },
       customSourceFiles: [PAGE_SOURCE],
       taskQueue,
     });

@@ -3,8 +3,11 @@ import type { StreamState, StreamStateEvent, StreamStateInput, StreamStateMemo }
 
 /** Records what a sync of the stream did: a checkpoint while it runs or when it fails, its watermark when it succeeds. */
 export const recordStreamStateSignal = defineSignal<[StreamStateEvent]>('recordStreamState');
-/** Reads the stream's state after every event recorded before it (strongly consistent, unlike visibility). */
-export const readStreamStateUpdate = defineUpdate<StreamState>('readStreamState');
+/**
+ * Reads the stream's state after every event recorded before it (strongly consistent, unlike visibility). A sync
+ * that starts passes its run id: the state then remembers it runs until it records how it ended.
+ */
+export const readStreamStateUpdate = defineUpdate<StreamState, [startingSyncRunId: string | null]>('readStreamState');
 /** The stream's state, for a look in the Web UI or `bizon status`. */
 export const streamStateQuery = defineQuery<StreamState>('streamState');
 
@@ -15,14 +18,20 @@ const EVENTS_PER_RUN = 500;
 export function applyStreamStateEvent(state: StreamState, event: StreamStateEvent): StreamState {
   switch (event.kind) {
     case 'checkpoint':
-      return { ...state, checkpoint: event.checkpoint, checkpointStatus: event.status, updatedAt: event.at };
+      return {
+        ...state,
+        checkpoint: event.checkpoint,
+        checkpointStatus: event.status,
+        updatedAt: event.at,
+        runningSyncRunId: event.status === 'running' ? (state.runningSyncRunId ?? null) : null,
+      };
     case 'succeeded':
       // A success supersedes every checkpoint: the next sync starts from this watermark.
-      return { ...state, watermark: event.watermark, checkpoint: null, checkpointStatus: null, updatedAt: event.at };
+      return { ...state, watermark: event.watermark, checkpoint: null, checkpointStatus: null, updatedAt: event.at, runningSyncRunId: null };
     case 'discarded':
       return state.checkpoint?.syncRunId === event.syncRunId ? { ...state, checkpoint: null, checkpointStatus: null, updatedAt: event.at } : state;
     case 'reset':
-      return { watermark: null, checkpoint: null, checkpointStatus: null, updatedAt: event.at };
+      return { watermark: null, checkpoint: null, checkpointStatus: null, updatedAt: event.at, runningSyncRunId: null };
   }
 }
 
@@ -38,6 +47,7 @@ function memoOf(input: StreamStateInput, state: StreamState): StreamStateMemo {
     checkpoint: state.checkpoint,
     checkpoint_status: state.checkpointStatus,
     next_state: state.watermark?.nextState ?? null,
+    running_sync_run_id: state.runningSyncRunId ?? null,
   };
 }
 
@@ -56,7 +66,15 @@ export async function streamStateWorkflow(input: StreamStateInput): Promise<neve
     events += 1;
     upsertMemo({ ...memoOf(input, state) });
   });
-  setHandler(readStreamStateUpdate, () => state);
+  setHandler(readStreamStateUpdate, (startingSyncRunId) => {
+    const read = state;
+    // Reads recorded before syncs said who starts carry no argument.
+    if (startingSyncRunId && startingSyncRunId !== state.runningSyncRunId) {
+      state = { ...state, runningSyncRunId: startingSyncRunId };
+      upsertMemo({ ...memoOf(input, state) });
+    }
+    return read;
+  });
   setHandler(streamStateQuery, () => state);
   upsertMemo({ ...memoOf(input, state) });
 

@@ -136,42 +136,15 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
 }
 
 /**
- * Sends a sync's events to its stream's state workflow (nothing when the plan
- * has none). Events arrive in order. One sent beside a page costs no round
- * trip of its own; it never rejects between two pages (which would fail the
- * workflow task): its error waits for the next `flush()`.
+ * Sends a sync's events to its stream's state workflow (nothing when the plan has none): how the sync ended, and
+ * a discarded checkpoint. While it runs, its checkpoints stay in its own memo — a state-workflow task per
+ * checkpoint would cost the server more than the pages between them.
  */
 function streamStateRecorder(activities: SyncActivities, streamState: SyncPlan['streamState'], destination: string) {
-  let inFlight: Promise<void> = Promise.resolve();
-  let pendingError: unknown;
-  const send = (event: StreamStateEvent) => activities.recordStreamState({ streamState: streamState!, event, destination });
   return {
-    /** Waits for the event in flight; throws its error, if it failed. */
-    async flush(): Promise<void> {
-      await inFlight;
-      const error = pendingError;
-      pendingError = undefined;
-      if (error) throw error;
-    },
-    /** Waits for the event in flight and forgets its error (a sync that fails already has its own). */
-    async settle(): Promise<void> {
-      await inFlight;
-      pendingError = undefined;
-    },
     /** Records an event and waits for it. */
     async record(event: StreamStateEvent): Promise<void> {
-      if (!streamState) return;
-      await this.flush();
-      await send(event);
-    },
-    /** Records an event beside the next page. */
-    recordBeside(event: StreamStateEvent): void {
-      if (!streamState) return;
-      inFlight = inFlight
-        .then(() => send(event))
-        .catch((error: unknown) => {
-          pendingError ??= error;
-        });
+      if (streamState) await activities.recordStreamState({ streamState, event, destination });
     },
   };
 }
@@ -329,14 +302,12 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       activitiesThisRun += 1;
       if (!checkpoint.done && Math.floor(checkpoint.iteration / plan.checkpointEvery) > Math.floor(before / plan.checkpointEvery)) {
         upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
-        state.recordBeside({ kind: 'checkpoint', checkpoint: snapshot(checkpoint), status: 'running', at: new Date().toISOString() });
       }
     }
 
     /** Continues as new with the checkpoint: the next run goes on from it with a fresh history. */
     async function continueAsNew(): Promise<never> {
       log.info('Continuing as new to keep the history small', { iteration: checkpoint.iteration });
-      await state.flush();
       const next = { ...checkpoint, runs: checkpoint.runs + 1 };
       const continueWithMemo = makeContinueAsNewFunc<typeof syncWorkflow>({ memo: { ...workflowInfo().memo, checkpoint: next } });
       return continueWithMemo({ ...input, checkpoint: next });
@@ -406,7 +377,6 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     status = 'finalizing';
     // Only a sync that read from a watermark appends; one that read everything (first sync, reset, lost state) replaces.
     const append = checkpoint.incrementalState !== null;
-    await state.flush();
     // Publishing is never cut in half by a cancel: readers see all of this sync's output or none.
     const outputs = await CancellationScope.nonCancellable(() => activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' }));
     // finalize's result is in history now, so it never runs again: what made a retry of it safe can go.
@@ -462,7 +432,6 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     await CancellationScope.nonCancellable(async () => {
       upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
       if (ended === 'failed') await raiseAlert('failed', rootMessage(error));
-      await state.settle();
       if (checkpoint.iteration > 0) {
         await state.record({ kind: 'checkpoint', checkpoint: snapshot(checkpoint), status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
           log.warn('Could not record the checkpoint in the stream state workflow', { error: String(recordError) }),

@@ -166,6 +166,11 @@ export interface StreamState {
   checkpointStatus: 'running' | 'failed' | 'cancelled' | null;
   /** When the last event was recorded (ISO). */
   updatedAt: string | null;
+  /**
+   * The sync run that loaded this state to start and has not yet recorded how it ended. While a sync runs, its
+   * checkpoints are in its own memo only; one that never records its end (terminated) is resumed from there.
+   */
+  runningSyncRunId?: string | null;
 }
 
 /** One change to a stream's state, sent by its sync. */
@@ -195,6 +200,8 @@ export interface StreamStateMemo {
   checkpoint_status: StreamState['checkpointStatus'];
   /** The source's `nextState` kept with the watermark (absent in memos written before it existed). */
   next_state?: Record<string, unknown> | null;
+  /** {@link StreamState.runningSyncRunId}. */
+  running_sync_run_id?: string | null;
 }
 
 /** Input of `syncWorkflow`. */

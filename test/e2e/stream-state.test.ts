@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { readStreamStateUpdate } from '../../workflows/state.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSync, type SyncRequest } from '../../client.ts';
+import { runSync, startSync, type SyncRequest } from '../../client.ts';
 import { streamStateWorkflowId, syncWorkflowId } from '../../engine/ids.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { StreamStateMemo, SyncResult } from '../../workflows/types.ts';
@@ -150,9 +150,61 @@ describe("a stream's state lives in its state workflow", () => {
       const handle = client.workflow.getHandle(streamStateWorkflowId(request.config));
       expect((await handle.describe()).taskQueue).toBe(elsewhere.taskQueue);
       // Read through the Update, which comes after every event recorded before it (the memo may lag a task behind).
-      expect((await handle.executeUpdate(readStreamStateUpdate)).watermark?.lastRun).toBe(moved.lastRun);
+      expect((await handle.executeUpdate(readStreamStateUpdate, { args: [null] })).watermark?.lastRun).toBe(moved.lastRun);
     } finally {
       await elsewhere.stop();
+    }
+  });
+});
+
+/** The users of the REST example, 10 a page (12 pages), with a checkpoint every `checkpointEvery` pages. */
+function pagedPipeline(dir: string, syncMode: 'incremental' | 'full_refresh', checkpointEvery: number, continueAsNewEvery = 250) {
+  return {
+    config: {
+      name: unique('state'),
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 10, sync_mode: syncMode, cursor_field: 'updated_at' },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { checkpoint_every: checkpointEvery, continue_as_new_every: continueAsNewEvery },
+    },
+    customSourceFiles: [REST_SOURCE],
+    taskQueue: engine.taskQueue,
+  };
+}
+
+describe("checkpoints while a sync runs stay in its memo", () => {
+  it('a sync records only its start and its end in the state workflow, however many checkpoints it passes', async () => {
+    const request = pagedPipeline(tempDir(), 'incremental', 2);
+    const result = await runSync(client, request);
+    expect(result.iterations).toBe(12);
+    const events = (await client.workflow.getHandle(streamStateWorkflowId(request.config)).fetchHistory()).events ?? [];
+    // One Update (the sync loading its state and saying it starts), one signal (it succeeded): no checkpoint in between.
+    expect(events.filter((event) => event.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+    expect(events.filter((event) => event.workflowExecutionSignaledEventAttributes)).toHaveLength(1);
+  });
+
+  it('a terminated sync (it never recorded its end) is resumed by the next run from the last checkpoint in its last run\'s memo; every record once', async () => {
+    const dir = tempDir();
+    // Continued as new after page 4: the checkpoint is in the memo of the sync's second run.
+    const request = pagedPipeline(dir, 'full_refresh', 3, 4);
+    const since = api.requests.length;
+    // The 8th page (after id 70) is held: the memo's last checkpoint is page 6.
+    const held = api.hold((request) => request.path === '/rest/users' && request.query.after === '70');
+    try {
+      const started = await startSync(client, request);
+      await held.reached;
+      await started.handle.terminate('stopped by an operator');
+      held.release();
+      const resumed = await runSync(client, request);
+      expect(resumed.resumedFrom).toMatchObject({ iteration: 6 });
+      expect(resumed.records).toBe(120);
+      const ids = readRows(path.join(dir, 'rest_api_users.jsonl')).map((row) => Number(row.source_record_id));
+      expect(ids).toHaveLength(120);
+      expect(new Set(ids).size).toBe(120);
+      // Pages 1–6 were read once: the resumed run began after its checkpoint.
+      const afters = api.requests.slice(since).filter((r) => r.path === '/rest/users').map((r) => r.query.after ?? '0');
+      for (const after of ['0', '10', '20', '30', '40', '50']) expect(afters.filter((value) => value === after)).toHaveLength(1);
+    } finally {
+      held.release();
     }
   });
 });
@@ -163,6 +215,6 @@ describe("a stream's state lives in its state workflow", () => {
  */
 async function describeSettled(workflowId: string) {
   const handle = client.workflow.getHandle(workflowId);
-  await handle.executeUpdate(readStreamStateUpdate);
+  await handle.executeUpdate(readStreamStateUpdate, { args: [null] });
   return handle.describe();
 }

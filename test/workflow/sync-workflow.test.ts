@@ -113,7 +113,13 @@ async function runWorkflow(input: SyncWorkflowInput, activities: SyncActivities)
     const summaries = (history.events ?? [])
       .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name?.startsWith('extractPage'))
       .map((event) => (event.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(event.userMetadata.summary as Payload) : undefined));
-    return { ...outcome, memo, summaries, mostPagesInFlight: mostPagesInFlight(history.events ?? []) };
+    // The iterations of the checkpoints the run put in its memo as it went (not the one its end leaves).
+    const memoCheckpoints = (history.events ?? [])
+      .map((event) => event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.checkpoint)
+      .filter((payload) => payload !== undefined && payload !== null)
+      .map((payload) => defaultPayloadConverter.fromPayload<SyncCheckpoint | null>(payload as Payload))
+      .flatMap((checkpoint) => (checkpoint ? [checkpoint.iteration] : []));
+    return { ...outcome, memo, summaries, memoCheckpoints, mostPagesInFlight: mostPagesInFlight(history.events ?? []) };
   });
 }
 
@@ -189,20 +195,21 @@ describe('syncWorkflow with stubbed activities', () => {
 
   it('a failed page leaves its checkpoint in the memo and publishes nothing', async () => {
     const { activities, calls } = stubActivities({ pages: 6, failAt: 4 });
-    const { error, memo } = await runWorkflow(await planFor({ checkpoint_every: 2 }), activities);
+    const { error, memo, memoCheckpoints } = await runWorkflow(await planFor({ checkpoint_every: 2 }), activities);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(calls.finalized).toHaveLength(0);
     expect(memo?.checkpoint).toMatchObject({ iteration: 3, pagination: { page: 4 }, done: false, records: 30 });
-    // The stream's state workflow gets the periodic checkpoint, then the one the failure left.
+    // The memo had the start (0) and the periodic checkpoint (2), then the place of the failure (3).
+    expect(memoCheckpoints).toEqual([0, 2, 3]);
+    // The stream's state workflow gets only the checkpoint the failure left.
     expect(calls.recorded.map((event) => (event.kind === 'checkpoint' ? [event.status, event.checkpoint.iteration] : [event.kind]))).toEqual([
-      ['running', 2],
       ['failed', 3],
     ]);
   });
 
   it('with pages_per_activity, asks each batch for the pages after the last one and names them in its summary', async () => {
     const { activities, calls } = stubActivities({ pages: 10, batchEndsAt: 6 });
-    const { result, summaries } = await runWorkflow(await planFor({ pages_per_activity: 4, checkpoint_every: 5 }), activities);
+    const { result, summaries, memoCheckpoints } = await runWorkflow(await planFor({ pages_per_activity: 4, checkpoint_every: 5 }), activities);
     expect(calls.extracted).toHaveLength(0);
     expect(summaries).toEqual(['pages 1–4 · first page', 'pages 5–8 · {"page":5}', 'pages 7–10 · {"page":7}']);
     // 1–4, then 5–8 cut short after page 6 (its time budget), then 7–10.
@@ -212,8 +219,10 @@ describe('syncWorkflow with stubbed activities', () => {
       [7, { page: 7 }, 4],
     ]);
     expect(result).toMatchObject({ iterations: 10, records: 100, stoppedBy: 'end_of_source', pagesPerActivity: 4, sourceMs: 3 });
-    // A checkpoint whenever a batch crosses a multiple of checkpoint_every (5 and 10: the last is the success).
-    expect(calls.recorded.map((event) => (event.kind === 'checkpoint' ? event.checkpoint.iteration : event.kind))).toEqual([6, 'succeeded']);
+    // A checkpoint in the memo whenever a batch crosses a multiple of checkpoint_every (5; at 10 the sync is done);
+    // the state workflow hears only the success.
+    expect(memoCheckpoints).toEqual([0, 6]);
+    expect(calls.recorded.map((event) => event.kind)).toEqual(['succeeded']);
   });
 
   it('with pages_per_activity, the last batch stops at max_iterations', async () => {

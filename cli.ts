@@ -74,8 +74,8 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('run')
-    .description('run a pipeline as a Temporal workflow and wait for it')
-    .argument('<config>', 'pipeline YAML file')
+    .description('run a pipeline as a Temporal workflow and wait for it (several: all started from this process, each verdict printed)')
+    .argument('<config...>', 'pipeline YAML file(s)')
     .addOption(customSourceOption())
     .addOption(logLevelOption('ERROR'))
     .option('--no-worker', 'do not run a worker in this process (workers run elsewhere)')
@@ -87,8 +87,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--result-json <path>', 'write the outcome (status, failure class, records, pages, duration, error) to this file as JSON')
     .option('--metrics-port <port>', "serve Prometheus metrics of this command's worker on this port (or host:port) at /metrics")
     .addOption(logFormatOption())
-    .action((config: string, options: RunOptions) =>
+    .action((configs: string[], options: RunOptions) =>
       run(async () => {
+        if (configs.length > 1) return (await import('./cli/run-many.ts')).runManyCommand(configs, options);
+        const [config] = configs as [string];
         const early = options.worker && !options.detach ? startTargetEarly(config) : undefined;
         return (await runHandler()).runCommand(config, options, early);
       }),

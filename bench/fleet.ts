@@ -5,17 +5,18 @@
  * activity per page that GETs it and appends its records to a file, nothing else; regular or local activities).
  *
  *   npm run bench:fleet -- [--syncs 40] [--workers 2] [--pages 100] [--latency 50]
- *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal] [--engine '{json}']
+ *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal] [--engine '{json}'] [--cpu-prof dir]
  *
  * Modes: bizon-temporal with one page per activity (the default), 20 per activity, pages as local activities
  * (`engine.page_activity: local`); the bare references with regular and with local activities.
  * Servers: `bizon` is the dev server as `bizon server` and `bizon run` start it (engine/temporal-server.ts), `default`
  * without SQLite pragmas, `wal` with journal_mode=wal and synchronous=normal. For each: one sync alone, then all N:
  * aggregate pages/s, all/alone, slowest/fastest, CPU ms per page of the server and of the workers, the start's CPU in
- * the starting process, history events per page, and whether every output holds every record once.
+ * the starting process, history events per page, and whether every output holds every record once; then what
+ * starting syncs through the CLI costs in CPU (one `bizon run --detach` per sync, or one for them all).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,8 @@ const MODES = flag('modes', 'bizon,batched,local,bare,bare-local').split(',');
 const SERVERS = flag('servers', 'bizon,default,wal').split(',');
 /** Engine keys added to every bizon-temporal mode, to weigh one (e.g. '{"checkpoint_every": 1000}'). */
 const ENGINE = JSON.parse(flag('engine', '{}')) as Record<string, unknown>;
+/** A directory for a V8 CPU profile of each worker process (node --cpu-prof), to see where their time goes. */
+const CPU_PROFILES = flag('cpu-prof', '');
 
 const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
   bizon: {},
@@ -58,7 +61,8 @@ function cpuMs(pid: number): number {
 
 /** Spawns a worker process and waits until it says it polls. */
 async function startWorker(argv: string[], ready: RegExp, address: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TEMPORAL_ADDRESS: address } });
+  const profiling = CPU_PROFILES ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILES}`] : [];
+  const child = spawn(process.execPath, [...profiling, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TEMPORAL_ADDRESS: address } });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -163,9 +167,35 @@ async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name
       `${exact}/${SYNCS}`.padStart(6),
     ].join(' ');
   } finally {
-    for (const worker of workers) worker.kill('SIGTERM');
+    // SIGINT: a worker that stops on it exits normally, and so writes its CPU profile.
+    for (const worker of workers) worker.kill(CPU_PROFILES ? 'SIGINT' : 'SIGTERM');
     await Promise.all(workers.map((worker) => (worker.exitCode === null ? new Promise((resolve) => worker.once('exit', resolve)) : undefined)));
   }
+}
+
+/** User + system CPU ms of a command and its children (bash's `time`), and its exit code. */
+function cpuOfCommand(argv: string[], env: NodeJS.ProcessEnv): { ms: number; code: number | null } {
+  const quoted = argv.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
+  const run = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; { time ${quoted} >/dev/null 2>&1; } 2>&1`], { env, encoding: 'utf8' });
+  const [user, system] = run.stdout.trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { ms: ((user ?? 0) + (system ?? 0)) * 1000, code: run.status };
+}
+
+/** What starting syncs through the CLI costs the starting machine: one `bizon run` per sync, or one for all. */
+function cliStarts(server: DevServer, api: ExampleApi): string {
+  const dir = tempDir('bench-fleet-cli-');
+  const env = { ...process.env, TEMPORAL_ADDRESS: server.address };
+  const files = Array.from({ length: SYNCS }, (_, index) => {
+    const file = path.join(dir, `p${index}.yml`);
+    writeFileSync(file, `name: cli-${++runs}\nsource: { name: my_source, stream: users, api_url: '${api.url}', page_size: ${PAGE_SIZE} }\ndestination: { name: file, config: { directory: '${dir}' } }\nengine: { temporal: { task_queue: fleet-cli-nobody } }\n`);
+    return file;
+  });
+  const bizon = [process.execPath, path.join(ROOT, 'bin', 'bizon.mjs'), 'run', '--detach', '--no-worker', '--custom-source', PAGE_SOURCE];
+  const node = cpuOfCommand([process.execPath, '-e', ''], env).ms;
+  const one = cpuOfCommand([...bizon, files[0]!], env);
+  const all = cpuOfCommand([...bizon, ...files.slice(1)], env);
+  if (one.code !== 0 || all.code !== 0) throw new Error(`bizon run --detach exited with ${one.code} / ${all.code}`);
+  return `CLI starts (no worker polls them): node alone ${node.toFixed(0)} ms CPU; one \`bizon run --detach\` ${one.ms.toFixed(0)} ms (${(one.ms - node).toFixed(0)} beyond node); one \`bizon run --detach\` of ${SYNCS - 1} files ${all.ms.toFixed(0)} ms (${((all.ms - node) / (SYNCS - 1)).toFixed(0)} ms per sync beyond node)`;
 }
 
 console.log(`Fleet: ${SYNCS} syncs × ${PAGES} pages × ${PAGE_SIZE} records, API at ${LATENCY} ms, ${WORKERS} worker processes, all started at once from one process`);
@@ -179,6 +209,7 @@ try {
       console.log('mode         pages/s         all/alone      slow/fast server  workers  total            start   ev/page exact');
       console.log('                                                        CPU ms per page');
       for (const name of MODES) console.log(await fleetRow(server, client, api, name, MODE_DEFINITIONS[name]!));
+      if (serverName === SERVERS[0]) console.log(cliStarts(server, api));
     } finally {
       await client.connection.close();
       await server.stop();

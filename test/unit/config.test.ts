@@ -28,6 +28,7 @@ describe('pipeline config', () => {
       continue_as_new_every: 250,
       checkpoint_every: 10,
       pages_per_activity: 1,
+      page_activity: 'regular',
       activity_time_budget: '5s',
       max_parallel_streams: 4,
       max_parallel_slices: 4,
@@ -44,7 +45,7 @@ describe('pipeline config', () => {
 
   it('lists the known keys when nothing is close', () => {
     const message = errorOf(() => parsePipelineConfig({ ...base, engine: { zzz: 1 } }));
-    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, activity_time_budget, max_parallel_streams, max_parallel_slices, page_timeout, heartbeat_timeout)');
+    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, page_activity, activity_time_budget, max_parallel_streams, max_parallel_slices, page_timeout, heartbeat_timeout)');
   });
 
   it('rejects a bad duration, and an unknown destination naming the close one', () => {

@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { DataConverter, Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import type { TLSConfig } from '@temporalio/client';
@@ -7,7 +7,7 @@ import { ConfigError } from './errors.ts';
 import { createSyncActivities } from './activities/index.ts';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
-import { workflowBundle } from './engine/workflow-bundle.ts';
+
 import { loadCustomCode } from './config/custom-code.ts';
 import { activeTracing, workerTracing, type Tracing } from './engine/tracing.ts';
 import type { SyncMetrics } from './activities/metrics.ts';
@@ -91,6 +91,9 @@ export interface BizonWorker {
  * each needs the custom source files of the pipelines it serves.
  */
 export async function createWorker(options: BizonWorkerOptions): Promise<BizonWorker> {
+  // Loaded here, not with the package: a program or a custom source that imports bizon-temporal only to start
+  // syncs (or to extend AbstractSource) does not pay for the worker's modules (its bundler, the core bridge).
+  const { NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
   const customSources = [...(options.customSources ?? []), ...(await loadCustomCode(options.customSourceFiles ?? []))];
   const tls = options.tls === true ? {} : options.tls || undefined;
   let connection: NativeConnection;
@@ -157,7 +160,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       connection,
       namespace,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-      workflowBundle: await workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath, traced: Boolean(traced) }),
+      workflowBundle: await (await import('./engine/workflow-bundle.ts')).workflowBundle({ failureConverterPath: dataConverter?.failureConverterPath, traced: Boolean(traced) }),
       activities,
       ...(traced ? { interceptors: traced.interceptors, sinks: traced.sinks } : {}),
       dataConverter,

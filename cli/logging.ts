@@ -31,3 +31,8 @@ export function installLogger(level: LogLevel, runtimeMetricsAddress?: string, f
     },
   });
 }
+
+/** The SDK buffers log lines for ordering (about 100 ms): a command that exits next would lose its last ones. */
+export function flushLogs(): void {
+  Runtime.instance().flushLogs();
+}

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { isDeepStrictEqual } from 'node:util';
 import { preparePipeline, settleStreamState, startPipeline, startSync, waitForPipeline, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
-import { createWorker, type BizonWorker } from '../worker.ts';
+import type { BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED, UsageError } from './common.ts';
 import { connectBesideWorker, workerConnectOptions } from './connect.ts';
 import { describeFailure } from './failure.ts';
@@ -51,7 +51,7 @@ export async function runManyCommand(configFiles: readonly string[], options: Ru
   const twice = names.find((name, index) => names.indexOf(name) !== index);
   if (twice) throw new UsageError(`Two of the config files name the same pipeline and stream (${twice}): each sync can run once at a time`);
 
-  const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat);
+  const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat, { worker: !remoteOnly });
   const target = await resolveTemporalTarget(pipelineOf(prepared[0]!), !remoteOnly);
   const workers: BizonWorker[] = [];
   const running: Array<Promise<void>> = [];
@@ -74,6 +74,7 @@ export async function runManyCommand(configFiles: readonly string[], options: Ru
     let workersReady: Promise<unknown> | undefined;
     if (!remoteOnly) {
       const taskQueues = [...new Set(prepared.map((one) => one.taskQueue))];
+      const { createWorker } = await import('../worker.ts');
       workersReady = Promise.all(
         taskQueues.map(async (taskQueue) => {
           const worker = await createWorker({ ...workerConnectOptions(target), taskQueue, customSources: prepared[0]!.customSources, ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}) });

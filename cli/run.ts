@@ -4,7 +4,7 @@ import { getPipelineProgress, preparePipeline, settleStreamState, startPipeline,
 import { RunResultRecorder } from './result-file.ts';
 import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
-import { createWorker, type BizonWorker } from '../worker.ts';
+import type { BizonWorker } from '../worker.ts';
 import { EXIT_SYNC_FAILED } from './common.ts';
 import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
@@ -48,13 +48,14 @@ export async function runCommand(configFile: string, options: RunOptions, early?
 }
 
 async function runAndRecord(configFile: string, options: RunOptions, recorder: RunResultRecorder, early?: EarlyTarget): Promise<number> {
-  const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat);
+  const runsWorker = options.worker && !options.detach;
+  const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat, { worker: runsWorker });
   let prepared: PreparedSync | PreparedPipeline;
   try {
     prepared = await preparePipeline({
       config: configFile,
       customSourceFiles: options.customSource,
-      checkSecrets: options.worker && !options.detach,
+      checkSecrets: runsWorker,
       reset: options.reset,
       forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
       strictSecrets: options.strictSecrets,
@@ -99,9 +100,11 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     if (target.kind === 'embedded') {
       process.stderr.write(`Started a local Temporal server (state in ${localStateFile()}); Web UI: ${target.uiUrl}\n`);
     }
-    if (options.worker && !options.detach) {
+    if (runsWorker) {
       // The worker loads its workflow code while the sync starts; the sync's first task waits for its poll.
       const workerOptions = { ...workerConnectOptions(target), taskQueue: prepared.taskQueue, customSources: prepared.customSources };
+      // Loaded only here: a command that only starts syncs does not pay for the worker's modules.
+      const { createWorker } = await import('../worker.ts');
       workerReady = createWorker({ ...workerOptions, ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}) }).then(
         (created) => {
           worker = created;

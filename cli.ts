@@ -8,6 +8,7 @@ import type { RunOptions } from './cli/run.ts';
 import { localStateFile, startTargetEarly } from './cli/temporal-target.ts';
 import { CODEC_KEY_ENV, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from './engine/constants.ts';
 import { PACKAGE_ROOT } from './engine/package-root.ts';
+import { ALLOW_ENV_VARIABLE } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
 
 // Command handlers are imported when their command runs: the Temporal SDK takes a second to load, and
@@ -49,6 +50,12 @@ function loadEnvFiles(files: readonly string[]): void {
   if (existsSync('.env')) process.loadEnvFile('.env');
 }
 
+/** `--allow-env`: what this process's pipelines may read besides BIZON_ENV_* variables, for every part of it. */
+function allowEnv(names: readonly string[]): void {
+  if (names.length === 0) return;
+  process.env[ALLOW_ENV_VARIABLE] = [process.env[ALLOW_ENV_VARIABLE], ...names].filter(Boolean).join(',');
+}
+
 function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -58,11 +65,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('Extract data from any API with TypeScript sources, run as durable Temporal syncs.')
     .version(packageVersion())
     .option('--env-file <file>', 'load environment variables (secrets) from this file; ./.env is loaded when present (repeatable)', collect, [])
+    .option('--allow-env <name>', "let pipelines read this environment variable besides BIZON_ENV_* ones (a prefix: 'AWS_*'; repeatable; also BIZON_ALLOW_ENV)", collect, [])
     .showHelpAfterError()
     .hook('preAction', async (command, action) => {
       // Before anything is said: with --log-format json, even the first line and a usage error are JSON.
       if (action.opts<{ logFormat?: string }>().logFormat === 'json') (await import('./cli/json-output.ts')).writeEveryLineAsJson();
       loadEnvFiles(command.opts<{ envFile: string[] }>().envFile);
+      allowEnv(command.opts<{ allowEnv: string[] }>().allowEnv);
     });
   const customSourceOption = () => new Option('--custom-source <file>', 'a .ts/.js file of custom sources (repeatable)').argParser(collect).default([]);
   const logFormatOption = () =>

@@ -37,6 +37,11 @@ export interface BizonWorkerOptions {
   /** The settings the address, TLS and key came from, named in a connection error. */
   origins?: Partial<ConnectionOrigins>;
   taskQueue?: string;
+  /**
+   * Environment variables besides `BIZON_ENV_…` that pipelines may refer to (`${env://NAME}`): names, or prefixes
+   * ending in `*` (also `BIZON_ALLOW_ENV`, comma-separated). A pipeline referring to any other fails at once.
+   */
+  allowEnv?: readonly string[];
   /** Files of custom sources this worker can run (`--custom-source`). */
   customSourceFiles?: readonly string[];
   /** Already loaded custom sources (instead of, or besides, the files). */
@@ -154,7 +159,12 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
     const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
     rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
   };
-  const activities = createSyncActivities({ customSources, ensureRateLimitedQueue, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  const activities = createSyncActivities({
+    customSources,
+    ensureRateLimitedQueue,
+    ...(options.allowEnv ? { allowEnv: options.allowEnv } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
   try {
     const worker = await Worker.create({
       connection,

@@ -40,6 +40,8 @@ export interface SyncActivitiesOptions {
   customSources: readonly CustomSource[];
   /** Where secret references are resolved; the worker's environment by default. */
   env?: NodeJS.ProcessEnv;
+  /** Environment variables besides `BIZON_ENV_…` that pipelines may read (names, or prefixes ending in `*`). */
+  allowEnv?: readonly string[];
   /** Where the activities count what they do, for Prometheus (`bizon worker --metrics-port`). */
   metrics?: SyncMetrics;
   /** Starts polling a rate-limited page queue on this worker (the worker provides it). */
@@ -72,7 +74,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     const cached = contexts.get(input.syncRunId);
     if (cached?.pipelineJson === pipelineJson) return cached;
     if (cached) forget(input.syncRunId);
-    const resolved = resolvePipeline(input.pipeline, options.customSources, env);
+    const resolved = resolvePipeline(input.pipeline, options.customSources, env, options.allowEnv);
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
     const source = new SourceCtor(resolved.sourceConfig);
     abortRequestsOnCancel(source.session);

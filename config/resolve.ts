@@ -24,11 +24,12 @@ export interface ResolvedPipeline {
 /**
  * Finds the source class and validates the source and destination blocks.
  * With `env`, secret references are replaced by their values first (on the
- * worker); without, they are validated as written (on the client).
+ * worker), those the operator allows only (`allowEnv`, see isAllowedVariable); without, they are validated as
+ * written (on the client).
  */
-export function resolvePipeline(pipeline: PipelineConfig, customSources: readonly CustomSource[], env?: NodeJS.ProcessEnv): ResolvedPipeline {
+export function resolvePipeline(pipeline: PipelineConfig, customSources: readonly CustomSource[], env?: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): ResolvedPipeline {
   const sourceClass = resolveSourceClass(pipeline.source.name, pipeline.source.stream, customSources);
-  const rawSource = env ? resolveSecretReferences(pipeline.source, env, 'source') : pipeline.source;
+  const rawSource = env ? resolveSecretReferences(pipeline.source, env, 'source', allowEnv) : pipeline.source;
   const sourceConfig = parseWithSchema(sourceClass.getConfigClass(), rawSource, 'source config', ['source']) as SourceConfig;
   if (sourceConfig.sync_mode === 'incremental' && !supportsIncremental(sourceClass)) {
     throw new ConfigError(
@@ -36,7 +37,7 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
     );
   }
   const destinationSchema = destinationDefinition(pipeline.destination.name).config;
-  const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config') : pipeline.destination.config;
+  const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config', allowEnv) : pipeline.destination.config;
   const destinationConfig = parseWithSchema(destinationSchema, rawDestination, 'destination config', ['destination', 'config']);
   const secretValues = env
     ? [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)]

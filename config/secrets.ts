@@ -37,9 +37,35 @@ export function findSecretReferences(config: unknown, basePath = ''): SecretRefe
   return found;
 }
 
-/** Throws a {@link ConfigError} naming every referenced variable that `env` lacks. */
-export function checkSecretReferences(config: unknown, env: NodeJS.ProcessEnv, basePath = ''): void {
-  const missing = findSecretReferences(config, basePath).filter((reference) => env[reference.variable] === undefined);
+/** The environment variable listing what else a pipeline may read (names, or prefixes ending in `*`, comma-separated). */
+export const ALLOW_ENV_VARIABLE = 'BIZON_ALLOW_ENV';
+
+/**
+ * Whether a pipeline may read the environment variable `name`: `BIZON_ENV_…` variables always; any other only when
+ * the operator of the process allows it (`BIZON_ALLOW_ENV`, which `--allow-env` sets, and `allowEnv` of the worker
+ * API) — so a pipeline file cannot have a worker send `${env://AWS_SECRET_ACCESS_KEY}` anywhere.
+ */
+export function isAllowedVariable(name: string, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): boolean {
+  const patterns = ['BIZON_ENV_*', ...(env[ALLOW_ENV_VARIABLE] ?? '').split(','), ...allowEnv].map((pattern) => pattern.trim()).filter(Boolean);
+  return patterns.some((pattern) => (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern));
+}
+
+/**
+ * Throws a {@link ConfigError} naming every referenced variable the operator does not allow (see
+ * {@link isAllowedVariable}), then every one that `env` lacks.
+ */
+export function checkSecretReferences(config: unknown, env: NodeJS.ProcessEnv, basePath = '', allowEnv: readonly string[] = []): void {
+  const references = findSecretReferences(config, basePath);
+  const refused = references.filter((reference) => !isAllowedVariable(reference.variable, env, allowEnv));
+  if (refused.length > 0) {
+    const list = refused.map((reference) => `${reference.variable} (used by ${reference.path})`).join(', ');
+    const first = refused[0]!.variable;
+    throw new ConfigError(
+      `Not allowed to read ${list}: a pipeline reads the environment variables named BIZON_ENV_<NAME>, and others only when the operator of the worker allows them — ` +
+        `rename it BIZON_ENV_${first}, or start the worker with --allow-env ${first} (or a prefix such as --allow-env 'AWS_*'; the environment: ${ALLOW_ENV_VARIABLE}=${first}; the worker API: allowEnv)`,
+    );
+  }
+  const missing = references.filter((reference) => env[reference.variable] === undefined);
   if (missing.length === 0) return;
   const list = missing.map((reference) => `${reference.variable} (used by ${reference.path})`).join(', ');
   throw new ConfigError(`Missing environment variable${missing.length > 1 ? 's' : ''}: ${list}. Export ${missing.length > 1 ? 'them' : 'it'} where the worker runs.`);
@@ -49,8 +75,8 @@ export function checkSecretReferences(config: unknown, env: NodeJS.ProcessEnv, b
  * Returns a copy of `config` with every reference replaced by its value.
  * Called only inside activities, so secrets never enter workflow history.
  */
-export function resolveSecretReferences<T>(config: T, env: NodeJS.ProcessEnv, basePath = ''): T {
-  checkSecretReferences(config, env, basePath);
+export function resolveSecretReferences<T>(config: T, env: NodeJS.ProcessEnv, basePath = '', allowEnv: readonly string[] = []): T {
+  checkSecretReferences(config, env, basePath, allowEnv);
   return walk(config, basePath, (text) => {
     if (WHOLE_VALUE_REFERENCE.test(text)) return env[text]!;
     return text.replace(INLINE_REFERENCE, (_, variable: string) => env[variable]!);

@@ -210,6 +210,48 @@ describe('with the payload codec on (BIZON_CODEC_KEY)', () => {
   });
 });
 
+describe('${env://NAME}: a worker reads only the variables its operator allows', () => {
+  it('a worker refuses a pipeline reading another variable at once, naming it and the flag; with --allow-env it syncs', async () => {
+    const taskQueue = unique('allow-env');
+    const secret = `s-${randomUUID()}`;
+    const dir = tempDir();
+    const config = {
+      name: unique('allow-env'),
+      // The credential rides in the URL's path: a worker that resolved it would send it to the API.
+      source: { name: 'my_source', stream: 'users', api_url: `${api.url}/\${env://APP_SECRET}/..`, page_size: 50, authentication: { type: 'bearer', params: { token: 'BIZON_ENV_SECRET_TOKEN' } } },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: taskQueue }, retry: { initial_interval: '100ms' } },
+    };
+    const file = writeConfig(dir, config);
+    const env = cliEnv({ BIZON_ENV_SECRET_TOKEN: TOKEN, APP_SECRET: secret });
+    const since = api.requests.length;
+    const refusing = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'], { env });
+    try {
+      const refused = await runBizon(['run', file, '--no-worker', '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        'Not allowed to read APP_SECRET (used by source.api_url): a pipeline reads the environment variables named BIZON_ENV_<NAME>, and others only when the operator of the worker allows them — rename it BIZON_ENV_APP_SECRET, or start the worker with --allow-env APP_SECRET',
+      );
+      expect(refused.stderr).not.toContain(secret);
+      // Failed at once: no request reached the API, and no retry was made.
+      expect(api.requests.slice(since).filter((request) => request.path.includes(secret))).toHaveLength(0);
+      expect(api.requests.length).toBe(since);
+    } finally {
+      refusing.kill('SIGTERM');
+      await new Promise((resolve) => refusing.once('exit', resolve));
+    }
+    const allowing = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--allow-env', 'APP_*'], { env });
+    try {
+      const ran = await runBizon(['run', file, '--no-worker', '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+      expect(ran.stderr).toContain('✔ Sync succeeded');
+      expect(ran.code).toBe(0);
+      expect(api.requests.slice(since).some((request) => request.path.includes(secret))).toBe(false);
+    } finally {
+      allowing.kill('SIGTERM');
+    }
+  });
+});
+
 /** A POST with any headers (fetch will not set Host or Origin). */
 function post(port: number, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

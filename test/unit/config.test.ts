@@ -81,15 +81,25 @@ describe('secret references', () => {
   });
 
   it('names every missing variable', () => {
-    expect(errorOf(() => checkSecretReferences(config, { HOST: 'h' }, 'source'))).toBe(
+    expect(errorOf(() => checkSecretReferences(config, { HOST: 'h' }, 'source', ['HOST', 'KEY']))).toBe(
       'Missing environment variables: BIZON_ENV_TOKEN (used by source.authentication.params.token), KEY (used by source.authentication.params.url). Export them where the worker runs.',
     );
   });
 
   it('resolves values without touching the original', () => {
-    const resolved = resolveSecretReferences(config, { BIZON_ENV_TOKEN: 't0k', HOST: 'api.example.com', KEY: 'k3y' });
+    const resolved = resolveSecretReferences(config, { BIZON_ENV_TOKEN: 't0k', HOST: 'api.example.com', KEY: 'k3y', BIZON_ALLOW_ENV: 'HOST, KEY' });
     expect(resolved).toEqual({ authentication: { params: { token: 't0k', url: 'https://api.example.com/v1?key=k3y' } }, page_size: 3 });
     expect(config.authentication.params.token).toBe('BIZON_ENV_TOKEN');
+  });
+
+  it('reads BIZON_ENV_ variables, and others only when allowed by name or prefix', () => {
+    const env = { BIZON_ENV_TOKEN: 't0k', HOST: 'api.example.com', KEY: 'k3y' };
+    expect(errorOf(() => resolveSecretReferences(config, env, 'source'))).toMatch(
+      /^Not allowed to read HOST \(used by source\.authentication\.params\.url\), KEY \(used by source\.authentication\.params\.url\): .* --allow-env HOST /,
+    );
+    expect(errorOf(() => resolveSecretReferences(config, env, 'source', ['HOST']))).toMatch(/^Not allowed to read KEY \(/);
+    expect(resolveSecretReferences(config, env, 'source', ['HOST', 'K*']).authentication.params.url).toBe('https://api.example.com/v1?key=k3y');
+    expect(resolveSecretReferences(config, { ...env, BIZON_ALLOW_ENV: 'HOST,KEY' }, 'source').authentication.params.url).toBe('https://api.example.com/v1?key=k3y');
   });
 });
 

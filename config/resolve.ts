@@ -1,6 +1,7 @@
 import { destinationDefinition } from '../destinations/index.ts';
 import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 import type { SourceConfig } from '../sources/config.ts';
+import { isReservedDestinationId, RESERVED_DESTINATION_IDS } from '../sources/iteration.ts';
 import { resolveSourceClass, supportsIncremental, supportsSlices, type CustomSource } from '../sources/registry.ts';
 import type { SourceClass } from '../sources/source.ts';
 import type { SyncPlan } from '../workflows/types.ts';
@@ -44,12 +45,16 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
         .map((reference) => env[reference.variable] ?? '')
         .filter((value) => value.length >= 4)
     : [];
+  const destinationId = destinationConfig.destination_id ?? destinationConfig.table ?? `${pipeline.source.name}_${pipeline.source.stream}`;
+  if (isReservedDestinationId(String(destinationId))) {
+    throw new ConfigError(`destination.config: the destination id '${destinationId}' is reserved: ${RESERVED_DESTINATION_IDS} (set destination.config.destination_id or table)`);
+  }
   return {
     pipeline,
     sourceClass,
     sourceConfig,
     destinationConfig: destinationConfig as Record<string, unknown>,
-    destinationId: destinationConfig.destination_id ?? destinationConfig.table ?? `${pipeline.source.name}_${pipeline.source.stream}`,
+    destinationId,
     secretValues,
   };
 }

@@ -187,9 +187,11 @@ export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, 
       `Record ${row.source_record_id} (${page}) goes to '${row.destination_id}', which has no entry in record_schemas: with unnest: true every destination id needs one (or route the record elsewhere)`,
     );
   }
-  const data: Record<string, unknown> = {};
+  // No prototype: a field named __proto__ is a column like any other, not the object's prototype.
+  const data: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const field of schema.record_schema) {
-    const value = row.source_data[field.name];
+    // Own properties only: a field named constructor or __proto__ must not read what every object inherits.
+    const value = Object.hasOwn(row.source_data, field.name) ? row.source_data[field.name] : undefined;
     if (value === undefined || value === null) {
       if (field.mode === 'REQUIRED') {
         throw new NonRetryableError(`Record ${row.source_record_id} (${page}) has no value for the REQUIRED field '${field.name}' of '${schema.destination_id}': make the field NULLABLE in record_schemas, or fix the source`);

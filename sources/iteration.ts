@@ -79,6 +79,14 @@ function findNonJson(value: unknown, path: string, ancestors: Set<object> = new 
 
 const MAX_LISTED_PROBLEMS = 3;
 
+/** Names bizon keeps for its own bookkeeping in a destination (staging and published-run tables). */
+export const RESERVED_DESTINATION_IDS = 'names starting with _bizon are bizon\'s own bookkeeping tables (any case); choose another';
+
+/** Whether a destination id (a table, a file) would be one of bizon's own bookkeeping names. */
+export function isReservedDestinationId(id: string): boolean {
+  return id.toLowerCase().startsWith('_bizon');
+}
+
 /**
  * Checks what a source's `get()` returned and normalises it. Throws a
  * non-retryable {@link MalformedIterationError} naming source, stream,
@@ -130,6 +138,10 @@ export function validateIteration(raw: unknown, context: IterationContext): Vali
     }
     if (destinationId !== undefined && (typeof destinationId !== 'string' || destinationId === '')) {
       problems.push(`records[${index}].destinationId must be a non-empty string`);
+      continue;
+    }
+    if (typeof destinationId === 'string' && isReservedDestinationId(destinationId)) {
+      problems.push(`records[${index}].destinationId '${destinationId}' is reserved: ${RESERVED_DESTINATION_IDS}`);
       continue;
     }
     records.push({ id: String(id), data, timestamp: isoTimestamp, destinationId: destinationId as string | undefined });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import axios, { type InternalAxiosRequestConfig } from 'axios';
 import type { Authenticator } from './auth.ts';
 import { ConfigError, HttpError, isRetryableStatus, NonRetryableError } from '../errors.ts';
@@ -49,7 +50,10 @@ export class OAuthAuthenticator implements Authenticator {
     if (this.grant === 'refresh_token' && !params.refresh_token) {
       throw new ConfigError("authentication.params.refresh_token is required with grant_type 'refresh_token'");
     }
-    this.cacheKey = JSON.stringify([params.token_url, params.client_id, this.grant, params.refresh_token ?? '', params.scope ?? '']);
+    // Every input of the grant: two pipelines with the same client id but another secret, scope or audience
+    // never share a token. Hashed, so the cache holds no credential in its keys.
+    const inputs = [params.token_url, params.client_id, params.client_secret, this.grant, params.refresh_token ?? '', params.scope ?? '', params.audience ?? ''];
+    this.cacheKey = createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
   }
 
   async apply(request: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {

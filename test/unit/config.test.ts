@@ -57,6 +57,15 @@ describe('pipeline config', () => {
     expect(errorOf(() => resolvePipeline(parsePipelineConfig({ ...dummy, destination: { name: 'postgre' } }), []))).toContain("Unknown destination 'postgre'. Did you mean 'postgres'?");
   });
 
+  it("refuses a destination id that is one of bizon's bookkeeping tables", () => {
+    const dummy = { ...base, source: { name: 'dummy', stream: 'plants' } };
+    for (const config of [{ path: 'x.duckdb', table: '_bizon_published' }, { path: 'x.duckdb', destination_id: '_Bizon_staging' }]) {
+      expect(errorOf(() => resolvePipeline(parsePipelineConfig({ ...dummy, destination: { name: 'duckdb', config } }), []))).toMatch(
+        /^destination\.config: the destination id '(_bizon_published|_Bizon_staging)' is reserved: names starting with _bizon are bizon's own bookkeeping tables/,
+      );
+    }
+  });
+
   it('source configs: sync_mode stream is refused with a clear message', () => {
     const message = errorOf(() => parseWithSchema(SourceConfig, { name: 's', stream: 'x', sync_mode: 'stream' }, 'source config', ['source']));
     expect(message).toContain("source.sync_mode: sync_mode 'stream' is not supported by bizon-temporal; use full_refresh or incremental");

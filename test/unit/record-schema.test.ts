@@ -67,6 +67,19 @@ describe('record schemas (unnest)', () => {
     expect(() => typedRow(row({}), undefined, 'page 1')).toThrow("Record 17 (page 1) goes to 'users', which has no entry in record_schemas");
   });
 
+  it('a field named like an inherited property (constructor, __proto__, toString) reads only the record: absent is null', () => {
+    const schema = RecordSchema.parse({
+      destination_id: 'users',
+      record_schema: ['constructor', '__proto__', 'toString'].map((name) => ({ name, type: 'STRING', mode: 'NULLABLE' })),
+    });
+    const empty = typedRow(row({}), schema, 'page 1').source_data;
+    expect(JSON.stringify(empty)).toBe('{"constructor":null,"__proto__":null,"toString":null}');
+    const given = typedRow(row(JSON.parse('{"constructor": "c", "__proto__": "p", "toString": "t"}') as Record<string, unknown>), schema, 'page 1').source_data;
+    expect(JSON.stringify(given)).toBe('{"constructor":"c","__proto__":"p","toString":"t"}');
+    const required = RecordSchema.parse({ destination_id: 'users', record_schema: [{ name: 'constructor', type: 'STRING', mode: 'REQUIRED' }] });
+    expect(() => typedRow(row({}), required, 'page 1')).toThrow("has no value for the REQUIRED field 'constructor'");
+  });
+
   it('a table gains the columns its schema gained; a changed type is refused, naming the column', () => {
     const existing = new Map([['id', 'bigint']]);
     expect(columnsToAdd('public.users', existing, [{ name: 'id', ddl: 'bigint', reported: 'bigint' }, { name: 'age', ddl: 'bigint', reported: 'bigint' }]).map((column) => column.name)).toEqual(['age']);

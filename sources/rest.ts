@@ -1,4 +1,4 @@
-import type { AxiosResponse } from 'axios';
+import axios, { type AxiosResponse } from 'axios';
 import { z } from 'zod';
 import { NonRetryableError } from '../errors.ts';
 import { AuthBuilder, type Authenticator } from './auth.ts';
@@ -68,6 +68,10 @@ export const RestSourceConfig = SourceConfig.extend({
   paginator: RestPaginator.default({ type: 'none' }).describe('How pages follow each other, for streams that do not say'),
   endpoints: z.record(z.string(), RestEndpoint).describe('The streams: each one an endpoint'),
   check_path: z.string().optional().describe("Path checkConnection() requests (default: the stream's own path)"),
+  allowed_hosts: z
+    .array(z.string().min(1))
+    .optional()
+    .describe("Origins (https://api2.example.com) or hosts (api2.example.com:8443) besides base_url's that next-page URLs may lead to, credentials included"),
 }).superRefine((config, context) => {
   if (!(config.stream in config.endpoints)) {
     const streams = Object.keys(config.endpoints);
@@ -167,6 +171,34 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     return /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.config.base_url.replace(/\/$/, '')}/${pathOrUrl.replace(/^\//, '')}`;
   }
 
+  /**
+   * A next-page URL the source may follow: relative ones resolve against the page's own URL, and the request
+   * (with the source's credentials) goes only to base_url's origin or one of `allowed_hosts`.
+   */
+  private followable(next: string, from: string): URL {
+    const url = new URL(next, from);
+    const home = new URL(this.config.base_url);
+    const allowed = url.origin === home.origin || (this.config.allowed_hosts ?? []).some((entry) => (entry.includes('://') ? new URL(entry).origin === url.origin : entry === url.host || entry === url.hostname));
+    if (!allowed) {
+      throw new NonRetryableError(
+        `The next page of stream '${this.config.stream}' is on ${url.origin}, not on base_url's origin (${home.origin}): the source sends its credentials only there. ` +
+          `If ${url.origin} is the same API, list it in source.allowed_hosts`,
+      );
+    }
+    return url;
+  }
+
+  /**
+   * The next page's URL as it is kept in the pagination (durable workflow state, shown in history): checked like
+   * {@link followable}, without the source's own query parameters — a key the API echoes back never gets stored;
+   * they are sent again with the request.
+   */
+  private nextUrl(next: string, response: AxiosResponse): string {
+    const url = this.followable(next, axios.getUri(response.config));
+    for (const name of Object.keys(this.params({}))) url.searchParams.delete(name);
+    return url.toString();
+  }
+
   private params(extra: Record<string, unknown>): Record<string, unknown> {
     return { ...this.config.params, ...this.endpoint.params, ...extra };
   }
@@ -188,8 +220,8 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
         break;
       case 'link_header':
       case 'next_url':
-        // The next URL already holds every parameter.
-        if (typeof pagination?.next_url === 'string') [url, params] = [pagination.next_url, {}];
+        // The next URL holds the API's parameters; the source's own (taken out of it) are sent again.
+        if (typeof pagination?.next_url === 'string') [url, params] = [this.followable(pagination.next_url, url).toString(), this.params({})];
         break;
     }
     const response = await this.session.get(url, { params, headers: this.config.headers });
@@ -237,11 +269,11 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
       }
       case 'link_header': {
         const next = nextLink(response.headers.link);
-        return next ? { next_url: next } : {};
+        return next ? { next_url: this.nextUrl(next, response) } : {};
       }
       case 'next_url': {
         const next = at(response.data, paginator.next_url_path);
-        return typeof next === 'string' && next !== '' ? { next_url: next } : {};
+        return typeof next === 'string' && next !== '' ? { next_url: this.nextUrl(next, response) } : {};
       }
       case 'none':
         return {};

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSync, resolvePipeline } from '../../config/resolve.ts';
@@ -144,5 +146,68 @@ describe('the declarative rest source (source.name: rest)', () => {
     expect(selector).toContain('a source class of your own (docs/sources.md)');
     const pipeline = parsePipelineConfig({ name: 'typo', source: rest({ path: '/users' }, { stream: 'thing' }), destination: { name: 'logger' } });
     expect(() => resolvePipeline(pipeline, [])).toThrow("source.stream: 'thing' is not one of endpoints (things)");
+  });
+});
+
+describe('the rest source keeps credentials with their host', () => {
+  /** An API whose first page points its next page at `nextUrl`, and that notes the headers each request brought. */
+  async function pointingApi(nextUrl: string): Promise<{ url: string; seen: Array<Record<string, unknown>>; close(): Promise<void> }> {
+    const seen: Array<Record<string, unknown>> = [];
+    const server = createServer((request, response) => {
+      seen.push({ url: request.url, authorization: request.headers.authorization, token: request.headers['x-token'] });
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ results: [{ id: 1 }, { id: 2 }], next: nextUrl }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('a next URL on another origin is refused at once, naming it and allowed_hosts, and gets nothing; listed in allowed_hosts it is followed', async () => {
+    const elsewhere = await startExampleApi({ datasets: { users: 120 } });
+    const pointing = await pointingApi(`${elsewhere.url}/next-url/users?page=2&limit=60`);
+    try {
+      const config = rest(
+        { path: '/first', record_selector: 'results', paginator: { type: 'next_url' } },
+        { headers: { 'X-Token': 'x-token-31f' }, authentication: { type: 'bearer', params: { token: 'bearer-7c2' } } },
+        pointing.url,
+      );
+      const refused = await testSource({ source: RestSource, config }).catch((error: Error) => error);
+      expect((refused as Error).message).toBe(
+        `The next page of stream 'things' is on ${elsewhere.url}, not on base_url's origin (${pointing.url}): the source sends its credentials only there. If ${elsewhere.url} is the same API, list it in source.allowed_hosts`,
+      );
+      expect((refused as Error).name).toBe('NonRetryableError');
+      expect(elsewhere.requests).toHaveLength(0);
+
+      const allowed = await testSource({ source: RestSource, config: { ...config, allowed_hosts: [elsewhere.url] } });
+      expect(allowed.records.map((record) => record.id)).toEqual(['1', '2', ...elsewhere.data.users!.slice(60).map((item) => String(item.id))]);
+      expect(elsewhere.requests.every((request) => request.headers.authorization === 'Bearer bearer-7c2')).toBe(true);
+      // A host:port entry works as well as an origin.
+      const byHost = await testSource({ source: RestSource, config: { ...config, allowed_hosts: [new URL(elsewhere.url).host] } });
+      expect(byHost.records).toHaveLength(2 + 60);
+    } finally {
+      await pointing.close();
+      await elsewhere.close();
+    }
+  });
+
+  it("the source's own params echoed in a next URL never enter the pagination; every request still sends them", async () => {
+    const key = `key-${unique('k')}`;
+    const since = api.requests.length;
+    const result = await testSource({
+      source: RestSource,
+      config: rest({ path: '/next-url/users', params: { limit: 50 }, record_selector: 'results', paginator: { type: 'next_url' } }, { params: { api_key: 'BIZON_ENV_REST_KEY' } }),
+      env: { BIZON_ENV_REST_KEY: key },
+    });
+    expect(dataOf(result)).toEqual(api.data.users);
+    expect(result.paginations.filter(Boolean)).toHaveLength(2);
+    expect(JSON.stringify(result.paginations)).not.toContain(key);
+    expect(JSON.stringify(result.paginations)).not.toContain('api_key');
+    const requests = api.requests.slice(since).filter((request) => request.path === '/next-url/users');
+    expect(requests.map((request) => [request.query.page ?? '1', request.query.api_key, request.query.limit])).toEqual([
+      ['1', key, '50'],
+      ['2', key, '50'],
+      ['3', key, '50'],
+    ]);
   });
 });

@@ -69,6 +69,15 @@ function isLockError(error: unknown): boolean {
   return /Could not set lock on file/i.test(String((error as Error)?.message ?? error));
 }
 
+/** Whether DuckDB would read `file` as a glob pattern rather than as a path. */
+function hasGlobPattern(file: string): boolean {
+  return /[*?[]/.test(file);
+}
+
+function globPathMessage(stagingRoot: string): string {
+  return `DuckDB destination cannot stage pages in ${stagingRoot}: DuckDB reads * ? [ in a path as a pattern, which could pull in other files. Put the database in a directory whose path has none of them`;
+}
+
 function isOutOfMemory(error: unknown): boolean {
   return /^Out of Memory Error\b/i.test(String((error as Error)?.message ?? error));
 }
@@ -164,6 +173,8 @@ export class DuckDBDestination implements Destination {
   }
 
   async checkConnection(): Promise<void> {
+    // Staged page names never hold a pattern (see StagedPageFiles); the database's own path might.
+    if (hasGlobPattern(this.staging.root)) throw new NonRetryableError(globPathMessage(this.staging.root));
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
     } catch (error) {
@@ -212,6 +223,8 @@ export class DuckDBDestination implements Destination {
     if (run.mode === 'replace') await connection.run(`DELETE FROM ${target}`);
     const files = await this.staging.pageFiles(run.syncRunId, destinationId);
     if (files.length === 0) return 0;
+    // read_json expands * ? [ in a path as a pattern: only exact paths may go in (checkConnection refused others).
+    if (files.some(hasGlobPattern)) throw new NonRetryableError(globPathMessage(this.staging.root));
     const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
     const select = columns.map((column) => (fields.has(column) ? `${fieldExpression(fields.get(column)!)} AS ${identifier(column)}` : column));
     const staged = `SELECT filename, ${select.join(', ')} FROM read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', filename = true, columns = ${STAGED_COLUMNS})`;

@@ -56,6 +56,14 @@ export function* jsonLines(rows: Iterable<unknown>): Generator<string> {
 }
 
 /**
+ * A name as a path segment: URL-encoded, with the characters encodeURIComponent leaves (`! ' ( ) *`) encoded
+ * too, so a segment holds no glob pattern (a database reading the files by path must not expand one).
+ */
+function pathSegment(name: string): string {
+  return encodeURIComponent(name).replace(/[!'()*]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
  * Pages staged as NDJSON files, one per (sync run, destination id, page):
  * `<root>/<run>/pages/<destination id>/<page>.jsonl`. Writing a page again
  * replaces its file atomically, which makes staging idempotent; names are
@@ -65,7 +73,7 @@ export class StagedPageFiles {
   constructor(readonly root: string) {}
 
   runDir(syncRunId: string): string {
-    return path.join(this.root, encodeURIComponent(syncRunId));
+    return path.join(this.root, pathSegment(syncRunId));
   }
 
   private pagesDir(syncRunId: string): string {
@@ -73,7 +81,7 @@ export class StagedPageFiles {
   }
 
   destinationDir(syncRunId: string, destinationId: string): string {
-    return path.join(this.pagesDir(syncRunId), encodeURIComponent(destinationId));
+    return path.join(this.pagesDir(syncRunId), pathSegment(destinationId));
   }
 
   /**

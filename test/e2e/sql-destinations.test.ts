@@ -229,6 +229,32 @@ describe('the duckdb destination and other programs reading its file', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it('destination ids holding * ? [ are tables like any other: each gets its own rows, never another\'s pages', async () => {
+    // The API answers page 1 with events whose types make routed ids that DuckDB would read as file patterns.
+    const types = ['plain', 'plain', '*', '*', '?lain', 'p[l]ain', 'pl[a]in'];
+    const hostile = await startExampleApi({
+      fault: (request) => (request.path === '/events' ? { status: 200, body: { items: types.map((type, index) => ({ id: index + 1, type })) } } : undefined),
+    });
+    try {
+      const target = await duckdbDialect.create('globs');
+      const result = await sync('duckdb', target.config(), { name: 'events_source', stream: 'events', api_url: hostile.url, page_size: 25 });
+      const counts = Object.fromEntries(result.outputs.map((output) => [output.destinationId, output.records]));
+      expect(counts).toMatchObject({ 'project.dataset.plain_events': 2, 'project.dataset.*_events': 2, 'project.dataset.?lain_events': 1, 'project.dataset.p[l]ain_events': 1, 'project.dataset.pl[a]in_events': 1 });
+      for (const [id, records] of Object.entries(counts).filter(([id]) => id.startsWith('project.'))) {
+        const type = id.slice('project.dataset.'.length, -'_events'.length);
+        expect(await target.query(`SELECT count(*) AS n, count(*) FILTER (WHERE source_data->>'type' <> '${type}') AS other FROM "${id}"`)).toEqual([{ n: String(records), other: '0' }]);
+      }
+    } finally {
+      await hostile.close();
+    }
+  });
+
+  it('a database under a path DuckDB would read as a pattern is refused before any page, naming it', async () => {
+    const dir = path.join(tempDir(), 'data[1]');
+    const message = await failureOf(sync('duckdb', { path: path.join(dir, 'out.duckdb') }, { max_iterations: 1 }));
+    expect(message).toBe(`DuckDB destination cannot stage pages in ${path.join(dir, 'out.duckdb')}.bizon-staging: DuckDB reads * ? [ in a path as a pattern, which could pull in other files. Put the database in a directory whose path has none of them`);
+  });
+
   it('a publish beyond memory_limit fails at once, naming the setting and what to do; the table published before is whole', async () => {
     const target = await duckdbDialect.create('memory');
     const name = unique('duckdb-memory');

@@ -69,6 +69,23 @@ function isLockError(error: unknown): boolean {
   return /Could not set lock on file/i.test(String((error as Error)?.message ?? error));
 }
 
+/**
+ * DuckDB's names are case-insensitive: ids that differ only in case would be one table, each publish replacing
+ * or doubling the other's rows. Refused before anything is published, naming them.
+ */
+function refuseCaseCollisions(destinationIds: readonly string[]): void {
+  const byName = new Map<string, string>();
+  for (const id of [...destinationIds].sort()) {
+    const other = byName.get(id.toLowerCase());
+    if (other !== undefined) {
+      throw new NonRetryableError(
+        `destination ids '${other}' and '${id}' differ only in case, and DuckDB table names do not: they would be one table. Route the records to ids that differ in more than case`,
+      );
+    }
+    byName.set(id.toLowerCase(), id);
+  }
+}
+
 /** Whether DuckDB would read `file` as a glob pattern rather than as a path. */
 function hasGlobPattern(file: string): boolean {
   return /[*?[]/.test(file);
@@ -203,6 +220,7 @@ export class DuckDBDestination implements Destination {
       if (published) return JSON.parse(String(published.outputs)) as PublishedOutput[];
       const destinationIds = await this.staging.destinationIds(run.syncRunId);
       if (run.mode === 'replace' && !destinationIds.includes(this.defaultDestinationId)) destinationIds.push(this.defaultDestinationId);
+      refuseCaseCollisions(destinationIds);
       const results: PublishedOutput[] = [];
       for (const destinationId of destinationIds.sort()) {
         results.push({ destinationId, records: await this.publishOne(connection, run, destinationId), location: `duckdb ${this.file} ${this.config.schema}.${destinationId}` });

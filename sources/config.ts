@@ -14,6 +14,7 @@ export const ApiConfig = z
   .strictObject({
     retry_limit: z.number().int().min(1).default(10).describe('Maximum attempts of one page before the sync fails'),
     request_timeout: z.number().positive().default(30).describe('Timeout of one HTTP request of this.session, in seconds'),
+    max_response_mb: z.number().positive().default(100).describe('Largest response (and request body) of this.session, in MB: a larger one fails the page at once'),
     requests_per_second: z
       .number()
       .positive()
@@ -46,6 +47,6 @@ export const SourceConfig = z.strictObject({
     .describe("Start from the first page even if the last sync failed and left a checkpoint (its staged output is discarded)"),
   reset: z.boolean().default(false).describe('Re-read the whole stream, replace the destination, and make this run the new watermark'),
   max_iterations: z.number().int().positive().optional().describe('Stop after this many pages (unset = until the source is exhausted)'),
-  api_config: ApiConfig.default({ retry_limit: 10, request_timeout: 30 }),
+  api_config: ApiConfig.default({ retry_limit: 10, request_timeout: 30, max_response_mb: 100 }),
 });
 export type SourceConfig = z.infer<typeof SourceConfig>;

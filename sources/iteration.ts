@@ -78,6 +78,9 @@ function findNonJson(value: unknown, path: string, ancestors: Set<object> = new 
 }
 
 const MAX_LISTED_PROBLEMS = 3;
+/** The most a page's `nextPagination` may take as JSON: far below Temporal's 2 MB, since it travels several times. */
+export const MAX_PAGINATION_BYTES = 256 * 1024;
+const kilobytes = (bytes: number) => `${Math.ceil(bytes / 1024)} KB`;
 
 /** Names bizon keeps for its own bookkeeping in a destination (staging and published-run tables). */
 export const RESERVED_DESTINATION_IDS = 'names starting with _bizon are bizon\'s own bookkeeping tables (any case); choose another';
@@ -155,6 +158,13 @@ export function validateIteration(raw: unknown, context: IterationContext): Vali
     const nonJson = findNonJson(next, 'nextPagination');
     if (nonJson) fail(`${nonJson} is not JSON: pagination is durable workflow state and must be plain JSON`);
     nextPagination = Object.keys(next as object).length === 0 ? null : (next as Pagination);
+    const bytes = nextPagination ? Buffer.byteLength(JSON.stringify(nextPagination)) : 0;
+    if (bytes > MAX_PAGINATION_BYTES) {
+      fail(
+        `'nextPagination' is ${kilobytes(bytes)} as JSON, more than the ${kilobytes(MAX_PAGINATION_BYTES)} a pagination may take: it is durable workflow state, carried in every page's input, ` +
+          'the checkpoints and the memo, and Temporal refuses a payload over 2 MB. Keep a cursor or a page number in it, not data',
+      );
+    }
   }
   const state = iteration.nextState;
   if (state === undefined || state === null) return { records, nextPagination };

@@ -1,7 +1,7 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Authenticator } from './auth.ts';
-import { HttpError, NetworkError, RateLimitError } from '../errors.ts';
+import { HttpError, NetworkError, NonRetryableError, RateLimitError } from '../errors.ts';
 
 const BODY_EXCERPT_CHARS = 300;
 
@@ -91,13 +91,25 @@ export function toSourceHttpError(error: unknown): Error {
     }
     return http;
   }
+  if (/^maxContentLength size of \d+ exceeded$|^Request body larger than maxBodyLength limit$/.test(error.message)) {
+    // The same page is as large on every attempt: no retry can help.
+    const limitMb = (error.config?.maxContentLength ?? 0) / MB;
+    return new NonRetryableError(
+      `${method} ${url} ${/^Request/.test(error.message) ? 'sends a body' : 'answered'} larger than api_config.max_response_mb (${limitMb} MB): raise it, or ask for smaller pages`,
+      { cause: error },
+    );
+  }
   return new NetworkError({ message: error.message || 'request failed', code: error.code, url, cause: error });
 }
+
+const MB = 1024 * 1024;
 
 /** Options of {@link createSession}. */
 export interface SessionOptions {
   /** Request timeout in milliseconds. */
   timeoutMs: number;
+  /** Largest response and request body, in bytes (default 100 MB). */
+  maxBytes?: number;
   /** Resolved lazily, once, on the first request. */
   authenticator?: () => Authenticator | undefined | Promise<Authenticator | undefined>;
 }
@@ -109,7 +121,8 @@ export interface SessionOptions {
  * Temporal's job.
  */
 export function createSession(options: SessionOptions): AxiosInstance {
-  const session = axios.create({ timeout: options.timeoutMs, validateStatus: (status) => status >= 200 && status < 300 });
+  const maxBytes = options.maxBytes ?? 100 * MB;
+  const session = axios.create({ timeout: options.timeoutMs, maxContentLength: maxBytes, maxBodyLength: maxBytes, validateStatus: (status) => status >= 200 && status < 300 });
   let authenticator: Promise<Authenticator | undefined> | undefined;
   // Request interceptors run last-registered first: this one runs after the authenticator, as the request leaves.
   session.interceptors.request.use((request) => startRequestSpan(session, request));

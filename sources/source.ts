@@ -31,6 +31,7 @@ export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
     this.config = config;
     this.session = createSession({
       timeoutMs: (config.api_config?.request_timeout ?? 30) * 1000,
+      maxBytes: (config.api_config?.max_response_mb ?? 100) * 1024 * 1024,
       authenticator: () => this.getAuthenticator(),
     });
   }

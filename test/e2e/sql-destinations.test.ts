@@ -249,6 +249,23 @@ describe('the duckdb destination and other programs reading its file', () => {
     }
   });
 
+  it('destination ids that differ only in case fail the publish naming both; the tables are as they were', async () => {
+    const cased = await startExampleApi({
+      fault: (request) => (request.path === '/events' ? { status: 200, body: { items: ['Click', 'click', 'view'].map((type, index) => ({ id: index + 1, type })) } } : undefined),
+    });
+    try {
+      const target = await duckdbDialect.create('cased');
+      const message = await failureOf(sync('duckdb', target.config(), { name: 'events_source', stream: 'events', api_url: cased.url, page_size: 25 }));
+      expect(message).toBe(
+        `destination ids 'project.dataset.Click_events' and 'project.dataset.click_events' differ only in case, and DuckDB table names do not: they would be one table. Route the records to ids that differ in more than case`,
+      );
+      const tables = await target.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_name LIKE 'project.%'`);
+      expect(tables).toEqual([]);
+    } finally {
+      await cased.close();
+    }
+  });
+
   it('a database under a path DuckDB would read as a pattern is refused before any page, naming it', async () => {
     const dir = path.join(tempDir(), 'data[1]');
     const message = await failureOf(sync('duckdb', { path: path.join(dir, 'out.duckdb') }, { max_iterations: 1 }));

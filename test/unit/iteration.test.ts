@@ -54,6 +54,7 @@ describe('validateIteration', () => {
     [{ records: [], nextPagination: { n: Number.NaN } }, 'nextPagination.n (NaN) is not JSON'],
     [{ records: [], nextPagination: circular() }, 'nextPagination.self (a circular reference) is not JSON'],
     [{ records: [{ id: 7, data: { nested: [circular()] } }] }, 'records[0].data.nested[0].self (a circular reference) is not JSON'],
+    [{ records: [], nextPagination: { seen: 'x'.repeat(300 * 1024) } }, "'nextPagination' is 301 KB as JSON, more than the 256 KB a pagination may take: it is durable workflow state"],
     [{ records: [{ id: 1, data: {}, destinationId: '_bizon_published' }] }, "records[0].destinationId '_bizon_published' is reserved: names starting with _bizon are bizon's own bookkeeping tables"],
     [{ records: [{ id: 1, data: {}, destinationId: '_BIZON_staging' }] }, "records[0].destinationId '_BIZON_staging' is reserved"],
   ])('rejects %s', (raw, problem) => {

@@ -4,7 +4,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthBuilder } from '../../sources/auth.ts';
-import { HttpError, NetworkError, RateLimitError } from '../../errors.ts';
+import { HttpError, NetworkError, NonRetryableError, RateLimitError } from '../../errors.ts';
 import { createSession, lastSessionError, parseRetryAfter, redactSessionSpans } from '../../sources/session.ts';
 import { freePort } from '../../engine/temporal-server.ts';
 
@@ -82,6 +82,22 @@ describe('this.session', () => {
     const session = createSession({ timeoutMs: 1000, authenticator: () => AuthBuilder.fromConfig(auth) });
     await session.get(`${url}/auth`);
     expect(seen.at(-1)).toMatchObject(expected);
+  });
+
+  it('a response larger than its limit fails the page at once, naming the URL and api_config.max_response_mb', async () => {
+    const session = createSession({ timeoutMs: 5000, maxBytes: 1024 * 1024 });
+    // The 500 body is ~1 KB: well under. A 2 MB one is refused whatever the attempt.
+    await expect(session.get(`${url}/?status=200`)).resolves.toMatchObject({ status: 200 });
+    const big = createServer((_req, res) => res.end(JSON.stringify({ items: 'x'.repeat(2 * 1024 * 1024) })));
+    await new Promise<void>((resolve) => big.listen(0, '127.0.0.1', resolve));
+    const bigUrl = `http://127.0.0.1:${(big.address() as AddressInfo).port}/huge?page=1`;
+    try {
+      const error = await failureOf(session.get(bigUrl));
+      expect(error).toBeInstanceOf(NonRetryableError);
+      expect(error.message).toBe(`GET ${bigUrl} answered larger than api_config.max_response_mb (1 MB): raise it, or ask for smaller pages`);
+    } finally {
+      await new Promise<void>((resolve) => big.close(() => resolve()));
+    }
   });
 
   it('applies an async custom authenticator', async () => {

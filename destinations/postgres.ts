@@ -78,6 +78,12 @@ function asDestinationError(error: unknown, doing: string): Error {
   const code = (error as { code?: string }).code;
   const message = `Postgres destination could not ${doing}: ${(error as Error).message}`;
   if ((code && PERMANENT_SQLSTATES.has(code)) || code === 'ENOTFOUND') return new NonRetryableError(message, { cause: error });
+  if (code?.startsWith('22')) {
+    // A data exception (a \u0000 or a lone surrogate jsonb cannot hold, a value out of range): the same record
+    // fails every attempt. Postgres says where (the staged line, i.e. the record, and the column).
+    const where = (error as { where?: string }).where;
+    return new NonRetryableError(`${message}${where ? ` (${where.split('\n')[0]})` : ''}: a value Postgres cannot store; fix or drop it in the source`, { cause: error });
+  }
   return new DestinationWriteError(message, { cause: error });
 }
 

@@ -80,6 +80,8 @@ function findNonJson(value: unknown, path: string, ancestors: Set<object> = new 
 const MAX_LISTED_PROBLEMS = 3;
 /** The most a page's `nextPagination` may take as JSON: far below Temporal's 2 MB, since it travels several times. */
 export const MAX_PAGINATION_BYTES = 256 * 1024;
+/** Whether `text` holds a UTF-16 surrogate without its pair: not Unicode, so no file name or database takes it. */
+const hasLoneSurrogate = (text: string) => /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 const kilobytes = (bytes: number) => `${Math.ceil(bytes / 1024)} KB`;
 
 /** Names bizon keeps for its own bookkeeping in a destination (staging and published-run tables). */
@@ -125,7 +127,15 @@ export function validateIteration(raw: unknown, context: IterationContext): Vali
       problems.push(`records[${index}].data must be a JSON object`);
       continue;
     }
-    const nonJson = findNonJson(data, `records[${index}].data`);
+    let nonJson: string | undefined;
+    try {
+      nonJson = findNonJson(data, `records[${index}].data`);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      // The same record is as deep on every attempt: a malformed page, not a failure to retry.
+      problems.push(`records[${index}].data is nested too deeply to be stored as JSON (${error.message})`);
+      continue;
+    }
     if (nonJson) {
       problems.push(`${nonJson} is not JSON`);
       continue;
@@ -141,6 +151,10 @@ export function validateIteration(raw: unknown, context: IterationContext): Vali
     }
     if (destinationId !== undefined && (typeof destinationId !== 'string' || destinationId === '')) {
       problems.push(`records[${index}].destinationId must be a non-empty string`);
+      continue;
+    }
+    if (typeof destinationId === 'string' && hasLoneSurrogate(destinationId)) {
+      problems.push(`records[${index}].destinationId ${JSON.stringify(destinationId)} holds a lone surrogate (not valid Unicode)`);
       continue;
     }
     if (typeof destinationId === 'string' && isReservedDestinationId(destinationId)) {

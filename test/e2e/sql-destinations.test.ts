@@ -219,6 +219,26 @@ async function openReader(file: string, table: string) {
   };
 }
 
+describe('the postgres destination and values it cannot store', () => {
+  it('a \\u0000 in a record fails the sync at once, naming where; nothing is published', async () => {
+    const nul = await startExampleApi({
+      fault: (request) => (request.path === '/events' ? { status: 200, body: { items: [{ id: 1, type: 'ok' }, { id: 2, type: 'bad', note: 'a\u0000b' }] } } : undefined),
+    });
+    try {
+      const target = await postgresDialect(() => postgres).create('nul');
+      const started = Date.now();
+      const message = await failureOf(sync('postgres', target.config(), { name: 'events_source', stream: 'events', api_url: nul.url, page_size: 25 }));
+      expect(message).toMatch(/^Postgres destination could not .+ \(.*line \d+.*\): a value Postgres cannot store; fix or drop it in the source$/);
+      expect(message).toMatch(/unsupported Unicode escape sequence|\\u0000/);
+      // Not retried with backoff: failed in one attempt.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await target.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name LIKE 'project.%'`)).toEqual([{ n: '0' }]);
+    } finally {
+      await nul.close();
+    }
+  });
+});
+
 describe('the duckdb destination and other programs reading its file', () => {
   it('a path under a file, not a directory, fails at once, naming it', async () => {
     const notADirectory = path.join(tempDir(), 'plain-file');

@@ -5,6 +5,13 @@ import { validateIteration } from '../../sources/iteration.ts';
 const where = { source: 'shop', stream: 'orders', iteration: 4 };
 
 /** An object that holds itself: JSON.stringify would throw, a naive walk would overflow the stack. */
+/** An object nested `depth` levels deep. */
+function deep(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let level = 0; level < depth; level += 1) value = { inner: value };
+  return value;
+}
+
 function circular(): Record<string, unknown> {
   const value: Record<string, unknown> = { page: 2 };
   value.self = value;
@@ -55,6 +62,7 @@ describe('validateIteration', () => {
     [{ records: [], nextPagination: circular() }, 'nextPagination.self (a circular reference) is not JSON'],
     [{ records: [{ id: 7, data: { nested: [circular()] } }] }, 'records[0].data.nested[0].self (a circular reference) is not JSON'],
     [{ records: [], nextPagination: { seen: 'x'.repeat(300 * 1024) } }, "'nextPagination' is 301 KB as JSON, more than the 256 KB a pagination may take: it is durable workflow state"],
+    [{ records: [{ id: 1, data: {}, destinationId: 'users\ud800' }] }, 'records[0].destinationId "users\\ud800" holds a lone surrogate (not valid Unicode)'],
     [{ records: [{ id: 1, data: {}, destinationId: '_bizon_published' }] }, "records[0].destinationId '_bizon_published' is reserved: names starting with _bizon are bizon's own bookkeeping tables"],
     [{ records: [{ id: 1, data: {}, destinationId: '_BIZON_staging' }] }, "records[0].destinationId '_BIZON_staging' is reserved"],
   ])('rejects %s', (raw, problem) => {
@@ -67,5 +75,18 @@ describe('validateIteration', () => {
     expect(error).toBeInstanceOf(MalformedIterationError);
     expect((error as Error).message).toContain("Source 'shop' (stream 'orders') returned a malformed SourceIteration at iteration 4: ");
     expect((error as Error).message).toContain(problem);
+  });
+
+  it('a record nested too deeply to be JSON is a malformed page, not an error to retry', () => {
+    const error = (() => {
+      try {
+        validateIteration({ records: [{ id: 1, data: { ok: true } }, { id: 2, data: deep(200_000) }] }, where);
+      } catch (caught) {
+        return caught as Error;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(MalformedIterationError);
+    expect(error?.message).toContain('records[1].data is nested too deeply to be stored as JSON (Maximum call stack size exceeded)');
   });
 });

@@ -4,7 +4,7 @@ import { NonRetryableError, isRetryableStatus } from '../errors.ts';
 import { alertWorkflowId } from '../workflows/alert.ts';
 import { PROGRESS_QUERY } from '../engine/constants.ts';
 import type { AlertInput, SyncProgress } from '../workflows/types.ts';
-import { redact } from './failures.ts';
+import { redact } from '../sources/redaction.ts';
 
 const TITLES: Record<AlertInput['event'], string> = {
   failed: '✖ bizon sync failed',

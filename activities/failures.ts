@@ -2,35 +2,12 @@ import type { Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { durationToMs, type Duration, type RetryConfig } from '../config/pipeline.ts';
 import { isRetryableStatus, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
+import { redact } from '../sources/redaction.ts';
 
 /** Failure type of a page whose retries outlasted `engine.retry.max_elapsed`. */
 export const RETRY_BUDGET_SPENT = 'RetryBudgetSpent';
 
 const NON_RETRYABLE_NAMES: ReadonlySet<string> = new Set(NON_RETRYABLE_ERROR_TYPES);
-
-/**
- * The forms a secret takes on its way out: as written, URL-encoded (as a
- * query parameter or a form field), base64 (Basic auth), and JSON-escaped.
- */
-export function secretForms(secret: string): string[] {
-  const forms = [
-    secret,
-    encodeURIComponent(secret),
-    new URLSearchParams({ s: secret }).toString().slice(2),
-    Buffer.from(secret).toString('base64'),
-    Buffer.from(secret).toString('base64url'),
-    JSON.stringify(secret).slice(1, -1),
-  ];
-  // Longest first, so a form that contains another is replaced whole.
-  return [...new Set(forms)].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length);
-}
-
-/** Replaces every form of every secret in `text` with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) for (const form of secretForms(secret)) result = result.split(form).join('***');
-  return result;
-}
 
 /**
  * The one place where errors become Temporal failures; the failure's `type`

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, log } from '@temporalio/activity';
-import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
+import { referencedSecretValues, resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
 import { createDestination, type Destination } from '../destinations/index.ts';
 import { NonRetryableError } from '../errors.ts';
 import { validateIteration, validateSlices, type ValidatedRecord } from '../sources/iteration.ts';
@@ -32,7 +32,8 @@ import { inSpan } from './tracing.ts';
 import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
 import { reserveRequestSlot } from './pacing.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
-import { redact, toApplicationFailure, withinRetryBudget } from './failures.ts';
+import { toApplicationFailure, withinRetryBudget } from './failures.ts';
+import { redact } from '../sources/redaction.ts';
 
 /** Options of {@link createSyncActivities}. */
 export interface SyncActivitiesOptions {
@@ -112,6 +113,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       secrets = context.resolved.secretValues;
       return await work(context);
     } catch (error) {
+      // An error while the context is built (a config the worker resolved) is redacted with the referenced values.
+      if (secrets.length === 0) secrets = referencedSecretValues(input.pipeline, env);
       const failure = withinRetryBudget(toApplicationFailure(error, secrets), input.pipeline.engine.retry, activity.info);
       const attempts = contexts.get(input.syncRunId)?.resolved.sourceConfig.api_config.retry_limit;
       // Retried, or final: a page, a prepare or a publish that fails for good fails its sync.

@@ -1,4 +1,4 @@
-import { redact } from '../activities/failures.ts';
+import { redact } from '../sources/redaction.ts';
 import { loadCustomCode } from '../config/custom-code.ts';
 import { durationToMs, readPipelineDefinition, type Duration, type PipelineConfig } from '../config/pipeline.ts';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';

@@ -40,11 +40,10 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
   const destinationSchema = destinationDefinition(pipeline.destination.name).config;
   const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config', allowEnv) : pipeline.destination.config;
   const destinationConfig = parseWithSchema(destinationSchema, rawDestination, 'destination config', ['destination', 'config']);
-  const secretValues = env
-    ? [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)]
-        .map((reference) => env[reference.variable] ?? '')
-        .filter((value) => value.length >= 4)
-    : [];
+  const secretValues = env ? referencedSecretValues(pipeline, env) : [];
+  // Basic auth sends base64("username:password"): that pair is a secret of its own form.
+  const basic = sourceConfig.authentication?.type === 'basic' ? sourceConfig.authentication.params : undefined;
+  if (env && typeof basic?.username === 'string' && typeof basic.password === 'string') secretValues.push(`${basic.username}:${basic.password}`);
   const destinationId = destinationConfig.destination_id ?? destinationConfig.table ?? `${pipeline.source.name}_${pipeline.source.stream}`;
   if (isReservedDestinationId(String(destinationId))) {
     throw new ConfigError(`destination.config: the destination id '${destinationId}' is reserved: ${RESERVED_DESTINATION_IDS} (set destination.config.destination_id or table)`);
@@ -57,6 +56,13 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
     destinationId,
     secretValues,
   };
+}
+
+/** The values of the environment variables a pipeline's source and destination refer to, to redact from any text. */
+export function referencedSecretValues(pipeline: PipelineConfig, env: NodeJS.ProcessEnv): string[] {
+  return [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)]
+    .map((reference) => env[reference.variable] ?? '')
+    .filter((value) => value.length >= 4);
 }
 
 /** The plain-JSON settings the workflow needs, with every default applied. */

@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { redact } from './redaction.ts';
 import path from 'node:path';
 import axios, { AxiosError, type AxiosAdapter, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { ConfigError } from '../errors.ts';
@@ -31,7 +32,7 @@ export function recordResponses(session: AxiosInstance, dir: string, secrets: re
   mkdirSync(dir, { recursive: true });
   const original = axios.getAdapter(session.defaults.adapter);
   let count = readdirSync(dir).filter((name) => /^\d+\.json$/.test(name)).length;
-  const hide = (text: string) => secrets.reduce((result, secret) => (secret ? result.split(secret).join('***') : result), text);
+  const hide = (text: string) => redact(text, secrets);
   const save = (config: InternalAxiosRequestConfig, response: AxiosResponse) => {
     const headers = Object.fromEntries(KEPT_HEADERS.flatMap((name) => (response.headers?.[name] !== undefined ? [[name, String(response.headers[name])]] : [])));
     const body = typeof response.data === 'string' ? response.data : JSON.stringify(response.data);

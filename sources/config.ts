@@ -15,6 +15,10 @@ export const ApiConfig = z
     retry_limit: z.number().int().min(1).default(10).describe('Maximum attempts of one page before the sync fails'),
     request_timeout: z.number().positive().default(30).describe('Timeout of one HTTP request of this.session, in seconds'),
     max_response_mb: z.number().positive().default(100).describe('Largest response (and request body) of this.session, in MB: a larger one fails the page at once'),
+    allowed_hosts: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("Origins (https://eu.api.example.com) or hosts besides the API's own (the first request's, or the rest source's base_url) that may get the source's credentials and, for the rest source, its next-page requests"),
     requests_per_second: z
       .number()
       .positive()

@@ -2,6 +2,7 @@ import axios, { type AxiosResponse } from 'axios';
 import { z } from 'zod';
 import { NonRetryableError } from '../errors.ts';
 import { AuthBuilder, type Authenticator } from './auth.ts';
+import { isAllowedOrigin } from './session.ts';
 import { SourceConfig } from './config.ts';
 import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord } from './models.ts';
 import { AbstractSource } from './source.ts';
@@ -68,10 +69,6 @@ export const RestSourceConfig = SourceConfig.extend({
   paginator: RestPaginator.default({ type: 'none' }).describe('How pages follow each other, for streams that do not say'),
   endpoints: z.record(z.string(), RestEndpoint).describe('The streams: each one an endpoint'),
   check_path: z.string().optional().describe("Path checkConnection() requests (default: the stream's own path)"),
-  allowed_hosts: z
-    .array(z.string().min(1))
-    .optional()
-    .describe("Origins (https://api2.example.com) or hosts (api2.example.com:8443) besides base_url's that next-page URLs may lead to, credentials included"),
 }).superRefine((config, context) => {
   if (!(config.stream in config.endpoints)) {
     const streams = Object.keys(config.endpoints);
@@ -173,16 +170,15 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
 
   /**
    * A next-page URL the source may follow: relative ones resolve against the page's own URL, and the request
-   * (with the source's credentials) goes only to base_url's origin or one of `allowed_hosts`.
+   * (with the source's credentials) goes only to base_url's origin or one of `api_config.allowed_hosts`.
    */
   private followable(next: string, from: string): URL {
     const url = new URL(next, from);
     const home = new URL(this.config.base_url);
-    const allowed = url.origin === home.origin || (this.config.allowed_hosts ?? []).some((entry) => (entry.includes('://') ? new URL(entry).origin === url.origin : entry === url.host || entry === url.hostname));
-    if (!allowed) {
+    if (!isAllowedOrigin(url, home.origin, this.config.api_config.allowed_hosts)) {
       throw new NonRetryableError(
         `The next page of stream '${this.config.stream}' is on ${url.origin}, not on base_url's origin (${home.origin}): the source sends its credentials only there. ` +
-          `If ${url.origin} is the same API, list it in source.allowed_hosts`,
+          `If ${url.origin} is the same API, list it in source.api_config.allowed_hosts`,
       );
     }
     return url;

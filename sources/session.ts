@@ -104,12 +104,20 @@ export function toSourceHttpError(error: unknown): Error {
 
 const MB = 1024 * 1024;
 
+/** Whether `url` is on the `home` origin or one of `allowedHosts` (an origin `https://h:1`, or a `host[:port]`). */
+export function isAllowedOrigin(url: URL, home: string, allowedHosts: readonly string[] = []): boolean {
+  if (url.origin === home) return true;
+  return allowedHosts.some((entry) => (entry.includes('://') ? URL.canParse(entry) && new URL(entry).origin === url.origin : entry === url.host || entry === url.hostname));
+}
+
 /** Options of {@link createSession}. */
 export interface SessionOptions {
   /** Request timeout in milliseconds. */
   timeoutMs: number;
   /** Largest response and request body, in bytes (default 100 MB). */
   maxBytes?: number;
+  /** Origins or hosts besides the first request's that the authenticator's credentials may be sent to. */
+  allowedHosts?: readonly string[];
   /** Resolved lazily, once, on the first request. */
   authenticator?: () => Authenticator | undefined | Promise<Authenticator | undefined>;
 }
@@ -126,10 +134,21 @@ export function createSession(options: SessionOptions): AxiosInstance {
   let authenticator: Promise<Authenticator | undefined> | undefined;
   // Request interceptors run last-registered first: this one runs after the authenticator, as the request leaves.
   session.interceptors.request.use((request) => startRequestSpan(session, request));
+  let home: string | undefined;
   session.interceptors.request.use(async (request) => {
     authenticator ??= Promise.resolve(options.authenticator?.());
     const auth = await authenticator;
-    return auth ? auth.apply(request) : request;
+    if (!auth) return request;
+    // Credentials stay with the API: the origin of the session's first request, and those the config allows.
+    const url = new URL(axios.getUri(request));
+    home ??= url.origin;
+    if (!isAllowedOrigin(url, home, options.allowedHosts)) {
+      throw new NonRetryableError(
+        `this.session was asked for ${url.origin}, not the origin of its first request (${home}): it sends the source's credentials only there. ` +
+          `If ${url.origin} is the same API, list it in source.api_config.allowed_hosts`,
+      );
+    }
+    return auth.apply(request);
   });
   session.interceptors.response.use(
     (response) => {

@@ -32,6 +32,7 @@ export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
     this.session = createSession({
       timeoutMs: (config.api_config?.request_timeout ?? 30) * 1000,
       maxBytes: (config.api_config?.max_response_mb ?? 100) * 1024 * 1024,
+      ...(config.api_config?.allowed_hosts ? { allowedHosts: config.api_config.allowed_hosts } : {}),
       authenticator: () => this.getAuthenticator(),
     });
   }

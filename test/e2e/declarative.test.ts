@@ -174,16 +174,16 @@ describe('the rest source keeps credentials with their host', () => {
       );
       const refused = await testSource({ source: RestSource, config }).catch((error: Error) => error);
       expect((refused as Error).message).toBe(
-        `The next page of stream 'things' is on ${elsewhere.url}, not on base_url's origin (${pointing.url}): the source sends its credentials only there. If ${elsewhere.url} is the same API, list it in source.allowed_hosts`,
+        `The next page of stream 'things' is on ${elsewhere.url}, not on base_url's origin (${pointing.url}): the source sends its credentials only there. If ${elsewhere.url} is the same API, list it in source.api_config.allowed_hosts`,
       );
       expect((refused as Error).name).toBe('NonRetryableError');
       expect(elsewhere.requests).toHaveLength(0);
 
-      const allowed = await testSource({ source: RestSource, config: { ...config, allowed_hosts: [elsewhere.url] } });
+      const allowed = await testSource({ source: RestSource, config: { ...config, api_config: { allowed_hosts: [elsewhere.url] } } });
       expect(allowed.records.map((record) => record.id)).toEqual(['1', '2', ...elsewhere.data.users!.slice(60).map((item) => String(item.id))]);
       expect(elsewhere.requests.every((request) => request.headers.authorization === 'Bearer bearer-7c2')).toBe(true);
       // A host:port entry works as well as an origin.
-      const byHost = await testSource({ source: RestSource, config: { ...config, allowed_hosts: [new URL(elsewhere.url).host] } });
+      const byHost = await testSource({ source: RestSource, config: { ...config, api_config: { allowed_hosts: [new URL(elsewhere.url).host] } } });
       expect(byHost.records).toHaveLength(2 + 60);
     } finally {
       await pointing.close();

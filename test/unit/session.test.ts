@@ -100,6 +100,29 @@ describe('this.session', () => {
     }
   });
 
+  it("sends the authenticator's credentials only to the origin of its first request, and the allowed hosts", async () => {
+    const other = createServer((req, res) => res.end(JSON.stringify({ authorization: req.headers.authorization ?? null })));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const authenticator = () => AuthBuilder.fromConfig({ type: 'bearer', params: { token: 'tok-home' } });
+      const session = createSession({ timeoutMs: 5000, authenticator });
+      await session.get(`${url}/?status=200`);
+      const error = await failureOf(session.get(`${otherUrl}/steal`));
+      expect(error).toBeInstanceOf(NonRetryableError);
+      expect(error.message).toBe(
+        `this.session was asked for ${otherUrl}, not the origin of its first request (${url}): it sends the source's credentials only there. If ${otherUrl} is the same API, list it in source.api_config.allowed_hosts`,
+      );
+      const allowing = createSession({ timeoutMs: 5000, authenticator, allowedHosts: [new URL(otherUrl).host] });
+      await allowing.get(`${url}/?status=200`);
+      expect((await allowing.get(`${otherUrl}/fine`)).data).toEqual({ authorization: 'Bearer tok-home' });
+      // Without credentials there is nothing to keep: any origin.
+      expect((await createSession({ timeoutMs: 5000 }).get(`${otherUrl}/open`)).data).toEqual({ authorization: null });
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   it('applies an async custom authenticator', async () => {
     const session = createSession({
       timeoutMs: 1000,

@@ -92,7 +92,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--attach', 'when this pipeline is already running with another config, follow that sync instead of refusing', false)
     .option('--reset', 're-read the whole stream, replace the destination, and make this run the new watermark', false)
     .option('--force-ignore-checkpoint', 'start from page one even if the last run failed and left a checkpoint', false)
-    .option('--strict-secrets', 'refuse credentials written literally in the config instead of warning', false)
+    .option('--allow-literal-secrets', 'start although credentials are written literally in the config (they are not secret); refused otherwise', false)
     .option('--result-json <path>', 'write the outcome (status, failure class, records, pages, duration, error) to this file as JSON')
     .option('--metrics-port <port>', "serve Prometheus metrics of this command's worker on this port (or host:port) at /metrics")
     .addOption(logFormatOption())
@@ -164,6 +164,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--overlap <policy>', 'when a sync of the pipeline is running: skip | wait', 'skip')
     .option('--paused', 'create it paused', false)
     .option('--note <text>', 'a note shown with the schedule')
+    .option('--allow-literal-secrets', 'create it although credentials are written literally in the config (they are not secret)', false)
     .action((config: string, options) => run(async () => (await scheduleHandlers()).scheduleCreateCommand(config, options)));
   schedule
     .command('list')

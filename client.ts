@@ -8,7 +8,7 @@ import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resol
 import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowId, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { syncConfigDifferences } from './config/diff.ts';
 import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
-import { checkSecretReferences, findLiteralCredentials, findLiteralDestinationCredentials } from './config/secrets.ts';
+import { checkSecretReferences, findLiteralPipelineCredentials } from './config/secrets.ts';
 import { ConfigError } from './errors.ts';
 import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAM_STATE_WORKFLOW_TYPE, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
@@ -37,8 +37,8 @@ export interface SyncRequest {
   reset?: boolean;
   /** Same as `source.force_ignore_checkpoint: true`: do not resume a failed sync, start from page one. */
   forceIgnoreCheckpoint?: boolean;
-  /** Refuse credentials written literally in the config (they would be stored in Temporal's history). */
-  strictSecrets?: boolean;
+  /** Start even though credentials are written literally in the config (they are not secret): refused otherwise. */
+  allowLiteralSecrets?: boolean;
 }
 
 /** A sync started (or found running) on Temporal. */
@@ -190,11 +190,15 @@ function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSou
   if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
   const resolved = resolvePipeline(pipeline, customSources);
   if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}) }, process.env);
-  const literal = [...findLiteralCredentials(pipeline.source), ...findLiteralDestinationCredentials(pipeline.destination.config)];
-  const warnings = literal.map(
-    (path) => `${path} is written in the config: it would be stored in Temporal's history. Pass it as a reference (BIZON_ENV_<NAME> or \${env://NAME}).`,
-  );
-  if (request.strictSecrets && warnings.length > 0) throw new ConfigError(`Refused by --strict-secrets: ${warnings.join(' ')}`);
+  const literal = findLiteralPipelineCredentials(pipeline, resolved.sourceClass.getConfigClass());
+  const described = literal.map((path) => `${path} is written in the config: it would be stored in Temporal's history and memo.`);
+  if (literal.length > 0 && !request.allowLiteralSecrets) {
+    const variable = `BIZON_ENV_${literal[0]!.split('.').at(-1)!.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+    throw new ConfigError(
+      `${described.join(' ')} Write a reference instead — ${literal[0]!.split('.').at(-1)}: ${variable}, with the value in that environment variable (or a line of ./.env), or \${env://NAME} inside a longer value — or, if it is not a secret, pass --allow-literal-secrets`,
+    );
+  }
+  const warnings = described;
   return {
     warnings,
     customSources,

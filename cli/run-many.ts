@@ -38,7 +38,7 @@ export async function runManyCommand(configFiles: readonly string[], options: Ru
       checkSecrets: !remoteOnly,
       reset: options.reset,
       forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
-      strictSecrets: options.strictSecrets,
+      allowLiteralSecrets: options.allowLiteralSecrets,
     });
     for (const warning of one.warnings) process.stderr.write(`Warning: ${config}: ${warning}\n`);
     prepared.push(one);

@@ -25,7 +25,8 @@ export interface RunOptions {
   attach: boolean;
   reset: boolean;
   forceIgnoreCheckpoint: boolean;
-  strictSecrets: boolean;
+  /** Start although credentials are written literally in the config (the operator says they are not secret). */
+  allowLiteralSecrets: boolean;
   /** Where to write the outcome as JSON, for the scheduler that called bizon. */
   resultJson?: string;
   /** Serve Prometheus metrics of this command's worker here (`9464` or `host:port`). */
@@ -58,7 +59,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
       checkSecrets: runsWorker,
       reset: options.reset,
       forceIgnoreCheckpoint: options.forceIgnoreCheckpoint,
-      strictSecrets: options.strictSecrets,
+      allowLiteralSecrets: options.allowLiteralSecrets,
     });
   } catch (error) {
     await claimEarlyTarget(early, undefined);

@@ -21,13 +21,14 @@ export interface ScheduleCreateOptions {
   overlap: OverlapPolicy;
   paused: boolean;
   note?: string;
+  allowLiteralSecrets?: boolean;
 }
 
 /** `bizon schedule create <config> (--cron <expr> | --every <interval>)` */
 export async function scheduleCreateCommand(configFile: string, options: ScheduleCreateOptions): Promise<number> {
   if (Boolean(options.cron) === Boolean(options.every)) throw new ConfigError('Give exactly one of --cron <expression> and --every <interval> (for example --every 1h)');
   if (options.overlap !== 'skip' && options.overlap !== 'wait') throw new ConfigError(`--overlap must be skip or wait, not '${options.overlap}'`);
-  const prepared = await preparePipeline({ config: configFile, customSourceFiles: options.customSource, checkSecrets: false });
+  const prepared = await preparePipeline({ config: configFile, customSourceFiles: options.customSource, checkSecrets: false, allowLiteralSecrets: options.allowLiteralSecrets });
   for (const warning of prepared.warnings) process.stderr.write(`Warning: ${warning}\n`);
   return withServerClient('streams' in prepared ? prepared.streams[0]!.pipeline : prepared.pipeline, async (client) => {
     const spec = options.cron ? { cron: options.cron } : { every: options.every! };

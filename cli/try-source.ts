@@ -2,7 +2,7 @@ import { redact } from '../sources/redaction.ts';
 import { loadCustomCode } from '../config/custom-code.ts';
 import { durationToMs, readPipelineDefinition, type Duration, type PipelineConfig } from '../config/pipeline.ts';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
-import { checkSecretReferences, findSecretReferences } from '../config/secrets.ts';
+import { checkSecretReferences, findLiteralPipelineCredentials, findSecretReferences } from '../config/secrets.ts';
 import { createDestination } from '../destinations/index.ts';
 import { ConfigError } from '../errors.ts';
 import { readSourcePages, type ReadSourcePage } from '../sources/read-pages.ts';
@@ -49,6 +49,12 @@ export async function checkCommand(configFile: string, options: { customSource: 
   const references = [...new Set(streams.flatMap(({ pipeline }) => [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)].map((reference) => reference.variable)))];
   if (references.length > 0) out(`✔ secrets: ${references.join(', ')} set`);
   let failed = false;
+  const literal = [...new Set(streams.flatMap(({ pipeline, resolved }) => findLiteralPipelineCredentials(pipeline, resolved.sourceClass.getConfigClass())))];
+  if (literal.length > 0) {
+    // bizon run refuses them (unless --allow-literal-secrets): they would be stored in Temporal's history.
+    out(`✖ credentials written literally: ${literal.join(', ')} — write each as a reference (BIZON_ENV_<NAME>, or \${env://NAME} inside a value)`);
+    failed = true;
+  }
   for (const stream of streams) {
     const { source, resolved } = stream;
     const secrets = resolved.secretValues;

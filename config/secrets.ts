@@ -114,3 +114,41 @@ export function findLiteralDestinationCredentials(config: Record<string, unknown
   if (typeof url === 'string' && !isReference(url) && /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:[^/@]+@/i.test(url)) found.push('destination.config.connection_string');
   return found;
 }
+
+/** Header and parameter names that carry credentials (`Authorization`, `X-Api-Key`, `access_token`, `client_secret`…). */
+const CREDENTIAL_NAME = /^(authorization|cookie|proxy-authorization)$|(^|[-_])(api[-_]?key|apikey|key|token|access[-_]?token|secret|client[-_]?secret|password|passwd|signature|sig)$/i;
+
+/** Whether `value` holds a secret reference (whole or inline), so nothing of it is written literally. */
+function isReferenceOnly(value: string): boolean {
+  return WHOLE_VALUE_REFERENCE.test(value) || new RegExp(INLINE_REFERENCE.source).test(value);
+}
+
+/**
+ * Every credential of a pipeline written literally (paths): `authentication.params`, a destination's password or
+ * connection string, `alerting.config.webhook_url`, the `rest` source's credential-named headers and params, and
+ * the fields a source's config class marks secret (`.meta({ secret: true })`). They would be stored in the
+ * workflow's input and memo: refused unless the operator says they are not secret.
+ */
+export function findLiteralPipelineCredentials(
+  pipeline: { source: Record<string, unknown>; destination: { config: Record<string, unknown> }; alerting?: { config: { webhook_url: string } } | undefined },
+  sourceSchema?: unknown,
+): string[] {
+  const found = [...findLiteralCredentials(pipeline.source), ...findLiteralDestinationCredentials(pipeline.destination.config)];
+  const webhook = pipeline.alerting?.config.webhook_url;
+  if (webhook && !isReferenceOnly(webhook)) found.push('alerting.config.webhook_url');
+  const named = (values: unknown, path: string) => {
+    if (values === null || typeof values !== 'object') return;
+    for (const [name, value] of Object.entries(values)) if (typeof value === 'string' && value !== '' && CREDENTIAL_NAME.test(name) && !isReferenceOnly(value)) found.push(`${path}.${name}`);
+  };
+  if (pipeline.source.name === 'rest') {
+    named(pipeline.source.headers, 'source.headers');
+    named(pipeline.source.params, 'source.params');
+    for (const [stream, endpoint] of Object.entries((pipeline.source.endpoints as Record<string, { params?: unknown }> | undefined) ?? {})) named(endpoint?.params, `source.endpoints.${stream}.params`);
+  }
+  const shape = (sourceSchema as { shape?: Record<string, { meta?: () => { secret?: unknown } | undefined }> } | undefined)?.shape ?? {};
+  for (const [key, field] of Object.entries(shape)) {
+    const value = pipeline.source[key];
+    if (field.meta?.()?.secret === true && typeof value === 'string' && value !== '' && !isReferenceOnly(value)) found.push(`source.${key}`);
+  }
+  return [...new Set(found)];
+}

@@ -85,16 +85,30 @@ describe('bad inputs end quickly with a message naming the problem', () => {
     expect(result.code).toBe(2);
   });
 
-  it('a literal credential in the config: a warning, or with --strict-secrets a refusal', async () => {
+  it('a literal credential in the config is refused, showing how to write a reference; --allow-literal-secrets starts it with a warning', async () => {
     const config = pipeline({ page_size: 100, authentication: { type: 'bearer', params: { token: TOKEN } } });
-    const warned = await run(config);
-    expect(warned.stderr).toContain(
-      "Warning: source.authentication.params.token is written in the config: it would be stored in Temporal's history. Pass it as a reference (BIZON_ENV_<NAME> or ${env://NAME}).",
-    );
-    expect(warned.code).toBe(0);
     const dir = tempDir();
-    const refused = await runBizon(['run', writeConfig(dir, config), '--custom-source', PAGE_SOURCE, '--strict-secrets'], { cwd: dir, env: cliEnv() });
-    expect(refused.stderr).toContain('Error: Refused by --strict-secrets: source.authentication.params.token is written in the config');
+    const file = writeConfig(dir, config);
+    const refused = await runBizon(['run', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+    expect(refused.stderr).toContain(
+      "Error: source.authentication.params.token is written in the config: it would be stored in Temporal's history and memo. Write a reference instead — token: BIZON_ENV_TOKEN, with the value in that environment variable (or a line of ./.env), or ${env://NAME} inside a longer value — or, if it is not a secret, pass --allow-literal-secrets",
+    );
+    expect(refused.stderr).not.toContain(TOKEN);
+    expect(refused.code).toBe(2);
+    const checked = await runBizon(['check', file, '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+    expect(checked.stdout).toContain('✖ credentials written literally: source.authentication.params.token');
+    expect(checked.code).toBe(1);
+    const allowed = await runBizon(['run', file, '--custom-source', PAGE_SOURCE, '--allow-literal-secrets'], { cwd: dir, env: cliEnv() });
+    expect(allowed.stderr).toContain("Warning: source.authentication.params.token is written in the config: it would be stored in Temporal's history and memo.");
+    expect(allowed.code).toBe(0);
+  });
+
+  it.each([
+    ['an alerting webhook URL', { alerting: { config: { webhook_url: 'https://hooks.example.com/T000/B000/XXXX' } } }, 'alerting.config.webhook_url'],
+  ])('%s written literally is refused too', async (_what, extra, path) => {
+    const dir = tempDir();
+    const refused = await runBizon(['run', writeConfig(dir, { ...pipeline({ page_size: 100 }), ...extra }), '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
+    expect(refused.stderr).toContain(`Error: ${path} is written in the config`);
     expect(refused.code).toBe(2);
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parsePipelineConfig, parseWithSchema } from '../../config/pipeline.ts';
 import { planSync, resolvePipeline } from '../../config/resolve.ts';
-import { checkSecretReferences, findLiteralCredentials, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
+import { checkSecretReferences, findLiteralCredentials, findLiteralPipelineCredentials, findSecretReferences, resolveSecretReferences } from '../../config/secrets.ts';
 import { ConfigError } from '../../errors.ts';
 import { syncConfigDifferences } from '../../config/diff.ts';
 import { SourceConfig } from '../../sources/config.ts';
@@ -113,6 +113,24 @@ describe('secret references', () => {
 });
 
 describe('literal credentials', () => {
+  it('finds them in credential-named rest headers and params, an alerting webhook and fields a source marks secret; references and other values pass', () => {
+    const pipeline = {
+      source: {
+        name: 'rest',
+        stream: 'users',
+        headers: { Accept: 'application/json', 'X-Api-Key': 'k-123', Authorization: 'BIZON_ENV_AUTH' },
+        params: { limit: '50', access_token: 'tok', api_key: 'pre-${env://KEY}' },
+        endpoints: { users: { path: '/users', params: { client_secret: 'cs' } } },
+      },
+      destination: { config: {} },
+      alerting: { config: { webhook_url: 'https://hooks.example.com/T0/B0/x' } },
+    };
+    expect(findLiteralPipelineCredentials(pipeline)).toEqual(['alerting.config.webhook_url', 'source.headers.X-Api-Key', 'source.params.access_token', 'source.endpoints.users.params.client_secret']);
+    const schema = z.object({ name: z.string(), signing_key: z.string().meta({ secret: true }), region: z.string() });
+    expect(findLiteralPipelineCredentials({ source: { name: 'mine', signing_key: 'raw', region: 'eu' }, destination: { config: {} } }, schema)).toEqual(['source.signing_key']);
+    expect(findLiteralPipelineCredentials({ source: { name: 'mine', signing_key: 'BIZON_ENV_SIGNING', region: 'eu' }, destination: { config: {} } }, schema)).toEqual([]);
+  });
+
   it('flags credentials written in authentication.params, not references or non-secret settings', () => {
     const source = {
       name: 's',

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
-import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type RecordField, type RecordSchema } from './record-schema.ts';
+import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type ColumnLimits, type RecordField, type RecordSchema } from './record-schema.ts';
 import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
 
 /** Config of the `duckdb` destination. */
@@ -85,6 +85,9 @@ function refuseCaseCollisions(destinationIds: readonly string[]): void {
     byName.set(id.toLowerCase(), id);
   }
 }
+
+/** A NUMERIC is a DECIMAL(38, 9): 29 digits before the point. Checked as each page is staged, not at publish. */
+const DUCKDB_LIMITS: ColumnLimits = { numericIntegerDigits: 29 };
 
 /** Whether DuckDB would read `file` as a glob pattern rather than as a path. */
 function hasGlobPattern(file: string): boolean {
@@ -204,7 +207,7 @@ export class DuckDBDestination implements Destination {
     const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
     let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) identifier(row.destination_id);
-    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
+    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page, DUCKDB_LIMITS));
     try {
       return await this.staging.writePage(batch, linesByDestination(rows));
     } catch (error) {

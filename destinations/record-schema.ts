@@ -130,7 +130,27 @@ function canonicalTimestamp(text: string): string | undefined {
 }
 
 /** The canonical value of `value` for a column of `type`; throws {@link Misfit} when it does not fit. */
-function canonical(type: ColumnType, value: unknown): unknown {
+/** How many digits a number written as `text` (NUMERIC_TEXT) has before its decimal point, exponent applied. */
+function integerDigits(text: string): number {
+  const [, whole = '', fraction = '', exponent = '0'] = /^[+-]?(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(text) ?? [];
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return 0;
+  const leadingZeros = `${whole}${fraction}`.length - digits.length;
+  return Math.max(0, whole.length - leadingZeros + Number(exponent));
+}
+
+/** What a destination's columns can hold beyond the type itself (DuckDB's DECIMAL(38, 9): 29 digits before the point). */
+export interface ColumnLimits {
+  numericIntegerDigits?: number;
+}
+
+function canonical(type: ColumnType, value: unknown, limits: ColumnLimits = {}): unknown {
+  if (type === 'NUMERIC' && limits.numericIntegerDigits !== undefined && (typeof value === 'number' || typeof value === 'string')) {
+    const text = typeof value === 'number' ? String(value) : value;
+    if (NUMERIC_TEXT.test(text) && integerDigits(text) > limits.numericIntegerDigits) {
+      throw new Misfit(`more than the ${limits.numericIntegerDigits} digits before the decimal point this destination's NUMERIC column holds`);
+    }
+  }
   switch (type) {
     case 'STRING':
       if (typeof value === 'string') return value;
@@ -147,7 +167,12 @@ function canonical(type: ColumnType, value: unknown): unknown {
     case 'FLOAT':
     case 'NUMERIC':
       if (typeof value === 'number' && Number.isFinite(value)) return value;
-      if (typeof value === 'string' && NUMERIC_TEXT.test(value)) return type === 'FLOAT' ? Number(value) : value;
+      if (typeof value === 'string' && NUMERIC_TEXT.test(value)) {
+        if (type === 'NUMERIC') return value;
+        // '1e400' is Infinity as a double: it would be stored as null.
+        if (Number.isFinite(Number(value))) return Number(value);
+        throw new Misfit('beyond what a FLOAT (a double) holds');
+      }
       throw new Misfit('not a finite number');
     case 'BOOLEAN':
       if (typeof value === 'boolean') return value;
@@ -181,7 +206,7 @@ function shown(value: unknown): string {
  * cannot fail. A value that does not fit is a mistake no retry can fix: it
  * fails the page naming the record, the field and the value.
  */
-export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string): TypedRow {
+export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string, limits: ColumnLimits = {}): TypedRow {
   if (!schema) {
     throw new NonRetryableError(
       `Record ${row.source_record_id} (${page}) goes to '${row.destination_id}', which has no entry in record_schemas: with unnest: true every destination id needs one (or route the record elsewhere)`,
@@ -200,7 +225,7 @@ export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, 
       continue;
     }
     try {
-      data[field.name] = canonical(columnType(field), value);
+      data[field.name] = canonical(columnType(field), value, limits);
     } catch (error) {
       if (!(error instanceof Misfit)) throw error;
       throw new NonRetryableError(

@@ -57,9 +57,21 @@ describe('record schemas (unnest)', () => {
     ['TIMESTAMP', '2024-13-01T00:00:00Z', 'not an ISO 8601 timestamp'],
     ['DATE', '2024-02-30', 'not a date (YYYY-MM-DD)'],
     ['STRING', { a: 1 }, 'an object; give the field type JSON to keep it whole'],
+    ['FLOAT', '1e400', `field 'f' is "1e400", beyond what a FLOAT (a double) holds`],
   ])('%s refuses %j, naming the record, field and value', (type, value, message) => {
     expect(misfit(type, value)).toThrow(message);
     expect(misfit(type, value)).toThrow(/^Record 17 \(page 3\) does not fit 'users'/);
+  });
+
+  it("NUMERIC: a destination's limit on the digits before the point is checked as the page is written", () => {
+    const duckdb = { numericIntegerDigits: 29 };
+    const numeric = (value: unknown, limits = {}) => typedRow(row({ f: value }), schemaOf('NUMERIC'), 'page 3', limits).source_data.f;
+    expect(numeric(1e50)).toBe(1e50);
+    expect(numeric('12345678901234567890123456789.5', duckdb)).toBe('12345678901234567890123456789.5');
+    expect(numeric('0.000001e30', duckdb)).toBe('0.000001e30');
+    for (const value of [1e50, '1e50', '123456789012345678901234567890', '0.5e31']) {
+      expect(() => numeric(value, duckdb)).toThrow(/^Record 17 \(page 3\) does not fit 'users': field 'f' is .*, more than the 29 digits before the decimal point this destination's NUMERIC column holds/);
+    }
   });
 
   it('a REQUIRED field must be there; a destination id without a schema is named', () => {

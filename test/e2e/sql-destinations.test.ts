@@ -194,6 +194,17 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
       expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['rest_api_users', hostile]));
       expect(await counts('rest_api_users')).toEqual({ rows: '50', ids: '50' });
     });
+
+    it("a destination id naming bizon's own bookkeeping table is refused before the sync starts; the bookkeeping is intact", async () => {
+      target = await dialect.create('reserved');
+      await sync(dialect.name, target.config(), { max_iterations: 1 }, unique('sql-reserved-made'));
+      const published = await target.query('SELECT count(*) AS n FROM _bizon_published');
+      for (const reserved of ['_bizon_published', '_bizon_staging', '_BIZON_anything']) {
+        const error = await sync(dialect.name, target.config({ destination_id: reserved }), { max_iterations: 1 }).catch((caught: Error) => caught);
+        expect((error as Error).message).toContain(`destination.config: the destination id '${reserved}' is reserved: names starting with _bizon are bizon's own bookkeeping tables (any case); choose another`);
+      }
+      expect(await target.query('SELECT count(*) AS n FROM _bizon_published')).toEqual(published);
+    });
   });
 });
 

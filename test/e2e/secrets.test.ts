@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,9 +91,12 @@ describe('a token given through BIZON_ENV_... never reaches Temporal', () => {
   });
 });
 
-describe('a token with + / = echoed in encoded forms', () => {
-  const ODD_TOKEN = `t+k/${randomUUID().slice(0, 8)}=="q"`;
-  const forms = [ODD_TOKEN, encodeURIComponent(ODD_TOKEN), Buffer.from(ODD_TOKEN).toString('base64'), JSON.stringify(ODD_TOKEN).slice(1, -1)];
+/** How axios writes a query parameter (its params serializer): `: $ ,` kept, spaces as `+`. */
+const axiosParamForm = (value: string) => encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%24/g, '$').replace(/%2C/gi, ',').replace(/%20/g, '+');
+
+describe('a token of every character class echoed in encoded forms', () => {
+  const ODD_TOKEN = `t+k/${randomUUID().slice(0, 8)}=="q" a:b$c,[d]é`;
+  const forms = [ODD_TOKEN, encodeURIComponent(ODD_TOKEN), axiosParamForm(ODD_TOKEN), new URLSearchParams({ t: ODD_TOKEN }).toString().slice(2), Buffer.from(ODD_TOKEN).toString('base64'), JSON.stringify(ODD_TOKEN).slice(1, -1)];
   let echoing: ExampleApi;
   beforeAll(async () => {
     echoing = await startExampleApi({
@@ -100,13 +105,13 @@ describe('a token with + / = echoed in encoded forms', () => {
       fault: (request) => {
         if (request.path !== '/orders' || request.query.page !== '2') return undefined;
         const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
-        return { status: 400, body: { url: `/orders?token=${encodeURIComponent(token)}`, basic: Buffer.from(token).toString('base64'), raw: token } };
+        return { status: 400, body: { url: `/orders?token=${encodeURIComponent(token)}`, axios: axiosParamForm(token), basic: Buffer.from(token).toString('base64'), raw: token } };
       },
     });
   });
   afterAll(async () => echoing?.close());
 
-  it('is redacted in every form: CLI, history, memo', async () => {
+  it('is redacted in every form: CLI (text and JSON lines), the result file, history, memo, search attributes, recordings', async () => {
     const dir = tempDir();
     const config = {
       name: unique('odd-secret'),
@@ -114,16 +119,22 @@ describe('a token with + / = echoed in encoded forms', () => {
       destination: { name: 'file', config: { directory: dir } },
       engine: { temporal: { task_queue: unique('secrets') } },
     };
-    const result = await runBizon(['run', writeConfig(dir, config), '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv({ BIZON_ENV_ODD_TOKEN: ODD_TOKEN }) });
+    const file = writeConfig(dir, config);
+    const env = cliEnv({ BIZON_ENV_ODD_TOKEN: ODD_TOKEN });
+    const resultFile = path.join(dir, 'result.json');
+    const result = await runBizon(['run', file, '--custom-source', PAGE_SOURCE, '--result-json', resultFile, '--log-format', 'json', '--log-level', 'DEBUG'], { cwd: dir, env });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('"url":"/orders?token=***"');
-    expect(result.stderr).toContain('"basic":"***"');
+    expect(result.stderr).toContain('token=***');
+    expect(result.stderr).toContain('\\"basic\\":\\"***\\"');
     const stored = await storedText(syncWorkflowId(config));
     expect(stored).toContain('token=***'); // the failure is there, redacted
-    for (const form of forms) {
-      expect(stored).not.toContain(form);
-      expect(result.stdout + result.stderr).not.toContain(form);
-    }
+    const recordings = path.join(dir, 'recorded');
+    const dryRun = await runBizon(['dry-run', file, '--custom-source', PAGE_SOURCE, '--pages', '3', '--record', recordings], { cwd: dir, env });
+    expect(dryRun.code).toBe(1);
+    const recorded = readdirSync(recordings).map((name) => readFileSync(path.join(recordings, name), 'utf8')).join('\n');
+    expect(recorded).toContain('***');
+    const outputs = { stored, cli: result.stdout + result.stderr, resultFile: readFileSync(resultFile, 'utf8'), dryRun: dryRun.stdout + dryRun.stderr, recorded };
+    for (const [where, text] of Object.entries(outputs)) for (const form of forms) expect(text, `${where} holds ${form}`).not.toContain(form);
   });
 });
 

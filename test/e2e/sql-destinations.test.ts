@@ -280,6 +280,23 @@ describe('the duckdb destination and other programs reading its file', () => {
     }
   });
 
+  it('a NUMERIC beyond DECIMAL(38, 9) fails the page as it is staged, naming record, field and value; nothing is published', async () => {
+    const huge = await startExampleApi({
+      fault: (request) => (request.path === '/events' ? { status: 200, body: { items: [{ id: 1, type: 'big', amount: 12.5 }, { id: 2, type: 'big', amount: 1e50 }] } } : undefined),
+    });
+    try {
+      const target = await duckdbDialect.create('numeric');
+      const schema = { destination_id: 'project.dataset.big_events', record_schema: [{ name: 'id', type: 'INTEGER' }, { name: 'amount', type: 'NUMERIC' }] };
+      const message = await failureOf(sync('duckdb', target.config({ unnest: true, record_schemas: [schema] }), { name: 'events_source', stream: 'events', api_url: huge.url, page_size: 25 }));
+      expect(message).toBe(
+        `Record 2 (page 1) does not fit 'project.dataset.big_events': field 'amount' is 1e+50, more than the 29 digits before the decimal point this destination's NUMERIC column holds (its type is NUMERIC in record_schemas). Change the field's type, or fix the value in the source`,
+      );
+      expect(await target.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name LIKE 'project.%'`)).toEqual([{ n: '0' }]);
+    } finally {
+      await huge.close();
+    }
+  });
+
   it('destination ids that differ only in case fail the publish naming both; the tables are as they were', async () => {
     const cased = await startExampleApi({
       fault: (request) => (request.path === '/events' ? { status: 200, body: { items: ['Click', 'click', 'view'].map((type, index) => ({ id: index + 1, type })) } } : undefined),

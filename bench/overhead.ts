@@ -13,13 +13,13 @@
  * quickstart's wall time, a worker's memory after 1,000 and 10,000 pages, and 4 streams (or 4 slices of one
  * stream) at once vs one at a time, and a worker's start with the prebuilt workflow bundle vs bundling.
  *
- *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,destinations,memory,streams,slices,workerstart,quickstart]
+ *   npm run bench -- [--pages 500] [--stock] [--only latency,remote,large,destinations,memory,streams,slices,workerstart,dlt,quickstart]
  *
  * `--pages` sets the pages of the 0 and 50 ms cases and of the proxy (200 ms uses a fifth of it). `--stock` also
  * runs the latency cases on a dev server as it ships. Ratios are times divided by the plain loop's time.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -382,6 +382,50 @@ async function workerStarts(server: DevServer): Promise<void> {
   for (const [how, name] of Object.entries(cases)) console.log(`  ${name.padEnd(56)} ${median(times[how]!).toFixed(3)} s  ${(median(times[how]!) / base).toFixed(1)}×`);
 }
 
+/** Seconds a command takes as a whole process, and its exit code. */
+async function wallOf(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+  const started = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), { env, cwd, stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${argv.slice(0, 3).join(' ')} exited with ${code}`);
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * One sync of 200 pages (10 records) at 50 ms, whole process, beside dlt 1.31's rest_api source writing JSONL files
+ * (bench/dlt_rest.py; `pip install dlt==1.31.*`): `bizon run` with one page per activity, with local pages and
+ * batched, against the bench's server (its worker starts in the process, the server does not). Median of 3.
+ */
+async function besideDlt(server: DevServer): Promise<void> {
+  const hasDlt = spawnSync('python3', ['-c', 'import dlt'], { stdio: 'ignore' }).status === 0;
+  if (!hasDlt) {
+    console.log('\nBeside dlt: skipped (pip install "dlt==1.31.*" to run it)');
+    return;
+  }
+  const api = await apiFor(200, 10, 50);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const env = { ...process.env, TEMPORAL_ADDRESS: server.address };
+  const bizon = (engine: Record<string, unknown>) => async () => {
+    const dir = tempDir('bench-dlt-bizon-');
+    const config = path.join(dir, 'config.yml');
+    writeFileSync(config, JSON.stringify({ name: `bench-dlt-${++runs}`, source: sourceConfig(api, 10), destination: { name: 'file', config: { directory: dir } }, engine: { temporal: { task_queue: `bench-dlt-${runs}` }, ...engine } }));
+    return wallOf([process.execPath, path.join(ROOT, 'bin', 'bizon.mjs'), 'run', config, '--custom-source', SOURCE_FILE], env, dir);
+  };
+  const cases: Array<[string, () => Promise<number>]> = [
+    ['dlt rest_api → JSONL', () => wallOf(['python3', path.join(ROOT, 'bench', 'dlt_rest.py'), api.url, tempDir('bench-dlt-'), '10'], env, ROOT)],
+    ['bizon run, 1 page per activity', bizon({})],
+    ['bizon run, page_activity: local', bizon({ page_activity: 'local' })],
+    ['bizon run, 50 pages per activity', bizon(BATCH)],
+  ];
+  const times = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  for (let round = 0; round < 3; round++) for (const [name, run] of cases) times.get(name)!.push(await run());
+  const plain = await plainLoop(api, 10);
+  await api.close();
+  const dlt = median(times.get('dlt rest_api → JSONL')!);
+  console.log(`\nBeside dlt: 200 pages of 10 at 50 ms, whole process, median of 3 (the plain loop in-process: ${plain.toFixed(2)} s)`);
+  for (const [name] of cases) console.log(`  ${name.padEnd(36)} ${median(times.get(name)!).toFixed(2)} s  ${(median(times.get(name)!) / dlt).toFixed(2)}× dlt`);
+}
+
 /** Resident memory of a `bizon worker` process after 1,000 pages, then after 10,000 more, twice (batched, 0 ms): warm-up vs growth. */
 async function workerMemory(server: DevServer): Promise<void> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', SOURCE_FILE, '--task-queue', 'bench-rss', '--log-level', 'ERROR'], {
@@ -416,7 +460,7 @@ async function workerMemory(server: DevServer): Promise<void> {
 }
 
 console.log(`bizon-temporal bench: page source against the local example API, file destination; batched = ${JSON.stringify(BATCH)}`);
-const only = flag('only', 'latency,remote,large,destinations,memory,streams,slices,workerstart,quickstart').split(',');
+const only = flag('only', 'latency,remote,large,destinations,memory,streams,slices,workerstart,dlt,quickstart').split(',');
 const server = await startDevServer({ ui: false });
 try {
   if (only.includes('latency')) await latencyCases(server, 'Dev server as bizon starts it');
@@ -427,6 +471,7 @@ try {
   if (only.includes('streams')) await parallelStreams(server);
   if (only.includes('slices')) await parallelSlices(server);
   if (only.includes('workerstart')) await workerStarts(server);
+  if (only.includes('dlt')) await besideDlt(server);
 } finally {
   await server.stop();
 }

@@ -80,11 +80,6 @@ function pageSummary(iteration: number, pagination: unknown, lastIteration = ite
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
-/** A copy of the checkpoint as it is now, for an event sent later (its slices change in place meanwhile). */
-function snapshot(checkpoint: SyncCheckpoint): SyncCheckpoint {
-  return JSON.parse(JSON.stringify(checkpoint)) as SyncCheckpoint;
-}
-
 /** The slice a page belongs to, as the activity receives it. */
 type SliceRef = NonNullable<ExtractPageInput['slice']>;
 
@@ -132,20 +127,6 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
           state: watermark.nextState ?? { last_run: watermark.lastRun, max_cursor_value: watermark.maxCursorValue, records: watermark.records, pages: watermark.pages },
         }
       : null,
-  };
-}
-
-/**
- * Sends a sync's events to its stream's state workflow (nothing when the plan has none): how the sync ended, and
- * a discarded checkpoint. While it runs, its checkpoints stay in its own memo — a state-workflow task per
- * checkpoint would cost the server more than the pages between them.
- */
-function streamStateRecorder(activities: SyncActivities, streamState: SyncPlan['streamState'], destination: string) {
-  return {
-    /** Records an event and waits for it. */
-    async record(event: StreamStateEvent): Promise<void> {
-      if (streamState) await activities.recordStreamState({ streamState, event, destination });
-    },
   };
 }
 
@@ -211,7 +192,13 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   // The stream's state workflow keeps watermark and checkpoints beyond history retention. Syncs started by a
   // version without it (their plan has no streamState) keep to what they were doing, and so does their replay.
   const streamState = plan.streamState && patched(STREAM_STATE_PATCH) ? plan.streamState : undefined;
-  const state = streamStateRecorder(activities, streamState, pipeline.destination.name);
+  /**
+   * Tells the stream's state workflow how the sync ended (or a discarded checkpoint). While it runs, its checkpoints
+   * stay in its own memo: a state-workflow task per checkpoint would cost the server more than the pages between them.
+   */
+  const recordState = async (event: StreamStateEvent): Promise<void> => {
+    if (streamState) await activities.recordStreamState({ streamState, event, destination: pipeline.destination.name });
+  };
 
   /** Starts the delivery of an alert, when the pipeline asks for this event; never waits for it, never fails the sync. */
   async function raiseAlert(event: 'failed' | 'succeeded', cause: string | null): Promise<void> {
@@ -250,7 +237,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         // force_ignore_checkpoint / reset: the failed sync's staged pages are not wanted any more.
         if (start.discardStagedOf) {
           await activities.abortSync({ pipeline, syncRunId: start.discardStagedOf });
-          await state.record({ kind: 'discarded', syncRunId: start.discardStagedOf, at: new Date().toISOString() });
+          await recordState({ kind: 'discarded', syncRunId: start.discardStagedOf, at: new Date().toISOString() });
         }
         checkpoint.incrementalState = start.incrementalState ? { ...start.incrementalState, runStartedAt: checkpoint.startedAt } : null;
       }
@@ -390,7 +377,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       resumed_from_page: checkpoint.resumedFrom?.iteration ?? null,
       checkpoint: null,
     } satisfies Partial<SyncMemo>);
-    await state.record({
+    await recordState({
       kind: 'succeeded',
       watermark: {
         lastRun: checkpoint.startedAt,
@@ -433,7 +420,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       upsertMemo({ checkpoint } satisfies Partial<SyncMemo>);
       if (ended === 'failed') await raiseAlert('failed', rootMessage(error));
       if (checkpoint.iteration > 0) {
-        await state.record({ kind: 'checkpoint', checkpoint: snapshot(checkpoint), status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
+        await recordState({ kind: 'checkpoint', checkpoint, status: ended, at: new Date().toISOString() }).catch((recordError: unknown) =>
           log.warn('Could not record the checkpoint in the stream state workflow', { error: String(recordError) }),
         );
       }

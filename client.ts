@@ -1,45 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type TLSConfig, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, type DataConverter, type Payload, type SearchAttributePair } from '@temporalio/common';
+import { ApplicationFailure, type DataConverter, type Payload } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { clientTracingInterceptors } from './engine/tracing.ts';
 import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
-import { planSync, resolvePipeline, type ResolvedPipeline } from './config/resolve.ts';
-import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowId, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
+import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { syncConfigDifferences } from './config/diff.ts';
-import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './config/pipeline.ts';
-import { checkSecretReferences, findLiteralPipelineCredentials } from './config/secrets.ts';
+import type { PipelineConfig } from './config/pipeline.ts';
+import { initialMemo, pipelineMemo, pipelineSearchAttributes, pipelineWorkflowInput, preparePipeline, prepareSync, type PreparedPipeline, type PreparedSync, type SyncRequest } from './config/prepare.ts';
 import { ConfigError } from './errors.ts';
 import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAM_STATE_WORKFLOW_TYPE, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
-import { BIZON_PIPELINE, BIZON_SOURCE, ensureSearchAttributes, plainSyncSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
-import { loadCustomCode } from './config/custom-code.ts';
-import type { CustomSource } from './sources/registry.ts';
+import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from './workflows/state.ts';
-import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './workflows/types.ts';
+import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
 import { settlesWithin } from './engine/deadline.ts';
 
-/** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
-export interface SyncRequest {
-  /** Path of a pipeline YAML file, or the pipeline as an object. */
-  config: string | PipelineConfig | Record<string, unknown>;
-  /** Files of custom sources (`--custom-source`), used to validate the source config. */
-  customSourceFiles?: readonly string[];
-  /** Already loaded custom sources. */
-  customSources?: readonly CustomSource[];
-  /**
-   * Check that every secret reference's environment variable exists here
-   * (default true). Turn off when only remote workers hold the secrets.
-   */
-  checkSecrets?: boolean;
-  /** Overrides `engine.temporal.task_queue`. */
-  taskQueue?: string;
-  /** Same as `source.reset: true`: re-read everything, replace the destination, and become the new watermark. */
-  reset?: boolean;
-  /** Same as `source.force_ignore_checkpoint: true`: do not resume a failed sync, start from page one. */
-  forceIgnoreCheckpoint?: boolean;
-  /** Start even though credentials are written literally in the config (they are not secret): refused otherwise. */
-  allowLiteralSecrets?: boolean;
-}
+export { initialMemo, pipelineMemo, pipelineSearchAttributes, pipelineWorkflowInput, preparePipeline, prepareSync } from './config/prepare.ts';
+export type { PreparedPipeline, PreparedSync, SyncRequest } from './config/prepare.ts';
 
 /** A sync started (or found running) on Temporal. */
 export interface SyncHandle {
@@ -51,30 +28,6 @@ export interface SyncHandle {
   attached: boolean;
   handle: WorkflowHandle;
   pipeline: PipelineConfig;
-}
-
-/** A validated sync, ready to start. */
-export interface PreparedSync {
-  pipeline: PipelineConfig;
-  resolved: ResolvedPipeline;
-  input: SyncWorkflowInput;
-  workflowId: string;
-  taskQueue: string;
-  /** Problems that do not stop the sync (a literal credential in the config). */
-  warnings: string[];
-  /** The custom sources the request named, loaded (a worker in the same process can reuse them). */
-  customSources: CustomSource[];
-}
-
-/** The memo a sync starts with: what a person browsing the Web UI needs to recognise it. */
-export function initialMemo(prepared: Pick<PreparedSync, 'pipeline' | 'input'>): SyncMemo {
-  return {
-    bizon_pipeline: prepared.pipeline.name,
-    bizon_source: prepared.pipeline.source.name,
-    bizon_stream: prepared.pipeline.source.stream,
-    sync_mode: prepared.input.plan.syncMode,
-    bizon_config: prepared.input.pipeline,
-  };
 }
 
 /** Options of {@link startSync}. */
@@ -142,72 +95,6 @@ export async function withClient<T>(options: ConnectOptions, work: (client: Clie
   } finally {
     await client.connection.close();
   }
-}
-
-/** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */
-export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
-  const pipeline = typeof request.config === 'string' ? await readPipelineConfig(request.config) : parsePipelineConfig(request.config);
-  const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
-  return prepareStream(pipeline, request, customSources);
-}
-
-/** A validated pipeline with `source.streams`, ready to start: one prepared sync per stream. */
-export interface PreparedPipeline {
-  name: string;
-  source: string;
-  streams: PreparedSync[];
-  workflowId: string;
-  taskQueue: string;
-  maxParallelStreams: number;
-  warnings: string[];
-  customSources: CustomSource[];
-}
-
-/**
- * Reads and validates a pipeline file of any kind: a {@link PreparedSync} for
- * one `source.stream`, a {@link PreparedPipeline} for `source.streams`.
- */
-export async function preparePipeline(request: SyncRequest): Promise<PreparedSync | PreparedPipeline> {
-  const definition = typeof request.config === 'string' ? await readPipelineDefinition(request.config) : parsePipelineDefinition(request.config);
-  const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
-  const streams = definition.pipelines.map((pipeline) => prepareStream(pipeline, request, customSources));
-  if (definition.streams === null) return streams[0]!;
-  const first = streams[0]!;
-  return {
-    name: definition.name,
-    source: first.pipeline.source.name,
-    streams,
-    workflowId: pipelineWorkflowId(first.pipeline),
-    taskQueue: first.taskQueue,
-    maxParallelStreams: definition.engine.max_parallel_streams,
-    warnings: [...new Set(streams.flatMap((stream) => stream.warnings))],
-    customSources,
-  };
-}
-
-function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSources: CustomSource[]): PreparedSync {
-  if (request.reset) pipeline.source.reset = true;
-  if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
-  const resolved = resolvePipeline(pipeline, customSources);
-  if (request.checkSecrets ?? true) checkSecretReferences({ source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}) }, process.env);
-  const literal = findLiteralPipelineCredentials(pipeline, resolved.sourceClass.getConfigClass());
-  const described = literal.map((path) => `${path} is written in the config: it would be stored in Temporal's history and memo.`);
-  if (literal.length > 0 && !request.allowLiteralSecrets) {
-    const variable = `BIZON_ENV_${literal[0]!.split('.').at(-1)!.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
-    throw new ConfigError(
-      `${described.join(' ')} Write a reference instead — ${literal[0]!.split('.').at(-1)}: ${variable}, with the value in that environment variable (or a line of ./.env), or \${env://NAME} inside a longer value — or, if it is not a secret, pass --allow-literal-secrets`,
-    );
-  }
-  const warnings = described;
-  return {
-    warnings,
-    customSources,
-    pipeline,
-    resolved,
-    input: { pipeline, plan: planSync(resolved) },
-    workflowId: syncWorkflowId(pipeline),
-    taskQueue: request.taskQueue ?? pipeline.engine.temporal.task_queue,
-  };
 }
 
 /**
@@ -331,40 +218,10 @@ export async function startPipeline(client: Client, prepared: PreparedPipeline, 
   }
 }
 
-/** The memo of a pipeline workflow, as the Web UI shows it (and a second start compares its config with). */
-export function pipelineMemo(prepared: PreparedPipeline): Record<string, unknown> {
-  return {
-    bizon_pipeline: prepared.name,
-    bizon_source: prepared.source,
-    bizon_streams: prepared.streams.map((stream) => stream.pipeline.source.stream),
-    // Its first stream's config, as written (secret references, never values): every stream's differs only in `stream`.
-    bizon_config: prepared.streams[0]!.input.pipeline,
-  };
-}
-
-/** The search attributes of a pipeline workflow: its name and source (its streams' syncs carry their stream). */
-export function pipelineSearchAttributes(prepared: PreparedPipeline): SearchAttributePair[] {
-  return [
-    { key: BIZON_PIPELINE, value: prepared.name },
-    { key: BIZON_SOURCE, value: prepared.source },
-  ];
-}
-
 /** The input of the pipeline workflow: each stream's sync with the memo and search attributes it starts with. */
 export async function pipelineInput(client: Client, prepared: PreparedPipeline): Promise<PipelineWorkflowInput> {
   await ensureSearchAttributes(client);
-  return {
-    name: prepared.name,
-    source: prepared.source,
-    maxParallelStreams: prepared.maxParallelStreams,
-    streams: prepared.streams.map((stream) => ({
-      stream: stream.pipeline.source.stream,
-      workflowId: stream.workflowId,
-      sync: stream.input,
-      memo: { ...initialMemo(stream) },
-      searchAttributes: plainSyncSearchAttributes(stream.pipeline),
-    })),
-  };
+  return pipelineWorkflowInput(prepared);
 }
 
 /** Where each stream of a running (or ended) pipeline stands. */

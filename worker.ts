@@ -4,7 +4,7 @@ import { msToNumber } from '@temporalio/common/lib/time.js';
 import type { TLSConfig } from '@temporalio/client';
 import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
 import { ConfigError } from './errors.ts';
-import { createSyncActivities } from './activities/index.ts';
+import { createCompileActivity, createSyncActivities } from './activities/index.ts';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 
@@ -159,12 +159,15 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
     const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
     rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
   };
-  const activities = createSyncActivities({
-    customSources,
-    ensureRateLimitedQueue,
-    ...(options.allowEnv ? { allowEnv: options.allowEnv } : {}),
-    ...(options.metrics ? { metrics: options.metrics } : {}),
-  });
+  const activities = {
+    ...createSyncActivities({
+      customSources,
+      ensureRateLimitedQueue,
+      ...(options.allowEnv ? { allowEnv: options.allowEnv } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    }),
+    ...createCompileActivity({ customSources, ...(options.allowEnv ? { allowEnv: options.allowEnv } : {}) }),
+  };
   try {
     const worker = await Worker.create({
       connection,

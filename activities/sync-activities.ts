@@ -27,6 +27,8 @@ import type {
 import type { Pagination, SourceIncrementalState } from '../sources/models.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
+import { bindSessionHosts } from './host-binding.ts';
+import { checkSecretHosts, sourceHostBinding } from '../config/secrets.ts';
 import type { SyncMetrics } from './metrics.ts';
 import { inSpan } from './tracing.ts';
 import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
@@ -75,10 +77,14 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     const cached = contexts.get(input.syncRunId);
     if (cached?.pipelineJson === pipelineJson) return cached;
     if (cached) forget(input.syncRunId);
+    // Also here, not only where the pipeline is compiled: any client may start a sync with an input of its making.
+    checkSecretHosts({ source: input.pipeline.source, destination: input.pipeline.destination, alerting: input.pipeline.alerting }, env, options.allowEnv);
     const resolved = resolvePipeline(input.pipeline, options.customSources, env, options.allowEnv);
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
     const source = new SourceCtor(resolved.sourceConfig);
     abortRequestsOnCancel(source.session);
+    const binding = sourceHostBinding(input.pipeline.source, env, options.allowEnv);
+    if (binding) bindSessionHosts(source.session, binding);
     redactSessionSpans(source.session, (text) => redact(text, resolved.secretValues));
     const context: SyncContext = {
       resolved,

@@ -40,14 +40,94 @@ export function findSecretReferences(config: unknown, basePath = ''): SecretRefe
 /** The environment variable listing what else a pipeline may read (names, or prefixes ending in `*`, comma-separated). */
 export const ALLOW_ENV_VARIABLE = 'BIZON_ALLOW_ENV';
 
+/** One entry of the operator's allow-list: a variable name or prefix (`AWS_*`), bound to one host when written `NAME=host`. */
+interface AllowEntry {
+  pattern: string;
+  host: string | null;
+}
+
+function allowEntries(env: NodeJS.ProcessEnv, allowEnv: readonly string[]): AllowEntry[] {
+  return ['BIZON_ENV_*', ...(env[ALLOW_ENV_VARIABLE] ?? '').split(','), ...allowEnv]
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf('=');
+      return at < 0 ? { pattern: entry, host: null } : { pattern: entry.slice(0, at).trim(), host: entry.slice(at + 1).trim() || null };
+    });
+}
+
+function matchesPattern(pattern: string, name: string): boolean {
+  return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+}
+
 /**
  * Whether a pipeline may read the environment variable `name`: `BIZON_ENV_…` variables always; any other only when
  * the operator of the process allows it (`BIZON_ALLOW_ENV`, which `--allow-env` sets, and `allowEnv` of the worker
  * API) — so a pipeline file cannot have a worker send `${env://AWS_SECRET_ACCESS_KEY}` anywhere.
  */
 export function isAllowedVariable(name: string, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): boolean {
-  const patterns = ['BIZON_ENV_*', ...(env[ALLOW_ENV_VARIABLE] ?? '').split(','), ...allowEnv].map((pattern) => pattern.trim()).filter(Boolean);
-  return patterns.some((pattern) => (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern));
+  return allowEntries(env, allowEnv).some((entry) => matchesPattern(entry.pattern, name));
+}
+
+/**
+ * The hosts the operator bound the variable `name` to (`--allow-env 'BIZON_ENV_STRIPE_*=api.stripe.com'`, one
+ * entry per host), or null when it is bound to none (it may go wherever the pipeline sends it).
+ */
+export function boundHosts(name: string, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): string[] | null {
+  const hosts = allowEntries(env, allowEnv).flatMap((entry) => (entry.host !== null && matchesPattern(entry.pattern, name) ? [entry.host] : []));
+  return hosts.length > 0 ? hosts : null;
+}
+
+/** Whether `url` is one of `hosts`: an origin (`https://api.example.com`), a `host:port`, or a host name (any port). */
+export function isBoundHost(url: URL, hosts: readonly string[]): boolean {
+  return hosts.some((entry) => (entry.includes('://') ? URL.canParse(entry) && new URL(entry).origin === url.origin : entry === url.host || entry === url.hostname));
+}
+
+/** Where a part of a pipeline sends what it holds: every URL written in it, its `allowed_hosts` and its `host`. */
+function targetsOf(block: unknown, basePath: string): Array<{ path: string; url: URL }> {
+  const targets: Array<{ path: string; url: URL }> = [];
+  const visit = (value: unknown, path: string, key: string): void => {
+    if (typeof value === 'string') {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && URL.canParse(value) && new URL(value).host) targets.push({ path, url: new URL(value) });
+      else if ((key === 'host' || /allowed_hosts\[\d+\]$/.test(path)) && value && URL.canParse(`http://${value}`)) targets.push({ path, url: new URL(`http://${value}`) });
+    } else if (Array.isArray(value)) value.forEach((item, index) => visit(item, `${path}[${index}]`, key));
+    else if (value !== null && typeof value === 'object') for (const [name, item] of Object.entries(value)) visit(item, `${path}.${name}`, name);
+  };
+  visit(block, basePath, '');
+  return targets;
+}
+
+/**
+ * Throws a {@link ConfigError} when a pipeline would send a variable its worker's operator bound to some hosts
+ * (`NAME=host` entries of `--allow-env`) to any other: each bound reference of the source, the destination or the
+ * alerting block is checked against every URL and host that block names. Called before any request is made.
+ */
+export function checkSecretHosts(config: { source: unknown; destination: unknown; alerting?: unknown }, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): void {
+  for (const reference of findSecretReferences(config)) {
+    const hosts = boundHosts(reference.variable, env, allowEnv);
+    if (!hosts) continue;
+    const block = reference.path.split('.')[0] as 'source' | 'destination' | 'alerting';
+    const stray = targetsOf(config[block], block).find((target) => !isBoundHost(target.url, hosts));
+    if (stray) {
+      throw new ConfigError(
+        `${reference.variable} (used by ${reference.path}) may be sent only to ${hosts.join(', ')} — the worker's operator bound it there (--allow-env '${reference.variable}=…') — ` +
+          `but ${stray.path} would send it to ${stray.url.host}. Point the pipeline at an allowed host, or have the operator start the worker with --allow-env '${reference.variable}=${stray.url.host}'`,
+      );
+    }
+  }
+}
+
+/**
+ * The hosts every secret the source refers to may be sent to (those all its bound variables share), or null when
+ * none of them is bound: the worker's HTTP session then refuses any other host at request time.
+ */
+export function sourceHostBinding(source: unknown, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): { variable: string; hosts: string[] } | null {
+  let binding: { variable: string; hosts: string[] } | null = null;
+  for (const reference of findSecretReferences(source, 'source')) {
+    const hosts = boundHosts(reference.variable, env, allowEnv);
+    if (hosts) binding = binding ? { variable: binding.variable, hosts: binding.hosts.filter((host) => hosts.includes(host)) } : { variable: reference.variable, hosts };
+  }
+  return binding;
 }
 
 /**

@@ -44,6 +44,13 @@ if [ "${1:-}" = "--for-tests" ]; then
       echo "go is missing: the production-server tests build the Temporal server with it (install Go 1.24+)." >&2
     fi
   fi
+  # The any-client tests start syncs from the Temporal Python SDK, installed from PyPI into a venv of its own.
+  python_client="${BIZON_TEST_PYTHON_CLIENT_DIR:-$HOME/.cache/bizon-temporal/python-client}"
+  if ! "$python_client/bin/python" -c 'import temporalio' 2>/dev/null; then
+    echo "Installing the Temporal Python SDK (temporalio from PyPI) into $python_client for the any-client tests…"
+    python3 -m venv "$python_client"
+    "$python_client/bin/pip" install --quiet --disable-pip-version-check "temporalio==1.35.0"
+  fi
   if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     install_for_tests chromium "the Web UI test" "sudo apt-get install chromium, or set CHROMIUM_PATH"
   fi

@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { AlertInput, SyncActivities } from './types.ts';
+import { requireInternalInput } from './input-check.ts';
 
 /** The id of the workflow that delivers one alert: once per sync run and event (per activity, for retries). */
 export function alertWorkflowId(syncWorkflowId: string, runId: string, event: AlertInput['event'], activityId?: string): string {
@@ -12,6 +13,7 @@ export function alertWorkflowId(syncWorkflowId: string, runId: string, event: Al
  * that is down neither fails nor slows the sync that raised it.
  */
 export async function alertWorkflow(input: AlertInput): Promise<void> {
+  requireInternalInput('alertWorkflow', input, ['pipeline']);
   const { sendAlert } = proxyActivities<Pick<SyncActivities, 'sendAlert'>>({
     startToCloseTimeout: '30s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 20, nonRetryableErrorTypes: ['NonRetryableError'] },

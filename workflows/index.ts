@@ -4,3 +4,4 @@ export { streamStateWorkflow, recordStreamStateSignal, readStreamStateUpdate, st
 export { requestPacerWorkflow, reserveRequestSlotUpdate } from './pacer.ts';
 export { pipelineWorkflow, pipelineProgressQuery } from './pipeline.ts';
 export { alertWorkflow } from './alert.ts';
+export { bizonPipeline } from './bizon-pipeline.ts';

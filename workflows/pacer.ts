@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RequestPacerInput } from './types.ts';
+import { requireInternalInput } from './input-check.ts';
 
 /** Reserves the next moment a `get()` of the paced source may start; answers its epoch ms. */
 export const reserveRequestSlotUpdate = defineUpdate<number, [{ requestsPerSecond: number }]>('reserveRequestSlot');
@@ -17,6 +18,7 @@ const RESERVATIONS_PER_RUN = 1000;
  * second ever holds more than `requests_per_second` calls, whatever runs at once.
  */
 export async function requestPacerWorkflow(input: RequestPacerInput): Promise<never> {
+  requireInternalInput('requestPacerWorkflow', input, []);
   let nextSlot = input.nextSlot;
   let reservations = 0;
   setHandler(reserveRequestSlotUpdate, ({ requestsPerSecond }) => {

@@ -12,7 +12,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import { syncWorkflow } from './sync.ts';
-import type { PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput, SyncActivities } from './types.ts';
+import type { OverlapPolicy, PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput, SyncActivities } from './types.ts';
+import { requireInternalInput } from './input-check.ts';
 
 const { waitForSync } = proxyActivities<SyncActivities>({
   startToCloseTimeout: '30d',
@@ -42,6 +43,16 @@ function failureMessage(error: unknown): string {
  * naming each, with every stream's outcome in the failure's details.
  */
 export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<PipelineResult> {
+  requireInternalInput('pipelineWorkflow', input, ['streams']);
+  return syncEveryStream(input, 'wait');
+}
+
+/**
+ * Runs each stream's sync as a child under the stream's fixed sync id, at most `maxParallelStreams` at once. When a
+ * stream's sync is already running (started by anyone), `overlap` says whether to wait for it and then run, or to
+ * skip the stream. Answers the `pipelineProgress` query; fails naming each stream that failed once all have ended.
+ */
+export async function syncEveryStream(input: PipelineWorkflowInput, overlap: OverlapPolicy): Promise<PipelineResult> {
   const outcomes: PipelineStreamOutcome[] = input.streams.map((stream) => ({
     stream: stream.stream,
     workflowId: stream.workflowId,
@@ -69,6 +80,11 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
       } catch (error) {
         if (error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError') {
           // The stream's sync was started on its own (a manual run): the stream runs once it has ended.
+          if (overlap === 'skip') {
+            log.info('Skipped: a sync of this stream is already running', { workflowId: stream.workflowId });
+            outcome.status = 'skipped';
+            return;
+          }
           log.info('Waiting for the running sync of this stream to finish', { workflowId: stream.workflowId });
           await waitForSync({ workflowId: stream.workflowId });
           continue;
@@ -92,7 +108,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
 
   // Cancelled as a whole (`bizon cancel`): each stream recorded its checkpoint; the pipeline ends cancelled too.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('The pipeline was cancelled');
-  const failed = outcomes.filter((outcome) => outcome.status !== 'succeeded');
+  const failed = outcomes.filter((outcome) => outcome.status !== 'succeeded' && outcome.status !== 'skipped');
   if (failed.length > 0) {
     throw ApplicationFailure.create({
       type: STREAMS_FAILED,

@@ -2,6 +2,7 @@ import { log, proxyActivities, startChild, ParentClosePolicy } from '@temporalio
 import type { PipelineResult, ScheduledSyncInput, ScheduledSyncResult, SyncActivities, SyncResult } from './types.ts';
 import { pipelineWorkflow } from './pipeline.ts';
 import { syncWorkflow } from './sync.ts';
+import { requireInternalInput } from './input-check.ts';
 
 const { waitForSync } = proxyActivities<SyncActivities>({
   startToCloseTimeout: '30d',
@@ -17,6 +18,7 @@ const { waitForSync } = proxyActivities<SyncActivities>({
  * or waits for it and then runs, as `overlap` says.
  */
 export async function scheduledSyncWorkflow(input: ScheduledSyncInput): Promise<ScheduledSyncResult> {
+  requireInternalInput('scheduledSyncWorkflow', input, ['sync', 'memo']);
   for (;;) {
     try {
       const options = {

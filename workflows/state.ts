@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { StreamState, StreamStateEvent, StreamStateInput, StreamStateMemo } from './types.ts';
+import { requireInternalInput } from './input-check.ts';
 
 /** Records what a sync of the stream did: a checkpoint while it runs or when it fails, its watermark when it succeeds. */
 export const recordStreamStateSignal = defineSignal<[StreamStateEvent]>('recordStreamState');
@@ -59,6 +60,7 @@ function memoOf(input: StreamStateInput, state: StreamState): StreamStateMemo {
  * small. Its memo shows the state in the Web UI.
  */
 export async function streamStateWorkflow(input: StreamStateInput): Promise<never> {
+  requireInternalInput('streamStateWorkflow', input, ['key', 'state']);
   let state = input.state;
   let events = 0;
   setHandler(recordStreamStateSignal, (event) => {

@@ -35,6 +35,7 @@ import type {
   SyncWorkflowInput,
 } from './types.ts';
 import { maxCursor } from './cursor.ts';
+import { requireInternalInput } from './input-check.ts';
 
 /** Marks the histories written since syncs record their state in the stream's state workflow. */
 const STREAM_STATE_PATCH = 'bizon-stream-state-workflow';
@@ -140,6 +141,7 @@ export function chooseStart(previous: SyncState, plan: SyncPlan): SyncStart {
  * the next run of the same sync resumes there.
  */
 export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult> {
+  requireInternalInput('syncWorkflow', input, ['pipeline', 'plan']);
   const { pipeline, plan } = input;
   const activities = proxyActivities<SyncActivities>(activityOptions(input));
   // Plans made before the pacer ran pages on a rate-limited task queue; a paced plan runs them on the sync's own queue.

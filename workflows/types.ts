@@ -429,7 +429,8 @@ export interface PipelineWorkflowInput {
 export interface PipelineStreamOutcome {
   stream: string;
   workflowId: string;
-  status: 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  /** `skipped`: a sync of the stream was already running and the run was started with `overlap: skip`. */
+  status: 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
   result: SyncResult | null;
   /** Why it failed (the sync's own failure message). */
   error: string | null;

@@ -1,7 +1,7 @@
 /** The `bizon` command: this file maps commands to their handlers in cli/, and only it owns the process. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import type { LogLevel } from '@temporalio/worker';
 import { EXIT_SYNC_FAILED, EXIT_USAGE, UsageError } from './cli/common.ts';
 import type { RunOptions } from './cli/run.ts';
@@ -17,6 +17,7 @@ const runHandler = () => import('./cli/run.ts');
 const scheduleHandlers = () => import('./cli/schedule.ts');
 const serviceHandlers = () => import('./cli/services.ts');
 const sourceHandlers = () => import('./cli/sources.ts');
+import type { SchemaKind } from './cli/sources.ts';
 const statusHandlers = () => import('./cli/status.ts');
 const tryHandlers = () => import('./cli/try-source.ts');
 
@@ -227,10 +228,11 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('schema')
-    .description('print the JSON Schema of a pipeline file (with the config of the --custom-source files), for editors')
+    .description('print the JSON Schema of a pipeline file (with the config of the --custom-source files), for editors; or of the bizonPipeline workflow\'s input or result, for clients in any language')
+    .addArgument(new Argument('[what]', 'which schema').choices(['pipeline', 'workflow-input', 'workflow-result']).default('pipeline'))
     .addOption(customSourceOption())
     .option('--output <file>', 'write it to this file instead of stdout')
-    .action((options) => run(async () => (await sourceHandlers()).schemaCommand(options)));
+    .action((what: SchemaKind, options) => run(async () => (await sourceHandlers()).schemaCommand(what, options)));
 
   program
     .command('init')

@@ -34,6 +34,7 @@ export function createCompileActivity(options: CompileActivityOptions) {
           ...(options.allowEnv ? { allowEnv: options.allowEnv } : {}),
           reset: input.reset === true,
           forceIgnoreCheckpoint: input.force_ignore_checkpoint === true,
+          allowLiteralSecrets: input.allow_literal_secrets === true,
         });
         compiled = pipelineWorkflowInput(prepared);
       } catch (error) {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { loadCustomCode } from '../config/custom-code.ts';
-import { pipelineJsonSchema } from '../config/json-schema.ts';
+import { bizonPipelineJsonSchemas, pipelineJsonSchema } from '../config/json-schema.ts';
 import { ANY_STREAM, BUILTIN_SOURCES, resolveSourceClass, sourceNamesOf, supportsIncremental } from '../sources/registry.ts';
 
 const streamsText = (streams: string[]) => (streams.includes(ANY_STREAM) ? 'the endpoints of its config' : streams.join(', '));
@@ -26,12 +26,20 @@ export async function streamListCommand(sourceName: string, options: { customSou
 }
 
 
-/** `bizon schema`: the JSON Schema of a pipeline file, for editors (YAML completion and validation). */
-export async function schemaCommand(options: { customSource: string[]; output?: string }): Promise<number> {
-  const schema = `${JSON.stringify(pipelineJsonSchema(await loadCustomCode(options.customSource)), null, 2)}\n`;
+/** Which schema `bizon schema` prints. */
+export type SchemaKind = 'pipeline' | 'workflow-input' | 'workflow-result';
+
+/**
+ * `bizon schema`: the JSON Schema of a pipeline file, for editors (YAML completion and validation); or of the
+ * `bizonPipeline` workflow's input or result, for a client in any language.
+ */
+export async function schemaCommand(what: SchemaKind, options: { customSource: string[]; output?: string }): Promise<number> {
+  const customSources = await loadCustomCode(options.customSource);
+  const json = what === 'pipeline' ? pipelineJsonSchema(customSources) : bizonPipelineJsonSchemas(customSources)[what === 'workflow-input' ? 'input' : 'result'];
+  const schema = `${JSON.stringify(json, null, 2)}\n`;
   if (options.output) {
     writeFileSync(options.output, schema);
-    process.stderr.write(`Wrote ${options.output}: put "# yaml-language-server: $schema=${options.output}" as the first line of a pipeline file\n`);
+    process.stderr.write(what === 'pipeline' ? `Wrote ${options.output}: put "# yaml-language-server: $schema=${options.output}" as the first line of a pipeline file\n` : `Wrote ${options.output}\n`);
   } else process.stdout.write(schema);
   return 0;
 }

@@ -18,6 +18,8 @@ export interface BizonPipelineInput {
   max_iterations?: number;
   /** When a stream's sync is already running (started by anyone): `skip` the stream (default), or `wait` for it and then run. */
   overlap?: OverlapPolicy;
+  /** `bizon run --allow-literal-secrets`: run although credentials are written literally in the pipeline. */
+  allow_literal_secrets?: boolean;
 }
 
 /** Input of the `compilePipeline` activity: the pipeline and the options that change what is compiled. */
@@ -34,6 +36,7 @@ const OPTION_TYPES: Record<keyof Omit<BizonPipelineInput, 'pipeline'>, (value: u
   force_ignore_checkpoint: (value) => typeof value === 'boolean',
   max_iterations: (value) => typeof value === 'number' && Number.isInteger(value) && value > 0,
   overlap: (value) => value === 'skip' || value === 'wait',
+  allow_literal_secrets: (value) => typeof value === 'boolean',
 };
 
 /**

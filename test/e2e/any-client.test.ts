@@ -4,7 +4,10 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadCustomCode } from '../../config/custom-code.ts';
+import { bizonPipelineJsonSchemas } from '../../config/json-schema.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { findTemporalBinary } from '../../engine/temporal-server.ts';
 import type { PipelineResult } from '../../workflows/types.ts';
@@ -64,6 +67,8 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
   let client: Client;
   let taskQueue: string;
   let dir: string;
+  let validInput: ValidateFunction;
+  let validResult: ValidateFunction;
   const temporal = findTemporalBinary()!;
 
   /** `temporal <args>` against the suite's server; its stdout. */
@@ -87,6 +92,11 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
     dir = tempDir('bizon-any-client-');
     taskQueue = unique('any-client');
     client = await testClient();
+    // The schemas `bizon schema workflow-input|workflow-result` prints, for the worker's sources.
+    const schemas = bizonPipelineJsonSchemas(await loadCustomCode([REST_SOURCE]));
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    validInput = ajv.compile(schemas.input);
+    validResult = ajv.compile(schemas.result);
     // The operator binds the token to the API's host: no pipeline, whoever starts it, sends it anywhere else.
     worker = spawnBizon(['worker', '--custom-source', REST_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', '--allow-env', `BIZON_ENV_ANY_CLIENT_TOKEN=${new URL(api.url).host}`], {
       env: cliEnv({ BIZON_ENV_ANY_CLIENT_TOKEN: TOKEN }),
@@ -107,9 +117,12 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
   it('the Temporal Python SDK starts a pipeline of a built-in source and gets every stream outcome; each stream runs under its own sync id', async () => {
     const output = path.join(dir, 'python-builtin');
     const name = unique('py-builtin');
-    const outcome = await startFromPython(unique('from-python'), { pipeline: restPipeline(name, api, output) });
+    const input = { pipeline: restPipeline(name, api, output) };
+    expect(validInput(input), JSON.stringify(validInput.errors)).toBe(true);
+    const outcome = await startFromPython(unique('from-python'), input);
 
     expect(outcome.failure).toBeUndefined();
+    expect(validResult(outcome.result), JSON.stringify(validResult.errors)).toBe(true);
     expect(outcome.result!.streams.map((stream) => [stream.stream, stream.status, stream.result?.records])).toEqual([
       ['users', 'succeeded', 250],
       ['orders', 'succeeded', 120],
@@ -123,9 +136,12 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
 
   it('the Temporal Python SDK starts a pipeline of a custom source the worker was given', async () => {
     const output = path.join(dir, 'python-custom');
-    const outcome = await startFromPython(unique('from-python'), { pipeline: customPipeline(unique('py-custom'), api.url, output), max_iterations: 2 });
+    const input = { pipeline: customPipeline(unique('py-custom'), api.url, output), max_iterations: 2 };
+    expect(validInput(input), JSON.stringify(validInput.errors)).toBe(true);
+    const outcome = await startFromPython(unique('from-python'), input);
 
     expect(outcome.failure).toBeUndefined();
+    expect(validResult(outcome.result), JSON.stringify(validResult.errors)).toBe(true);
     expect(outcome.result!.streams.map((stream) => [stream.stream, stream.status, stream.result?.records, stream.result?.stoppedBy])).toEqual([['users', 'succeeded', 100, 'max_iterations']]);
     expect(ids(path.join(output, 'rest_api_users.jsonl'))).toEqual(oneToN(100));
   });
@@ -174,6 +190,7 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
 
   it('a broken pipeline started from Python fails its workflow in seconds, naming the missing key', async () => {
     const { destination: _missing, ...pipeline } = restPipeline(unique('broken'), api, path.join(dir, 'broken'));
+    expect(validInput({ pipeline })).toBe(false);
     const outcome = await startFromPython(unique('broken'), { pipeline });
 
     expect(outcome.result).toBeUndefined();

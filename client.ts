@@ -1,18 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type TLSConfig, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, type DataConverter, type Payload } from '@temporalio/common';
+import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type TLSConfig, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, type DataConverter, type Payload, type Workflow } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { clientTracingInterceptors } from './engine/tracing.ts';
 import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
 import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from './engine/ids.ts';
 import { syncConfigDifferences } from './config/diff.ts';
 import type { PipelineConfig } from './config/pipeline.ts';
-import { initialMemo, pipelineMemo, pipelineSearchAttributes, pipelineWorkflowInput, preparePipeline, prepareSync, type PreparedPipeline, type PreparedSync, type SyncRequest } from './config/prepare.ts';
+import { initialMemo, pipelineMemo, pipelineSearchAttributes, preparePipeline, prepareSync, type PreparedPipeline, type PreparedSync, type SyncRequest } from './config/prepare.ts';
 import { ConfigError } from './errors.ts';
-import { DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PIPELINE_WORKFLOW_TYPE, PROGRESS_QUERY, STREAM_STATE_WORKFLOW_TYPE, STREAMS_FAILED, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { BIZON_PIPELINE_WORKFLOW_TYPE, DEFAULT_NAMESPACE, PIPELINE_PROGRESS_QUERY, PROGRESS_QUERY, STREAM_STATE_WORKFLOW_TYPE, STREAMS_FAILED, STREAMS_STARTED_UPDATE, SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
 import { ensureSearchAttributes, syncSearchAttributes } from './engine/search-attributes.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from './workflows/state.ts';
-import type { PageBatchProgress, PipelineResult, PipelineWorkflowInput, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
+import type { BizonPipelineInput } from './workflows/bizon-pipeline.ts';
+import type { PageBatchProgress, PipelineStreamOutcome, PipelineResult, StreamStateInput, StreamStateMemo, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
 import { settlesWithin } from './engine/deadline.ts';
 
 export { initialMemo, pipelineMemo, pipelineSearchAttributes, pipelineWorkflowInput, preparePipeline, prepareSync } from './config/prepare.ts';
@@ -20,7 +21,10 @@ export type { PreparedPipeline, PreparedSync, SyncRequest } from './config/prepa
 
 /** A sync started (or found running) on Temporal. */
 export interface SyncHandle {
+  /** The sync workflow (it exists once a worker has compiled the run: at once, unless started with `detach`). */
   workflowId: string;
+  /** The `bizonPipeline` run that starts the sync as its child. */
+  runWorkflowId: string;
   /** Run id of the first run of the sync (it changes at continue-as-new). */
   runId: string;
   taskQueue: string;
@@ -38,6 +42,8 @@ export interface StartSyncOptions {
    * with its own config).
    */
   attach?: boolean;
+  /** Return once the run is started, without waiting for a worker to start the sync (`bizon run --detach`). */
+  detach?: boolean;
 }
 
 /** Where {@link connectClient} connects. */
@@ -98,44 +104,79 @@ export async function withClient<T>(options: ConnectOptions, work: (client: Clie
 }
 
 /**
- * Starts a sync. If a sync of the same (name, source, stream) is already
- * running, it is not started twice: the handle attaches to the running one —
- * when that one runs the same config; otherwise a {@link ConfigError} names
- * the keys that differ, unless `options.attach` says to follow it anyway.
+ * Starts a sync: the `bizonPipeline` workflow any client starts, with the pipeline as written (the worker compiles
+ * it), under the stream's run id; the sync itself runs as its child under the stream's sync id, and the handle is
+ * the sync's. If a sync of the same (name, source, stream) is already running, it is not started twice: the handle
+ * attaches to the running one — when that one runs the same config; otherwise a {@link ConfigError} names the keys
+ * that differ, unless `options.attach` says to follow it anyway. Resolves once the sync has started (a worker has
+ * compiled the pipeline), or at once with `options.detach`.
  */
 export async function startSync(client: Client, request: SyncRequest | PreparedSync, options: StartSyncOptions = {}): Promise<SyncHandle> {
   const prepared = 'input' in request ? request : await prepareSync(request);
   const { pipeline, workflowId, taskQueue } = prepared;
-  try {
-    await ensureSearchAttributes(client);
-    const searchAttributes = syncSearchAttributes(pipeline);
-    const handle = await client.workflow.start(SYNC_WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue,
-      args: [prepared.input],
-      workflowIdConflictPolicy: 'FAIL',
-      memo: { ...initialMemo(prepared) },
-      typedSearchAttributes: searchAttributes,
-      staticSummary: `bizon sync ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream} → ${pipeline.destination.name}`,
-    });
-    return { workflowId, runId: handle.firstExecutionRunId, taskQueue, attached: false, handle, pipeline };
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    const handle = client.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    const running = (description.memo as Partial<SyncMemo> | undefined)?.bizon_config;
-    const differences = running ? syncConfigDifferences(running, prepared.input.pipeline) : [];
-    if (differences.length > 0 && !options.attach) {
-      throw new ConfigError(
-        `A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is already running with another config: ${differences.join(', ')} differ. ` +
-          `Wait for it (\`bizon status ${pipeline.name} --watch\`), cancel it (\`bizon cancel ${pipeline.name}\`), or follow it as it is (\`bizon run --attach\`).`,
-      );
-    }
-    return { workflowId, runId: description.runId, taskQueue, attached: true, handle, pipeline };
+  await ensureSearchAttributes(client);
+  const start = {
+    workflowId: prepared.runWorkflowId,
+    taskQueue,
+    args: [prepared.runInput] as [BizonPipelineInput],
+    workflowIdConflictPolicy: 'FAIL' as const,
+    memo: { ...initialMemo(prepared) },
+    typedSearchAttributes: syncSearchAttributes(pipeline),
+    staticSummary: `bizon run ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream} → ${pipeline.destination.name}`,
+  };
+  // The handle follows this sync's runs (continue-as-new), not a later sync of the stream.
+  const syncHandle = (runId: string, attached: boolean): SyncHandle => ({ workflowId, runWorkflowId: prepared.runWorkflowId, runId, taskQueue, attached, handle: client.workflow.getHandle(workflowId, runId || undefined), pipeline });
+  if (options.detach) {
+    // No worker may be up yet: the sync starts when one compiles the pipeline.
+    await client.workflow.start(BIZON_PIPELINE_WORKFLOW_TYPE, start);
+    return syncHandle('', false);
   }
+  let outcome: PipelineStreamOutcome | undefined;
+  let fresh = false;
+  for (let attempt = 1; outcome === undefined; attempt++) {
+    try {
+      const operation = new WithStartWorkflowOperation(BIZON_PIPELINE_WORKFLOW_TYPE, start);
+      [outcome] = await client.workflow.executeUpdateWithStart<Workflow, PipelineStreamOutcome[], []>(STREAMS_STARTED_UPDATE, { startWorkflowOperation: operation });
+      fresh = true;
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError) || attempt === MAX_START_ATTEMPTS) throw runFailure(error);
+      // A run of this stream is going on (an earlier `bizon run`): follow its sync while it runs; once it is over
+      // (a run closes just after its sync ends), start this one.
+      const existing = client.workflow.getHandle(prepared.runWorkflowId);
+      const [current] = await existing.executeUpdate<PipelineStreamOutcome[], []>(STREAMS_STARTED_UPDATE).catch(() => [undefined]);
+      if (current?.status === 'running') outcome = current;
+      else await existing.result().catch(() => undefined);
+    }
+  }
+  // Started by this run (it may even have ended already): follow it.
+  if (fresh && outcome?.runId) return syncHandle(outcome.runId, false);
+  if (outcome?.status === 'failed') throw new ConfigError(`The sync of ${workflowId} could not start: ${outcome.error}`);
+  // Someone else's sync of this stream runs (another run, a Schedule, another client): follow it if its config is ours.
+  const description = await client.workflow.getHandle(workflowId).describe();
+  const running = (description.memo as Partial<SyncMemo> | undefined)?.bizon_config;
+  const differences = running ? syncConfigDifferences(running, prepared.input.pipeline) : [];
+  if (differences.length > 0 && !options.attach) {
+    throw new ConfigError(
+      `A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is already running with another config: ${differences.join(', ')} differ. ` +
+        `Wait for it (\`bizon status ${pipeline.name} --watch\`), cancel it (\`bizon cancel ${pipeline.name}\`), or follow it as it is (\`bizon run --attach\`).`,
+    );
+  }
+  return syncHandle(description.runId, true);
+}
+
+/**
+ * Why a run could not tell its sync started: the workflow failed (a pipeline its worker cannot run) — its message as
+ * a {@link ConfigError} — or the error itself.
+ */
+function runFailure(error: unknown): unknown {
+  // The update fails with the run's own failure (an input or pipeline its worker cannot run).
+  const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.nonRetryable ? new ConfigError(cause.message) : error;
 }
 
 const GRPC_UNAVAILABLE = 14;
+/** Starts tried while earlier runs of the stream are closing, before giving up. */
+const MAX_START_ATTEMPTS = 5;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** Whether an error means "the Temporal server cannot be reached right now". */
@@ -181,20 +222,19 @@ export interface PipelineHandle {
 }
 
 /**
- * Starts the pipeline workflow of a {@link PreparedPipeline}: every stream's
- * sync, as a child under its own sync id. If the pipeline is already running,
- * this attaches to it — when it runs the same config; otherwise a
- * {@link ConfigError} names what differs, unless `options.attach` says to
- * follow it anyway.
+ * Starts a pipeline of several streams: `bizonPipeline` with the pipeline as written, every stream's sync its child
+ * under the stream's own sync id (a stream whose sync already runs is waited for). If the pipeline is already
+ * running, this attaches to it — when it runs the same config; otherwise a {@link ConfigError} names what differs,
+ * unless `options.attach` says to follow it anyway.
  */
 export async function startPipeline(client: Client, prepared: PreparedPipeline, options: StartSyncOptions = {}): Promise<PipelineHandle> {
-  const input = await pipelineInput(client, prepared);
+  await ensureSearchAttributes(client);
   const streamNames = prepared.streams.map((stream) => stream.pipeline.source.stream);
   try {
-    const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
+    const handle = await client.workflow.start(BIZON_PIPELINE_WORKFLOW_TYPE, {
       workflowId: prepared.workflowId,
       taskQueue: prepared.taskQueue,
-      args: [input],
+      args: [prepared.runInput],
       workflowIdConflictPolicy: 'FAIL',
       memo: pipelineMemo(prepared),
       typedSearchAttributes: pipelineSearchAttributes(prepared),
@@ -216,12 +256,6 @@ export async function startPipeline(client: Client, prepared: PreparedPipeline, 
     }
     return { workflowId: prepared.workflowId, runId: description.runId, attached: true, handle };
   }
-}
-
-/** The input of the pipeline workflow: each stream's sync with the memo and search attributes it starts with. */
-export async function pipelineInput(client: Client, prepared: PreparedPipeline): Promise<PipelineWorkflowInput> {
-  await ensureSearchAttributes(client);
-  return pipelineWorkflowInput(prepared);
 }
 
 /** Where each stream of a running (or ended) pipeline stands. */
@@ -382,7 +416,7 @@ export async function listSyncRuns(client: Client, pipelineName: string, limit =
 export async function listRunningPipelines(client: Client, pipelineName: string): Promise<Array<{ workflowId: string; runId: string }>> {
   const running: Array<{ workflowId: string; runId: string }> = [];
   const query = `WorkflowId STARTS_WITH '${pipelineWorkflowIdPrefix(pipelineName)}' AND ExecutionStatus = 'Running'`;
-  for await (const run of client.workflow.list({ query })) if (run.type === PIPELINE_WORKFLOW_TYPE) running.push({ workflowId: run.workflowId, runId: run.runId });
+  for await (const run of client.workflow.list({ query })) if (run.type === BIZON_PIPELINE_WORKFLOW_TYPE) running.push({ workflowId: run.workflowId, runId: run.runId });
   return running;
 }
 

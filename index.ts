@@ -68,5 +68,6 @@ export type { BizonWorker, BizonWorkerOptions } from './worker.ts';
 export { DEFAULT_TASK_QUEUE } from './engine/constants.ts';
 export { parseScheduleId, parseSyncWorkflowId, scheduleId, syncWorkflowId } from './engine/ids.ts';
 export type { PipelineKey } from './engine/ids.ts';
-export type { OverlapPolicy, PipelineResult, PipelineStreamOutcome, ScheduledSyncResult, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
+export type { OverlapPolicy, PipelineResult, PipelineStreamOutcome, SyncMemo, SyncProgress, SyncResult } from './workflows/types.ts';
+export type { BizonPipelineInput } from './workflows/bizon-pipeline.ts';
 export type { PipelineConfig } from './config/pipeline.ts';

@@ -1,10 +1,11 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle, type ScheduleSummary } from '@temporalio/client';
-import { initialMemo, pipelineInput, pipelineMemo, pipelineSearchAttributes, preparePipeline, type PreparedPipeline, type PreparedSync, type SyncRequest } from './client.ts';
-import { SCHEDULED_SYNC_WORKFLOW_TYPE } from './engine/constants.ts';
+import { initialMemo, pipelineMemo, preparePipeline, type PreparedPipeline, type PreparedSync, type SyncRequest } from './client.ts';
+import { BIZON_PIPELINE_WORKFLOW_TYPE } from './engine/constants.ts';
 import { ALL_STREAMS, parseScheduleId, scheduledLauncherId, scheduleId, type PipelineLike } from './engine/ids.ts';
-import { ensureSearchAttributes, plainSyncSearchAttributes } from './engine/search-attributes.ts';
+import { ensureSearchAttributes } from './engine/search-attributes.ts';
 import { ConfigError } from './errors.ts';
-import type { OverlapPolicy, ScheduledSyncInput, ScheduledSyncResult } from './workflows/types.ts';
+import type { BizonPipelineInput } from './workflows/bizon-pipeline.ts';
+import type { OverlapPolicy, PipelineResult } from './workflows/types.ts';
 
 /** When a scheduled sync runs: a cron expression, or a fixed interval such as `1h` or `15m`. */
 export type ScheduleSpecOptions = { cron: string; every?: undefined } | { every: string; cron?: undefined };
@@ -19,21 +20,15 @@ export type ScheduleSyncOptions = ScheduleSpecOptions & {
   note?: string;
 };
 
-/** What a schedule's action starts: one stream's sync, or a pipeline of several streams. */
-async function launcherInput(client: Client, prepared: PreparedSync | PreparedPipeline, overlap: OverlapPolicy): Promise<{ input: ScheduledSyncInput; key: PipelineLike; memo: Record<string, unknown>; what: string }> {
-  await ensureSearchAttributes(client);
+/** What a schedule's action starts: `bizonPipeline` with the pipeline as written, for one stream or all of them. */
+function scheduledRun(prepared: PreparedSync | PreparedPipeline, overlap: OverlapPolicy): { input: BizonPipelineInput; key: PipelineLike; memo: Record<string, unknown>; what: string } {
   if (!('streams' in prepared)) {
     const { pipeline } = prepared;
-    const memo = { ...initialMemo(prepared) };
-    const searchAttributes = plainSyncSearchAttributes(pipeline);
-    return { input: { sync: prepared.input, syncWorkflowId: prepared.workflowId, memo, searchAttributes, overlap }, key: pipeline, memo, what: `${pipeline.source.name}/${pipeline.source.stream}` };
+    return { input: { ...prepared.runInput, overlap }, key: pipeline, memo: { ...initialMemo(prepared) }, what: `${pipeline.source.name}/${pipeline.source.stream}` };
   }
-  const memo = pipelineMemo(prepared);
-  const searchAttributes = pipelineSearchAttributes(prepared).map(({ key, value }) => ({ key: { name: key.name, type: 'KEYWORD' as const }, value: String(value) }));
-  const input: ScheduledSyncInput = { sync: prepared.streams[0]!.input, syncWorkflowId: prepared.workflowId, pipeline: await pipelineInput(client, prepared), memo, searchAttributes, overlap };
   // One schedule per pipeline of several streams: `*` stands for all of them in its ids.
   const key = { name: prepared.name, source: { name: prepared.source, stream: ALL_STREAMS } };
-  return { input, key, memo, what: `${prepared.source}/${prepared.streams.map((stream) => stream.pipeline.source.stream).join(', ')}` };
+  return { input: { ...prepared.runInput, overlap }, key, memo: pipelineMemo(prepared), what: `${prepared.source}/${prepared.streams.map((stream) => stream.pipeline.source.stream).join(', ')}` };
 }
 
 /**
@@ -45,20 +40,21 @@ async function launcherInput(client: Client, prepared: PreparedSync | PreparedPi
 export async function scheduleSync(client: Client, request: SyncRequest | PreparedSync | PreparedPipeline, options: ScheduleSyncOptions): Promise<ScheduleHandle> {
   const prepared = 'input' in request || 'streams' in request ? request : await preparePipeline(request);
   if (!options.cron && !options.every) throw new ConfigError('A schedule needs --cron <expression> or --every <interval>');
-  const { input, key, memo, what } = await launcherInput(client, prepared, options.overlap ?? 'skip');
+  await ensureSearchAttributes(client);
+  const { input, key, memo, what } = scheduledRun(prepared, options.overlap ?? 'skip');
   return client.schedule.create({
     scheduleId: scheduleId(key),
     spec: options.cron ? { cronExpressions: [options.cron] } : { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` }] },
     action: {
       type: 'startWorkflow',
-      workflowType: SCHEDULED_SYNC_WORKFLOW_TYPE,
+      workflowType: BIZON_PIPELINE_WORKFLOW_TYPE,
       workflowId: scheduledLauncherId(key),
       taskQueue: prepared.taskQueue,
       args: [input],
       memo,
       staticSummary: `bizon scheduled sync ${key.name}: ${what}`,
     },
-    // The launcher itself never overlaps: a new tick while the last launcher still runs is skipped.
+    // A run never overlaps its stream's sync (it skips or waits, as `overlap` says); nor does a tick the last run.
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     state: { paused: options.paused ?? false, note: options.note },
     memo: { bizon_pipeline: key.name, bizon_source: key.source.name, bizon_stream: key.source.stream },
@@ -114,7 +110,7 @@ export async function countSkippedRuns(client: Client, description: ScheduleDesc
       const launcher = client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId);
       const { status } = await launcher.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
       if (status.name !== 'COMPLETED') return undefined;
-      return ((await launcher.result()) as ScheduledSyncResult).outcome;
+      return ((await launcher.result()) as PipelineResult).streams.every((stream) => stream.status === 'skipped') ? 'skipped' : 'ran';
     }),
   );
   return outcomes.filter((outcome) => outcome === 'skipped').length;

@@ -87,9 +87,12 @@ export async function runManyCommand(configFiles: readonly string[], options: Ru
     const connected = client;
     const started = await Promise.all(
       prepared.map(async (one) => {
-        const handle = 'streams' in one ? await startPipeline(connected, one, { attach: options.attach }) : await startSync(connected, one, { attach: options.attach });
-        const link = workflowUrl(target, handle.workflowId, handle.runId);
-        process.stderr.write(`Started ${'streams' in one ? 'pipeline' : 'sync'} ${labelOf(one)}\n  workflow: ${handle.workflowId}${link ? `\n  Web UI: ${link}` : ''}\n`);
+        const handle = 'streams' in one ? await startPipeline(connected, one, { attach: options.attach }) : await startSync(connected, one, { attach: options.attach, detach: options.detach });
+        // Detached, a sync exists once a worker has compiled its run: the run is what to follow.
+        const run = 'runWorkflowId' in handle && options.detach ? (handle.runWorkflowId as string) : undefined;
+        const shown = run ? `${run} (its sync: ${handle.workflowId})` : handle.workflowId;
+        const link = run ? workflowUrl(target, run) : workflowUrl(target, handle.workflowId, handle.runId);
+        process.stderr.write(`Started ${'streams' in one ? 'pipeline' : 'sync'} ${labelOf(one)}\n  workflow: ${shown}${link ? `\n  Web UI: ${link}` : ''}\n`);
         return { one, workflowId: handle.workflowId, link };
       }),
     );

@@ -84,6 +84,7 @@ const PipelineResultSchema = z.object({
     z.object({
       stream: z.string(),
       workflowId: z.string().describe("The stream's sync workflow"),
+      runId: z.string().optional().describe('Its first run, once this pipeline started it'),
       status: z.enum(['waiting', 'running', 'succeeded', 'failed', 'cancelled', 'skipped']),
       result: SyncResultSchema.nullable(),
       error: z.string().nullable().describe('Why it failed (the sync\'s own failure message)'),

@@ -243,7 +243,8 @@ export async function readPipelineConfig(file: string): Promise<PipelineConfig> 
   return parsePipelineConfig(await readPipelineYaml(file), `config file ${file}`);
 }
 
-async function readPipelineYaml(file: string): Promise<unknown> {
+/** Reads a pipeline YAML file as written (not validated): what `bizonPipeline` takes as its `pipeline`. */
+export async function readPipelineYaml(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -1,13 +1,14 @@
 import { planSync, resolvePipeline, type ResolvedPipeline } from './resolve.ts';
-import { parsePipelineConfig, parsePipelineDefinition, readPipelineConfig, readPipelineDefinition, type PipelineConfig } from './pipeline.ts';
+import { parsePipelineConfig, parsePipelineDefinition, readPipelineYaml, type PipelineConfig } from './pipeline.ts';
 import { checkSecretHosts, checkSecretReferences, findLiteralPipelineCredentials } from './secrets.ts';
 import { loadCustomCode } from './custom-code.ts';
 import { ConfigError } from '../errors.ts';
-import { pipelineWorkflowId, syncWorkflowId } from '../engine/ids.ts';
+import { pipelineWorkflowId, streamRunWorkflowId, syncWorkflowId } from '../engine/ids.ts';
 import { BIZON_PIPELINE, BIZON_SOURCE, plainSyncSearchAttributes } from '../engine/search-attributes.ts';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { CustomSource } from '../sources/registry.ts';
 import type { PipelineWorkflowInput, SyncMemo, SyncWorkflowInput } from '../workflows/types.ts';
+import type { BizonPipelineInput } from '../workflows/bizon-pipeline.ts';
 
 /** What to sync: a pipeline (a YAML file path, a parsed object) and the custom sources it needs. */
 export interface SyncRequest {
@@ -41,7 +42,11 @@ export interface PreparedSync {
   pipeline: PipelineConfig;
   resolved: ResolvedPipeline;
   input: SyncWorkflowInput;
+  /** The stream's sync workflow. */
   workflowId: string;
+  /** What bizon starts: `bizonPipeline` with the pipeline as written and the run's options, under `runWorkflowId`. */
+  runInput: BizonPipelineInput;
+  runWorkflowId: string;
   taskQueue: string;
   /** Problems that do not stop the sync (a literal credential in the config). */
   warnings: string[];
@@ -62,9 +67,25 @@ export function initialMemo(prepared: Pick<PreparedSync, 'pipeline' | 'input'>):
 
 /** Reads and validates a sync request without starting anything: errors are thrown before Temporal sees it. */
 export async function prepareSync(request: SyncRequest): Promise<PreparedSync> {
-  const pipeline = typeof request.config === 'string' ? await readPipelineConfig(request.config) : parsePipelineConfig(request.config);
+  const written = await pipelineAsWritten(request);
+  const pipeline = parsePipelineConfig(written, typeof request.config === 'string' ? `config file ${request.config}` : undefined);
   const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
-  return prepareStream(pipeline, request, customSources);
+  return prepareStream(pipeline, written, request, customSources);
+}
+
+/** The pipeline as the request gives it, not validated: a YAML file's content, or the object itself. */
+async function pipelineAsWritten(request: SyncRequest): Promise<Record<string, unknown>> {
+  return (typeof request.config === 'string' ? await readPipelineYaml(request.config) : request.config) as Record<string, unknown>;
+}
+
+/** The input of `bizonPipeline` for this request: the pipeline as written, and the options the request sets. */
+function runInputOf(written: Record<string, unknown>, request: SyncRequest): BizonPipelineInput {
+  return {
+    pipeline: written,
+    ...(request.reset ? { reset: true } : {}),
+    ...(request.forceIgnoreCheckpoint ? { force_ignore_checkpoint: true } : {}),
+    ...(request.allowLiteralSecrets ? { allow_literal_secrets: true } : {}),
+  };
 }
 
 /** A validated pipeline with `source.streams`, ready to start: one prepared sync per stream. */
@@ -72,7 +93,9 @@ export interface PreparedPipeline {
   name: string;
   source: string;
   streams: PreparedSync[];
+  /** The `bizonPipeline` run of all the streams. */
   workflowId: string;
+  runInput: BizonPipelineInput;
   taskQueue: string;
   maxParallelStreams: number;
   warnings: string[];
@@ -84,9 +107,10 @@ export interface PreparedPipeline {
  * one `source.stream`, a {@link PreparedPipeline} for `source.streams`.
  */
 export async function preparePipeline(request: SyncRequest): Promise<PreparedSync | PreparedPipeline> {
-  const definition = typeof request.config === 'string' ? await readPipelineDefinition(request.config) : parsePipelineDefinition(request.config);
+  const written = await pipelineAsWritten(request);
+  const definition = parsePipelineDefinition(written, typeof request.config === 'string' ? `config file ${request.config}` : undefined);
   const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
-  const streams = definition.pipelines.map((pipeline) => prepareStream(pipeline, request, customSources));
+  const streams = definition.pipelines.map((pipeline) => prepareStream(pipeline, definition.streams === null ? written : oneStreamOf(written, pipeline.source.stream), request, customSources));
   if (definition.streams === null) return streams[0]!;
   const first = streams[0]!;
   return {
@@ -94,6 +118,7 @@ export async function preparePipeline(request: SyncRequest): Promise<PreparedSyn
     source: first.pipeline.source.name,
     streams,
     workflowId: pipelineWorkflowId(first.pipeline),
+    runInput: { ...runInputOf(written, request), overlap: 'wait' },
     taskQueue: first.taskQueue,
     maxParallelStreams: definition.engine.max_parallel_streams,
     warnings: [...new Set(streams.flatMap((stream) => stream.warnings))],
@@ -101,7 +126,13 @@ export async function preparePipeline(request: SyncRequest): Promise<PreparedSyn
   };
 }
 
-function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSources: CustomSource[]): PreparedSync {
+/** A pipeline file of several streams, as written, narrowed to one of them. */
+function oneStreamOf(written: Record<string, unknown>, stream: string): Record<string, unknown> {
+  const { streams: _streams, ...source } = written.source as Record<string, unknown>;
+  return { ...written, source: { ...source, stream } };
+}
+
+function prepareStream(pipeline: PipelineConfig, written: Record<string, unknown>, request: SyncRequest, customSources: CustomSource[]): PreparedSync {
   if (request.reset) pipeline.source.reset = true;
   if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
   const resolved = resolvePipeline(pipeline, customSources);
@@ -125,6 +156,8 @@ function prepareStream(pipeline: PipelineConfig, request: SyncRequest, customSou
     resolved,
     input: { pipeline, plan: planSync(resolved) },
     workflowId: syncWorkflowId(pipeline),
+    runInput: runInputOf(written, request),
+    runWorkflowId: streamRunWorkflowId(pipeline),
     taskQueue: request.taskQueue ?? pipeline.engine.temporal.task_queue,
   };
 }

@@ -12,8 +12,6 @@ export const LOCAL_UI_PORT = 8233;
 export const SYNC_WORKFLOW_TYPE = 'syncWorkflow';
 /** Name of the progress query of the sync workflow. */
 export const PROGRESS_QUERY = 'progress';
-/** Name of the workflow type a Schedule starts (it launches the sync under its fixed id). */
-export const SCHEDULED_SYNC_WORKFLOW_TYPE = 'scheduledSyncWorkflow';
 
 /** Workflow type of a stream's state workflow (`workflows/state.ts`). */
 export const STREAM_STATE_WORKFLOW_TYPE = 'streamStateWorkflow';
@@ -24,8 +22,13 @@ export const LOCAL_RETENTION_DAYS = 30;
 /** Workflow type of a source's request pacer (`workflows/pacer.ts`). */
 export const REQUEST_PACER_WORKFLOW_TYPE = 'requestPacerWorkflow';
 
-/** Workflow type of a pipeline with `source.streams` (one child sync per stream). */
-export const PIPELINE_WORKFLOW_TYPE = 'pipelineWorkflow';
+/**
+ * The public workflow type any client starts with the pipeline as written (`workflows/bizon-pipeline.ts`); bizon's
+ * CLI, program API and Schedules start it too. Each stream's sync is its child.
+ */
+export const BIZON_PIPELINE_WORKFLOW_TYPE = 'bizonPipeline';
+/** Its update answering once the streams' syncs have started. */
+export const STREAMS_STARTED_UPDATE = 'streamsStarted';
 /** The query a pipeline workflow answers with every stream's status. */
 export const PIPELINE_PROGRESS_QUERY = 'pipelineProgress';
 /** Failure type of a pipeline in which a stream did not succeed (the others finished). */

@@ -91,6 +91,14 @@ export function pipelineWorkflowId(pipeline: { name: string; source: { name: str
   return `${PIPELINE_PREFIX}:${pipeline.name}:${pipeline.source.name}`;
 }
 
+/**
+ * The id of the `bizonPipeline` run bizon starts for a pipeline of one stream: `bizon-pipeline:<name>:<source>:<stream>`
+ * (a pipeline of several streams runs under {@link pipelineWorkflowId}); its sync runs as its child under {@link syncWorkflowId}.
+ */
+export function streamRunWorkflowId(pipeline: PipelineLike): string {
+  return idOf(PIPELINE_PREFIX, pipeline);
+}
+
 /** Prefix of the pipeline workflows of one pipeline name (for `bizon cancel`). */
 export function pipelineWorkflowIdPrefix(pipelineName: string): string {
   return `${PIPELINE_PREFIX}:${pipelineName}:`;

@@ -1,7 +1,7 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, CancellationScope, condition, defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { INVALID_INPUT, isObject } from './input-check.ts';
-import { syncEveryStream } from './pipeline.ts';
-import type { OverlapPolicy, PipelineResult, PipelineWorkflowInput } from './types.ts';
+import { syncEveryStream, type StreamsTracker } from './pipeline.ts';
+import type { OverlapPolicy, PipelineResult, PipelineStreamOutcome, PipelineWorkflowInput } from './types.ts';
 
 /**
  * The input of `bizonPipeline`, the workflow any Temporal client starts: the pipeline file as JSON (exactly what the
@@ -25,6 +25,13 @@ export interface BizonPipelineInput {
 /** Input of the `compilePipeline` activity: the pipeline and the options that change what is compiled. */
 export type CompilePipelineInput = Omit<BizonPipelineInput, 'overlap'>;
 
+/**
+ * Answers once the pipeline is compiled and each stream that can start now has started (or was skipped, or failed
+ * to): every stream's outcome so far. A client that started the workflow with this update (update-with-start) then
+ * follows the syncs by their ids, knowing they exist.
+ */
+export const streamsStartedUpdate = defineUpdate<PipelineStreamOutcome[]>('streamsStarted');
+
 const { compilePipeline } = proxyActivities<{ compilePipeline(input: CompilePipelineInput): Promise<PipelineWorkflowInput> }>({
   startToCloseTimeout: '1m',
   // Only a lost worker or server is retried: a pipeline that cannot run fails the first attempt for good.
@@ -46,6 +53,27 @@ const OPTION_TYPES: Record<keyof Omit<BizonPipelineInput, 'pipeline'>, (value: u
  * once, naming what is wrong, for an input or a pipeline that cannot run.
  */
 export async function bizonPipeline(input: BizonPipelineInput): Promise<PipelineResult> {
+  let tracker: StreamsTracker | undefined;
+  // Set when the run ends before its streams are underway (an input or pipeline that cannot run, a cancel).
+  let endedEarly: unknown;
+  const underway = () => tracker !== undefined && tracker.lanesUnderway >= tracker.lanes;
+  setHandler(streamsStartedUpdate, async () => {
+    await condition(() => underway() || endedEarly !== undefined);
+    if (!underway()) throw endedEarly instanceof ApplicationFailure ? endedEarly : ApplicationFailure.create({ nonRetryable: true, message: String(endedEarly) });
+    return tracker!.outcomes.map((outcome) => ({ ...outcome }));
+  });
+  try {
+    return await compileAndRun(input, (created) => (tracker = created));
+  } catch (error) {
+    endedEarly = error;
+    throw error;
+  } finally {
+    // A client waiting on the update gets its answer before the run closes (a sync may end in the task it started in).
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  }
+}
+
+async function compileAndRun(input: BizonPipelineInput, onTracker: (tracker: StreamsTracker) => void): Promise<PipelineResult> {
   checkInput(input);
   let compiled: PipelineWorkflowInput;
   try {
@@ -60,7 +88,7 @@ export async function bizonPipeline(input: BizonPipelineInput): Promise<Pipeline
   }
   upsertMemo({ bizon_pipeline: compiled.name, bizon_source: compiled.source, bizon_streams: compiled.streams.map((stream) => stream.stream) });
   upsertSearchAttributes(compiled.streams[0]!.searchAttributes.filter((pair) => pair.key.name !== 'BizonStream') as Parameters<typeof upsertSearchAttributes>[0]);
-  return syncEveryStream(compiled, input.overlap ?? 'skip');
+  return syncEveryStream(compiled, input.overlap ?? 'skip', onTracker);
 }
 
 function checkInput(input: unknown): asserts input is BizonPipelineInput {

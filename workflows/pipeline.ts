@@ -5,7 +5,7 @@ import {
   ChildWorkflowFailure,
   ParentClosePolicy,
   defineQuery,
-  executeChild,
+  startChild,
   isCancellation,
   log,
   proxyActivities,
@@ -13,7 +13,6 @@ import {
 } from '@temporalio/workflow';
 import { syncWorkflow } from './sync.ts';
 import type { OverlapPolicy, PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput, SyncActivities } from './types.ts';
-import { requireInternalInput } from './input-check.ts';
 
 const { waitForSync } = proxyActivities<SyncActivities>({
   startToCloseTimeout: '30d',
@@ -34,17 +33,12 @@ function failureMessage(error: unknown): string {
   return root instanceof Error ? root.message : String(root);
 }
 
-/**
- * The sync of every stream of a pipeline with `source.streams`: each stream is
- * the child sync it would be alone (same workflow id, watermark, checkpoint,
- * resume), at most `maxParallelStreams` at once; a stream whose sync already
- * runs on its own is waited for, then run. A stream that fails does not
- * stop the others; once all have ended, the pipeline fails if any stream did,
- * naming each, with every stream's outcome in the failure's details.
- */
-export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<PipelineResult> {
-  requireInternalInput('pipelineWorkflow', input, ['streams']);
-  return syncEveryStream(input, 'wait');
+/** Where the streams of a pipeline stand while {@link syncEveryStream} runs them. */
+export interface StreamsTracker {
+  outcomes: PipelineStreamOutcome[];
+  /** Lanes whose first stream has started, been skipped or failed to start. */
+  lanesUnderway: number;
+  lanes: number;
 }
 
 /**
@@ -52,7 +46,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
  * stream's sync is already running (started by anyone), `overlap` says whether to wait for it and then run, or to
  * skip the stream. Answers the `pipelineProgress` query; fails naming each stream that failed once all have ended.
  */
-export async function syncEveryStream(input: PipelineWorkflowInput, overlap: OverlapPolicy): Promise<PipelineResult> {
+export async function syncEveryStream(input: PipelineWorkflowInput, overlap: OverlapPolicy, onTracker?: (tracker: StreamsTracker) => void): Promise<PipelineResult> {
   const outcomes: PipelineStreamOutcome[] = input.streams.map((stream) => ({
     stream: stream.stream,
     workflowId: stream.workflowId,
@@ -60,14 +54,15 @@ export async function syncEveryStream(input: PipelineWorkflowInput, overlap: Ove
     result: null,
     error: null,
   }));
+  const tracker: StreamsTracker = { outcomes, lanesUnderway: 0, lanes: Math.min(input.maxParallelStreams, input.streams.length) };
+  onTracker?.(tracker);
   const progress = (): PipelineResult => ({ name: input.name, source: input.source, streams: outcomes });
   setHandler(pipelineProgressQuery, progress);
 
-  async function syncStream(stream: PipelineStreamInput, outcome: PipelineStreamOutcome): Promise<void> {
-    outcome.status = 'running';
+  async function syncStream(stream: PipelineStreamInput, outcome: PipelineStreamOutcome, underway: () => void): Promise<void> {
     for (;;) {
       try {
-        outcome.result = await executeChild(syncWorkflow, {
+        const child = await startChild(syncWorkflow, {
           workflowId: stream.workflowId,
           args: [stream.sync],
           memo: stream.memo,
@@ -75,20 +70,26 @@ export async function syncEveryStream(input: PipelineWorkflowInput, overlap: Ove
           // A terminated pipeline cancels its syncs, so each records its checkpoint for the next run.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });
+        outcome.status = 'running';
+        outcome.runId = child.firstExecutionRunId;
+        underway();
+        outcome.result = await child.result();
         outcome.status = 'succeeded';
         return;
       } catch (error) {
         if (error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError') {
-          // The stream's sync was started on its own (a manual run): the stream runs once it has ended.
+          // The stream's sync was started by someone else (a manual run, a Schedule, another client).
           if (overlap === 'skip') {
             log.info('Skipped: a sync of this stream is already running', { workflowId: stream.workflowId });
             outcome.status = 'skipped';
+            underway();
             return;
           }
           log.info('Waiting for the running sync of this stream to finish', { workflowId: stream.workflowId });
           await waitForSync({ workflowId: stream.workflowId });
           continue;
         }
+        underway();
         if (isCancellation(error) && !(error instanceof ChildWorkflowFailure)) throw error;
         outcome.status = error instanceof ChildWorkflowFailure && isCancellation(error.cause) ? 'cancelled' : 'failed';
         outcome.error = failureMessage(error);
@@ -99,12 +100,17 @@ export async function syncEveryStream(input: PipelineWorkflowInput, overlap: Ove
 
   let next = 0;
   const lane = async () => {
+    let first = true;
+    const underway = () => {
+      if (first) tracker.lanesUnderway++;
+      first = false;
+    };
     while (next < input.streams.length) {
       const index = next++;
-      await syncStream(input.streams[index]!, outcomes[index]!);
+      await syncStream(input.streams[index]!, outcomes[index]!, underway);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(input.maxParallelStreams, input.streams.length) }, lane));
+  await Promise.all(Array.from({ length: tracker.lanes }, lane));
 
   // Cancelled as a whole (`bizon cancel`): each stream recorded its checkpoint; the pipeline ends cancelled too.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('The pipeline was cancelled');

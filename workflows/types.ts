@@ -387,26 +387,7 @@ export interface SyncActivities {
 /** What a scheduled run does when a sync of the same pipeline is already running. */
 export type OverlapPolicy = 'skip' | 'wait';
 
-/** Input of `scheduledSyncWorkflow`, the action of a bizon Schedule. */
-export interface ScheduledSyncInput {
-  sync: SyncWorkflowInput;
-  /** The id of the workflow the launcher starts: the sync's, or with `pipeline` the pipeline workflow's. */
-  syncWorkflowId: string;
-  /** Set for a pipeline with `source.streams`: the launcher starts this pipeline workflow (and `sync` is its first stream's). */
-  pipeline?: PipelineWorkflowInput;
-  memo: Record<string, unknown>;
-  /** Typed search attribute pairs (plain JSON: `{ key: { name, type }, value }`). */
-  searchAttributes: Array<{ key: { name: string; type: 'KEYWORD' }; value: string }>;
-  overlap: OverlapPolicy;
-}
-
-export interface ScheduledSyncResult {
-  outcome: 'ran' | 'skipped';
-  syncWorkflowId: string;
-  result: SyncResult | PipelineResult | null;
-}
-
-/** One stream of a pipeline with `source.streams`: its sync, started as a child under the sync's own id. */
+/** One stream of a compiled pipeline: its sync, started as a child under the sync's own id. */
 export interface PipelineStreamInput {
   stream: string;
   workflowId: string;
@@ -416,7 +397,7 @@ export interface PipelineStreamInput {
   searchAttributes: Array<{ key: { name: string; type: 'KEYWORD' }; value: string }>;
 }
 
-/** Input of `pipelineWorkflow`. */
+/** A pipeline compiled by the worker (`compilePipeline`): what `bizonPipeline` starts, stream by stream. */
 export interface PipelineWorkflowInput {
   name: string;
   source: string;
@@ -428,7 +409,9 @@ export interface PipelineWorkflowInput {
 /** How one stream of a pipeline ended, or where it stands. */
 export interface PipelineStreamOutcome {
   stream: string;
+  /** The stream's sync workflow, and (once this pipeline started it) its first run. */
   workflowId: string;
+  runId?: string;
   /** `skipped`: a sync of the stream was already running and the run was started with `overlap: skip`. */
   status: 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
   result: SyncResult | null;
@@ -436,7 +419,7 @@ export interface PipelineStreamOutcome {
   error: string | null;
 }
 
-/** What `pipelineWorkflow` returns, and its `pipelineProgress` query answers: every stream in the order of the config. */
+/** What `bizonPipeline` returns, and its `pipelineProgress` query answers: every stream in the order of the config. */
 export interface PipelineResult {
   name: string;
   source: string;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { followBizon, PAGE_SOURCE, REST_SOURCE, ROOT, readRows, runBizon, spawnBizon, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 import { startExampleApi } from '../../examples/api/server.ts';
 import { freePort } from '../../engine/temporal-server.ts';
+import type { PipelineResult } from '../../workflows/types.ts';
 
 /** The environment of a user with no Temporal configured. */
 function bareEnv(stateDir: string): NodeJS.ProcessEnv {
@@ -162,8 +163,9 @@ describe('bizon run against a server that outlives it', () => {
       });
       const started = await runBizon(['run', file, '--custom-source', source, '--detach'], { cwd: dir });
       expect(started.code).toBe(0);
-      expect(started.stderr).toContain(`workflow: bizon-sync:${name}:cursor_source:orders`);
-      await client.workflow.getHandle(`bizon-sync:${name}:cursor_source:orders`).result();
+      expect(started.stderr).toContain(`workflow: bizon-pipeline:${name}:cursor_source:orders (its sync: bizon-sync:${name}:cursor_source:orders)`);
+      const run = (await client.workflow.getHandle(`bizon-pipeline:${name}:cursor_source:orders`).result()) as PipelineResult;
+      expect(run.streams.map((stream) => [stream.workflowId, stream.status, stream.result?.records])).toEqual([[`bizon-sync:${name}:cursor_source:orders`, 'succeeded', 60]]);
       expect(readRows(path.join(dir, 'cursor_source_orders.jsonl'))).toHaveLength(60);
     } finally {
       worker.kill('SIGTERM');

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncWorkflowId } from '../../engine/ids.ts';
+import { streamRunWorkflowId, syncWorkflowId } from '../../engine/ids.ts';
+import type { PipelineResult } from '../../workflows/types.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { PAGE_SOURCE, readRows, runBizon, spawnWorker, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
 
@@ -70,8 +71,12 @@ describe('bizon run with several config files', () => {
       const result = await runBizon(['run', users!.file, orders!.file, '--custom-source', PAGE_SOURCE, '--detach', '--no-worker'], { cwd: dir });
       expect(result.code).toBe(0);
       expect(result.stderr.match(/^Started sync /gm)).toHaveLength(2);
-      await client.workflow.getHandle(syncWorkflowId(users!.config)).result();
-      await client.workflow.getHandle(syncWorkflowId(orders!.config)).result();
+      // Detached, each started its run; the sync is the run's child, once a worker compiled it.
+      for (const config of [users!.config, orders!.config]) {
+        expect(result.stderr).toContain(`workflow: ${streamRunWorkflowId(config)} (its sync: ${syncWorkflowId(config)})`);
+        const run = (await client.workflow.getHandle(streamRunWorkflowId(config)).result()) as PipelineResult;
+        expect(run.streams.map((stream) => [stream.workflowId, stream.status])).toEqual([[syncWorkflowId(config), 'succeeded']]);
+      }
       expect(readRows(path.join(dir, 'output', 'my_source_users.jsonl'))).toHaveLength(250);
       expect(readRows(path.join(dir, 'output', 'my_source_orders.jsonl'))).toHaveLength(120);
     } finally {

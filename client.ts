@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type TLSConfig, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type TLSConfig, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type DataConverter, type Payload, type Workflow } from '@temporalio/common';
 import { dataConverterFromEnv } from './engine/codec.ts';
 import { clientTracingInterceptors } from './engine/tracing.ts';
@@ -124,12 +124,28 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
     typedSearchAttributes: syncSearchAttributes(pipeline),
     staticSummary: `bizon run ${pipeline.name}: ${pipeline.source.name}/${pipeline.source.stream} → ${pipeline.destination.name}`,
   };
-  // The handle follows this sync's runs (continue-as-new), not a later sync of the stream.
-  const syncHandle = (runId: string, attached: boolean): SyncHandle => ({ workflowId, runWorkflowId: prepared.runWorkflowId, runId, taskQueue, attached, handle: client.workflow.getHandle(workflowId, runId || undefined), pipeline });
+  // Started here, the handle follows this sync's chain of runs (continue-as-new), not a later sync of the stream.
+  const syncHandle = (runId: string, attached: boolean): SyncHandle => ({
+    workflowId,
+    runWorkflowId: prepared.runWorkflowId,
+    runId,
+    taskQueue,
+    attached,
+    handle: client.workflow.getHandle(workflowId, undefined, runId && !attached ? { firstExecutionRunId: runId } : {}),
+    pipeline,
+  });
   if (options.detach) {
-    // No worker may be up yet: the sync starts when one compiles the pipeline.
-    await client.workflow.start(BIZON_PIPELINE_WORKFLOW_TYPE, start);
-    return syncHandle('', false);
+    try {
+      // No worker may be up yet: the sync starts when one compiles the pipeline.
+      await client.workflow.start(BIZON_PIPELINE_WORKFLOW_TYPE, start);
+      return syncHandle('', false);
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      // A run of this stream is going on: its sync is followed (once it exists, its config compared).
+      const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+      if (!running || running.status.name !== 'RUNNING') return syncHandle('', true);
+      return followRunningSync(running);
+    }
   }
   let outcome: PipelineStreamOutcome | undefined;
   let fresh = false;
@@ -152,16 +168,19 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
   if (fresh && outcome?.runId) return syncHandle(outcome.runId, false);
   if (outcome?.status === 'failed') throw new ConfigError(`The sync of ${workflowId} could not start: ${outcome.error}`);
   // Someone else's sync of this stream runs (another run, a Schedule, another client): follow it if its config is ours.
-  const description = await client.workflow.getHandle(workflowId).describe();
-  const running = (description.memo as Partial<SyncMemo> | undefined)?.bizon_config;
-  const differences = running ? syncConfigDifferences(running, prepared.input.pipeline) : [];
-  if (differences.length > 0 && !options.attach) {
-    throw new ConfigError(
-      `A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is already running with another config: ${differences.join(', ')} differ. ` +
-        `Wait for it (\`bizon status ${pipeline.name} --watch\`), cancel it (\`bizon cancel ${pipeline.name}\`), or follow it as it is (\`bizon run --attach\`).`,
-    );
+  return followRunningSync(await client.workflow.getHandle(workflowId).describe());
+
+  function followRunningSync(description: WorkflowExecutionDescription): SyncHandle {
+    const running = (description.memo as Partial<SyncMemo> | undefined)?.bizon_config;
+    const differences = running ? syncConfigDifferences(running, prepared.input.pipeline) : [];
+    if (differences.length > 0 && !options.attach) {
+      throw new ConfigError(
+        `A sync of pipeline '${pipeline.name}' (${pipeline.source.name}/${pipeline.source.stream}) is already running with another config: ${differences.join(', ')} differ. ` +
+          `Wait for it (\`bizon status ${pipeline.name} --watch\`), cancel it (\`bizon cancel ${pipeline.name}\`), or follow it as it is (\`bizon run --attach\`).`,
+      );
+    }
+    return syncHandle(description.runId, true);
   }
-  return syncHandle(description.runId, true);
 }
 
 /**
@@ -423,6 +442,8 @@ export async function listRunningPipelines(client: Client, pipelineName: string)
 /** Cancels a sync, or a pipeline workflow (which cancels its streams' syncs), and waits until it has stopped. */
 export async function cancelSync(client: Client, workflowId: string): Promise<void> {
   const handle = client.workflow.getHandle(workflowId);
+  // Already closed (its run cancelled it first): nothing left to do.
+  if ((await handle.describe()).status.name !== 'RUNNING') return;
   await handle.cancel();
   await handle.result().catch(() => undefined);
 }

@@ -132,37 +132,9 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
   };
   const tracing = options.tracing ?? activeTracing();
   const traced = tracing ? await workerTracing(tracing) : undefined;
-  // Activity-only workers on rate-limited page queues, started when a sync first needs one.
-  const rateLimited = new Map<string, { worker: Worker; running: Promise<void>; requestsPerSecond: number }>();
-  let stopping = false;
-  const ensureRateLimitedQueue = async (taskQueue: string, requestsPerSecond: number): Promise<void> => {
-    const existing = rateLimited.get(taskQueue);
-    if (stopping || existing?.requestsPerSecond === requestsPerSecond) return;
-    if (existing) {
-      existing.worker.shutdown();
-      await existing.running;
-    }
-    const worker = await Worker.create({
-      connection,
-      namespace,
-      taskQueue,
-      activities,
-      dataConverter,
-      maxConcurrentActivityTaskExecutions,
-      // Temporal enforces this for the whole task queue, whichever workers poll it.
-      maxTaskQueueActivitiesPerSecond: requestsPerSecond,
-      ...fleet,
-      ...(traced ? { interceptors: traced.interceptors } : {}),
-      shutdownGraceTime,
-      shutdownForceTime,
-    });
-    const running = worker.run().catch((error: unknown) => Runtime.instance().logger.error('A rate-limited page worker stopped', { taskQueue, error: String(error) }));
-    rateLimited.set(taskQueue, { worker, running, requestsPerSecond });
-  };
   const activities = {
     ...createSyncActivities({
       customSources,
-      ensureRateLimitedQueue,
       ...(options.allowEnv ? { allowEnv: options.allowEnv } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     }),
@@ -189,15 +161,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
       // When a worker dies, its workflows wait this long on its sticky queue before another worker takes them.
       stickyQueueScheduleToStartTimeout: '3s',
     });
-    const drain = async () => {
-      try {
-        await worker.run();
-      } finally {
-        stopping = true;
-        for (const { worker: limited } of rateLimited.values()) if (limited.getState() === 'RUNNING') limited.shutdown();
-        await Promise.allSettled([...rateLimited.values()].map(({ running }) => running));
-      }
-    };
+    const drain = () => worker.run();
     let giveUp: () => void = () => undefined;
     const givenUp = new Promise<'abandoned'>((resolve) => (giveUp = () => resolve('abandoned')));
     let giveUpTimer: ReturnType<typeof setTimeout> | undefined;

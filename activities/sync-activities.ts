@@ -47,8 +47,6 @@ export interface SyncActivitiesOptions {
   allowEnv?: readonly string[];
   /** Where the activities count what they do, for Prometheus (`bizon worker --metrics-port`). */
   metrics?: SyncMetrics;
-  /** Starts polling a rate-limited page queue on this worker (the worker provides it). */
-  ensureRateLimitedQueue?: (taskQueue: string, requestsPerSecond: number) => Promise<void>;
 }
 
 interface SyncContext {
@@ -170,7 +168,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
     async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
       return runForSync(input, async (context) => {
-        const read = await readPage(options.metrics, context, input, input.iteration, input.pagination, input.notBefore);
+        const read = await readPage(options.metrics, context, input, input.iteration, input.pagination);
         await stagePage(options.metrics, context, input, read);
         return {
           nextPagination: read.nextPagination,
@@ -192,7 +190,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         input,
         (context) =>
           runPageBatch(input, start, {
-            read: (iteration, pagination) => readPage(options.metrics, context, input, iteration, pagination, null),
+            read: (iteration, pagination) => readPage(options.metrics, context, input, iteration, pagination),
             stage: (read) => stagePage(options.metrics, context, input, read),
             checkpoint: (progress) => {
               latest = progress;
@@ -220,11 +218,6 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       await recordStreamState(Context.current().client, input);
       const { event } = input;
       if (event.kind === 'checkpoint' && event.status === 'cancelled' && input.destination) options.metrics?.syncCancelled(input.streamState.key, input.destination);
-    },
-
-    async ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void> {
-      if (!options.ensureRateLimitedQueue) throw new NonRetryableError('This worker cannot poll rate-limited queues (requests_per_second)');
-      await options.ensureRateLimitedQueue(input.taskQueue, input.requestsPerSecond);
     },
 
     async waitForSync(input: { workflowId: string }): Promise<void> {
@@ -301,12 +294,11 @@ async function readPage(...args: Parameters<typeof readValidatedPage>): Promise<
 async function readValidatedPage(
   metrics: SyncMetrics | undefined,
   { source, resolved }: SyncContext,
-  input: Omit<ExtractPageInput, 'iteration' | 'pagination' | 'notBefore'>,
+  input: Omit<ExtractPageInput, 'iteration' | 'pagination'>,
   iteration: number,
   pagination: Pagination | null,
-  notBefore: number | null,
 ): Promise<ReadPage<SourcePage>> {
-  const slot = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : notBefore;
+  const slot = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : null;
   if (slot !== null && slot > Date.now()) await sleep(slot - Date.now());
   const extractedAt = new Date();
   const slice = input.slice?.slice;

@@ -134,7 +134,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     recorder.started(pipeline.name, sync.workflowId);
     await workerReady;
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
-    if (options.detach) {
+    if (options.detach && !sync.attached) {
       // The run exists now; its sync, once a worker has compiled the pipeline.
       const runLink = workflowUrl(target, sync.runWorkflowId);
       process.stderr.write(`Started sync ${label}\n  workflow: ${sync.runWorkflowId} (its sync: ${sync.workflowId})${runLink ? `\n  Web UI: ${runLink}` : ''}\n`);
@@ -142,6 +142,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     }
     const link = workflowUrl(target, sync.workflowId, sync.runId);
     process.stderr.write(`${sync.attached ? 'Attached to the running sync' : 'Started sync'} ${label}\n  workflow: ${sync.workflowId}${link ? `\n  Web UI: ${link}` : ''}\n`);
+    if (options.detach) return 0;
 
     const progress = watchProgress(client, sync.workflowId);
     let result: SyncResult;

@@ -2,6 +2,7 @@ import { cancelSync, listRunningPipelines, listSyncRuns, resetStream, type SyncR
 import { readPipelineDefinition } from '../config/pipeline.ts';
 import { UsageError } from './common.ts';
 import { watchRunningPipeline } from './run-pipeline.ts';
+import { isStreamRunWorkflowId } from '../engine/ids.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import { pipelineArgument, withServerClient } from './connect.ts';
 import { formatSummary, watchProgress } from './progress.ts';
@@ -51,7 +52,8 @@ export async function statusCommand(value: string, options: { watch: boolean; li
     }
     process.stdout.write(`Runs of pipeline '${name}', newest first:\n`);
     process.stdout.write(`${formatRuns(runs, (run) => workflowUrl(target, run.workflowId, run.runId)).join('\n')}\n`);
-    const [pipeline] = await listRunningPipelines(client, name);
+    // A pipeline of several streams is followed whole; a run of one stream, through its sync.
+    const [pipeline] = (await listRunningPipelines(client, name)).filter((run) => !isStreamRunWorkflowId(run.workflowId));
     const running = runs.find((run) => run.status === 'running');
     if (options.watch && pipeline) {
       process.stderr.write(`Following ${pipeline.workflowId}…\n`);
@@ -80,21 +82,21 @@ export async function statusCommand(value: string, options: { watch: boolean; li
 export async function cancelCommand(value: string): Promise<number> {
   const { name, pipeline } = await pipelineArgument(value);
   return withServerClient(pipeline, async (client) => {
-    // A pipeline of several streams is cancelled whole: it cancels its streams' syncs, each keeping its checkpoint.
-    const pipelines = await listRunningPipelines(client, name);
-    for (const running of pipelines) {
-      await cancelSync(client, running.workflowId);
-      process.stderr.write(
-        `Cancelled ${running.workflowId}: its streams' syncs stopped, nothing of theirs was published; the next run resumes each from its checkpoint.\n`,
-      );
-    }
+    // A run is cancelled whole: it cancels its streams' syncs, each keeping its checkpoint.
     const running = (await listSyncRuns(client, name)).filter((run) => run.status === 'running');
+    const pipelines = await listRunningPipelines(client, name);
+    for (const run of pipelines) {
+      await cancelSync(client, run.workflowId);
+      if (!isStreamRunWorkflowId(run.workflowId)) {
+        process.stderr.write(`Cancelled ${run.workflowId}: its streams' syncs stopped, nothing of theirs was published; the next run resumes each from its checkpoint.\n`);
+      }
+    }
     if (running.length === 0) {
-      if (pipelines.length > 0) return 0;
-      process.stderr.write(`No sync of pipeline '${name}' is running.\n`);
+      if (pipelines.length === 0) process.stderr.write(`No sync of pipeline '${name}' is running.\n`);
       return 0;
     }
     for (const run of running) {
+      // Stopped by its run above, or (started by another client's run) cancelled here.
       await cancelSync(client, run.workflowId);
       const [after] = (await listSyncRuns(client, name)).filter((candidate) => candidate.runId === run.runId);
       process.stderr.write(

@@ -102,17 +102,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     reset: resolved.sourceConfig.reset,
     forceIgnoreCheckpoint: resolved.sourceConfig.force_ignore_checkpoint,
     streamState: { workflowId: streamStateWorkflowId(resolved.pipeline), key: pipelineKeyOf(resolved.pipeline) },
-    rateLimit: requestsPerSecond
-      ? {
-          taskQueue: rateLimitedQueue(engine.temporal.task_queue, resolved.pipeline.source.name),
-          requestsPerSecond,
-          fleetPacing: true,
-        }
-      : null,
+    rateLimit: requestsPerSecond ? { requestsPerSecond } : null,
   };
 }
 
-/** The task queue whose rate caps the `get()` calls of one source name. */
-export function rateLimitedQueue(taskQueue: string, sourceName: string): string {
-  return `${taskQueue}/rate-limited/${sourceName}`;
-}

@@ -99,6 +99,11 @@ export function streamRunWorkflowId(pipeline: PipelineLike): string {
   return idOf(PIPELINE_PREFIX, pipeline);
 }
 
+/** Whether `id` is a {@link streamRunWorkflowId} (the run of a pipeline of one stream), not a pipeline of several. */
+export function isStreamRunWorkflowId(id: string): boolean {
+  return parse(PIPELINE_PREFIX, id) !== undefined;
+}
+
 /** Prefix of the pipeline workflows of one pipeline name (for `bizon cancel`). */
 export function pipelineWorkflowIdPrefix(pipelineName: string): string {
   return `${PIPELINE_PREFIX}:${pipelineName}:`;

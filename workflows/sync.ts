@@ -1,13 +1,10 @@
 import {
-  ActivityFailure,
   CancellationScope,
-  TimeoutFailure,
   ContinueAsNew,
   isCancellation,
   defineQuery,
   log,
   makeContinueAsNewFunc,
-  patched,
   ParentClosePolicy,
   proxyActivities,
   proxyLocalActivities,
@@ -37,12 +34,6 @@ import type {
 import { maxCursor } from './cursor.ts';
 import { requireInternalInput } from './input-check.ts';
 
-/** Marks the histories written since syncs record their state in the stream's state workflow. */
-const STREAM_STATE_PATCH = 'bizon-stream-state-workflow';
-/** Marks the histories written since a sync prepares while it loads its state (one round trip less). */
-const PARALLEL_START_PATCH = 'bizon-prepare-while-loading-state';
-/** Syncs that remove the published run's bookkeeping from the destination once its result is in history. */
-const FORGET_PUBLISHED_PATCH = 'bizon-forget-published-run';
 
 /** Answers where a running sync stands. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
@@ -144,32 +135,16 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   requireInternalInput('syncWorkflow', input, ['pipeline', 'plan']);
   const { pipeline, plan } = input;
   const activities = proxyActivities<SyncActivities>(activityOptions(input));
-  // Plans made before the pacer ran pages on a rate-limited task queue; a paced plan runs them on the sync's own queue.
-  const rateLimitedQueue = plan.rateLimit && !plan.rateLimit.fleetPacing ? plan.rateLimit : null;
-  const pageOptions: ActivityOptions = rateLimitedQueue
-    ? // A page waiting longer than this for a poller of the rate-limited queue asks a worker to start one.
-      { ...activityOptions(input), taskQueue: rateLimitedQueue.taskQueue, scheduleToStartTimeout: '1m' }
-    : plan.rateLimit
-      ? // Paced pages wait for their slot anyway: any worker of the fleet may take them, not only this workflow's.
-        { ...activityOptions(input), allowEagerDispatch: false }
-      : activityOptions(input);
+  // Paced pages wait for their slot anyway: any worker of the fleet may take them, not only this workflow's.
+  const pageOptions: ActivityOptions = plan.rateLimit ? { ...activityOptions(input), allowEagerDispatch: false } : activityOptions(input);
 
   const localPages = plan.localPages ? proxyLocalActivities<Pick<SyncActivities, 'extractPage'>>(localActivityOptions(input)) : undefined;
 
-  /** One page; on a rate-limited queue nobody polls yet, a worker of the main queue is asked to, and the page goes again. */
+  /** One page, as a regular activity or (`page_activity: local`) a local one, labelled with its page in the UI. */
   async function extractPage(args: ExtractPageInput): Promise<ExtractPageResult> {
     const summary = pageSummary(args.iteration, args.pagination, args.iteration, args.slice?.index);
     if (localPages) return localPages.extractPage.executeWithOptions({ ...localActivityOptions(input), summary }, [args]);
-    for (;;) {
-      try {
-        return await activities.extractPage.executeWithOptions({ ...pageOptions, summary }, [args]);
-      } catch (error) {
-        const timedOutWaiting =
-          error instanceof ActivityFailure && error.cause instanceof TimeoutFailure && error.cause.timeoutType === 'SCHEDULE_TO_START';
-        if (!rateLimitedQueue || !timedOutWaiting) throw error;
-        await activities.ensureRateLimitedQueue(rateLimitedQueue);
-      }
-    }
+    return activities.extractPage.executeWithOptions({ ...pageOptions, summary }, [args]);
   }
 
   const checkpoint: SyncCheckpoint = input.checkpoint ?? {
@@ -191,15 +166,14 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   const activityInput = { pipeline, syncRunId: checkpoint.syncRunId };
   const pagesPerActivity = plan.pagesPerActivity ?? 1;
 
-  // The stream's state workflow keeps watermark and checkpoints beyond history retention. Syncs started by a
-  // version without it (their plan has no streamState) keep to what they were doing, and so does their replay.
-  const streamState = plan.streamState && patched(STREAM_STATE_PATCH) ? plan.streamState : undefined;
+  // The stream's state workflow keeps watermark and checkpoints beyond history retention.
+  const { streamState } = plan;
   /**
    * Tells the stream's state workflow how the sync ended (or a discarded checkpoint). While it runs, its checkpoints
    * stay in its own memo: a state-workflow task per checkpoint would cost the server more than the pages between them.
    */
   const recordState = async (event: StreamStateEvent): Promise<void> => {
-    if (streamState) await activities.recordStreamState({ streamState, event, destination: pipeline.destination.name });
+    await activities.recordStreamState({ streamState, event, destination: pipeline.destination.name });
   };
 
   /** Starts the delivery of an alert, when the pipeline asks for this event; never waits for it, never fails the sync. */
@@ -220,15 +194,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   let stoppedBy: SyncResult['stoppedBy'] = 'end_of_source';
   try {
     if (!input.checkpoint) {
-      const loading = activities.loadSyncState({
-        workflowId: workflowInfo().workflowId,
-        currentSyncRunId: checkpoint.syncRunId,
-        ...(streamState ? { streamState } : {}),
-      });
+      const loading = activities.loadSyncState({ workflowId: workflowInfo().workflowId, currentSyncRunId: checkpoint.syncRunId, streamState });
       // Preparing (checkConnection, the total) does not depend on what earlier runs left.
-      const preparing = patched(PARALLEL_START_PATCH) ? activities.prepareSync({ ...activityInput }) : undefined;
+      const preparing = activities.prepareSync({ ...activityInput });
       // Awaited below; a failure while the state loads must not count as unhandled meanwhile.
-      preparing?.catch(() => undefined);
+      preparing.catch(() => undefined);
       const previous = await loading;
       const start = chooseStart(previous, plan);
       if (start.kind === 'resume') {
@@ -243,7 +213,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
         }
         checkpoint.incrementalState = start.incrementalState ? { ...start.incrementalState, runStartedAt: checkpoint.startedAt } : null;
       }
-      const prepared = await (preparing ?? activities.prepareSync(activityInput));
+      const prepared = await preparing;
       checkpoint.total = prepared.total;
       if (plan.sliced && start.kind === 'fresh') {
         const slices = await activities.planSlices({ ...activityInput, incrementalState: checkpoint.incrementalState });
@@ -254,12 +224,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
       upsertMemo({ checkpoint, sync_mode: plan.syncMode } satisfies Partial<SyncMemo>);
     }
 
-    if (rateLimitedQueue) await activities.ensureRateLimitedQueue(rateLimitedQueue);
-    // The source's pacer gives each get() a slot, fleet-wide, so no second holds more than requests_per_second
-    // calls; plans made before it existed relied on the rate-limited queue and paced this sync's pages evenly.
-    const pacer = plan.rateLimit?.fleetPacing ? { taskQueue: workflowInfo().taskQueue, requestsPerSecond: plan.rateLimit.requestsPerSecond } : undefined;
-    const pageGapMs = plan.rateLimit && !pacer ? (1000 / plan.rateLimit.requestsPerSecond) * 1.05 : 0;
-    let lastPageAt: number | null = null;
+    // The source's pacer gives each get() a slot, fleet-wide, so no second holds more than requests_per_second calls.
+    const pacer = plan.rateLimit ? { taskQueue: workflowInfo().taskQueue, requestsPerSecond: plan.rateLimit.requestsPerSecond } : undefined;
 
     /**
      * The next page from `pagination`, or with `pages_per_activity` the next batch of at most `maxPages` pages,
@@ -268,8 +234,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     async function nextPages(iteration: number, pagination: SyncCheckpoint['pagination'], maxPages: number, slice?: SliceRef): Promise<PageStep> {
       const source = { ...activityInput, iteration, pagination, incrementalState: checkpoint.incrementalState, cursorField: plan.cursorField, ...(slice ? { slice } : {}) };
       if (pagesPerActivity === 1) {
-        const page = await extractPage({ ...source, notBefore: pageGapMs > 0 && lastPageAt !== null ? lastPageAt + pageGapMs : null, ...(pacer ? { pacer } : {}) });
-        lastPageAt = page.calledAt;
+        const page = await extractPage({ ...source, ...(pacer ? { pacer } : {}) });
         return { ...page, lastIteration: iteration, sourceMs: page.sourceMs ?? 0 };
       }
       const summary = pageSummary(iteration, pagination, iteration + maxPages - 1, slice?.index);
@@ -369,7 +334,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
     // Publishing is never cut in half by a cancel: readers see all of this sync's output or none.
     const outputs = await CancellationScope.nonCancellable(() => activities.finalizeSync({ ...activityInput, mode: append ? 'append' : 'replace' }));
     // finalize's result is in history now, so it never runs again: what made a retry of it safe can go.
-    if (patched(FORGET_PUBLISHED_PATCH)) await CancellationScope.nonCancellable(() => activities.forgetPublishedRun({ ...activityInput })).catch(() => undefined);
+    await CancellationScope.nonCancellable(() => activities.forgetPublishedRun({ ...activityInput })).catch(() => undefined);
     upsertMemo({
       last_run: checkpoint.startedAt,
       cursor_field: plan.cursorField,

@@ -46,18 +46,15 @@ export interface SyncPlan {
    * Set when `api_config.requests_per_second` is: pages run on this task queue, which every worker
    * polls at that rate, so the cap holds across the fleet.
    */
-  rateLimit: { taskQueue: string; requestsPerSecond: number; fleetPacing?: boolean } | null;
+  rateLimit: { requestsPerSecond: number } | null;
   /** Field of a record holding its change time; its greatest value becomes `max_cursor_value`. */
   cursorField: string | null;
   /** Re-read everything, replace the destination, and make this run the new watermark. */
   reset: boolean;
   /** Start from the first page even if the last run of this sync failed and left a checkpoint. */
   forceIgnoreCheckpoint: boolean;
-  /**
-   * The stream's state workflow, where watermark and checkpoints are kept beyond history retention.
-   * Absent in plans made before state workflows existed (those syncs read closed runs' memos).
-   */
-  streamState?: { workflowId: string; key: StreamStateInput['key'] };
+  /** The stream's state workflow, where watermark and checkpoints are kept beyond history retention. */
+  streamState: { workflowId: string; key: StreamStateInput['key'] };
 }
 
 /** Where a sync stands; carried from one workflow run to the next at continue-as-new. */
@@ -262,8 +259,6 @@ export interface ExtractPageInput extends ActivityInput {
   /** Non-null: call `getRecordsAfter(state, pagination)`; null: call `get(pagination)`. */
   incrementalState: IncrementalStateJson | null;
   cursorField: string | null;
-  /** Epoch ms before which `get()` must not be called (even pacing under `requests_per_second`). */
-  notBefore: number | null;
   /**
    * Under `requests_per_second`: the sync's task queue, whose pacer for this source gives every `get()` of the
    * source, from any sync and any worker of that queue, its slot.
@@ -298,7 +293,7 @@ export interface ExtractPageResult {
 }
 
 /** Input of `extractPages`: up to `maxPages` pages from `iteration` on, in one activity. */
-export interface ExtractPagesInput extends Omit<ExtractPageInput, 'notBefore'> {
+export interface ExtractPagesInput extends ExtractPageInput {
   maxPages: number;
   /** No page starts after this many ms from the activity's first attempt. */
   timeBudgetMs: number;
@@ -330,8 +325,8 @@ export interface LoadSyncStateInput {
   workflowId: string;
   /** Runs of this execution chain are not "previous runs". */
   currentSyncRunId: string;
-  /** The stream's state workflow; without it, the memos of closed runs are read. */
-  streamState?: SyncPlan['streamState'];
+  /** The stream's state workflow (created from the memos of the stream's closed runs when it is missing). */
+  streamState: SyncPlan['streamState'];
 }
 
 export interface RecordStreamStateInput {
@@ -378,8 +373,6 @@ export interface SyncActivities {
   loadSyncState(input: LoadSyncStateInput): Promise<SyncState>;
   /** Records an event in the stream's state workflow (created if it is missing). */
   recordStreamState(input: RecordStreamStateInput): Promise<void>;
-  /** Makes this worker poll a rate-limited page queue (workers start polling one when a sync first needs it). */
-  ensureRateLimitedQueue(input: { taskQueue: string; requestsPerSecond: number }): Promise<void>;
   /** Returns when the sync with this workflow id is no longer running (whatever its outcome). */
   waitForSync(input: { workflowId: string }): Promise<void>;
 }

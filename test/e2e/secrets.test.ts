@@ -239,7 +239,8 @@ describe('${env://NAME}: a worker reads only the variables its operator allows',
     const refusing = spawnBizon(['worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'], { env });
     try {
       const refused = await runBizon(['run', file, '--no-worker', '--custom-source', PAGE_SOURCE], { cwd: dir, env: cliEnv() });
-      expect(refused.code).toBe(1);
+      // The worker compiles the run and refuses it: a config error (2), not a failed sync.
+      expect(refused.code).toBe(2);
       expect(refused.stderr).toContain(
         'Not allowed to read APP_SECRET (used by source.api_url): a pipeline reads the environment variables named BIZON_ENV_<NAME>, and others only when the operator of the worker allows them — rename it BIZON_ENV_APP_SECRET, or start the worker with --allow-env APP_SECRET',
       );

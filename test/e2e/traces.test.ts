@@ -80,7 +80,8 @@ describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(result.stderr).toContain('25 records');
     expect(result.code).toBe(0);
 
-    const [start] = collector.spans.filter((span) => span.name === 'StartWorkflow:syncWorkflow');
+    // bizon run starts the stream's run (bizonPipeline) with an update that answers once its sync has started.
+    const [start] = collector.spans.filter((span) => span.name === 'UpdateWithStartWorkflow:streamsStarted');
     expect(start?.parentSpanId).toBeUndefined();
     // The sync's trace; the only other is the command's last read of the stream's state, after the sync.
     const spans = collector.spans.filter((span) => span.traceId === start!.traceId);
@@ -91,8 +92,12 @@ describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const named = (name: string) => spans.filter((span) => span.name === name);
 
     expect(new Set(collector.spans.map((span) => span.service))).toEqual(new Set(['sync-fleet']));
+    const [pipelineRun] = named('RunWorkflow:bizonPipeline');
+    expect(parentOf(pipelineRun!)).toBe(start);
+    expect(parentOf(named('RunActivity:compilePipeline')[0]!)?.name).toBe('StartActivity:compilePipeline');
     const [run] = named('RunWorkflow:syncWorkflow');
-    expect(parentOf(run!)).toBe(start);
+    expect(parentOf(run!)?.name).toBe('StartChildWorkflow:syncWorkflow');
+    expect(parentOf(parentOf(run!)!)).toBe(pipelineRun);
 
     // Three pages (10, 10, 5), each read under an activity of the workflow, each with its one request.
     const pages = named('bizon.page').sort((a, b) => Number(a.attributes['bizon.iteration']) - Number(b.attributes['bizon.iteration']));

@@ -55,7 +55,7 @@ describe('replaying recorded histories (upgrade safety)', () => {
     const cases = new Set(fixtures.map((fixture) => fixture.name.split('--')[0]));
     for (const name of ['full-refresh', 'incremental', 'resumed', 'continued-as-new', 'rate-limited', 'batched', 'local-pages', 'several-streams', 'sliced', 'alerting', 'scheduled']) expect(cases).toContain(name);
     const types = new Set(fixtures.map((fixture) => fixture.type));
-    for (const type of ['syncWorkflow', 'streamStateWorkflow', 'requestPacerWorkflow', 'pipelineWorkflow', 'alertWorkflow', 'scheduledSyncWorkflow']) expect(types).toContain(type);
+    for (const type of ['bizonPipeline', 'syncWorkflow', 'streamStateWorkflow', 'requestPacerWorkflow', 'alertWorkflow']) expect(types).toContain(type);
   });
 
   it('every history replays on the current workflow code', async () => {

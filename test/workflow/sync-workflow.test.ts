@@ -82,7 +82,6 @@ function stubActivities(options: StubOptions) {
     async recordStreamState(input) {
       calls.recorded.push(input.event);
     },
-    async ensureRateLimitedQueue() {},
     async waitForSync() {},
   };
   return { activities, calls };

@@ -69,7 +69,8 @@ describe('a production-shaped Temporal server (Postgres, SQL visibility, 4 shard
     const client = await clientOf(namespace);
     const found = [];
     for await (const run of client.workflow.list({ query: `BizonPipeline = '${name}'` })) found.push(run.workflowId);
-    expect(found).toEqual([`bizon-sync:${name}:my_source:users`]);
+    // The run bizon run started (bizonPipeline) and its sync, both filterable by the pipeline.
+    expect(found.sort()).toEqual([`bizon-pipeline:${name}:my_source:users`, `bizon-sync:${name}:my_source:users`]);
     const status = await runBizon(['status', pipeline(dir, name)], { cwd: dir, env: serverEnv(namespace) });
     expect(status.stdout).toContain('completed');
     expect(status.code).toBe(0);

@@ -86,12 +86,17 @@ export function isBoundHost(url: URL, hosts: readonly string[]): boolean {
 /** Where a part of a pipeline sends what it holds: every URL written in it, its `allowed_hosts` and its `host`. */
 function targetsOf(block: unknown, basePath: string): Array<{ path: string; url: URL }> {
   const targets: Array<{ path: string; url: URL }> = [];
-  const visit = (value: unknown, path: string, key: string): void => {
+  const visit = (value: unknown, path: string, key: string, port?: unknown): void => {
     if (typeof value === 'string') {
+      // A `host` goes with its block's `port` (a database's), an allowed_hosts entry as written.
+      const hostPort = key === 'host' && (typeof port === 'number' || typeof port === 'string') ? `${value}:${port}` : value;
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && URL.canParse(value) && new URL(value).host) targets.push({ path, url: new URL(value) });
-      else if ((key === 'host' || /allowed_hosts\[\d+\]$/.test(path)) && value && URL.canParse(`http://${value}`)) targets.push({ path, url: new URL(`http://${value}`) });
+      else if ((key === 'host' || /allowed_hosts\[\d+\]$/.test(path)) && value && URL.canParse(`http://${hostPort}`)) targets.push({ path, url: new URL(`http://${hostPort}`) });
     } else if (Array.isArray(value)) value.forEach((item, index) => visit(item, `${path}[${index}]`, key));
-    else if (value !== null && typeof value === 'object') for (const [name, item] of Object.entries(value)) visit(item, `${path}.${name}`, name);
+    else if (value !== null && typeof value === 'object') {
+      const block = value as Record<string, unknown>;
+      for (const [name, item] of Object.entries(block)) visit(item, `${path}.${name}`, name, block.port);
+    }
   };
   visit(block, basePath, '');
   return targets;

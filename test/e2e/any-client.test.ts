@@ -212,6 +212,17 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
     expect(api.requests.length).toBe(requestsBefore);
   });
 
+  it('a credential written literally fails the run before any request: it would be stored in history', async () => {
+    const requestsBefore = api.requests.length;
+    const pipeline = customPipeline(unique('literal'), api.url, path.join(dir, 'literal'));
+    (pipeline.source as { authentication: { params: { token: string } } }).authentication.params.token = 'literal-token-7f3a';
+    const outcome = await startFromPython(unique('literal'), { pipeline });
+
+    expect(outcome.type).toBe('InvalidPipeline');
+    expect(outcome.failure).toContain('source.authentication.params.token is written in the config');
+    expect(api.requests.length).toBe(requestsBefore);
+  });
+
   it('an internal workflow type started with a wrong input fails at once, pointing at bizonPipeline', async () => {
     const workflowId = unique('wrong-type');
     await temporalCli('workflow', 'start', '--type', 'syncWorkflow', '--task-queue', taskQueue, '--workflow-id', workflowId, '--input', JSON.stringify({ pipeline: customPipeline('x', api.url, dir) }));

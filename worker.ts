@@ -2,7 +2,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { DataConverter, Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import type { TLSConfig } from '@temporalio/client';
-import { explainConnectionError, type ConnectionOrigins } from './engine/connection.ts';
+import { explainConnectionError, type ConnectionOrigins } from './config/connection.ts';
 import { ConfigError } from './errors.ts';
 import { createCompileActivity, createSyncActivities } from './activities/index.ts';
 import { dataConverterFromEnv } from './engine/codec.ts';

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { LOCAL_RETENTION_DAYS, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
-import { resolveConnectionSettings, type TemporalConnectionSettings } from '../engine/connection.ts';
+import { resolveConnectionSettings, type TemporalConnectionSettings } from '../config/connection.ts';
 import { ConfigError } from '../errors.ts';
 
 /** How to connect beyond the address: TLS, API key, metadata, and which settings gave them. */

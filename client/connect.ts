@@ -2,7 +2,7 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../engine/codec.ts';
 import { clientTracingInterceptors } from '../engine/tracing.ts';
-import { explainConnectionError, type ConnectionOrigins } from '../engine/connection.ts';
+import { explainConnectionError, type ConnectionOrigins } from '../config/connection.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_NAMESPACE } from '../engine/constants.ts';
 

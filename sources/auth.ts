@@ -1,14 +1,9 @@
 import type { InternalAxiosRequestConfig } from 'axios';
 import { ConfigError } from '../errors.ts';
 import { OAuthAuthenticator, type OAuthParams } from './oauth.ts';
+import type { Authenticator } from './authenticator.ts';
 
-/**
- * Adds credentials to each request of `this.session`. `apply` may be async
- * (to fetch a token or sign the request) and returns the request config.
- */
-export interface Authenticator {
-  apply(request: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig>;
-}
+export type { Authenticator } from './authenticator.ts';
 
 /** The `authentication` block of a source config. */
 export interface AuthConfig {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import axios, { type InternalAxiosRequestConfig } from 'axios';
-import type { Authenticator } from './auth.ts';
+import type { Authenticator } from './authenticator.ts';
 import { ConfigError, HttpError, isRetryableStatus, NonRetryableError } from '../errors.ts';
 import { toSourceHttpError } from './session.ts';
 

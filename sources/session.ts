@@ -1,6 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import type { Authenticator } from './auth.ts';
+import type { Authenticator } from './authenticator.ts';
 import { HttpError, NetworkError, NonRetryableError, RateLimitError } from '../errors.ts';
 
 const BODY_EXCERPT_CHARS = 300;

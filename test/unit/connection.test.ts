@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../config/pipeline.ts';
-import { explainConnectionError, resolveConnectionSettings } from '../../engine/connection.ts';
+import { explainConnectionError, resolveConnectionSettings } from '../../config/connection.ts';
 import { tempDir } from '../helpers.ts';
 
 /** A Temporal CLI config file with two profiles, and PEM files for the second. */

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
 import { loadClientConfigProfile, type ClientConfigProfile } from '@temporalio/envconfig';
-import type { TemporalConfig } from '../config/pipeline.ts';
-import { resolveSecretReferences } from '../config/secrets.ts';
+import type { TemporalConfig } from './pipeline.ts';
+import { resolveSecretReferences } from './secrets.ts';
 import { ConfigError } from '../errors.ts';
 
 /**

@@ -14,6 +14,8 @@ import { batchingTip, formatSummary, watchProgress } from './progress.ts';
 import { claimEarlyTarget, localStateFile, resolveTemporalTarget, workflowUrl, type EarlyTarget } from './temporal-target.ts';
 import { settlesWithin } from '../engine/deadline.ts';
 
+/** How long `bizon run --no-worker` waits for a worker to start its sync before it says it is waiting. */
+const NO_WORKER_HINT_MS = 10_000;
 /** How long a worker whose sync has failed gets to stop before the command exits without it. */
 const ABANDON_WORKER_AFTER_MS = 1500;
 
@@ -130,7 +132,9 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
       syncFailed = code === EXIT_SYNC_FAILED;
       return interrupted ? new Promise<number>(() => undefined) : code;
     }
-    const sync = await startSync(client, prepared, { attach: options.attach, detach: options.detach });
+    // The sync starts once a worker has compiled its run: say so when none does for a while.
+    const noWorkerHint = options.worker || options.detach ? undefined : setTimeout(() => process.stderr.write(`Waiting for a worker on task queue ${prepared.taskQueue} to start the sync (\`bizon worker\`)…\n`), NO_WORKER_HINT_MS);
+    const sync = await startSync(client, prepared, { attach: options.attach, detach: options.detach }).finally(() => clearTimeout(noWorkerHint));
     recorder.started(pipeline.name, sync.workflowId);
     await workerReady;
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;

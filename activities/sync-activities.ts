@@ -1,14 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, log } from '@temporalio/activity';
-import { referencedSecretValues, resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
-import { createDestination, type Destination } from '../destinations/index.ts';
+import { referencedSecretValues, resolvePipeline } from '../config/resolve.ts';
+import { createDestination } from '../destinations/index.ts';
 import { NonRetryableError } from '../errors.ts';
-import { validateIteration, validateSlices, type ValidatedRecord } from '../sources/iteration.ts';
-import { callGetRecordsAfter } from '../sources/read-pages.ts';
+import { validateSlices } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError, redactSessionSpans } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
-import { pageMaxCursor } from '../workflows/cursor.ts';
 import type {
   ActivityInput,
   ExtractPageInput,
@@ -17,22 +14,19 @@ import type {
   PageBatchProgress,
   PlanSlicesInput,
   FinalizeSyncInput,
-  IncrementalStateJson,
   LoadSyncStateInput,
   RecordStreamStateInput,
   PrepareSyncResult,
   SyncActivities,
   SyncState,
 } from '../workflows/types.ts';
-import type { Pagination, SourceIncrementalState } from '../sources/models.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import { bindSessionHosts } from './host-binding.ts';
 import { checkSecretHosts, sourceHostBinding } from '../config/secrets.ts';
 import type { SyncMetrics } from './metrics.ts';
-import { inSpan } from './tracing.ts';
-import { batchStart, runPageBatch, type ReadPage } from './page-batch.ts';
-import { reserveRequestSlot } from './pacing.ts';
+import { batchStart, runPageBatch } from './page-batch.ts';
+import { incrementalStateOf, readPage, stagePage, type SyncContext } from './page-io.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
 import { toApplicationFailure, withinRetryBudget } from './failures.ts';
 import { redact } from '../sources/redaction.ts';
@@ -47,14 +41,6 @@ export interface SyncActivitiesOptions {
   allowEnv?: readonly string[];
   /** Where the activities count what they do, for Prometheus (`bizon worker --metrics-port`). */
   metrics?: SyncMetrics;
-}
-
-interface SyncContext {
-  resolved: ResolvedPipeline;
-  source: AbstractSource;
-  destination: Destination;
-  /** The pipeline it was built from: a failed sync resumed with a fixed config (same run id) gets new ones. */
-  pipelineJson: string;
 }
 
 const HEARTBEAT_EVERY_MS = 1000;
@@ -266,89 +252,6 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   };
 }
 
-
-/** A page as `get()` returned it, validated, with its extraction time. */
-interface SourcePage {
-  records: ValidatedRecord[];
-  extractedAt: Date;
-}
-
-/** Reads one page in a `bizon.page` span, the parent of its HTTP requests. */
-async function readPage(...args: Parameters<typeof readValidatedPage>): Promise<ReadPage<SourcePage>> {
-  const [, , input, iteration] = args;
-  const attributes = {
-    'bizon.pipeline': input.pipeline.name,
-    'bizon.source': input.pipeline.source.name,
-    'bizon.stream': input.pipeline.source.stream,
-    'bizon.iteration': iteration,
-    ...(input.slice ? { 'bizon.slice': input.slice.index } : {}),
-  };
-  return inSpan('bizon.page', attributes, async (span) => {
-    const read = await readValidatedPage(...args);
-    span.setAttribute('bizon.records', read.recordCount);
-    return read;
-  });
-}
-
-/** Calls the source for one page, after its pacing slot if any, and validates what it returned. */
-async function readValidatedPage(
-  metrics: SyncMetrics | undefined,
-  { source, resolved }: SyncContext,
-  input: Omit<ExtractPageInput, 'iteration' | 'pagination'>,
-  iteration: number,
-  pagination: Pagination | null,
-): Promise<ReadPage<SourcePage>> {
-  const slot = input.pacer ? await reserveRequestSlot(Context.current().client, input.pipeline.source.name, input.pacer) : null;
-  if (slot !== null && slot > Date.now()) await sleep(slot - Date.now());
-  const extractedAt = new Date();
-  const slice = input.slice?.slice;
-  const raw = input.incrementalState ? await callGetRecordsAfter(source, incrementalStateOf(input.incrementalState), pagination ?? undefined, slice) : await source.get(pagination ?? undefined, slice);
-  const sourceMs = Date.now() - extractedAt.getTime();
-  const page = validateIteration(raw, {
-    source: input.pipeline.source.name,
-    stream: resolved.sourceConfig.stream,
-    iteration,
-    ...(input.slice ? { slice: input.slice.index } : {}),
-  });
-  metrics?.pageRead(input.pipeline, page.records.length, sourceMs);
-  return {
-    iteration,
-    page: { records: page.records, extractedAt },
-    recordCount: page.records.length,
-    nextPagination: page.nextPagination,
-    maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
-    sourceMs,
-    ...(page.nextState !== undefined ? { nextState: page.nextState } : {}),
-  };
-}
-
-/** Stages a page, keyed by (sync run, iteration): staging it again replaces it. */
-async function stagePage(metrics: SyncMetrics | undefined, { destination, resolved }: SyncContext, input: ActivityInput & Pick<ExtractPageInput, 'slice'>, read: ReadPage<SourcePage>): Promise<void> {
-  log.debug('Page read', { pipeline: input.pipeline.name, stream: resolved.sourceConfig.stream, iteration: read.iteration, records: read.recordCount, ...(input.slice ? { slice: input.slice.index } : {}) });
-  const attributes = { 'bizon.pipeline': input.pipeline.name, 'bizon.destination': input.pipeline.destination.name, 'bizon.iteration': read.iteration, 'bizon.records': read.recordCount };
-  await inSpan('bizon.stage', attributes, async (span) => {
-    const written = await destination.write({
-      syncRunId: input.syncRunId,
-      iteration: read.iteration,
-      ...(input.slice ? { slice: input.slice.index } : {}),
-      extractedAt: read.page.extractedAt,
-      records: read.page.records,
-    });
-    if (written) {
-      span.setAttribute('bizon.bytes', written.bytes);
-      metrics?.bytesWritten(input.pipeline, written.bytes);
-    }
-  });
-}
-
-function incrementalStateOf(state: IncrementalStateJson): SourceIncrementalState {
-  return {
-    lastRun: new Date(state.lastRun),
-    state: state.state,
-    ...(state.cursorField ? { cursorField: state.cursorField } : {}),
-    ...(state.runStartedAt ? { runStartedAt: new Date(state.runStartedAt) } : {}),
-  };
-}
 
 /** The optional total, for the progress line: a failure to count never blocks the sync. */
 async function countRecords(source: AbstractSource, secrets: readonly string[]): Promise<number | null> {

@@ -1,4 +1,4 @@
-import { ActivityFailure, allHandlersFinished, ApplicationFailure, CancellationScope, condition, defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, CancellationScope, condition, defineUpdate, proxyLocalActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { INVALID_INPUT, isObject } from './input-check.ts';
 import { syncEveryStream, type StreamsTracker } from './pipeline.ts';
 import type { OverlapPolicy, PipelineResult, PipelineStreamOutcome, PipelineWorkflowInput } from './types.ts';
@@ -32,7 +32,9 @@ export type CompilePipelineInput = Omit<BizonPipelineInput, 'overlap'>;
  */
 export const streamsStartedUpdate = defineUpdate<PipelineStreamOutcome[]>('streamsStarted');
 
-const { compilePipeline } = proxyActivities<{ compilePipeline(input: CompilePipelineInput): Promise<PipelineWorkflowInput> }>({
+// A local activity: the worker that runs this workflow compiles at once, with no task of the server's in between
+// (its result is a marker in history, readable in the Web UI like an activity's).
+const { compilePipeline } = proxyLocalActivities<{ compilePipeline(input: CompilePipelineInput): Promise<PipelineWorkflowInput> }>({
   startToCloseTimeout: '1m',
   // Only a lost worker or server is retried: a pipeline that cannot run fails the first attempt for good.
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },

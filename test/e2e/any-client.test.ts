@@ -10,6 +10,7 @@ import { loadCustomCode } from '../../config/custom-code.ts';
 import { bizonPipelineJsonSchemas } from '../../config/json-schema.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { findTemporalBinary } from '../../engine/temporal-server.ts';
+import { runSync } from '../../client.ts';
 import type { PipelineResult } from '../../workflows/types.ts';
 import { cliEnv, readRows, REST_SOURCE, spawnBizon, tempDir, testClient, unique } from '../helpers.ts';
 
@@ -144,6 +145,19 @@ describe('any Temporal client starts a sync: the bizonPipeline workflow', () => 
     expect(validResult(outcome.result), JSON.stringify(validResult.errors)).toBe(true);
     expect(outcome.result!.streams.map((stream) => [stream.stream, stream.status, stream.result?.records, stream.result?.stoppedBy])).toEqual([['users', 'succeeded', 100, 'max_iterations']]);
     expect(ids(path.join(output, 'rest_api_users.jsonl'))).toEqual(oneToN(100));
+  });
+
+  it('the program API (runSync) goes the same way: its run is a bizonPipeline, the sync its child', async () => {
+    const output = path.join(dir, 'program');
+    const pipeline = customPipeline(unique('program'), api.url, output);
+    // The secrets live with the worker only: this process does not check them.
+    const result = await runSync(client, { config: pipeline, customSourceFiles: [REST_SOURCE], taskQueue, checkSecrets: false });
+    expect(result.records).toBe(250);
+    const run = await client.workflow.getHandle(`bizon-pipeline:${pipeline.name}:rest_api:users`).describe();
+    expect(run.type).toBe('bizonPipeline');
+    const sync = await client.workflow.getHandle(`bizon-sync:${pipeline.name}:rest_api:users`).describe();
+    expect([sync.type, sync.parentExecution?.workflowId]).toEqual(['syncWorkflow', run.workflowId]);
+    expect(ids(path.join(output, 'rest_api_users.jsonl'))).toEqual(oneToN(250));
   });
 
   it('`temporal workflow execute` runs one, and `temporal workflow query` reads its progress as JSON', async () => {

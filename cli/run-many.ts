@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import { isDeepStrictEqual } from 'node:util';
 import { preparePipeline, settleStreamState, startPipeline, startSync, waitForPipeline, waitForResult, type PreparedPipeline, type PreparedSync } from '../client.ts';
 import type { BizonWorker } from '../worker.ts';
-import { EXIT_SYNC_FAILED, UsageError } from './common.ts';
+import { EXIT_SYNC_FAILED, RUN_CLOSE_WAIT_MS, UsageError } from './common.ts';
+import { settlesWithin } from '../engine/deadline.ts';
 import { connectBesideWorker, workerConnectOptions } from './connect.ts';
 import { describeFailure } from './failure.ts';
 import { installTelemetry } from './metrics.ts';
@@ -93,25 +94,29 @@ export async function runManyCommand(configFiles: readonly string[], options: Ru
         const shown = run ? `${run} (its sync: ${handle.workflowId})` : handle.workflowId;
         const link = run ? workflowUrl(target, run) : workflowUrl(target, handle.workflowId, handle.runId);
         process.stderr.write(`Started ${'streams' in one ? 'pipeline' : 'sync'} ${labelOf(one)}\n  workflow: ${shown}${link ? `\n  Web UI: ${link}` : ''}\n`);
-        return { one, workflowId: handle.workflowId, link };
+        return { one, workflowId: handle.workflowId, link, run: 'runWorkflowId' in handle && !handle.attached ? (handle.runWorkflowId as string) : undefined };
       }),
     );
     await workersReady;
     if (options.detach) return 0;
 
     const outcomes = await Promise.all(
-      started.map(async ({ one, workflowId, link }) => {
+      started.map(async ({ one, workflowId, link, run }) => {
+        // A run closes just after its sync: its last task is done before this command's workers stop.
+        const runClosed = () => (run ? settlesWithin(connected.workflow.getHandle(run).result().catch(() => undefined), RUN_CLOSE_WAIT_MS) : undefined);
         try {
           if ('streams' in one) {
             const result = await waitForPipeline(connected, workflowId);
             process.stderr.write(`✔ Pipeline succeeded: ${labelOf(one)}\n${result.streams.map((stream) => `  ${stream.stream}: ${stream.result?.records ?? 0} records in ${stream.result?.iterations ?? 0} pages\n`).join('')}`);
           } else {
             const result = await waitForResult(connected, workflowId);
+            await runClosed();
             process.stderr.write(`✔ Sync succeeded: ${labelOf(one)}\n${formatSummary(result).map((line) => `  ${line}\n`).join('')}`);
             if (workers.length) await settleStreamState(connected, one.pipeline);
           }
           return true;
         } catch (error) {
+          await runClosed();
           const failure = describeFailure(error);
           process.stderr.write(`✖ ${'streams' in one ? 'Pipeline' : 'Sync'} failed: ${labelOf(one)}\n  ${failure.message}\n${failure.details.map((line) => `  ${line}\n`).join('')}${link ? `  Web UI: ${link}\n` : ''}`);
           return false;

@@ -5,7 +5,7 @@ import { RunResultRecorder } from './result-file.ts';
 import { followPipeline } from './run-pipeline.ts';
 import type { SyncResult } from '../workflows/types.ts';
 import type { BizonWorker } from '../worker.ts';
-import { EXIT_SYNC_FAILED } from './common.ts';
+import { EXIT_SYNC_FAILED, RUN_CLOSE_WAIT_MS } from './common.ts';
 import type { LogFormat } from './logging.ts';
 import { installTelemetry } from './metrics.ts';
 import { connectBesideWorker, workerConnectOptions } from './connect.ts';
@@ -77,6 +77,8 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
   let client: Client | undefined;
   // Set once the sync has failed: what this command's worker still runs belongs to an attempt Temporal gave up on.
   let syncFailed = false;
+  // The run this command started (not one it attached to): it closes just after its sync, and is waited for.
+  let startedRun: string | undefined;
   const stopAll = async () => {
     await workerReady?.catch(() => undefined);
     worker?.shutdown();
@@ -135,6 +137,7 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     // The sync starts once a worker has compiled its run: say so when none does for a while.
     const noWorkerHint = options.worker || options.detach ? undefined : setTimeout(() => process.stderr.write(`Waiting for a worker on task queue ${prepared.taskQueue} to start the sync (\`bizon worker\`)…\n`), NO_WORKER_HINT_MS);
     const sync = await startSync(client, prepared, { attach: options.attach, detach: options.detach }).finally(() => clearTimeout(noWorkerHint));
+    if (!sync.attached && !options.detach) startedRun = sync.runWorkflowId;
     recorder.started(pipeline.name, sync.workflowId);
     await workerReady;
     const label = `${pipeline.name} (${pipeline.source.name}/${pipeline.source.stream})`;
@@ -177,6 +180,8 @@ async function runAndRecord(configFile: string, options: RunOptions, recorder: R
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     // This command's worker may be the only one: let the stream's state workflow take the sync's last event first.
+    // Its run's last task (after the sync ended) is done before this command's worker stops, so no run is left open.
+    if (client && startedRun && !interrupted) await settlesWithin(client.workflow.getHandle(startedRun).result().catch(() => undefined), RUN_CLOSE_WAIT_MS);
     if (client && workerReady && !interrupted && !('streams' in prepared)) await settleStreamState(client, pipeline);
     await stopAll();
   }

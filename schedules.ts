@@ -102,15 +102,15 @@ export async function unpauseSchedule(client: Client, idOrName: string, note?: s
 
 /**
  * How many of the schedule's recent runs skipped because a sync of the
- * pipeline was running (`--overlap skip`): the launcher ran, and reported it.
+ * pipeline was running (`--overlap skip`): the run ended with every stream `skipped`.
  */
 export async function countSkippedRuns(client: Client, description: ScheduleDescription): Promise<number> {
   const outcomes = await Promise.all(
     description.info.recentActions.map(async ({ action }) => {
-      const launcher = client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId);
-      const { status } = await launcher.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
+      const run = client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId);
+      const { status } = await run.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
       if (status.name !== 'COMPLETED') return undefined;
-      return ((await launcher.result()) as PipelineResult).streams.every((stream) => stream.status === 'skipped') ? 'skipped' : 'ran';
+      return ((await run.result()) as PipelineResult).streams.every((stream) => stream.status === 'skipped') ? 'skipped' : 'ran';
     }),
   );
   return outcomes.filter((outcome) => outcome === 'skipped').length;

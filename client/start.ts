@@ -117,12 +117,8 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
   }
 }
 
-/**
- * Why a run could not tell its sync started: the workflow failed (a pipeline its worker cannot run) — its message as
- * a {@link ConfigError} — or the error itself.
- */
+/** An update that failed with the run's own failure (an input or pipeline its worker cannot run) becomes a {@link ConfigError}. */
 function runFailure(error: unknown): unknown {
-  // The update fails with the run's own failure (an input or pipeline its worker cannot run).
   const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
   return cause instanceof ApplicationFailure && cause.nonRetryable ? new ConfigError(cause.message) : error;
 }

@@ -15,7 +15,7 @@ export interface PipelineKey {
 export type PipelineLike = { name: string; source: { name: string; stream: string } };
 
 const SYNC_PREFIX = 'bizon-sync';
-/** The stream part of the schedule and launcher ids of a pipeline of several streams (source.streams). */
+/** The stream part of the schedule and scheduled-run ids of a pipeline of several streams (source.streams). */
 export const ALL_STREAMS = '*';
 const SCHEDULE_PREFIX = 'bizon-schedule';
 const LAUNCHER_PREFIX = 'bizon-scheduled';
@@ -63,7 +63,7 @@ export function parseScheduleId(id: string): PipelineKey | undefined {
   return parse(SCHEDULE_PREFIX, id);
 }
 
-/** The workflow id a Schedule gives its launcher runs (Temporal appends the time of each run). */
+/** The workflow id a Schedule gives its runs (`bizonPipeline`; Temporal appends the time of each run). */
 export function scheduledLauncherId(pipeline: PipelineLike): string {
   return idOf(LAUNCHER_PREFIX, pipeline);
 }

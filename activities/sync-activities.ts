@@ -62,12 +62,12 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
     if (cached?.pipelineJson === pipelineJson) return cached;
     if (cached) forget(input.syncRunId);
     // Also here, not only where the pipeline is compiled: any client may start a sync with an input of its making.
-    checkSecretHosts({ source: input.pipeline.source, destination: input.pipeline.destination, alerting: input.pipeline.alerting }, env, options.allowEnv);
+    checkSecretHosts(input.pipeline, env, options.allowEnv);
     const resolved = resolvePipeline(input.pipeline, options.customSources, env, options.allowEnv);
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
     const source = new SourceCtor(resolved.sourceConfig);
     abortRequestsOnCancel(source.session);
-    const binding = sourceHostBinding(input.pipeline.source, env, options.allowEnv);
+    const binding = sourceHostBinding(input.pipeline, env, options.allowEnv);
     if (binding) bindSessionHosts(source.session, binding);
     redactSessionSpans(source.session, (text) => redact(text, resolved.secretValues));
     const context: SyncContext = {

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { readPipelineFile } from '../config/pipeline-file.ts';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { LOCAL_RETENTION_DAYS, LOCAL_SERVER_ADDRESS, LOCAL_UI_PORT } from '../engine/constants.ts';
 import { isListening, startDevServer, type DevServer } from '../engine/temporal-server.ts';
@@ -83,7 +83,7 @@ export interface EarlyTarget extends TemporalSettings {
 export function startTargetEarly(configFile: string): EarlyTarget | undefined {
   let raw: { engine?: { temporal?: Record<string, unknown> } } | undefined;
   try {
-    raw = parseYaml(readFileSync(configFile, 'utf8')) ?? undefined;
+    raw = (readPipelineFile(configFile) as typeof raw) ?? undefined;
   } catch {
     return undefined;
   }

@@ -99,7 +99,7 @@ export function resolveConnectionSettings(temporal: Partial<TemporalConfig> | un
 
   let apiKey = profile.apiKey;
   if (apiKey !== undefined) origins.apiKey = environmentOrigin(env, ENV.apiKey, profileName);
-  const configured = temporal ? resolveSecretReferences({ api_key: temporal.api_key, tls: temporal.tls }, env, 'engine.temporal') : undefined;
+  const configured = temporal && (temporal.api_key !== undefined || temporal.tls !== undefined) ? resolveSecretReferences({ api_key: temporal.api_key, tls: temporal.tls }, env, 'engine.temporal') : undefined;
   if (configured?.api_key !== undefined) {
     apiKey = configured.api_key;
     origins.apiKey = 'engine.temporal.api_key';

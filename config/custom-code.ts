@@ -1,6 +1,9 @@
+import path from 'node:path';
 import { isDestinationDefinition, registerDestination } from '../destinations/index.ts';
 import { ConfigError } from '../errors.ts';
 import { checkCustomSources, customSourcesOf, importCustomFile, type CustomSource } from '../sources/registry.ts';
+
+const loaded = new Map<string, CustomSource[]>();
 
 /**
  * Loads the `--custom-source` files: returns the source classes they export,
@@ -10,6 +13,12 @@ import { checkCustomSources, customSourcesOf, importCustomFile, type CustomSourc
 export async function loadCustomCode(files: readonly string[]): Promise<CustomSource[]> {
   const sources: CustomSource[] = [];
   for (const given of files) {
+    // Once per process: `bizon run`'s worker, or a program's worker and client, share what the first load found.
+    const known = loaded.get(path.resolve(given));
+    if (known) {
+      sources.push(...known);
+      continue;
+    }
     const { file, exports } = await importCustomFile(given);
     const found = customSourcesOf(file, exports);
     const destinations = Object.entries(exports).filter(([, value]) => isDestinationDefinition(value));
@@ -19,6 +28,7 @@ export async function loadCustomCode(files: readonly string[]): Promise<CustomSo
         `Custom source file ${file} exports no source class (a class extending AbstractSource with static streams() and get()) and no destination (defineDestination()).`,
       );
     }
+    loaded.set(file, found);
     sources.push(...found);
   }
   checkCustomSources(sources);

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { readPipelineFile } from './pipeline-file.ts';
 import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
@@ -245,17 +244,5 @@ export async function readPipelineConfig(file: string): Promise<PipelineConfig> 
 
 /** Reads a pipeline YAML file as written (not validated): what `bizonPipeline` takes as its `pipeline`. */
 export async function readPipelineYaml(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`Cannot read config file ${file}: ${(error as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError(`Config file ${file} is not valid YAML: ${(error as Error).message}`);
-  }
-  return raw;
+  return readPipelineFile(file);
 }

@@ -1,6 +1,7 @@
 import { planSync, resolvePipeline, type ResolvedPipeline } from './resolve.ts';
 import { parsePipelineConfig, parsePipelineDefinition, readPipelineYaml, type PipelineConfig } from './pipeline.ts';
-import { checkSecretHosts, checkSecretReferences, findLiteralPipelineCredentials } from './secrets.ts';
+import { ALLOW_ENV_VARIABLE, checkSecretHosts, checkSecretReferences, findLiteralPipelineCredentials, findSecretReferences, secretHoldingParts } from './secrets.ts';
+import { BoundedCache, compileWork } from './compile-work.ts';
 import { loadCustomCode } from './custom-code.ts';
 import { ConfigError } from '../errors.ts';
 import { pipelineWorkflowId, streamRunWorkflowId, syncWorkflowId } from '../engine/ids.ts';
@@ -108,8 +109,45 @@ export interface PreparedPipeline {
  */
 export async function preparePipeline(request: SyncRequest): Promise<PreparedSync | PreparedPipeline> {
   const written = await pipelineAsWritten(request);
-  const definition = parsePipelineDefinition(written, typeof request.config === 'string' ? `config file ${request.config}` : undefined);
   const customSources = [...(request.customSources ?? []), ...(await loadCustomCode(request.customSourceFiles ?? []))];
+  const env = request.env ?? process.env;
+  const key = JSON.stringify([
+    written,
+    request.taskQueue ?? null,
+    request.reset === true,
+    request.forceIgnoreCheckpoint === true,
+    request.allowLiteralSecrets === true,
+    request.checkSecrets ?? true,
+    request.allowEnv ?? [],
+  ]);
+  const known = preparedPipelines.get(key);
+  if (known && known.env === env && sameSources(known.customSources, customSources) && known.envSeen === envFingerprint(known.variables, env)) return known.prepared;
+  const prepared = prepareDefinition(written, request, customSources);
+  const streams = 'streams' in prepared ? prepared.streams : [prepared];
+  const variables = [...new Set(streams.flatMap((stream) => findSecretReferences(secretHoldingParts(stream.pipeline)).map((reference) => reference.variable)))];
+  preparedPipelines.set(key, { prepared, env, customSources, variables, envSeen: envFingerprint(variables, env) });
+  return prepared;
+}
+
+/**
+ * Pipelines this process prepared, by what they were prepared from: `bizon run`'s worker compiles the run the
+ * command prepared a moment before, and a long-running worker the same scheduled pipeline every time, without
+ * doing it again. An entry holds while the code, the environment object and what of it the pipeline reads stay.
+ */
+const preparedPipelines = new BoundedCache<string, { prepared: PreparedSync | PreparedPipeline; env: NodeJS.ProcessEnv; customSources: readonly CustomSource[]; variables: string[]; envSeen: string }>(64);
+
+function sameSources(a: readonly CustomSource[], b: readonly CustomSource[]): boolean {
+  return a.length === b.length && a.every((source, index) => source.cls === b[index]!.cls);
+}
+
+/** What of the environment a prepared pipeline depends on: which of its variables are set, and the allow-list. */
+function envFingerprint(variables: readonly string[], env: NodeJS.ProcessEnv): string {
+  return JSON.stringify([env[ALLOW_ENV_VARIABLE] ?? null, variables.map((variable) => env[variable] !== undefined)]);
+}
+
+function prepareDefinition(written: Record<string, unknown>, request: SyncRequest, customSources: CustomSource[]): PreparedSync | PreparedPipeline {
+  compileWork.pipelinePreparations += 1;
+  const definition = parsePipelineDefinition(written, typeof request.config === 'string' ? `config file ${request.config}` : undefined);
   const streams = definition.pipelines.map((pipeline) => prepareStream(pipeline, definition.streams === null ? written : oneStreamOf(written, pipeline.source.stream), request, customSources));
   if (definition.streams === null) return streams[0]!;
   const first = streams[0]!;
@@ -137,9 +175,8 @@ function prepareStream(pipeline: PipelineConfig, written: Record<string, unknown
   if (request.forceIgnoreCheckpoint) pipeline.source.force_ignore_checkpoint = true;
   const resolved = resolvePipeline(pipeline, customSources);
   const env = request.env ?? process.env;
-  const referencing = { source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}) };
-  if (request.checkSecrets ?? true) checkSecretReferences(referencing, env, '', request.allowEnv);
-  checkSecretHosts(referencing, env, request.allowEnv);
+  if (request.checkSecrets ?? true) checkSecretReferences(secretHoldingParts(pipeline), env, '', request.allowEnv);
+  checkSecretHosts(pipeline, env, request.allowEnv);
   const literal = findLiteralPipelineCredentials(pipeline, resolved.sourceClass.getConfigClass());
   const described = literal.map((path) => `${path} is written in the config: it would be stored in Temporal's history and memo.`);
   if (literal.length > 0 && !request.allowLiteralSecrets) {

@@ -8,7 +8,7 @@ import type { SyncPlan } from '../workflows/types.ts';
 import { pipelineKeyOf, streamStateWorkflowId } from '../engine/ids.ts';
 import type { PipelineConfig } from './pipeline.ts';
 import { durationToMs, parseWithSchema } from './pipeline.ts';
-import { findSecretReferences, resolveSecretReferences } from './secrets.ts';
+import { findSecretReferences, resolveSecretReferences, secretHoldingParts } from './secrets.ts';
 
 /** A pipeline with its source class found and every block validated. */
 export interface ResolvedPipeline {
@@ -30,7 +30,9 @@ export interface ResolvedPipeline {
  */
 export function resolvePipeline(pipeline: PipelineConfig, customSources: readonly CustomSource[], env?: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): ResolvedPipeline {
   const sourceClass = resolveSourceClass(pipeline.source.name, pipeline.source.stream, customSources);
-  const rawSource = env ? resolveSecretReferences(pipeline.source, env, 'source', allowEnv) : pipeline.source;
+  // One resolution of every part (the references found once per pipeline), checked before any value is used.
+  const parts = env ? resolveSecretReferences(secretHoldingParts(pipeline), env, '', allowEnv) : pipeline;
+  const rawSource = parts.source;
   const sourceConfig = parseWithSchema(sourceClass.getConfigClass(), rawSource, 'source config', ['source']) as SourceConfig;
   if (sourceConfig.sync_mode === 'incremental' && !supportsIncremental(sourceClass)) {
     throw new ConfigError(
@@ -38,7 +40,7 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
     );
   }
   const destinationSchema = destinationDefinition(pipeline.destination.name).config;
-  const rawDestination = env ? resolveSecretReferences(pipeline.destination.config, env, 'destination.config', allowEnv) : pipeline.destination.config;
+  const rawDestination = (parts.destination as PipelineConfig['destination']).config;
   const destinationConfig = parseWithSchema(destinationSchema, rawDestination, 'destination config', ['destination', 'config']);
   const secretValues = env ? referencedSecretValues(pipeline, env) : [];
   // Basic auth sends base64("username:password"): that pair is a secret of its own form.
@@ -58,9 +60,9 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
   };
 }
 
-/** The values of the environment variables a pipeline's source and destination refer to, to redact from any text. */
+/** The values of the environment variables a pipeline refers to, to redact from any text. */
 export function referencedSecretValues(pipeline: PipelineConfig, env: NodeJS.ProcessEnv): string[] {
-  return [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)]
+  return findSecretReferences(secretHoldingParts(pipeline))
     .map((reference) => env[reference.variable] ?? '')
     .filter((value) => value.length >= 4);
 }

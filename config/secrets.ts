@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.ts';
+import { BoundedCache, compileWork } from './compile-work.ts';
 
 const WHOLE_VALUE_REFERENCE = /^BIZON_ENV_[A-Za-z0-9_]+$/;
 const INLINE_REFERENCE = /\$\{env:\/\/([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -23,18 +24,37 @@ function walk(value: unknown, path: string, visit: (text: string, path: string) 
   return value;
 }
 
+const foundReferences = new BoundedCache<string, readonly SecretReference[]>(256);
+
 /**
  * Lists the environment variables a config refers to: whole values
  * `BIZON_ENV_<NAME>` (the variable of that same name) and inline `${env://NAME}`.
+ * A config is walked once per process: the same config (as JSON) gets the list found the first time.
  */
-export function findSecretReferences(config: unknown, basePath = ''): SecretReference[] {
+export function findSecretReferences(config: unknown, basePath = ''): readonly SecretReference[] {
+  if (config === undefined || config === null || typeof config !== 'object') return walkForReferences(config, basePath);
+  const key = `${basePath}\u0000${JSON.stringify(config)}`;
+  const known = foundReferences.get(key);
+  if (known) return known;
+  const found = walkForReferences(config, basePath);
+  foundReferences.set(key, found);
+  return found;
+}
+
+function walkForReferences(config: unknown, basePath: string): readonly SecretReference[] {
+  compileWork.secretReferenceWalks += 1;
   const found: SecretReference[] = [];
   walk(config, basePath, (text, path) => {
     if (WHOLE_VALUE_REFERENCE.test(text)) found.push({ variable: text, path });
     for (const match of text.matchAll(INLINE_REFERENCE)) found.push({ variable: match[1]!, path });
     return text;
   });
-  return found;
+  return Object.freeze(found.map((reference) => Object.freeze(reference)));
+}
+
+/** The parts of a pipeline that may hold secret references, as every check and resolution of them reads them. */
+export function secretHoldingParts(pipeline: { source: unknown; destination: unknown; alerting?: unknown }): { source: unknown; destination: unknown; alerting?: unknown } {
+  return { source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}) };
 }
 
 /** The environment variable listing what else a pipeline may read (names, or prefixes ending in `*`, comma-separated). */
@@ -107,7 +127,8 @@ function targetsOf(block: unknown, basePath: string): Array<{ path: string; url:
  * (`NAME=host` entries of `--allow-env`) to any other: each bound reference of the source, the destination or the
  * alerting block is checked against every URL and host that block names. Called before any request is made.
  */
-export function checkSecretHosts(config: { source: unknown; destination: unknown; alerting?: unknown }, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): void {
+export function checkSecretHosts(pipeline: { source: unknown; destination: unknown; alerting?: unknown }, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): void {
+  const config = secretHoldingParts(pipeline);
   for (const reference of findSecretReferences(config)) {
     const hosts = boundHosts(reference.variable, env, allowEnv);
     if (!hosts) continue;
@@ -126,13 +147,19 @@ export function checkSecretHosts(config: { source: unknown; destination: unknown
  * The hosts every secret the source refers to may be sent to (those all its bound variables share), or null when
  * none of them is bound: the worker's HTTP session then refuses any other host at request time.
  */
-export function sourceHostBinding(source: unknown, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): { variable: string; hosts: string[] } | null {
+export function sourceHostBinding(pipeline: { source: unknown; destination: unknown; alerting?: unknown }, env: NodeJS.ProcessEnv, allowEnv: readonly string[] = []): { variable: string; hosts: string[] } | null {
   let binding: { variable: string; hosts: string[] } | null = null;
-  for (const reference of findSecretReferences(source, 'source')) {
+  for (const reference of findSecretReferences(secretHoldingParts(pipeline))) {
+    if (!isUnder(reference.path, 'source')) continue;
     const hosts = boundHosts(reference.variable, env, allowEnv);
     if (hosts) binding = binding ? { variable: binding.variable, hosts: binding.hosts.filter((host) => hosts.includes(host)) } : { variable: reference.variable, hosts };
   }
   return binding;
+}
+
+/** Whether `path` is `part` or inside it. */
+function isUnder(path: string, part: string): boolean {
+  return path === part || path.startsWith(`${part}.`) || path.startsWith(`${part}[`);
 }
 
 /**
@@ -157,11 +184,12 @@ export function checkSecretReferences(config: unknown, env: NodeJS.ProcessEnv, b
 }
 
 /**
- * Returns a copy of `config` with every reference replaced by its value.
+ * Returns a copy of `config` with every reference replaced by its value (`config` itself when it has none).
  * Called only inside activities, so secrets never enter workflow history.
  */
 export function resolveSecretReferences<T>(config: T, env: NodeJS.ProcessEnv, basePath = '', allowEnv: readonly string[] = []): T {
   checkSecretReferences(config, env, basePath, allowEnv);
+  if (findSecretReferences(config, basePath).length === 0) return config;
   return walk(config, basePath, (text) => {
     if (WHOLE_VALUE_REFERENCE.test(text)) return env[text]!;
     return text.replace(INLINE_REFERENCE, (_, variable: string) => env[variable]!);

@@ -45,7 +45,7 @@ describe("secrets bound to hosts (--allow-env 'NAME=host')", () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const home = `127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const binding = sourceHostBinding({ authentication: { params: { token: 'BIZON_ENV_STRIPE_KEY' } } }, ENV, [`BIZON_ENV_STRIPE_KEY=${home}`]);
+      const binding = sourceHostBinding({ source: { authentication: { params: { token: 'BIZON_ENV_STRIPE_KEY' } } }, destination: { name: 'logger' } }, ENV, [`BIZON_ENV_STRIPE_KEY=${home}`]);
       expect(binding).toEqual({ variable: 'BIZON_ENV_STRIPE_KEY', hosts: [home] });
       const session = createSession({ timeoutMs: 5000 });
       bindSessionHosts(session, binding!);

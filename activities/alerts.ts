@@ -3,7 +3,8 @@ import { resolveSecretReferences } from '../config/secrets.ts';
 import { NonRetryableError, isRetryableStatus } from '../errors.ts';
 import { alertWorkflowId } from '../workflows/alert.ts';
 import { PROGRESS_QUERY } from '../engine/constants.ts';
-import type { AlertInput, SyncProgress } from '../workflows/types.ts';
+import type { SyncProgress } from '../workflows/types.ts';
+import type { AlertInput } from '../workflows/activity-types.ts';
 import { redact } from '../sources/redaction.ts';
 
 const TITLES: Record<AlertInput['event'], string> = {

@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { REQUEST_PACER_WORKFLOW_TYPE } from '../engine/constants.ts';
 import { requestPacerWorkflowId } from '../engine/ids.ts';
 import { reserveRequestSlotUpdate } from '../workflows/pacer.ts';
-import type { ExtractPageInput, RequestPacerInput } from '../workflows/types.ts';
+import type { ExtractPageInput, RequestPacerInput } from '../workflows/activity-types.ts';
 
 /** A slot this late when it arrives is given back for a new one: used late, it would crowd the next slot's request. */
 const LATE_SLOT_MS = 20;

@@ -1,6 +1,7 @@
 import type { Pagination } from '../sources/models.ts';
 import { maxCursor } from '../workflows/cursor.ts';
-import type { CursorValue, ExtractPagesInput, PageBatchProgress } from '../workflows/types.ts';
+import type { CursorValue } from '../workflows/types.ts';
+import type { ExtractPagesInput, PageBatchProgress } from '../workflows/activity-types.ts';
 
 /** One page read from the source, validated, not yet staged. */
 export interface ReadPage<Page> {

@@ -6,20 +6,8 @@ import { validateSlices } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError, redactSessionSpans } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
-import type {
-  ActivityInput,
-  ExtractPageInput,
-  ExtractPageResult,
-  ExtractPagesInput,
-  PageBatchProgress,
-  PlanSlicesInput,
-  FinalizeSyncInput,
-  LoadSyncStateInput,
-  RecordStreamStateInput,
-  PrepareSyncResult,
-  SyncActivities,
-  SyncState,
-} from '../workflows/types.ts';
+import type { SyncState } from '../workflows/types.ts';
+import type { ActivityInput, ExtractPageInput, ExtractPageResult, ExtractPagesInput, PageBatchProgress, PlanSlicesInput, FinalizeSyncInput, LoadSyncStateInput, RecordStreamStateInput, PrepareSyncResult, SyncActivities } from '../workflows/activity-types.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import { bindSessionHosts } from './host-binding.ts';

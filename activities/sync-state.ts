@@ -4,7 +4,8 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '
 import { STREAM_STATE_WORKFLOW_TYPE } from '../engine/constants.ts';
 import { NonRetryableError } from '../errors.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from '../workflows/state.ts';
-import type { LoadSyncStateInput, RecordStreamStateInput, StreamState, StreamStateInput, StreamStateMemo, SyncCheckpoint, SyncMemo, SyncState } from '../workflows/types.ts';
+import type { StreamState, StreamStateInput, StreamStateMemo, SyncCheckpoint, SyncMemo, SyncState } from '../workflows/types.ts';
+import type { LoadSyncStateInput, RecordStreamStateInput } from '../workflows/activity-types.ts';
 
 /** How many closed runs of a sync are read, once, to migrate a pipeline that ran before state workflows existed. */
 const RUNS_SCANNED = 100;

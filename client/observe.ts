@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, type Payload } from '@temporalio/common';
 import { PIPELINE_PROGRESS_QUERY, PROGRESS_QUERY, STREAMS_FAILED } from '../engine/constants.ts';
-import type { PageBatchProgress, PipelineResult, SyncProgress, SyncResult } from '../workflows/types.ts';
+import type { PipelineResult, SyncProgress, SyncResult } from '../workflows/types.ts';
+import type { PageBatchProgress } from '../workflows/activity-types.ts';
 
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;

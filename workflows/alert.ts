@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { AlertInput, SyncActivities } from './types.ts';
+import type { AlertInput, SyncActivities } from './activity-types.ts';
 import { requireInternalInput } from './input-check.ts';
 
 /** The id of the workflow that delivers one alert: once per sync run and event (per activity, for retries). */

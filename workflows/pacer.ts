@@ -1,5 +1,5 @@
 import { allHandlersFinished, condition, continueAsNew, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { RequestPacerInput } from './types.ts';
+import type { RequestPacerInput } from './activity-types.ts';
 import { requireInternalInput } from './input-check.ts';
 
 /** Reserves the next moment a `get()` of the paced source may start; answers its epoch ms. */

@@ -12,7 +12,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import { syncWorkflow } from './sync.ts';
-import type { OverlapPolicy, PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput, SyncActivities } from './types.ts';
+import type { OverlapPolicy, PipelineResult, PipelineStreamInput, PipelineStreamOutcome, PipelineWorkflowInput } from './types.ts';
+import type { SyncActivities } from './activity-types.ts';
 
 const { waitForSync } = proxyActivities<SyncActivities>({
   startToCloseTimeout: '30d',

@@ -3,7 +3,8 @@
  * Deterministic; types only from outside.
  */
 import { proxyActivities, proxyLocalActivities, upsertMemo, workflowInfo, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
-import type { ExtractPageInput, ExtractPageResult, StreamStateEvent, SyncActivities, SyncCheckpoint, SyncMemo, SyncProgress, SyncWorkflowInput } from './types.ts';
+import type { StreamStateEvent, SyncCheckpoint, SyncMemo, SyncProgress, SyncWorkflowInput } from './types.ts';
+import type { ExtractPageInput, ExtractPageResult, SyncActivities } from './activity-types.ts';
 import { activityOptions, localActivityOptions, pageSummary } from './sync-steps.ts';
 
 /** The activities of one sync, with the options its plan sets. */

@@ -3,7 +3,8 @@
  * UI, where a sync starts (chooseStart), a failure's root message. Deterministic; types only from outside.
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import type { ExtractPageInput, ExtractPageResult, IncrementalStateJson, SyncCheckpoint, SyncPlan, SyncState, SyncWorkflowInput } from './types.ts';
+import type { IncrementalStateJson, SyncCheckpoint, SyncPlan, SyncState, SyncWorkflowInput } from './types.ts';
+import type { ExtractPageInput, ExtractPageResult } from './activity-types.ts';
 
 export function activityOptions(input: SyncWorkflowInput): ActivityOptions {
   const { plan } = input;

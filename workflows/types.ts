@@ -246,7 +246,6 @@ export interface SyncResult {
   slices?: number;
 }
 
-export type * from './activity-types.ts';
 
 /** What a scheduled run does when a sync of the same pipeline is already running. */
 export type OverlapPolicy = 'skip' | 'wait';

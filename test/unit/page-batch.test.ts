@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { batchStart, runPageBatch, type PageBatchSteps, type ReadPage } from '../../activities/page-batch.ts';
-import type { PageBatchProgress } from '../../workflows/types.ts';
+import type { PageBatchProgress } from '../../workflows/activity-types.ts';
 
 /** A deferred promise: the test decides when a read or a staging ends. */
 function deferred<T = void>() {

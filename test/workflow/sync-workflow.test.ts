@@ -7,7 +7,8 @@ import { prepareSync } from '../../client.ts';
 import { SYNC_WORKFLOW_TYPE } from '../../engine/constants.ts';
 import { workflowBundle } from '../../engine/workflow-bundle.ts';
 import { chooseStart } from '../../workflows/sync.ts';
-import type { ExtractPageInput, ExtractPagesInput, StreamStateEvent, FinalizeSyncInput, SyncActivities, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
+import type { StreamStateEvent, SyncCheckpoint, SyncMemo, SyncResult, SyncState, SyncWorkflowInput } from '../../workflows/types.ts';
+import type { ExtractPageInput, ExtractPagesInput, FinalizeSyncInput, SyncActivities } from '../../workflows/activity-types.ts';
 import { unique } from '../helpers.ts';
 
 // syncWorkflow on a real Temporal server with stubbed activities: no source, no destination, no HTTP.

@@ -1,8 +1,8 @@
 import { redact } from '../sources/redaction.ts';
-import { loadCustomCode } from '../config/custom-code.ts';
-import { durationToMs, readPipelineDefinition, type Duration, type PipelineConfig } from '../config/pipeline.ts';
+import { preparePipeline, type PreparedSync } from '../config/prepare.ts';
+import { durationToMs, type Duration, type PipelineConfig } from '../config/pipeline.ts';
 import { resolvePipeline, type ResolvedPipeline } from '../config/resolve.ts';
-import { checkSecretReferences, findLiteralPipelineCredentials, findSecretReferences } from '../config/secrets.ts';
+import { findSecretReferences, secretHoldingParts } from '../config/secrets.ts';
 import { createDestination } from '../destinations/index.ts';
 import { ConfigError } from '../errors.ts';
 import { readSourcePages, type ReadSourcePage } from '../sources/read-pages.ts';
@@ -12,28 +12,28 @@ import { lastSessionError } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
 import { EXIT_SYNC_FAILED, UsageError } from './common.ts';
 
-/** A stream of a pipeline file, its source built on this machine with the secrets resolved. */
+/** A stream of a pipeline file, prepared as `bizon run` prepares it, its source built here with the secrets resolved. */
 interface LocalStream {
   pipeline: PipelineConfig;
+  prepared: PreparedSync;
   resolved: ResolvedPipeline;
   source: AbstractSource;
 }
 
-/** Reads a pipeline file and builds each (or the chosen) stream's source here, as a worker would. */
+/** Prepares a pipeline file (the one compile step) and builds each (or the chosen) stream's source here, as a worker would. */
 async function localStreams(configFile: string, options: { customSource: string[]; stream?: string | undefined }): Promise<LocalStream[]> {
-  const customSources = await loadCustomCode(options.customSource);
-  const definition = await readPipelineDefinition(configFile);
-  let pipelines = definition.pipelines;
+  // Literal credentials are reported by `check`, not refused: it says what `bizon run` would refuse.
+  const prepared = await preparePipeline({ config: configFile, customSourceFiles: options.customSource, allowLiteralSecrets: true });
+  let streams = 'streams' in prepared ? prepared.streams : [prepared];
   if (options.stream !== undefined) {
-    pipelines = pipelines.filter((pipeline) => pipeline.source.stream === options.stream);
-    if (pipelines.length === 0) throw new UsageError(`${configFile} has no stream '${options.stream}' (it has ${definition.pipelines.map((pipeline) => pipeline.source.stream).join(', ')})`);
+    const all = streams;
+    streams = all.filter((stream) => stream.pipeline.source.stream === options.stream);
+    if (streams.length === 0) throw new UsageError(`${configFile} has no stream '${options.stream}' (it has ${all.map((stream) => stream.pipeline.source.stream).join(', ')})`);
   }
-  return pipelines.map((pipeline) => {
-    resolvePipeline(pipeline, customSources); // every config mistake before a secret is looked up
-    checkSecretReferences({ source: pipeline.source, destination: pipeline.destination }, process.env);
-    const resolved = resolvePipeline(pipeline, customSources, process.env);
+  return streams.map((stream) => {
+    const resolved = resolvePipeline(stream.pipeline, stream.customSources, process.env);
     const SourceCtor = resolved.sourceClass as unknown as new (config: unknown) => AbstractSource;
-    return { pipeline, resolved, source: new SourceCtor(resolved.sourceConfig) };
+    return { pipeline: stream.pipeline, prepared: stream, resolved, source: new SourceCtor(resolved.sourceConfig) };
   });
 }
 
@@ -46,10 +46,10 @@ export async function checkCommand(configFile: string, options: { customSource: 
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const first = streams[0]!;
   out(`✔ config: ${configFile} (pipeline '${first.pipeline.name}', destination ${first.pipeline.destination.name})`);
-  const references = [...new Set(streams.flatMap(({ pipeline }) => [...findSecretReferences(pipeline.source), ...findSecretReferences(pipeline.destination.config)].map((reference) => reference.variable)))];
+  const references = [...new Set(streams.flatMap(({ pipeline }) => findSecretReferences(secretHoldingParts(pipeline)).map((reference) => reference.variable)))];
   if (references.length > 0) out(`✔ secrets: ${references.join(', ')} set`);
   let failed = false;
-  const literal = [...new Set(streams.flatMap(({ pipeline, resolved }) => findLiteralPipelineCredentials(pipeline, resolved.sourceClass.getConfigClass())))];
+  const literal = [...new Set(streams.flatMap(({ prepared }) => prepared.literalCredentials))];
   if (literal.length > 0) {
     // bizon run refuses them (unless --allow-literal-secrets): they would be stored in Temporal's history.
     out(`✖ credentials written literally: ${literal.join(', ')} — write each as a reference (BIZON_ENV_<NAME>, or \${env://NAME} inside a value)`);

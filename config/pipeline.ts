@@ -237,11 +237,6 @@ export async function readPipelineDefinition(file: string): Promise<PipelineDefi
   return parsePipelineDefinition(await readPipelineYaml(file), `config file ${file}`);
 }
 
-/** Reads and validates a pipeline YAML file with one `source.stream`. */
-export async function readPipelineConfig(file: string): Promise<PipelineConfig> {
-  return parsePipelineConfig(await readPipelineYaml(file), `config file ${file}`);
-}
-
 /** Reads a pipeline YAML file as written (not validated): what `bizonPipeline` takes as its `pipeline`. */
 export async function readPipelineYaml(file: string): Promise<unknown> {
   return readPipelineFile(file);

@@ -51,6 +51,8 @@ export interface PreparedSync {
   taskQueue: string;
   /** Problems that do not stop the sync (a literal credential in the config). */
   warnings: string[];
+  /** Paths of the credentials written literally (refused unless `allowLiteralSecrets`). */
+  literalCredentials: string[];
   /** The custom sources the request named, loaded (a worker in the same process can reuse them). */
   customSources: CustomSource[];
 }
@@ -188,6 +190,7 @@ function prepareStream(pipeline: PipelineConfig, written: Record<string, unknown
   const warnings = described;
   return {
     warnings,
+    literalCredentials: literal,
     customSources,
     pipeline,
     resolved,

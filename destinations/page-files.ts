@@ -1,5 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -25,13 +24,56 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   await rename(temporary, file);
 }
 
-/** Like {@link writeFileAtomic}, streaming `lines` (each ending in a newline) so a large page is never one string; returns the bytes written. */
+/** Pages up to this size are written in one call; larger ones are streamed, so a large page is never one string. */
+const ONE_WRITE_BYTES = 1 << 20;
+
+/**
+ * Like {@link writeFileAtomic}, for `lines` (each ending in a newline); returns the bytes written. Its directory is
+ * made when it is missing (found by the write itself: a page costs no directory call when it is there).
+ */
 export async function writeLinesAtomic(file: string, lines: Iterable<string>): Promise<number> {
   const temporary = temporaryBeside(file);
-  const out = createWriteStream(temporary);
-  await pipeline(Readable.from(lines), out);
+  let handle: FileHandle;
+  try {
+    handle = await open(temporary, 'w');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(path.dirname(file), { recursive: true });
+    handle = await open(temporary, 'w');
+  }
+  let bytes: number;
+  // A large page's stream closes the file itself when it ends (or fails).
+  let streamed = false;
+  try {
+    const iterator = lines[Symbol.iterator]();
+    const head: string[] = [];
+    let size = 0;
+    let next = iterator.next();
+    for (; !next.done && size < ONE_WRITE_BYTES; next = iterator.next()) {
+      head.push(next.value);
+      size += next.value.length;
+    }
+    if (next.done) {
+      const text = head.join('');
+      await handle.writeFile(text);
+      bytes = Buffer.byteLength(text);
+    } else {
+      const first = next.value;
+      const rest = function* () {
+        yield* head;
+        yield first;
+        for (let item = iterator.next(); !item.done; item = iterator.next()) yield item.value;
+      };
+      streamed = true;
+      const out = handle.createWriteStream();
+      await pipeline(Readable.from(rest()), out);
+      bytes = out.bytesWritten;
+    }
+  } finally {
+    if (!streamed) await handle.close();
+  }
   await rename(temporary, file);
-  return out.bytesWritten;
+  return bytes;
 }
 
 /** A page's file name: sliced pages sort by slice, then page, so a slice's records stay in order. */
@@ -91,9 +133,7 @@ export class StagedPageFiles {
   async writePage(batch: Pick<WriteBatch, 'syncRunId' | 'slice' | 'iteration'>, linesByDestination: ReadonlyMap<string, Iterable<string>>): Promise<WriteResult> {
     let bytes = 0;
     for (const [destinationId, lines] of linesByDestination) {
-      const dir = this.destinationDir(batch.syncRunId, destinationId);
-      await mkdir(dir, { recursive: true });
-      bytes += await writeLinesAtomic(path.join(dir, pageFileName(batch)), lines);
+      bytes += await writeLinesAtomic(path.join(this.destinationDir(batch.syncRunId, destinationId), pageFileName(batch)), lines);
     }
     return { bytes };
   }

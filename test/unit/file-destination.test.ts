@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileDestination } from '../../destinations/file.ts';
 import { NonRetryableError } from '../../errors.ts';
+import { writeLinesAtomic } from '../../destinations/page-files.ts';
 import type { ValidatedRecord } from '../../sources/iteration.ts';
 import { readRows, tempDir } from '../helpers.ts';
 
@@ -132,4 +133,22 @@ describe('file destination', () => {
     expect(error).toBeInstanceOf(NonRetryableError);
     expect((error as Error).message).toContain('is too long for a file name (306 bytes, at most 255): shorten destination_id');
   });
+
+  it('a page file is written whole into a directory made on the way, small in one write and large streamed', async () => {
+    const dir = path.join(tempDir(), 'run', 'pages', 'users');
+    const small = ['{"n":1}\n', '{"é":2}\n'];
+    expect(await writeLinesAtomic(path.join(dir, 'small.jsonl'), small)).toBe(Buffer.byteLength(small.join('')));
+    expect(readFileSync(path.join(dir, 'small.jsonl'), 'utf8')).toBe(small.join(''));
+    // Over the one-write size, from a generator (as a page's rows are made): every line, in order.
+    const line = (index: number) => `${JSON.stringify({ index, pad: 'x'.repeat(1000) })}\n`;
+    function* lines() {
+      for (let index = 0; index < 3000; index++) yield line(index);
+    }
+    const bytes = await writeLinesAtomic(path.join(dir, 'large.jsonl'), lines());
+    const written = readFileSync(path.join(dir, 'large.jsonl'), 'utf8');
+    expect(written).toBe(Array.from({ length: 3000 }, (_, index) => line(index)).join(''));
+    expect(bytes).toBe(Buffer.byteLength(written));
+    expect(readdirSync(dir).sort()).toEqual(['large.jsonl', 'small.jsonl']);
+  });
 });
+

@@ -15,6 +15,7 @@
  * the starting process, history events per page, and whether every output holds every record once; then what
  * starting syncs through the CLI costs in CPU (one `bizon run --detach` per sync, or one for them all).
  */
+import './build-first.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, log } from '@temporalio/activity';
+import type { PipelineConfig } from '../config/pipeline.ts';
 import type { ResolvedPipeline } from '../config/resolve.ts';
 import type { Destination } from '../destinations/index.ts';
 import { validateIteration, type ValidatedRecord } from '../sources/iteration.ts';
@@ -20,8 +21,14 @@ export interface SyncContext {
   source: AbstractSource;
   destination: Destination;
   /** The pipeline it was built from: a failed sync resumed with a fixed config (same run id) gets new ones. */
+  pipeline: PipelineConfig;
   pipelineJson: string;
+  /** `configKey(pipeline)`, which page activities name it by. */
+  configKey: string;
 }
+
+/** A page activity's input with its sync's pipeline at hand. */
+export type PageWithPipeline<T extends ExtractPageInput = ExtractPageInput> = T & ActivityInput;
 
 /** A page as `get()` returned it, validated, with its extraction time. */
 export interface SourcePage {
@@ -50,7 +57,7 @@ export async function readPage(...args: Parameters<typeof readValidatedPage>): P
 async function readValidatedPage(
   metrics: SyncMetrics | undefined,
   { source, resolved }: SyncContext,
-  input: Omit<ExtractPageInput, 'iteration' | 'pagination'>,
+  input: Omit<PageWithPipeline, 'iteration' | 'pagination'>,
   iteration: number,
   pagination: Pagination | null,
 ): Promise<ReadPage<SourcePage>> {

@@ -7,14 +7,17 @@ import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError, redactSessionSpans } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
 import type { SyncState } from '../workflows/types.ts';
-import type { ActivityInput, ExtractPageInput, ExtractPageResult, ExtractPagesInput, PageBatchProgress, PlanSlicesInput, FinalizeSyncInput, LoadSyncStateInput, RecordStreamStateInput, PrepareSyncResult, SyncActivities } from '../workflows/activity-types.ts';
+import type { PipelineConfig } from '../config/pipeline.ts';
+import { PIPELINE_CONFIG_QUERY } from '../engine/constants.ts';
+import { configKey } from '../workflows/config-key.ts';
+import type { ActivityInput, ExtractPageInput, PageActivityInput, ExtractPageResult, ExtractPagesInput, PageBatchProgress, PlanSlicesInput, FinalizeSyncInput, LoadSyncStateInput, RecordStreamStateInput, PrepareSyncResult, SyncActivities } from '../workflows/activity-types.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
 import { abortRequestsOnCancel } from './cancellation.ts';
 import { bindSessionHosts } from './host-binding.ts';
 import { checkSecretHosts, sourceHostBinding } from '../config/secrets.ts';
 import type { SyncMetrics } from './metrics.ts';
 import { batchStart, runPageBatch } from './page-batch.ts';
-import { incrementalStateOf, readPage, stagePage, type SyncContext } from './page-io.ts';
+import { incrementalStateOf, readPage, stagePage, type PageWithPipeline, type SyncContext } from './page-io.ts';
 import { loadSyncState, recordStreamState } from './sync-state.ts';
 import { toApplicationFailure, withinRetryBudget } from './failures.ts';
 import { redact } from '../sources/redaction.ts';
@@ -62,11 +65,28 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       resolved,
       source,
       destination: createDestination(input.pipeline.destination.name, resolved.destinationConfig, resolved.destinationId),
+      pipeline: input.pipeline,
       pipelineJson,
+      configKey: configKey(input.pipeline),
     };
     contexts.set(input.syncRunId, context);
     if (contexts.size > CACHED_SYNCS) forget(contexts.keys().next().value!);
     return context;
+  }
+
+  /**
+   * A page's input with its sync's pipeline: the one this worker built the sync's source from when the key matches
+   * (every page but a worker's first of a sync), a local page's own, else the sync's answer to `pipelineConfig`.
+   */
+  async function withPipeline<T extends PageActivityInput>(input: T): Promise<T & ActivityInput> {
+    const cached = contexts.get(input.syncRunId);
+    if (cached?.configKey === input.configKey) return { ...input, pipeline: cached.pipeline };
+    if (input.pipeline) return { ...input, pipeline: input.pipeline };
+    const { client, info } = Context.current();
+    const sync = info.workflowExecution;
+    if (!sync) throw new NonRetryableError(`A page activity outside a sync workflow needs its pipeline in its input (sync run ${input.syncRunId})`);
+    const pipeline = await client.workflow.getHandle(sync.workflowId, sync.runId).query<PipelineConfig>(PIPELINE_CONFIG_QUERY);
+    return { ...input, pipeline };
   }
 
   /** Drops a sync's source and destination from this worker, letting go of the destination's connections. */
@@ -140,7 +160,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       });
     },
 
-    async extractPage(input: ExtractPageInput): Promise<ExtractPageResult> {
+    async extractPage(pageInput: ExtractPageInput): Promise<ExtractPageResult> {
+      const input: PageWithPipeline = await withPipeline(pageInput);
       return runForSync(input, async (context) => {
         const read = await readPage(options.metrics, context, input, input.iteration, input.pagination);
         await stagePage(options.metrics, context, input, read);
@@ -155,7 +176,8 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       });
     },
 
-    async extractPages(input: ExtractPagesInput): Promise<PageBatchProgress> {
+    async extractPages(pageInput: ExtractPagesInput): Promise<PageBatchProgress> {
+      const input: PageWithPipeline<ExtractPagesInput> = await withPipeline(pageInput);
       const activity = Context.current();
       const start = batchStart(input, activity.info.heartbeatDetails);
       if (start.lastIteration >= input.iteration) log.info('Resuming the batch after its last checkpoint', { page: start.lastIteration });

@@ -9,8 +9,9 @@ export interface BarePagesInput {
 }
 type FetchPage = (input: BarePagesInput, page: number) => Promise<number | null>;
 
-const regular = proxyActivities<{ fetchPage: FetchPage }>({ startToCloseTimeout: '1m' });
-const local = proxyLocalActivities<{ fetchPage: FetchPage }>({ startToCloseTimeout: '1m' });
+// bizon-temporal's default timeouts (engine.page_timeout, engine.heartbeat_timeout): the server keeps the same timers.
+const regular = proxyActivities<{ fetchPage: FetchPage }>({ startToCloseTimeout: '10m', heartbeatTimeout: '10s' });
+const local = proxyLocalActivities<{ fetchPage: FetchPage }>({ startToCloseTimeout: '10m' });
 
 async function pages(fetchPage: FetchPage, input: BarePagesInput): Promise<number> {
   let count = 0;

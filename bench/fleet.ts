@@ -6,6 +6,7 @@
  *
  *   npm run bench:fleet -- [--syncs 40] [--workers 2] [--pages 100] [--latency 50]
  *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal] [--engine '{json}'] [--cpu-prof dir]
+ *                          [--server-calls] [--worker-args '--max-concurrent-pages 100']
  *
  * Modes: bizon-temporal with one page per activity (the default), 20 per activity, pages as local activities
  * (`engine.page_activity: local`); the bare references with regular and with local activities.
@@ -14,6 +15,8 @@
  * aggregate pages/s, all/alone, slowest/fastest, CPU ms per page of the server and of the workers, the start's CPU in
  * the starting process, history events per page, and whether every output holds every record once; then what
  * starting syncs through the CLI costs in CPU (one `bizon run --detach` per sync, or one for them all).
+ * With `--server-calls`: what the server did per page in each mode, from its own metrics — its API calls, its
+ * persistence and visibility writes by operation, the history tasks by type — side by side.
  */
 import './build-first.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -44,6 +47,16 @@ const SERVERS = flag('servers', 'bizon,default,wal').split(',');
 const ENGINE = JSON.parse(flag('engine', '{}')) as Record<string, unknown>;
 /** A directory for a V8 CPU profile of each worker process (node --cpu-prof), to see where their time goes. */
 const CPU_PROFILES = flag('cpu-prof', '');
+/** More arguments for bizon-temporal's workers (`bizon worker …`), to weigh a worker option. */
+const WORKER_ARGS = flag('worker-args', '').split(' ').filter(Boolean);
+/**
+ * The server's CPU is read this long after the last sync ended: every workflow task and activity leaves timers that
+ * fire seconds later (the workflow task's 10 s timeout, the sticky queue's, the activity's heartbeat timeout), work
+ * the server does for those pages too, whichever mode it is.
+ */
+const TIMER_SETTLE_MS = 12_000;
+/** Print the server's calls per page in each mode (its Prometheus counters, by operation), side by side. */
+const SERVER_CALLS = process.argv.includes('--server-calls');
 
 const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
   bizon: {},
@@ -75,6 +88,29 @@ async function startWorker(argv: string[], ready: RegExp, address: string): Prom
   return child;
 }
 
+/** The server's request counters (API, persistence, visibility, history tasks), summed by operation. */
+async function serverCalls(server: DevServer): Promise<Map<string, number>> {
+  const counters = new Map<string, number>();
+  const text = await (await fetch(server.metricsUrl)).text();
+  for (const line of text.split('\n')) {
+    const match = /^(service_requests|persistence_requests|visibility_persistence_requests|task_requests)\{(.*)\} (\S+)$/.exec(line);
+    if (!match) continue;
+    const labels = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1]!, label[2]!]));
+    const key = `${match[1]} ${labels.operation ?? labels.task_type ?? '?'}${labels.service_name ? ` (${labels.service_name})` : ''}`;
+    counters.set(key, (counters.get(key) ?? 0) + Number(match[3]));
+  }
+  return counters;
+}
+
+/** Per-page deltas of the server's counters, one column per mode, the busiest first. */
+function callsTable(perMode: Map<string, Map<string, number>>): string {
+  const keys = new Set([...perMode.values()].flatMap((calls) => [...calls.keys()]));
+  const total = (key: string) => Math.max(...[...perMode.values()].map((calls) => calls.get(key) ?? 0));
+  const rows = [...keys].filter((key) => total(key) >= 0.05).sort((a, b) => total(b) - total(a));
+  const header = `${'server calls per page'.padEnd(70)}${[...perMode.keys()].map((mode) => mode.padStart(11)).join('')}`;
+  return [header, ...rows.map((key) => `${key.slice(0, 69).padEnd(70)}${[...perMode.values()].map((calls) => (calls.get(key) ?? 0).toFixed(2).padStart(11)).join('')}`)].join('\n');
+}
+
 interface Mode {
   workerArgv(address: string, taskQueue: string): string[];
   ready: RegExp;
@@ -83,7 +119,7 @@ interface Mode {
 }
 
 const bizonMode = (engine: Record<string, unknown>): Mode => ({
-  workerArgv: (_address, taskQueue) => [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR'],
+  workerArgv: (_address, taskQueue) => [path.join(ROOT, 'bin', 'bizon.mjs'), 'worker', '--custom-source', PAGE_SOURCE, '--task-queue', taskQueue, '--log-level', 'ERROR', ...WORKER_ARGS],
   ready: /bizon worker polling/,
   async start(client, api, taskQueue) {
     const directory = tempDir('bench-fleet-');
@@ -126,7 +162,7 @@ async function waitFor(client: Client, workflowId: string): Promise<void> {
   else await waitForResult(client, workflowId);
 }
 
-async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name: string, mode: Mode): Promise<string> {
+async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name: string, mode: Mode, calls: Map<string, Map<string, number>>): Promise<string> {
   const taskQueue = `fleet-${name}-${++runs}`;
   const workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker(mode.workerArgv(server.address, taskQueue), mode.ready, server.address)));
   try {
@@ -139,6 +175,7 @@ async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name
 
     const serverCpu = cpuMs(server.process.pid!);
     const workersCpu = workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0);
+    const callsBefore = SERVER_CALLS ? await serverCalls(server) : undefined;
     const startCpu = process.cpuUsage();
     const started = performance.now();
     const syncs = await Promise.all(Array.from({ length: SYNCS }, () => mode.start(client, api, taskQueue)));
@@ -147,9 +184,14 @@ async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name
     const finished: number[] = [];
     await Promise.all(syncs.map(async ({ workflowId }) => finished.push(await waitFor(client, workflowId).then(() => (performance.now() - started) / 1000))));
     const seconds = (performance.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, TIMER_SETTLE_MS));
     const pages = SYNCS * PAGES;
     const serverMs = (cpuMs(server.process.pid!) - serverCpu) / pages;
     const workersMs = (workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - workersCpu) / pages;
+    if (callsBefore) {
+      const after = await serverCalls(server);
+      calls.set(name, new Map([...after].map(([key, count]) => [key, (count - (callsBefore.get(key) ?? 0)) / pages])));
+    }
     const records = PAGES * PAGE_SIZE - 1;
     const exact = syncs.filter(({ file }) => {
       const output = outputOf(file);
@@ -209,7 +251,9 @@ try {
       console.log(`\nServer: ${serverName}`);
       console.log('mode         pages/s         all/alone      slow/fast server  workers  total            start   ev/page exact');
       console.log('                                                        CPU ms per page');
-      for (const name of MODES) console.log(await fleetRow(server, client, api, name, MODE_DEFINITIONS[name]!));
+      const calls = new Map<string, Map<string, number>>();
+      for (const name of MODES) console.log(await fleetRow(server, client, api, name, MODE_DEFINITIONS[name]!, calls));
+      if (SERVER_CALLS) console.log(`\n${callsTable(calls)}`);
       if (serverName === SERVERS[0]) console.log(cliStarts(server, api));
     } finally {
       await client.connection.close();

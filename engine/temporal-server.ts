@@ -53,6 +53,8 @@ export const SERVER_QUEUE_LIMITS: Readonly<Record<string, number>> = {
 export interface DevServer {
   address: string;
   uiUrl: string | undefined;
+  /** Where the server serves its Prometheus metrics (`http://…/metrics`). */
+  metricsUrl: string;
   process: ChildProcess;
   /** Stops the server and waits for it to exit. */
   stop(): Promise<void>;
@@ -101,7 +103,8 @@ async function launchDevServer(binary: string, options: DevServerOptions): Promi
   const ui = options.ui ?? true;
   const uiPort = options.uiPort ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', options.namespace ?? 'default', '--log-level', 'error'];
-  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
+  const metricsPort = await freePort();
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(metricsPort));
   if (ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
   else args.push('--headless');
   const lock = options.dbFile ? await lockStateFile(options.dbFile) : undefined;
@@ -165,6 +168,7 @@ async function launchDevServer(binary: string, options: DevServerOptions): Promi
   return {
     address,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     process: child,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -13,7 +13,20 @@ export interface ActivityInput {
   syncRunId: string;
 }
 
-export interface ExtractPageInput extends ActivityInput {
+/**
+ * Input of a page activity. A regular page names its sync's pipeline by {@link PageActivityInput.configKey} only: the
+ * history keeps the config once (in the sync's input), not once per page; a worker that has no source built for
+ * that key asks the sync for the config (`pipelineConfig` query). A local page, never written to history, carries it.
+ */
+export interface PageActivityInput {
+  syncRunId: string;
+  /** `configKey(pipeline)` of the sync's pipeline. */
+  configKey: string;
+  /** The pipeline itself: local pages only. */
+  pipeline?: PipelineConfig;
+}
+
+export interface ExtractPageInput extends PageActivityInput {
   /** 1-based number of the page. */
   iteration: number;
   pagination: Pagination | null;

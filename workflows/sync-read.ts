@@ -6,7 +6,7 @@ import { workflowInfo } from '@temporalio/workflow';
 import type { SliceState, SyncCheckpoint } from './types.ts';
 import { maxCursor } from './cursor.ts';
 import { pageSummary, type PageStep, type SliceRef } from './sync-steps.ts';
-import { activityInput, saveCheckpoint, type SyncRun } from './sync-run.ts';
+import { pageInput, saveCheckpoint, type SyncRun } from './sync-run.ts';
 
 /** Why reading stopped: the source has no more pages, `max_iterations` was reached, or the run should continue as new. */
 export type ReadEnd = 'end_of_source' | 'max_iterations' | 'continue_as_new';
@@ -80,7 +80,7 @@ async function readSlices(run: SyncRun, slices: SliceState[]): Promise<ReadEnd> 
 async function nextPages(run: SyncRun, iteration: number, pagination: SyncCheckpoint['pagination'], maxPages: number, slice?: SliceRef): Promise<PageStep> {
   const { plan } = run.input;
   const pacer = plan.rateLimit ? { pacer: { taskQueue: workflowInfo().taskQueue, requestsPerSecond: plan.rateLimit.requestsPerSecond } } : {};
-  const source = { ...activityInput(run), iteration, pagination, incrementalState: run.checkpoint.incrementalState, cursorField: plan.cursorField, ...(slice ? { slice } : {}) };
+  const source = { ...pageInput(run), iteration, pagination, incrementalState: run.checkpoint.incrementalState, cursorField: plan.cursorField, ...(slice ? { slice } : {}) };
   if ((plan.pagesPerActivity ?? 1) === 1) {
     const page = await run.calls.extractPage({ ...source, ...pacer });
     return { ...page, lastIteration: iteration, sourceMs: page.sourceMs ?? 0 };

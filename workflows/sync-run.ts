@@ -4,7 +4,8 @@
  */
 import { proxyActivities, proxyLocalActivities, upsertMemo, workflowInfo, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
 import type { StreamStateEvent, SyncCheckpoint, SyncMemo, SyncProgress, SyncWorkflowInput } from './types.ts';
-import type { ExtractPageInput, ExtractPageResult, SyncActivities } from './activity-types.ts';
+import type { ExtractPageInput, ExtractPageResult, PageActivityInput, SyncActivities } from './activity-types.ts';
+import { configKey } from './config-key.ts';
 import { activityOptions, localActivityOptions, pageSummary } from './sync-steps.ts';
 
 /** The activities of one sync, with the options its plan sets. */
@@ -22,6 +23,8 @@ export interface SyncCalls {
 export interface SyncRun {
   readonly input: SyncWorkflowInput;
   readonly calls: SyncCalls;
+  /** `configKey(input.pipeline)`: how page activities name the pipeline. */
+  readonly configKey: string;
   checkpoint: SyncCheckpoint;
   status: SyncProgress['status'];
   /** Page activities this workflow run has completed: it continues as new after `continue_as_new_every`. */
@@ -61,12 +64,18 @@ export function openRun(input: SyncWorkflowInput): SyncRun {
     maxCursorValue: null,
     resumedFrom: null,
   };
-  return { input, calls, checkpoint, status: input.checkpoint ? 'extracting' : 'preparing', activitiesThisRun: 0 };
+  return { input, calls, configKey: configKey(pipeline), checkpoint, status: input.checkpoint ? 'extracting' : 'preparing', activitiesThisRun: 0 };
 }
 
 /** What every activity of the sync is given: the stream's config and the sync it belongs to. */
 export function activityInput(run: SyncRun): { pipeline: SyncWorkflowInput['pipeline']; syncRunId: string } {
   return { pipeline: run.input.pipeline, syncRunId: run.checkpoint.syncRunId };
+}
+
+/** What every page activity is given: the sync, and its pipeline by key (a local page, kept out of history, whole). */
+export function pageInput(run: SyncRun): PageActivityInput {
+  const { pipeline, plan } = run.input;
+  return { syncRunId: run.checkpoint.syncRunId, configKey: run.configKey, ...(plan.localPages ? { pipeline } : {}) };
 }
 
 /** Stores where the sync stands in its memo, for the next run to resume from. */

@@ -114,7 +114,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--task-queue <name>', 'task queue to poll (default: bizon)')
     .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, the Temporal config profile, else default)')
     .option('--identity <name>', 'name of this worker in the Web UI and history (default: pid@host)')
-    .option('--max-concurrent-pages <n>', 'page activities this worker runs at once', positiveInteger, 20)
+    .option('--max-concurrent-pages <n>', 'page activities this worker runs at once', positiveInteger, 100)
     .option('--max-concurrent-workflow-tasks <n>', 'workflow tasks this worker runs at once', positiveInteger)
     .option('--shutdown-grace <duration>', 'on SIGTERM, how long pages in flight may finish before they are cancelled (and retried elsewhere)', '5s')
     .option('--deployment-name <name>', "Worker Versioning: the worker deployment this worker belongs to (with --build-id; env BIZON_DEPLOYMENT_NAME)")

@@ -46,7 +46,7 @@ export interface BizonWorkerOptions {
   customSourceFiles?: readonly string[];
   /** Already loaded custom sources (instead of, or besides, the files). */
   customSources?: readonly CustomSource[];
-  /** Pages run at once by this worker. */
+  /** Pages run at once by this worker (100, the Temporal SDK's default for activities). */
   maxConcurrentActivities?: number;
   /** Payload encoding; by default the AES-GCM codec when `BIZON_CODEC_KEY` is set. */
   dataConverter?: DataConverter;
@@ -114,7 +114,7 @@ export async function createWorker(options: BizonWorkerOptions): Promise<BizonWo
   }
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const dataConverter = options.dataConverter ?? dataConverterFromEnv();
-  const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 20;
+  const maxConcurrentActivityTaskExecutions = options.maxConcurrentActivities ?? 100;
   const shutdownGraceTime = options.shutdownGraceTime ?? SHUTDOWN_GRACE_TIME;
   // The SDK counts the force time from the shutdown request, so it must outlast the grace.
   const shutdownForceTime = msToNumber(shutdownGraceTime) + SHUTDOWN_FORCE_MARGIN_MS;

@@ -35,7 +35,12 @@ export interface SyncActivitiesOptions {
 }
 
 const HEARTBEAT_EVERY_MS = 1000;
-const CACHED_SYNCS = 32;
+/**
+ * Syncs whose source this worker keeps built, the least recently paged dropped first. A sync's are dropped when it
+ * publishes or aborts; the bound only matters for syncs that stopped without either, so it is far above the syncs
+ * a worker runs at once (a bound below them would rebuild sources — sessions, tokens — page after page).
+ */
+const CACHED_SYNCS = 512;
 const PUBLISHED_STAGING_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /**
@@ -48,9 +53,14 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
   const contexts = new Map<string, SyncContext>();
 
   function contextFor(input: ActivityInput): SyncContext {
-    const pipelineJson = JSON.stringify(input.pipeline);
     const cached = contexts.get(input.syncRunId);
-    if (cached?.pipelineJson === pipelineJson) return cached;
+    // A page's pipeline is the cached context's own object (withPipeline): no JSON to compare.
+    const pipelineJson = cached?.pipeline === input.pipeline ? cached.pipelineJson : JSON.stringify(input.pipeline);
+    if (cached?.pipelineJson === pipelineJson) {
+      contexts.delete(input.syncRunId);
+      contexts.set(input.syncRunId, cached);
+      return cached;
+    }
     if (cached) forget(input.syncRunId);
     // Also here, not only where the pipeline is compiled: any client may start a sync with an input of its making.
     checkSecretHosts(input.pipeline, env, options.allowEnv);

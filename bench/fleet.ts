@@ -11,7 +11,9 @@
  * Modes: bizon-temporal with one page per activity (the default), 20 per activity, pages as local activities
  * (`engine.page_activity: local`); the bare references with regular and with local activities.
  * Servers: `bizon` is the dev server as `bizon server` and `bizon run` start it (engine/temporal-server.ts), `default`
- * without SQLite pragmas, `wal` with journal_mode=wal and synchronous=normal. For each: one sync alone, then all N:
+ * without SQLite pragmas, `wal` with journal_mode=wal and synchronous=normal; `real` is the Temporal server itself
+ * (`temporal-server`, built by scripts/setup.sh --for-tests) on a Postgres of its own that syncs to disk, with
+ * 4 history shards — its CPU counted with Postgres's. For each: one sync alone, then all N:
  * aggregate pages/s, all/alone, slowest/fastest, CPU ms per page of the server and of the workers, the start's CPU in
  * the starting process, history events per page, and whether every output holds every record once; then what
  * starting syncs through the CLI costs in CPU (one `bizon run --detach` per sync, or one for them all).
@@ -26,8 +28,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { startSync, waitForResult } from '../client.ts';
-import { startDevServer, type DevServer, type DevServerOptions } from '../engine/temporal-server.ts';
+import { startDevServer, type DevServerOptions } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
+import { startProductionTemporal } from '../test/production-temporal.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
@@ -64,6 +67,26 @@ const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
   wal: { sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' } },
 };
 
+/** A Temporal server under test: where it answers, what it has cost so far, its metrics. */
+interface BenchServer {
+  address: string;
+  metricsUrl: string;
+  /** CPU ms of the server (and of its database, when that is a process of its own). */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+async function startServer(name: string): Promise<BenchServer> {
+  if (name === 'real') {
+    const server = await startProductionTemporal({ durable: true });
+    await server.createNamespace('default');
+    return { address: server.address, metricsUrl: server.metricsUrl, cpuMs: () => Object.values(server.cpuMs()).reduce((sum, ms) => sum + ms, 0), stop: () => server.stop() };
+  }
+  if (!SERVER_OPTIONS[name]) throw new Error(`--servers: no server '${name}' (bizon, default, wal, real)`);
+  const server = await startDevServer({ ui: false, dbFile: path.join(tempDir('bench-fleet-server-'), 'temporal.db'), ...SERVER_OPTIONS[name] });
+  return { address: server.address, metricsUrl: server.metricsUrl, cpuMs: () => cpuMs(server.process.pid!), stop: () => server.stop() };
+}
+
 const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
 let runs = 0;
 
@@ -89,7 +112,7 @@ async function startWorker(argv: string[], ready: RegExp, address: string): Prom
 }
 
 /** The server's request counters (API, persistence, visibility, history tasks), summed by operation. */
-async function serverCalls(server: DevServer): Promise<Map<string, number>> {
+async function serverCalls(server: BenchServer): Promise<Map<string, number>> {
   const counters = new Map<string, number>();
   const text = await (await fetch(server.metricsUrl)).text();
   for (const line of text.split('\n')) {
@@ -162,7 +185,7 @@ async function waitFor(client: Client, workflowId: string): Promise<void> {
   else await waitForResult(client, workflowId);
 }
 
-async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name: string, mode: Mode, calls: Map<string, Map<string, number>>): Promise<string> {
+async function fleetRow(server: BenchServer, client: Client, api: ExampleApi, name: string, mode: Mode, calls: Map<string, Map<string, number>>): Promise<string> {
   const taskQueue = `fleet-${name}-${++runs}`;
   const workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker(mode.workerArgv(server.address, taskQueue), mode.ready, server.address)));
   try {
@@ -173,7 +196,7 @@ async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name
     const history = await client.workflow.getHandle(alone.workflowId).fetchHistory();
     const eventsPerPage = (history.events?.length ?? 0) / PAGES;
 
-    const serverCpu = cpuMs(server.process.pid!);
+    const serverCpu = server.cpuMs();
     const workersCpu = workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0);
     const callsBefore = SERVER_CALLS ? await serverCalls(server) : undefined;
     const startCpu = process.cpuUsage();
@@ -186,7 +209,7 @@ async function fleetRow(server: DevServer, client: Client, api: ExampleApi, name
     const seconds = (performance.now() - started) / 1000;
     await new Promise((resolve) => setTimeout(resolve, TIMER_SETTLE_MS));
     const pages = SYNCS * PAGES;
-    const serverMs = (cpuMs(server.process.pid!) - serverCpu) / pages;
+    const serverMs = (server.cpuMs() - serverCpu) / pages;
     const workersMs = (workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - workersCpu) / pages;
     if (callsBefore) {
       const after = await serverCalls(server);
@@ -225,7 +248,7 @@ function cpuOfCommand(argv: string[], env: NodeJS.ProcessEnv): { ms: number; cod
 }
 
 /** What starting syncs through the CLI costs the starting machine: one `bizon run` per sync, or one for all. */
-function cliStarts(server: DevServer, api: ExampleApi): string {
+function cliStarts(server: BenchServer, api: ExampleApi): string {
   const dir = tempDir('bench-fleet-cli-');
   const env = { ...process.env, TEMPORAL_ADDRESS: server.address };
   const files = Array.from({ length: SYNCS }, (_, index) => {
@@ -245,7 +268,7 @@ console.log(`Fleet: ${SYNCS} syncs × ${PAGES} pages × ${PAGE_SIZE} records, AP
 const api = await startExampleApi({ datasets: { users: PAGES * PAGE_SIZE - 1 }, latencyMs: LATENCY });
 try {
   for (const serverName of SERVERS) {
-    const server = await startDevServer({ ui: false, dbFile: path.join(tempDir('bench-fleet-server-'), 'temporal.db'), ...SERVER_OPTIONS[serverName] });
+    const server = await startServer(serverName);
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     try {
       console.log(`\nServer: ${serverName}`);

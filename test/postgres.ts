@@ -15,6 +15,8 @@ export interface TestPostgres {
   pause?(): void;
   /** Starts it again after {@link TestPostgres.pause}. */
   resume?(): void;
+  /** CPU ms (user + system) its processes have used, those gone included; only on a cluster the tests started. */
+  cpuMs?(): number;
   /** A role that must log in with a password over TCP (scram-sha-256); only on a cluster the tests started. */
   passwordRole?: { host: string; port: number; user: string; password: string };
 }
@@ -39,8 +41,11 @@ function run(command: string[]): void {
   if (result.status !== 0) throw new Error(`${command.join(' ')} failed (${result.status}): ${result.stderr || result.stdout}`);
 }
 
-/** Starts the tests' Postgres: `BIZON_TEST_POSTGRES_URL` when set, else a new cluster in a temp dir. */
-export async function startTestPostgres(): Promise<TestPostgres> {
+/**
+ * Starts the tests' Postgres: `BIZON_TEST_POSTGRES_URL` when set, else a new cluster in a temp dir (without fsync,
+ * unless `fsync` asks for a durable one, as a benchmark does).
+ */
+export async function startTestPostgres(options: { fsync?: boolean } = {}): Promise<TestPostgres> {
   const external = process.env.BIZON_TEST_POSTGRES_URL;
   const databases: string[] = [];
   const admin = async (url: string, sql: string) => {
@@ -81,7 +86,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   run(asServerUser(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'bizon', '-A', 'trust', '-E', 'UTF8', '--no-sync']));
   const pgCtl = (action: string) =>
-    run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, action]));
+    run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${options.fsync ? '' : ' -c fsync=off'}`, action]));
   // One role logs in with a password over TCP, the rest without: the tests of credentials need a server that checks them.
   const hba = path.join(dataDir, 'pg_hba.conf');
   writeFileSync(hba, `host all ${PASSWORD_ROLE.user} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
@@ -95,6 +100,9 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']));
       rmSync(dir, { recursive: true, force: true });
     },
+    cpuMs() {
+      return clusterCpuMs(Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]));
+    },
     pause() {
       run(asServerUser(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']));
     },
@@ -102,4 +110,20 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       pgCtl('start');
     },
   };
+}
+
+/** CPU ms of a process (with its reaped children) and of its live children: Postgres runs a process per connection. */
+function clusterCpuMs(postmaster: number): number {
+  const stat = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = (fields: string[], withChildren: boolean) => Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+  let total = ticks(stat(String(postmaster)), true);
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const fields = stat(pid);
+      if (Number(fields[1]) === postmaster) total += ticks(fields, false);
+    } catch {
+      // gone since the listing
+    }
+  }
+  return total * 10;
 }

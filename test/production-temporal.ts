@@ -19,6 +19,10 @@ export function temporalServerDir(): string {
 /** A Temporal server as production runs it: Postgres persistence, SQL visibility, 4 history shards. */
 export interface ProductionTemporal {
   address: string;
+  /** Where the server serves its Prometheus metrics. */
+  metricsUrl: string;
+  /** CPU ms (user + system) of the server process and of its Postgres so far. */
+  cpuMs(): { server: number; postgres: number };
   /** Registers a namespace and waits until the frontend serves it. */
   createNamespace(name: string): Promise<void>;
   /** The server's log so far (for a failing test's message). */
@@ -33,9 +37,10 @@ function run(command: string, args: string[]): void {
 
 /**
  * Starts `temporal-server` (the real server, not the dev server) on free 127.0.0.1 ports, on a Postgres cluster of
- * its own whose two databases the server's schema tool sets up, and waits until its frontend answers.
+ * its own whose two databases the server's schema tool sets up, and waits until its frontend answers. `durable`: a
+ * Postgres that syncs its writes to disk (the tests' does not).
  */
-export async function startProductionTemporal(): Promise<ProductionTemporal> {
+export async function startProductionTemporal(options: { durable?: boolean } = {}): Promise<ProductionTemporal> {
   const dir = temporalServerDir();
   const server = path.join(dir, 'server');
   const sqlTool = path.join(dir, 'sql');
@@ -47,7 +52,7 @@ export async function startProductionTemporal(): Promise<ProductionTemporal> {
   const work = tempDir('bizon-temporal-server-');
   const logFile = path.join(work, 'server.log');
   try {
-    postgres = await startTestPostgres();
+    postgres = await startTestPostgres({ fsync: options.durable ?? false });
     const databases = { default: await postgres.createDatabase('temporal'), visibility: await postgres.createDatabase('temporal_visibility') };
     for (const [url, schema] of [
       [databases.default, 'postgresql/v12/temporal'],
@@ -64,6 +69,7 @@ export async function startProductionTemporal(): Promise<ProductionTemporal> {
       ports.membership[i] = await freePort();
     }
     ports.http = await freePort();
+    const metricsPort = await freePort();
     const address = `127.0.0.1:${ports.grpc[0]}`;
     const datastore = (url: string) => {
       const { hostname, port, pathname, username } = new URL(url);
@@ -75,7 +81,7 @@ export async function startProductionTemporal(): Promise<ProductionTemporal> {
     const config = {
       log: { stdout: true, level: 'warn' },
       persistence: { defaultStore: 'default', visibilityStore: 'visibility', numHistoryShards: 4, datastores: { default: datastore(databases.default), visibility: datastore(databases.visibility) } },
-      global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
+      global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' }, metrics: { prometheus: { timerType: 'histogram', listenAddress: `127.0.0.1:${metricsPort}` } } },
       services: { frontend: service(0, { httpPort: ports.http }), history: service(1), matching: service(2), worker: service(3) },
       clusterMetadata: {
         enableGlobalNamespace: false,
@@ -102,6 +108,11 @@ export async function startProductionTemporal(): Promise<ProductionTemporal> {
     const stopPostgres = postgres;
     return {
       address,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      cpuMs: () => {
+        const fields = readFileSync(`/proc/${started.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return { server: (Number(fields[11]) + Number(fields[12])) * 10, postgres: stopPostgres.cpuMs?.() ?? 0 };
+      },
       async createNamespace(name) {
         const connection = await Connection.connect({ address });
         try {

@@ -62,7 +62,7 @@ async function sync(stream: string, pageSize: number, extra: Record<string, unkn
   });
   const startedAt = Date.now();
   const result = (await started.handle.result()) as SyncResult;
-  return { result, dir, seconds: (Date.now() - startedAt) / 1000, histories: await historiesOf(started.workflowId, started.runId) };
+  return { result, dir, seconds: (Date.now() - startedAt) / 1000, histories: await historiesOf(started.workflowId, started.runId), workflowId: started.workflowId, runId: started.runId };
 }
 
 describe('history stays bounded', () => {
@@ -88,6 +88,21 @@ describe('history stays bounded', () => {
     // Per batch: its activity and workflow task (6 events), and the checkpoint it crosses (memo, state workflow): under 15.
     for (const history of histories) expect(history.events).toBeLessThan(25 * 15);
     console.log(`2,000 pages in batches of 20: ${seconds.toFixed(1)}s (${(2000 / seconds).toFixed(0)} pages/s); events per run: ${histories.map((h) => h.events).join(', ')}`);
+  });
+
+  it("a page names its sync's pipeline by a fingerprint: the config is in the history once, in the sync's input", async () => {
+    const { result, workflowId, runId } = await sync('orders', 10, { max_iterations: 3 });
+    expect(result.records).toBe(30);
+    const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    const decode = (payload: temporal.api.common.v1.IPayload | undefined) => JSON.parse(Buffer.from(payload!.data!).toString()) as Record<string, unknown>;
+    const pages = events.flatMap((event) => (event.activityTaskScheduledEventAttributes?.activityType?.name === 'extractPage' ? [decode(event.activityTaskScheduledEventAttributes.input!.payloads![0])] : []));
+    expect(pages.map((page) => page.iteration)).toEqual([1, 2, 3]);
+    for (const page of pages) {
+      expect(page).not.toHaveProperty('pipeline');
+      expect(page.configKey).toMatch(/^[0-9a-f]{16}$/);
+    }
+    const input = decode(events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]);
+    expect(input.pipeline).toMatchObject({ source: { name: 'my_source', stream: 'orders' } });
   });
 
   it('a page of 1,000 records costs the history about what a page of 10 does', async () => {

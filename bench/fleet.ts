@@ -5,11 +5,13 @@
  * activity per page that GETs it and appends its records to a file, nothing else; regular or local activities).
  *
  *   npm run bench:fleet -- [--syncs 40] [--workers 2] [--pages 100] [--latency 50]
- *                          [--modes bizon,batched,local,bare,bare-local] [--servers bizon,default,wal] [--engine '{json}'] [--cpu-prof dir]
+ *                          [--modes bizon,batched,local,bare,bare-local,scheduled] [--servers bizon,default,wal] [--engine '{json}'] [--cpu-prof dir]
  *                          [--server-calls] [--worker-args '--max-concurrent-pages 100']
  *
  * Modes: bizon-temporal with one page per activity (the default), 20 per activity, pages as local activities
- * (`engine.page_activity: local`); the bare references with regular and with local activities.
+ * (`engine.page_activity: local`); the bare references with regular and with local activities; `scheduled`: the
+ * default mode with each sync on a Temporal Schedule of its own, created beforehand, which the server fires at the
+ * next minute — no process of ours starts them.
  * Servers: `bizon` is the dev server as `bizon server` and `bizon run` start it (engine/temporal-server.ts), `default`
  * without SQLite pragmas, `wal` with journal_mode=wal and synchronous=normal; `real` is the Temporal server itself
  * (`temporal-server`, built by scripts/setup.sh --for-tests) on a Postgres of its own that syncs to disk, with
@@ -26,8 +28,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ScheduleHandle } from '@temporalio/client';
 import { startSync, waitForResult } from '../client.ts';
+import { scheduleSync } from '../schedules.ts';
+import { syncWorkflowId } from '../engine/ids.ts';
 import { startDevServer, type DevServerOptions } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
 import { startProductionTemporal } from '../test/production-temporal.ts';
@@ -44,7 +48,7 @@ const SYNCS = Number(flag('syncs', '40'));
 const WORKERS = Number(flag('workers', '2'));
 const PAGES = Number(flag('pages', '100'));
 const LATENCY = Number(flag('latency', '50'));
-const MODES = flag('modes', 'bizon,batched,local,bare,bare-local').split(',');
+const MODES = flag('modes', 'bizon,batched,local,bare,bare-local,scheduled').split(',');
 const SERVERS = flag('servers', 'bizon,default,wal').split(',');
 /** Engine keys added to every bizon-temporal mode, to weigh one (e.g. '{"checkpoint_every": 1000}'). */
 const ENGINE = JSON.parse(flag('engine', '{}')) as Record<string, unknown>;
@@ -239,6 +243,75 @@ async function fleetRow(server: BenchServer, client: Client, api: ExampleApi, na
   }
 }
 
+/**
+ * `scheduled`: each sync on its own Schedule (every minute), created before a minute starts; the server starts them
+ * all at the minute, and the row is measured from there. The schedules are deleted once every sync has started.
+ */
+async function scheduledRow(server: BenchServer, client: Client, api: ExampleApi, calls: Map<string, Map<string, number>>): Promise<string> {
+  const mode = MODE_DEFINITIONS.bizon!;
+  const taskQueue = `fleet-scheduled-${++runs}`;
+  const workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker(mode.workerArgv(server.address, taskQueue), mode.ready, server.address)));
+  const schedules: ScheduleHandle[] = [];
+  try {
+    // Created well inside one minute, so that every schedule's first run is at the same (next) minute.
+    if (new Date().getSeconds() > 40) await sleepMs((61 - new Date().getSeconds()) * 1000);
+    const createCpu = process.cpuUsage();
+    const syncs = await Promise.all(
+      Array.from({ length: SYNCS }, async () => {
+        const directory = tempDir('bench-fleet-scheduled-');
+        const name = `fleet-${++runs}`;
+        const config = { name, source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: PAGE_SIZE }, destination: { name: 'file', config: { directory } }, engine: { ...ENGINE, temporal: { task_queue: taskQueue } } };
+        schedules.push(await scheduleSync(client, { config, customSourceFiles: [PAGE_SOURCE] }, { every: '1m' }));
+        return { workflowId: syncWorkflowId({ name, source: config.source }), file: path.join(directory, 'my_source_users.jsonl') };
+      }),
+    );
+    const createUsage = process.cpuUsage(createCpu);
+    const firesAt = Math.ceil(Date.now() / 60_000) * 60_000;
+    await sleepMs(firesAt - Date.now());
+    const serverCpu = server.cpuMs();
+    const workersCpu = workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0);
+    const callsBefore = SERVER_CALLS ? await serverCalls(server) : undefined;
+    const started = performance.now();
+    // Each sync exists once its schedule's run has started it; then the schedules go, before they fire again.
+    for (const { workflowId } of syncs) while (!(await client.workflow.getHandle(workflowId).describe().then(() => true, () => false))) await sleepMs(200);
+    await Promise.all(schedules.splice(0).map((schedule) => schedule.delete()));
+    const finished: number[] = [];
+    await Promise.all(syncs.map(async ({ workflowId }) => finished.push(await waitForResult(client, workflowId).then(() => (performance.now() - started) / 1000))));
+    const seconds = (performance.now() - started) / 1000;
+    await sleepMs(TIMER_SETTLE_MS);
+    const pages = SYNCS * PAGES;
+    const serverMs = (server.cpuMs() - serverCpu) / pages;
+    const workersMs = (workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - workersCpu) / pages;
+    if (callsBefore) {
+      const after = await serverCalls(server);
+      calls.set('scheduled', new Map([...after].map(([key, count]) => [key, (count - (callsBefore.get(key) ?? 0)) / pages])));
+    }
+    const records = PAGES * PAGE_SIZE - 1;
+    const exact = syncs.filter(({ file }) => {
+      const output = outputOf(file);
+      return output.lines === records && output.ids === records;
+    }).length;
+    return [
+      'scheduled'.padEnd(11),
+      (pages / seconds).toFixed(1).padStart(7),
+      `${seconds.toFixed(1)} s from the minute`.padStart(20),
+      (Math.max(...finished) / Math.min(...finished)).toFixed(2).padStart(9),
+      serverMs.toFixed(1).padStart(7),
+      workersMs.toFixed(1).padStart(8),
+      (serverMs + workersMs).toFixed(1).padStart(6),
+      `by the server; ${((createUsage.user + createUsage.system) / 1000 / SYNCS).toFixed(0)} ms/schedule made`.padStart(20),
+      ''.padStart(7),
+      `${exact}/${SYNCS}`.padStart(6),
+    ].join(' ');
+  } finally {
+    await Promise.all(schedules.map((schedule) => schedule.delete().catch(() => undefined)));
+    for (const worker of workers) worker.kill('SIGTERM');
+    await Promise.all(workers.map((worker) => (worker.exitCode === null ? new Promise((resolve) => worker.once('exit', resolve)) : undefined)));
+  }
+}
+
+const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
 /** User + system CPU ms of a command and its children (bash's `time`), and its exit code. */
 function cpuOfCommand(argv: string[], env: NodeJS.ProcessEnv): { ms: number; code: number | null } {
   const quoted = argv.map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
@@ -275,7 +348,7 @@ try {
       console.log('mode         pages/s         all/alone      slow/fast server  workers  total            start   ev/page exact');
       console.log('                                                        CPU ms per page');
       const calls = new Map<string, Map<string, number>>();
-      for (const name of MODES) console.log(await fleetRow(server, client, api, name, MODE_DEFINITIONS[name]!, calls));
+      for (const name of MODES) console.log(name === 'scheduled' ? await scheduledRow(server, client, api, calls) : await fleetRow(server, client, api, name, MODE_DEFINITIONS[name]!, calls));
       if (SERVER_CALLS) console.log(`\n${callsTable(calls)}`);
       if (serverName === SERVERS[0]) console.log(cliStarts(server, api));
     } finally {

@@ -210,37 +210,61 @@ async function fleetRow(server: BenchServer, client: Client, api: ExampleApi, na
     const startUsage = process.cpuUsage(startCpu);
     const finished: number[] = [];
     await Promise.all(syncs.map(async ({ workflowId }) => finished.push(await waitFor(client, workflowId).then(() => (performance.now() - started) / 1000))));
-    const seconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, TIMER_SETTLE_MS));
-    const pages = SYNCS * PAGES;
-    const serverMs = (server.cpuMs() - serverCpu) / pages;
-    const workersMs = (workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - workersCpu) / pages;
-    if (callsBefore) {
-      const after = await serverCalls(server);
-      calls.set(name, new Map([...after].map(([key, count]) => [key, (count - (callsBefore.get(key) ?? 0)) / pages])));
-    }
-    const records = PAGES * PAGE_SIZE - 1;
-    const exact = syncs.filter(({ file }) => {
-      const output = outputOf(file);
-      return output.lines === records && output.ids === records;
-    }).length;
-    return [
-      name.padEnd(11),
-      (pages / seconds).toFixed(1).padStart(7),
-      `${(seconds / aloneSeconds).toFixed(1)}× (${aloneSeconds.toFixed(1)} s alone)`.padStart(20),
-      (Math.max(...finished) / Math.min(...finished)).toFixed(2).padStart(9),
-      serverMs.toFixed(1).padStart(7),
-      workersMs.toFixed(1).padStart(8),
-      (serverMs + workersMs).toFixed(1).padStart(6),
-      `${startSeconds.toFixed(1)} s, ${((startUsage.user + startUsage.system) / 1000 / SYNCS).toFixed(0)} ms/sync`.padStart(20),
-      eventsPerPage.toFixed(1).padStart(7),
-      `${exact}/${SYNCS}`.padStart(6),
-    ].join(' ');
+    return await measuredRow({ server, workers, name, started, finished, syncs, serverCpu, workersCpu, callsBefore, calls }, {
+      span: `${((performance.now() - started) / 1000 / aloneSeconds).toFixed(1)}× (${aloneSeconds.toFixed(1)} s alone)`,
+      start: `${startSeconds.toFixed(1)} s, ${((startUsage.user + startUsage.system) / 1000 / SYNCS).toFixed(0)} ms/sync`,
+      eventsPerPage: eventsPerPage.toFixed(1),
+    });
   } finally {
     // SIGINT: a worker that stops on it exits normally, and so writes its CPU profile.
     for (const worker of workers) worker.kill(CPU_PROFILES ? 'SIGINT' : 'SIGTERM');
     await Promise.all(workers.map((worker) => (worker.exitCode === null ? new Promise((resolve) => worker.once('exit', resolve)) : undefined)));
   }
+}
+
+/** What a row measured from `started` on (the CPU counters read before it), once the timers its pages left fired. */
+interface RowRun {
+  server: BenchServer;
+  workers: ChildProcess[];
+  name: string;
+  started: number;
+  /** Seconds from `started` at which each sync ended. */
+  finished: number[];
+  syncs: Array<{ file: string }>;
+  serverCpu: number;
+  workersCpu: number;
+  callsBefore: Map<string, number> | undefined;
+  calls: Map<string, Map<string, number>>;
+}
+
+/** The row's line: pages/s, fairness, CPU ms per page of the server and the workers, and exact outputs. */
+async function measuredRow(run: RowRun, text: { span: string; start: string; eventsPerPage: string }): Promise<string> {
+  const seconds = (performance.now() - run.started) / 1000;
+  await sleepMs(TIMER_SETTLE_MS);
+  const pages = SYNCS * PAGES;
+  const serverMs = (run.server.cpuMs() - run.serverCpu) / pages;
+  const workersMs = (run.workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - run.workersCpu) / pages;
+  if (run.callsBefore) {
+    const after = await serverCalls(run.server);
+    run.calls.set(run.name, new Map([...after].map(([key, count]) => [key, (count - (run.callsBefore!.get(key) ?? 0)) / pages])));
+  }
+  const records = PAGES * PAGE_SIZE - 1;
+  const exact = run.syncs.filter(({ file }) => {
+    const output = outputOf(file);
+    return output.lines === records && output.ids === records;
+  }).length;
+  return [
+    run.name.padEnd(11),
+    (pages / seconds).toFixed(1).padStart(7),
+    text.span.padStart(20),
+    (Math.max(...run.finished) / Math.min(...run.finished)).toFixed(2).padStart(9),
+    serverMs.toFixed(1).padStart(7),
+    workersMs.toFixed(1).padStart(8),
+    (serverMs + workersMs).toFixed(1).padStart(6),
+    text.start.padStart(20),
+    text.eventsPerPage.padStart(7),
+    `${exact}/${SYNCS}`.padStart(6),
+  ].join(' ');
 }
 
 /**
@@ -277,32 +301,11 @@ async function scheduledRow(server: BenchServer, client: Client, api: ExampleApi
     await Promise.all(schedules.splice(0).map((schedule) => schedule.delete()));
     const finished: number[] = [];
     await Promise.all(syncs.map(async ({ workflowId }) => finished.push(await waitForResult(client, workflowId).then(() => (performance.now() - started) / 1000))));
-    const seconds = (performance.now() - started) / 1000;
-    await sleepMs(TIMER_SETTLE_MS);
-    const pages = SYNCS * PAGES;
-    const serverMs = (server.cpuMs() - serverCpu) / pages;
-    const workersMs = (workers.reduce((sum, worker) => sum + cpuMs(worker.pid!), 0) - workersCpu) / pages;
-    if (callsBefore) {
-      const after = await serverCalls(server);
-      calls.set('scheduled', new Map([...after].map(([key, count]) => [key, (count - (callsBefore.get(key) ?? 0)) / pages])));
-    }
-    const records = PAGES * PAGE_SIZE - 1;
-    const exact = syncs.filter(({ file }) => {
-      const output = outputOf(file);
-      return output.lines === records && output.ids === records;
-    }).length;
-    return [
-      'scheduled'.padEnd(11),
-      (pages / seconds).toFixed(1).padStart(7),
-      `${seconds.toFixed(1)} s from the minute`.padStart(20),
-      (Math.max(...finished) / Math.min(...finished)).toFixed(2).padStart(9),
-      serverMs.toFixed(1).padStart(7),
-      workersMs.toFixed(1).padStart(8),
-      (serverMs + workersMs).toFixed(1).padStart(6),
-      `by the server; ${((createUsage.user + createUsage.system) / 1000 / SYNCS).toFixed(0)} ms/schedule made`.padStart(20),
-      ''.padStart(7),
-      `${exact}/${SYNCS}`.padStart(6),
-    ].join(' ');
+    return await measuredRow({ server, workers, name: 'scheduled', started, finished, syncs, serverCpu, workersCpu, callsBefore, calls }, {
+      span: `${((performance.now() - started) / 1000).toFixed(1)} s from the minute`,
+      start: `by the server; ${((createUsage.user + createUsage.system) / 1000 / SYNCS).toFixed(0)} ms/schedule made`,
+      eventsPerPage: '',
+    });
   } finally {
     await Promise.all(schedules.map((schedule) => schedule.delete().catch(() => undefined)));
     for (const worker of workers) worker.kill('SIGTERM');

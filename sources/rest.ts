@@ -6,6 +6,7 @@ import { isAllowedOrigin } from './session.ts';
 import { SourceConfig } from './config.ts';
 import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord } from './models.ts';
 import { AbstractSource } from './source.ts';
+import { isTemplate, renderAll, renderTemplate, TEMPLATE_NAMES, templateProblem, usesWindow, type RequestContext } from './rest-templates.ts';
 
 const WRITE_A_CLASS = 'an API the declarative form cannot express is a source class of your own (docs/sources.md)';
 
@@ -44,14 +45,15 @@ export type RestPaginator = z.infer<typeof RestPaginator>;
 
 /** One stream of the declarative source: where its records are and how they page. */
 export const RestEndpoint = z.strictObject({
-  path: z.string().min(1).describe('Path after base_url (e.g. /users)'),
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters of every request'),
+  path: z.string().min(1).describe('Path after base_url (e.g. /users; a template may use cursor, page, offset, config)'),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe("Query parameters of every request (a value may be a template: filter: \"updated>'{{ last_run | date: '%Y-%m-%d' }}'\")"),
+  headers: z.record(z.string(), z.string()).optional().describe("Headers of this stream's requests, over the source-wide ones (templates allowed)"),
   record_selector: z.string().default('').describe("Path in the JSON body to the array of records ('' = the body itself, data, data.items…)"),
   primary_key: z.string().default('id').describe('Field of a record holding its id'),
   paginator: RestPaginator.optional().describe('How pages follow each other (default: the source-wide paginator)'),
   incremental: z
     .strictObject({
-      param: z.string().describe('Query parameter that gets the watermark (e.g. updated_since)'),
+      param: z.string().optional().describe('Query parameter that gets the watermark (e.g. updated_since); or a parameter templated with last_run'),
       cursor_field: z.string().describe('Field of a record holding its change time'),
       until_param: z.string().optional().describe("Query parameter that gets this run's start, to read (watermark, start]"),
     })
@@ -65,7 +67,7 @@ export type RestEndpoint = z.infer<typeof RestEndpoint>;
 export const RestSourceConfig = SourceConfig.extend({
   base_url: z.string().url().describe('API base URL'),
   params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters of every request of every stream'),
-  headers: z.record(z.string(), z.string()).optional().describe('Headers of every request (secret references allowed)'),
+  headers: z.record(z.string(), z.string()).optional().describe('Headers of every request (secret references and templates allowed)'),
   paginator: RestPaginator.default({ type: 'none' }).describe('How pages follow each other, for streams that do not say'),
   endpoints: z.record(z.string(), RestEndpoint).describe('The streams: each one an endpoint'),
   check_path: z.string().optional().describe("Path checkConnection() requests (default: the stream's own path)"),
@@ -80,11 +82,45 @@ export const RestSourceConfig = SourceConfig.extend({
       context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator'], message: 'a cursor paginator needs cursor_path (in the body) or cursor_header, one of them' });
     }
   }
-  if (config.sync_mode === 'incremental' && !config.endpoints[config.stream]?.incremental) {
+  checkTemplates(config, context);
+  const streamEndpoint = config.endpoints[config.stream];
+  if (config.sync_mode === 'incremental' && !streamEndpoint?.incremental) {
     context.addIssue({ code: 'custom', path: ['endpoints', config.stream, 'incremental'], message: 'sync_mode: incremental needs the stream\'s incremental: { param, cursor_field }' });
+  }
+  if (streamEndpoint?.incremental && streamEndpoint.incremental.param === undefined && !windowTemplated(config, streamEndpoint)) {
+    context.addIssue({
+      code: 'custom',
+      path: ['endpoints', config.stream, 'incremental', 'param'],
+      message: "an incremental stream sends its watermark: name the parameter (param: updated_since), or template one with last_run (filter: \"updated>'{{ last_run }}'\")",
+    });
   }
 });
 export type RestSourceConfig = z.infer<typeof RestSourceConfig>;
+
+type RefinementContext = Parameters<Parameters<typeof SourceConfig.superRefine>[0]>[1];
+
+/** Every template of the config is parsed and its names checked, so a mistake fails `check`, not a page. */
+function checkTemplates(config: { params?: Record<string, unknown>; headers?: Record<string, unknown>; endpoints: Record<string, RestEndpoint> }, context: RefinementContext): void {
+  const check = (value: unknown, path: Array<string>, allowed?: readonly string[]) => {
+    if (!isTemplate(value)) return;
+    const problem = templateProblem(value, allowed);
+    if (problem) context.addIssue({ code: 'custom', path, message: problem });
+  };
+  for (const [name, value] of Object.entries(config.params ?? {})) check(value, ['params', name]);
+  for (const [name, value] of Object.entries(config.headers ?? {})) check(value, ['headers', name]);
+  // A path is requested on every read, full ones too: the incremental window is not there to fill it.
+  const pathNames = Object.keys(TEMPLATE_NAMES).filter((name) => name !== 'last_run' && name !== 'run_started_at');
+  for (const [stream, endpoint] of Object.entries(config.endpoints)) {
+    check(endpoint.path, ['endpoints', stream, 'path'], pathNames);
+    for (const [name, value] of Object.entries(endpoint.params ?? {})) check(value, ['endpoints', stream, 'params', name]);
+    for (const [name, value] of Object.entries(endpoint.headers ?? {})) check(value, ['endpoints', stream, 'headers', name]);
+  }
+}
+
+/** Whether a stream's requests carry the incremental window in a template. */
+function windowTemplated(config: { params?: Record<string, unknown>; headers?: Record<string, unknown> }, endpoint: RestEndpoint): boolean {
+  return [config.params, config.headers, endpoint.params, endpoint.headers].some((values) => Object.values(values ?? {}).some(usesWindow));
+}
 
 /** The value at a dot path (`data.items`) of a JSON body; '' is the body itself. */
 function at(body: unknown, dotPath: string): unknown {
@@ -144,7 +180,8 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
 
   async checkConnection(): Promise<[boolean, string | null]> {
     try {
-      const response = await this.session.get(this.url(this.config.check_path ?? this.endpoint.path), { headers: this.config.headers, params: this.params({}) });
+      const context = this.requestContext(undefined);
+      const response = await this.session.get(this.url(this.config.check_path ?? renderTemplate(this.endpoint.path, context)), { headers: this.headers(context), params: this.params({}, context) });
       return [response.status < 400, null];
     } catch (error) {
       return [false, String(error)];
@@ -158,10 +195,11 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
   override async getRecordsAfter(state: SourceIncrementalState, pagination?: Pagination): Promise<SourceIteration> {
     const incremental = this.endpoint.incremental;
     if (!incremental) throw new NonRetryableError(`Stream '${this.config.stream}' of the rest source has no incremental: { param, cursor_field }`);
-    return this.page(pagination, {
-      [incremental.param]: state.lastRun.toISOString(),
+    const filters = {
+      ...(incremental.param ? { [incremental.param]: state.lastRun.toISOString() } : {}),
       ...(incremental.until_param && state.runStartedAt ? { [incremental.until_param]: state.runStartedAt.toISOString() } : {}),
-    });
+    };
+    return this.page(pagination, filters, { lastRun: state.lastRun, ...(state.runStartedAt ? { runStartedAt: state.runStartedAt } : {}) });
   }
 
   private url(pathOrUrl: string): string {
@@ -191,18 +229,37 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
    */
   private nextUrl(next: string, response: AxiosResponse): string {
     const url = this.followable(next, axios.getUri(response.config));
-    for (const name of Object.keys(this.params({}))) url.searchParams.delete(name);
+    for (const name of Object.keys({ ...this.config.params, ...this.endpoint.params })) url.searchParams.delete(name);
     return url.toString();
   }
 
-  private params(extra: Record<string, unknown>): Record<string, unknown> {
-    return { ...this.config.params, ...this.endpoint.params, ...extra };
+  /** What the templates of a request see: the incremental window when there is one, the pagination, the config. */
+  private requestContext(pagination: Pagination | undefined, window?: RequestContext['window']): RequestContext {
+    const paginator = this.paginator;
+    return {
+      ...(window ? { window } : {}),
+      config: this.config as unknown as Record<string, unknown>,
+      cursor: pagination?.cursor ?? null,
+      ...(paginator.type === 'page_number' ? { page: Number(pagination?.page ?? paginator.start_page) } : {}),
+      ...(paginator.type === 'offset' ? { offset: Number(pagination?.offset ?? 0) } : {}),
+    };
   }
 
-  private async page(pagination: Pagination | undefined, filters: Record<string, string>): Promise<SourceIteration> {
+  /** The source's and the stream's query parameters, templates rendered, and `extra` over them. */
+  private params(extra: Record<string, unknown>, context: RequestContext): Record<string, unknown> {
+    return { ...renderAll(this.config.params, context), ...renderAll(this.endpoint.params, context), ...extra };
+  }
+
+  /** The source's and the stream's headers, templates rendered. */
+  private headers(context: RequestContext): Record<string, string> {
+    return { ...renderAll(this.config.headers, context), ...renderAll(this.endpoint.headers, context) };
+  }
+
+  private async page(pagination: Pagination | undefined, filters: Record<string, string>, window?: RequestContext['window']): Promise<SourceIteration> {
     const paginator = this.paginator;
-    let url = this.url(this.endpoint.path);
-    let params: Record<string, unknown> = this.params(filters);
+    const context = this.requestContext(pagination, window);
+    let url = this.url(renderTemplate(this.endpoint.path, context));
+    let params: Record<string, unknown> = this.params(filters, context);
     switch (paginator.type) {
       case 'page_number':
         params = { ...params, [paginator.page_param]: Number(pagination?.page ?? paginator.start_page), [paginator.size_param]: paginator.page_size };
@@ -217,10 +274,10 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
       case 'link_header':
       case 'next_url':
         // The next URL holds the API's parameters; the source's own (taken out of it) are sent again.
-        if (typeof pagination?.next_url === 'string') [url, params] = [this.followable(pagination.next_url, url).toString(), this.params({})];
+        if (typeof pagination?.next_url === 'string') [url, params] = [this.followable(pagination.next_url, url).toString(), this.params({}, context)];
         break;
     }
-    const response = await this.session.get(url, { params, headers: this.config.headers });
+    const response = await this.session.get(url, { params, headers: this.headers(context) });
     const records = this.recordsOf(response);
     return { records, nextPagination: this.nextPagination(paginator, pagination, response, records.length) };
   }

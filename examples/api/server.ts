@@ -192,7 +192,10 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
     if (parts[1] === 'count') return reply(200, { total: items.length });
 
     // updated_since is exclusive, updated_until inclusive: consecutive ranges (a, b], (b, c] never share an item.
-    const since = query.updated_since ? Date.parse(query.updated_since) : undefined;
+    // Or the filter expression of APIs that take one parameter: filter=(updated>'YYYY-MM-DD HH:MM:SS'), in UTC.
+    const expression = query.filter === undefined ? undefined : /^\(updated>'(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)'\)$/.exec(query.filter);
+    if (query.filter !== undefined && !expression) return reply(400, { error: `filter must be (updated>'YYYY-MM-DD HH:MM:SS'), got ${query.filter}` });
+    const since = query.updated_since ? Date.parse(query.updated_since) : expression ? Date.parse(`${expression[1]!.replace(' ', 'T')}Z`) : undefined;
     const until = query.updated_until ? Date.parse(query.updated_until) : undefined;
     const visible = items.filter((item) => (since === undefined || Date.parse(item.updated_at) > since) && (until === undefined || Date.parse(item.updated_at) <= until));
     const limit = Math.max(1, Number(query.limit ?? query.per_page ?? 100));

@@ -96,6 +96,55 @@ describe('the declarative rest source (source.name: rest)', () => {
     expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['17', '18']);
   });
 
+  it("a templated filter: run 2 sends the watermark, formatted, inside the API's filter expression; the full read sends no filter", async () => {
+    const dir = tempDir();
+    const filter = "(updated>'{{ last_run | date: '%Y-%m-%d %H:%M:%S' }}')";
+    const config = writeConfig(dir, {
+      name: unique('declarative-template'),
+      source: rest({ path: '/users', record_selector: 'items', paginator: { type: 'page_number', page_size: 50 }, params: { filter }, incremental: { cursor_field: 'updated_at' } }, { sync_mode: 'incremental', cursor_field: 'updated_at' }),
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('declarative-template') } },
+    });
+    let mark = api.requests.length;
+    const first = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('records: 120');
+    expect(api.requests.slice(mark).filter((request) => request.path === '/users').map((request) => request.query.filter)).toEqual([undefined, undefined, undefined, undefined]);
+    const lastRun = /watermark: last_run (\S+)/.exec(first.stderr)![1]!;
+    api.touch('users', [5, 99]);
+    mark = api.requests.length;
+    const second = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('pages: 1 · records: 2');
+    const expected = `(updated>'${lastRun.slice(0, 19).replace('T', ' ')}')`;
+    // checkConnection() asks once, unfiltered; then the one page of what changed.
+    expect(api.requests.slice(mark).filter((request) => request.path === '/users').map((request) => request.query.filter)).toEqual([undefined, expected]);
+    expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['5', '99']);
+  });
+
+  it('templates are checked before a run: an unknown name fails `bizon check` with the names that exist, a broken one with what is wrong', async () => {
+    const dir = tempDir();
+    const checkOf = async (endpoint: Record<string, unknown>) => {
+      const file = writeConfig(dir, { name: unique('template-check'), source: rest({ path: '/users', record_selector: 'items', ...endpoint }), destination: { name: 'logger' } });
+      return runBizon(['check', file], { cwd: dir, env: cliEnv() });
+    };
+    const unknown = await checkOf({ params: { since: '{{ last_sync }}' } });
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("endpoints.things.params.since");
+    expect(unknown.stderr).toContain("uses 'last_sync', which does not exist here; the names that do: last_run, run_started_at, cursor, page, offset, config");
+    const broken = await checkOf({ headers: { 'X-Since': '{{ last_run | nope }}' } });
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toContain('undefined filter: nope');
+    const windowInPath = await checkOf({ path: '/users/{{ last_run }}' });
+    expect(windowInPath.code).not.toBe(0);
+    expect(windowInPath.stderr).toContain("uses 'last_run', which does not exist here; the names that do: cursor, page, offset, config");
+    const noWatermark = await checkOf({ incremental: { cursor_field: 'updated_at' } });
+    expect(noWatermark.code).not.toBe(0);
+    expect(noWatermark.stderr).toContain('an incremental stream sends its watermark');
+    const fine = await checkOf({ params: { since: "{{ last_run | epoch }}", size: '{{ config.stream }}' } });
+    expect(fine.stderr).not.toContain('template');
+  });
+
   it('requests_per_second of an endpoint paces its requests: never more than 4 in a second, 8 pages in about 2 s', async () => {
     const pipeline = parsePipelineConfig({ name: 'paced', source: rest({ path: '/users', requests_per_second: 4 }), destination: { name: 'logger' } });
     expect(planSync(resolvePipeline(pipeline, [])).rateLimit).toEqual({ requestsPerSecond: 4 });

@@ -1,0 +1,103 @@
+/**
+ * Templated requests of the declarative `rest` source: a query parameter, a header or a path may be a Liquid
+ * template (LiquidJS) over the request's context — the incremental window, where the pagination stands, the source's
+ * config. A string without `{{` or `{%` is sent as written.
+ */
+import { Liquid, type Template } from 'liquidjs';
+
+/** The names a template may use, each with what it holds. */
+export const TEMPLATE_NAMES = {
+  last_run: "the watermark an incremental read starts from (a date: '{{ last_run }}' is ISO 8601, `| date: '%Y-%m-%d %H:%M:%S'` formats it, `| epoch` gives seconds)",
+  run_started_at: 'when this sync started, the end of the incremental window (a date, like last_run)',
+  cursor: "the cursor paginator's cursor of this page (null on the first page)",
+  page: "the page_number paginator's page of this request",
+  offset: "the offset paginator's offset of this request",
+  config: 'the source config (config.page_size, config.stream…)',
+} as const;
+export type TemplateName = keyof typeof TEMPLATE_NAMES;
+
+/** Names of the incremental window: a parameter or header using one is sent only when the sync reads from a watermark. */
+const WINDOW_NAMES: readonly string[] = ['last_run', 'run_started_at'];
+
+/** A date that renders as ISO 8601 when a template prints it as it is. */
+class TemplateDate extends Date {
+  override toString(): string {
+    return this.toISOString();
+  }
+}
+
+const liquid = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true, timezoneOffset: 0 });
+liquid.registerFilter('epoch', (value: unknown) => {
+  const time = value instanceof Date ? value.getTime() : new Date(String(value)).getTime();
+  return Number.isFinite(time) ? Math.floor(time / 1000) : value;
+});
+
+const parsed = new Map<string, Template[]>();
+
+function parse(text: string): Template[] {
+  let templates = parsed.get(text);
+  if (!templates) {
+    templates = liquid.parse(text);
+    parsed.set(text, templates);
+  }
+  return templates;
+}
+
+/** Whether a value is a template (holds `{{` or `{%`). */
+export function isTemplate(value: unknown): value is string {
+  return typeof value === 'string' && (value.includes('{{') || value.includes('{%'));
+}
+
+/** What is wrong with a template — its syntax, an unknown filter, a name that does not exist — or undefined. */
+export function templateProblem(text: string, allowed: readonly string[] = Object.keys(TEMPLATE_NAMES)): string | undefined {
+  let names: string[];
+  try {
+    names = liquid.globalVariablesSync(parse(text));
+  } catch (error) {
+    return `template ${JSON.stringify(text)}: ${(error as Error).message.split(', line:')[0]}`;
+  }
+  const unknown = names.filter((name) => !allowed.includes(name));
+  if (unknown.length === 0) return undefined;
+  return `template ${JSON.stringify(text)} uses ${unknown.map((name) => `'${name}'`).join(', ')}, which ${unknown.length === 1 ? 'does' : 'do'} not exist here; the names that do: ${allowed.join(', ')}`;
+}
+
+/** Whether a template uses the incremental window (`last_run`, `run_started_at`). */
+export function usesWindow(value: unknown): boolean {
+  return isTemplate(value) && liquid.globalVariablesSync(parse(value)).some((name) => WINDOW_NAMES.includes(name));
+}
+
+/** What a request's templates see. */
+export interface RequestContext {
+  window?: { lastRun: Date; runStartedAt?: Date };
+  cursor?: unknown;
+  page?: number;
+  offset?: number;
+  config: Record<string, unknown>;
+}
+
+/** Renders a template with the request's context (a value that is not one is returned as it is). */
+export function renderTemplate<T>(value: T, context: RequestContext): T | string {
+  if (!isTemplate(value)) return value;
+  const { window } = context;
+  return liquid.renderSync(parse(value), {
+    last_run: window ? new TemplateDate(window.lastRun.getTime()) : null,
+    run_started_at: window?.runStartedAt ? new TemplateDate(window.runStartedAt.getTime()) : null,
+    cursor: context.cursor ?? null,
+    page: context.page ?? null,
+    offset: context.offset ?? null,
+    config: context.config,
+  }) as string;
+}
+
+/**
+ * Renders every value of a set of parameters or headers. One that uses the incremental window is left out of a
+ * request that has none (a full read): it filters what changed, and a full read wants everything.
+ */
+export function renderAll<T>(values: Record<string, T> | undefined, context: RequestContext): Record<string, T | string> {
+  const rendered: Record<string, T | string> = {};
+  for (const [name, value] of Object.entries(values ?? {})) {
+    if (!context.window && usesWindow(value)) continue;
+    rendered[name] = renderTemplate(value, context);
+  }
+  return rendered;
+}

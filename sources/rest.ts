@@ -19,12 +19,14 @@ export const RestPaginator = z.discriminatedUnion('type', [
     page_size: z.number().int().positive().default(100).describe('Records per page'),
     start_page: z.number().int().min(0).default(1).describe('Number of the first page'),
     total_pages_path: z.string().optional().describe('Path in the body to the number of pages, when the API says it'),
+    inject: z.enum(['query', 'body']).default('query').describe("Where the paginator's parameters go: the query, or (a POST) the JSON body — a dotted name (variables.after) sets a nested key"),
   }),
   z.strictObject({
     type: z.literal('offset').describe('offset=0, 100, 200…; a short page ends the stream'),
     offset_param: z.string().default('offset').describe('Query parameter of the offset'),
     limit_param: z.string().default('limit').describe('Query parameter of the page size'),
     limit: z.number().int().positive().default(100).describe('Records per page'),
+    inject: z.enum(['query', 'body']).default('query').describe("Where the paginator's parameters go: the query, or (a POST) the JSON body — a dotted name (variables.after) sets a nested key"),
   }),
   z.strictObject({
     type: z.literal('cursor').describe('the API returns a cursor for the next page; none ends the stream'),
@@ -33,6 +35,8 @@ export const RestPaginator = z.discriminatedUnion('type', [
     cursor_param: z.string().default('cursor').describe('Query parameter the cursor is sent in'),
     size_param: z.string().optional().describe('Query parameter of the page size'),
     page_size: z.number().int().positive().optional().describe('Records per page'),
+    has_more_path: z.string().optional().describe('Path in the body to a flag saying whether a next page exists (GraphQL: data.x.pageInfo.hasNextPage)'),
+    inject: z.enum(['query', 'body']).default('query').describe("Where the paginator's parameters go: the query, or (a POST) the JSON body — a dotted name (variables.after) sets a nested key"),
   }),
   z.strictObject({ type: z.literal('link_header').describe('follow the rel="next" URL of the Link header (GitHub style)') }),
   z.strictObject({
@@ -48,6 +52,8 @@ export const RestEndpoint = z.strictObject({
   path: z.string().min(1).describe('Path after base_url (e.g. /users; a template may use cursor, page, offset, config)'),
   params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe("Query parameters of every request (a value may be a template: filter: \"updated>'{{ last_run | date: '%Y-%m-%d' }}'\")"),
   headers: z.record(z.string(), z.string()).optional().describe("Headers of this stream's requests, over the source-wide ones (templates allowed)"),
+  method: z.enum(['GET', 'POST']).default('GET').describe('GET, or POST for search and GraphQL APIs (with body)'),
+  body: z.record(z.string(), z.unknown()).optional().describe('JSON body of a POST; its strings may be templates'),
   record_selector: z.string().default('').describe("Path in the JSON body to the array of records ('' = the body itself, data, data.items…)"),
   primary_key: z.string().default('id').describe('Field of a record holding its id'),
   paginator: RestPaginator.optional().describe('How pages follow each other (default: the source-wide paginator)'),
@@ -82,6 +88,13 @@ export const RestSourceConfig = SourceConfig.extend({
       context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator'], message: 'a cursor paginator needs cursor_path (in the body) or cursor_header, one of them' });
     }
   }
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const paginator = endpoint.paginator ?? config.paginator;
+    if (endpoint.method === 'GET' && endpoint.body !== undefined) context.addIssue({ code: 'custom', path: ['endpoints', name, 'body'], message: 'a GET has no body: set method: POST' });
+    if ('inject' in paginator && paginator.inject === 'body' && endpoint.method !== 'POST') {
+      context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator', 'inject'], message: 'inject: body puts the pagination in a JSON body, which only a POST has: set method: POST' });
+    }
+  }
   checkTemplates(config, context);
   const streamEndpoint = config.endpoints[config.stream];
   if (config.sync_mode === 'incremental' && !streamEndpoint?.incremental) {
@@ -114,12 +127,43 @@ function checkTemplates(config: { params?: Record<string, unknown>; headers?: Re
     check(endpoint.path, ['endpoints', stream, 'path'], pathNames);
     for (const [name, value] of Object.entries(endpoint.params ?? {})) check(value, ['endpoints', stream, 'params', name]);
     for (const [name, value] of Object.entries(endpoint.headers ?? {})) check(value, ['endpoints', stream, 'headers', name]);
+    forEachString(endpoint.body, ['endpoints', stream, 'body'], check);
   }
+}
+
+/** Calls `visit` with every string of a JSON value and where it is. */
+function forEachString(value: unknown, path: string[], visit: (text: string, path: string[]) => void): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((item, index) => forEachString(item, [...path, String(index)], visit));
+  else if (value !== null && typeof value === 'object') for (const [key, item] of Object.entries(value)) forEachString(item, [...path, key], visit);
+}
+
+/** A JSON body with its templates rendered; a key whose template uses the incremental window is left out of a full read. */
+function renderBody(value: unknown, context: RequestContext): unknown {
+  if (typeof value === 'string') return renderTemplate(value, context);
+  if (Array.isArray(value)) return value.map((item) => renderBody(item, context));
+  if (value === null || typeof value !== 'object') return value;
+  const rendered: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (context.window || !usesWindow(item)) rendered[key] = renderBody(item, context);
+  return rendered;
+}
+
+/** Sets `value` at a dotted path of `target` (`variables.after`), making the objects on the way. */
+function setAt(target: Record<string, unknown>, dotPath: string, value: unknown): void {
+  const keys = dotPath.split('.');
+  let current = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = current[key];
+    current = current[key] = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+  }
+  current[keys.at(-1)!] = value;
 }
 
 /** Whether a stream's requests carry the incremental window in a template. */
 function windowTemplated(config: { params?: Record<string, unknown>; headers?: Record<string, unknown> }, endpoint: RestEndpoint): boolean {
-  return [config.params, config.headers, endpoint.params, endpoint.headers].some((values) => Object.values(values ?? {}).some(usesWindow));
+  let inBody = false;
+  forEachString(endpoint.body, [], (text) => (inBody ||= usesWindow(text)));
+  return inBody || [config.params, config.headers, endpoint.params, endpoint.headers].some((values) => Object.values(values ?? {}).some(usesWindow));
 }
 
 /** The value at a dot path (`data.items`) of a JSON body; '' is the body itself. */
@@ -181,7 +225,11 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
   async checkConnection(): Promise<[boolean, string | null]> {
     try {
       const context = this.requestContext(undefined);
-      const response = await this.session.get(this.url(this.config.check_path ?? renderTemplate(this.endpoint.path, context)), { headers: this.headers(context), params: this.params({}, context) });
+      const request = { headers: this.headers(context), params: this.params({}, context) };
+      // check_path is asked with a GET; the stream's own endpoint as its pages are (a search API answers only a POST).
+      const response = this.config.check_path
+        ? await this.session.get(this.url(this.config.check_path), request)
+        : await this.session.request({ ...request, method: this.endpoint.method, url: this.url(renderTemplate(this.endpoint.path, context)), ...(this.endpoint.method === 'POST' ? { data: renderBody(this.endpoint.body ?? {}, context) } : {}) });
       return [response.status < 400, null];
     } catch (error) {
       return [false, String(error)];
@@ -260,16 +308,18 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     const context = this.requestContext(pagination, window);
     let url = this.url(renderTemplate(this.endpoint.path, context));
     let params: Record<string, unknown> = this.params(filters, context);
+    // The paginator's own parameters: in the query, or (inject: body) in the POST's body.
+    const paging: Record<string, unknown> = {};
     switch (paginator.type) {
       case 'page_number':
-        params = { ...params, [paginator.page_param]: Number(pagination?.page ?? paginator.start_page), [paginator.size_param]: paginator.page_size };
+        Object.assign(paging, { [paginator.page_param]: Number(pagination?.page ?? paginator.start_page), [paginator.size_param]: paginator.page_size });
         break;
       case 'offset':
-        params = { ...params, [paginator.offset_param]: Number(pagination?.offset ?? 0), [paginator.limit_param]: paginator.limit };
+        Object.assign(paging, { [paginator.offset_param]: Number(pagination?.offset ?? 0), [paginator.limit_param]: paginator.limit });
         break;
       case 'cursor':
-        if (paginator.size_param && paginator.page_size) params[paginator.size_param] = paginator.page_size;
-        if (pagination?.cursor !== undefined) params[paginator.cursor_param] = pagination.cursor;
+        if (paginator.size_param && paginator.page_size) paging[paginator.size_param] = paginator.page_size;
+        if (pagination?.cursor !== undefined) paging[paginator.cursor_param] = pagination.cursor;
         break;
       case 'link_header':
       case 'next_url':
@@ -277,13 +327,17 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
         if (typeof pagination?.next_url === 'string') [url, params] = [this.followable(pagination.next_url, url).toString(), this.params({}, context)];
         break;
     }
-    const response = await this.session.get(url, { params, headers: this.headers(context) });
+    let data: Record<string, unknown> | undefined;
+    if (this.endpoint.method === 'POST') data = (renderBody(this.endpoint.body ?? {}, context) ?? {}) as Record<string, unknown>;
+    if ('inject' in paginator && paginator.inject === 'body') for (const [name, value] of Object.entries(paging)) setAt((data ??= {}), name, value);
+    else params = { ...params, ...paging };
+    const response = await this.session.request({ method: this.endpoint.method, url, params, headers: this.headers(context), ...(data ? { data } : {}) });
     const records = this.recordsOf(response);
     return { records, nextPagination: this.nextPagination(paginator, pagination, response, records.length) };
   }
 
   private recordsOf(response: AxiosResponse): SourceRecord[] {
-    const where = `GET ${response.config.url ?? this.endpoint.path}`;
+    const where = `${this.endpoint.method} ${response.config.url ?? this.endpoint.path}`;
     if (typeof response.data !== 'object' || response.data === null) {
       throw new NonRetryableError(`The rest source expects JSON from ${where}, got ${typeof response.data}: ${WRITE_A_CLASS}`);
     }
@@ -318,6 +372,7 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
         return count >= paginator.limit ? { offset: Number(pagination?.offset ?? 0) + count } : {};
       case 'cursor': {
         const cursor = paginator.cursor_path ? at(response.data, paginator.cursor_path) : response.headers[paginator.cursor_header!.toLowerCase()];
+        if (paginator.has_more_path && !at(response.data, paginator.has_more_path)) return {};
         return cursor !== undefined && cursor !== null && cursor !== '' ? { cursor: String(cursor) } : {};
       }
       case 'link_header': {

@@ -25,6 +25,8 @@ export interface ApiRequest {
   path: string;
   query: Record<string, string>;
   headers: Record<string, string | undefined>;
+  /** The JSON body of a POST. */
+  body?: unknown;
   status: number;
 }
 
@@ -99,9 +101,13 @@ export function signRequest(secret: string, method: string, pathWithQuery: strin
 }
 
 async function readBody(request: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams(await readText(request));
+}
+
+async function readText(request: IncomingMessage): Promise<string> {
   let body = '';
   for await (const chunk of request) body += String(chunk);
-  return new URLSearchParams(body);
+  return body;
 }
 
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -109,7 +115,7 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(JSON.stringify(body));
 }
 
-const STYLES = new Set(['page', 'cursor', 'offset', 'total-pages', 'rest', 'signed', 'link', 'next-url']);
+const STYLES = new Set(['page', 'cursor', 'offset', 'total-pages', 'rest', 'signed', 'link', 'next-url', 'search']);
 
 /** Starts the example API on 127.0.0.1. */
 export async function startExampleApi(options: ExampleApiOptions = {}): Promise<ExampleApi> {
@@ -154,6 +160,13 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
 
     if (url.pathname === '/health' || url.pathname.endsWith('/health')) return reply(200, { status: 'ok' });
     if (url.pathname === '/oauth/token' && req.method === 'POST') return issueToken(await readBody(req), reply);
+    if (req.method === 'POST') {
+      try {
+        entry.body = JSON.parse((await readText(req)) || 'null');
+      } catch (error) {
+        return reply(400, { error: `the body is not JSON: ${String(error)}` });
+      }
+    }
 
     for (const hold of holds) {
       if (!hold.matches(entry)) continue;
@@ -221,6 +234,19 @@ export async function startExampleApi(options: ExampleApiOptions = {}): Promise<
         const nextUrl = page * limit < visible.length ? `http://${req.headers.host}${url.pathname}?${new URLSearchParams({ ...query, page: String(page + 1) })}` : null;
         if (style === 'next-url') return reply(200, { results: items, next: nextUrl });
         return reply(200, items, nextUrl ? { link: `<${nextUrl}>; rel="next"` } : {});
+      }
+      case 'search': {
+        // A search API: POST a JSON body { limit, after, updated_since } (or GraphQL's { query, variables: {…} }); the
+        // answer is shaped like GraphQL's connections (the last page still has an end_cursor: has_next_page says
+        // there is no more).
+        if (entry.method !== 'POST') return reply(405, { error: 'search takes a POST with a JSON body' });
+        type Search = { limit?: number; after?: string; updated_since?: string; variables?: Search };
+        const body = ((entry.body as Search | null)?.variables ?? entry.body ?? {}) as Search;
+        const changedSince = body.updated_since ? Date.parse(body.updated_since) : undefined;
+        const rest = visible.filter((item) => item.id > Number(body.after ?? 0) && (changedSince === undefined || Date.parse(item.updated_at) > changedSince));
+        const page = rest.slice(0, Math.max(1, Number(body.limit ?? 100)));
+        const endCursor = page.length > 0 ? String(page[page.length - 1]!.id) : (body.after ?? null);
+        return reply(200, { data: { search: { nodes: page, page_info: { end_cursor: endCursor, has_next_page: rest.length > page.length } } } });
       }
       case 'cursor':
       case 'rest': {

@@ -122,6 +122,46 @@ describe('the declarative rest source (source.name: rest)', () => {
     expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['5', '99']);
   });
 
+  it('a POST search, GraphQL-shaped: the body templated, the cursor set inside it, has_more_path ends the stream; run 2 sends the watermark in the body', async () => {
+    const dir = tempDir();
+    const endpoint = {
+      path: '/search/users',
+      method: 'POST',
+      body: { query: 'query Users($after: ID) { search }', variables: { limit: 40, updated_since: '{{ last_run }}' } },
+      record_selector: 'data.search.nodes',
+      paginator: { type: 'cursor', cursor_path: 'data.search.page_info.end_cursor', has_more_path: 'data.search.page_info.has_next_page', cursor_param: 'variables.after', inject: 'body' },
+      incremental: { cursor_field: 'updated_at' },
+    };
+    const config = writeConfig(dir, {
+      name: unique('declarative-search'),
+      source: rest(endpoint, { sync_mode: 'incremental', cursor_field: 'updated_at' }),
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('declarative-search') } },
+    });
+    const searches = (from: number) => api.requests.slice(from).filter((request) => request.path === '/search/users').map((request) => [request.method, request.body]);
+    let mark = api.requests.length;
+    const first = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('pages: 3 · records: 120');
+    const query = endpoint.body.query;
+    // checkConnection() posts the body as written; then three pages, the cursor in variables.after; no watermark on a full read.
+    expect(searches(mark)).toEqual([
+      ['POST', { query, variables: { limit: 40 } }],
+      ['POST', { query, variables: { limit: 40 } }],
+      ['POST', { query, variables: { limit: 40, after: '40' } }],
+      ['POST', { query, variables: { limit: 40, after: '80' } }],
+    ]);
+    expect(readRows(path.join(dir, 'rest_things.jsonl')).map((row) => row.source_data)).toEqual(api.data.users);
+    const lastRun = /watermark: last_run (\S+)/.exec(first.stderr)![1]!;
+    api.touch('users', [3, 77]);
+    mark = api.requests.length;
+    const second = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('pages: 1 · records: 2');
+    expect(searches(mark).at(-1)).toEqual(['POST', { query, variables: { limit: 40, updated_since: lastRun } }]);
+    expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['3', '77']);
+  });
+
   it('templates are checked before a run: an unknown name fails `bizon check` with the names that exist, a broken one with what is wrong', async () => {
     const dir = tempDir();
     const checkOf = async (endpoint: Record<string, unknown>) => {
@@ -141,6 +181,12 @@ describe('the declarative rest source (source.name: rest)', () => {
     const noWatermark = await checkOf({ incremental: { cursor_field: 'updated_at' } });
     expect(noWatermark.code).not.toBe(0);
     expect(noWatermark.stderr).toContain('an incremental stream sends its watermark');
+    const bodyOnGet = await checkOf({ body: { q: 'x' } });
+    expect(bodyOnGet.code).not.toBe(0);
+    expect(bodyOnGet.stderr).toContain('a GET has no body: set method: POST');
+    const badBodyTemplate = await checkOf({ method: 'POST', body: { filter: { since: '{{ since }}' } } });
+    expect(badBodyTemplate.code).not.toBe(0);
+    expect(badBodyTemplate.stderr).toContain('endpoints.things.body.filter.since');
     const fine = await checkOf({ params: { since: "{{ last_run | epoch }}", size: '{{ config.stream }}' } });
     expect(fine.stderr).not.toContain('template');
   });

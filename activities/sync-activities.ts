@@ -6,9 +6,8 @@ import { validateSlices } from '../sources/iteration.ts';
 import type { CustomSource } from '../sources/registry.ts';
 import { lastSessionError, redactSessionSpans } from '../sources/session.ts';
 import type { AbstractSource } from '../sources/source.ts';
-import type { SyncState } from '../workflows/types.ts';
-import type { PipelineConfig } from '../config/pipeline.ts';
-import { PIPELINE_CONFIG_QUERY } from '../engine/constants.ts';
+import type { SyncState, SyncWorkflowInput } from '../workflows/types.ts';
+import { decodePayload } from '../engine/codec.ts';
 import { configKey } from '../workflows/config-key.ts';
 import type { ActivityInput, ExtractPageInput, PageActivityInput, ExtractPageResult, ExtractPagesInput, PageBatchProgress, PlanSlicesInput, FinalizeSyncInput, LoadSyncStateInput, RecordStreamStateInput, PrepareSyncResult, SyncActivities } from '../workflows/activity-types.ts';
 import { raiseRetriedAlert, sendAlert } from './alerts.ts';
@@ -86,17 +85,28 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
 
   /**
    * A page's input with its sync's pipeline: the one this worker built the sync's source from when the key matches
-   * (every page but a worker's first of a sync), a local page's own, else the sync's answer to `pipelineConfig`.
+   * (every page but a worker's first of a sync), a local page's own, else the sync's input, read from the first event
+   * of its history — the server answers it, whichever worker (alive or not) runs the workflow.
    */
   async function withPipeline<T extends PageActivityInput>(input: T): Promise<T & ActivityInput> {
     const cached = contexts.get(input.syncRunId);
     if (cached?.configKey === input.configKey) return { ...input, pipeline: cached.pipeline };
     if (input.pipeline) return { ...input, pipeline: input.pipeline };
-    const { client, info } = Context.current();
+    const activity = Context.current();
+    const { client, info } = activity;
     const sync = info.workflowExecution;
     if (!sync) throw new NonRetryableError(`A page activity outside a sync workflow needs its pipeline in its input (sync run ${input.syncRunId})`);
-    const pipeline = await client.workflow.getHandle(sync.workflowId, sync.runId).query<PipelineConfig>(PIPELINE_CONFIG_QUERY);
-    return { ...input, pipeline };
+    // Alive all along (a batch's keep-alive repeating the checkpoint its last attempt left): no second attempt meanwhile.
+    const heartbeat = setInterval(() => activity.heartbeat(info.heartbeatDetails), HEARTBEAT_EVERY_MS);
+    try {
+      const { history } = await client.workflowService.getWorkflowExecutionHistory({ namespace: info.workflowNamespace, execution: sync, maximumPageSize: 1 });
+      const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      if (!payload) throw new Error(`The history of sync ${sync.workflowId} (run ${sync.runId}) does not start with its input`);
+      const { pipeline } = await decodePayload<SyncWorkflowInput>(client, payload);
+      return { ...input, pipeline };
+    } finally {
+      clearInterval(heartbeat);
+    }
   }
 
   /** Drops a sync's source and destination from this worker, letting go of the destination's connections. */

@@ -32,9 +32,8 @@ import { Client, Connection, type ScheduleHandle } from '@temporalio/client';
 import { startSync, waitForResult } from '../client.ts';
 import { scheduleSync } from '../schedules.ts';
 import { syncWorkflowId } from '../engine/ids.ts';
-import { startDevServer, type DevServerOptions } from '../engine/temporal-server.ts';
 import { startExampleApi, type ExampleApi } from '../examples/api/server.ts';
-import { startProductionTemporal } from '../test/production-temporal.ts';
+import { callsTable, cpuMs, serverCalls, startServer, type BenchServer } from './fleet-servers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAGE_SOURCE = path.join(ROOT, 'examples', 'page', 'source.ts');
@@ -65,40 +64,8 @@ const TIMER_SETTLE_MS = 12_000;
 /** Print the server's calls per page in each mode (its Prometheus counters, by operation), side by side. */
 const SERVER_CALLS = process.argv.includes('--server-calls');
 
-const SERVER_OPTIONS: Record<string, Partial<DevServerOptions>> = {
-  bizon: {},
-  default: { sqlitePragmas: {} },
-  wal: { sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' } },
-};
-
-/** A Temporal server under test: where it answers, what it has cost so far, its metrics. */
-interface BenchServer {
-  address: string;
-  metricsUrl: string;
-  /** CPU ms of the server (and of its database, when that is a process of its own). */
-  cpuMs(): number;
-  stop(): Promise<void>;
-}
-
-async function startServer(name: string): Promise<BenchServer> {
-  if (name === 'real') {
-    const server = await startProductionTemporal({ durable: true });
-    await server.createNamespace('default');
-    return { address: server.address, metricsUrl: server.metricsUrl, cpuMs: () => Object.values(server.cpuMs()).reduce((sum, ms) => sum + ms, 0), stop: () => server.stop() };
-  }
-  if (!SERVER_OPTIONS[name]) throw new Error(`--servers: no server '${name}' (bizon, default, wal, real)`);
-  const server = await startDevServer({ ui: false, dbFile: path.join(tempDir('bench-fleet-server-'), 'temporal.db'), ...SERVER_OPTIONS[name] });
-  return { address: server.address, metricsUrl: server.metricsUrl, cpuMs: () => cpuMs(server.process.pid!), stop: () => server.stop() };
-}
-
 const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
 let runs = 0;
-
-/** CPU ms (user + system) a process has used since it started. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /** Spawns a worker process and waits until it says it polls. */
 async function startWorker(argv: string[], ready: RegExp, address: string): Promise<ChildProcess> {
@@ -113,29 +80,6 @@ async function startWorker(argv: string[], ready: RegExp, address: string): Prom
     child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${output}`)));
   });
   return child;
-}
-
-/** The server's request counters (API, persistence, visibility, history tasks), summed by operation. */
-async function serverCalls(server: BenchServer): Promise<Map<string, number>> {
-  const counters = new Map<string, number>();
-  const text = await (await fetch(server.metricsUrl)).text();
-  for (const line of text.split('\n')) {
-    const match = /^(service_requests|persistence_requests|visibility_persistence_requests|task_requests)\{(.*)\} (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1]!, label[2]!]));
-    const key = `${match[1]} ${labels.operation ?? labels.task_type ?? '?'}${labels.service_name ? ` (${labels.service_name})` : ''}`;
-    counters.set(key, (counters.get(key) ?? 0) + Number(match[3]));
-  }
-  return counters;
-}
-
-/** Per-page deltas of the server's counters, one column per mode, the busiest first. */
-function callsTable(perMode: Map<string, Map<string, number>>): string {
-  const keys = new Set([...perMode.values()].flatMap((calls) => [...calls.keys()]));
-  const total = (key: string) => Math.max(...[...perMode.values()].map((calls) => calls.get(key) ?? 0));
-  const rows = [...keys].filter((key) => total(key) >= 0.05).sort((a, b) => total(b) - total(a));
-  const header = `${'server calls per page'.padEnd(70)}${[...perMode.keys()].map((mode) => mode.padStart(11)).join('')}`;
-  return [header, ...rows.map((key) => `${key.slice(0, 69).padEnd(70)}${[...perMode.values()].map((calls) => (calls.get(key) ?? 0).toFixed(2).padStart(11)).join('')}`)].join('\n');
 }
 
 interface Mode {

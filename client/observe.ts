@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, type Payload } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
+import { decodePayload } from '../engine/codec.ts';
 import { PIPELINE_PROGRESS_QUERY, PROGRESS_QUERY, STREAMS_FAILED } from '../engine/constants.ts';
 import type { PipelineResult, SyncProgress, SyncResult } from '../workflows/types.ts';
 import type { PageBatchProgress } from '../workflows/activity-types.ts';
@@ -72,14 +73,6 @@ export class PipelineFailedError extends Error {
   ) {
     super(message);
   }
-}
-
-/** Decodes a payload the way the client's data converter encoded it (codecs, e.g. encryption, undone last to first). */
-async function decodePayload<T>(client: Client, payload: Payload): Promise<T> {
-  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
-  let payloads = [payload];
-  for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
-  return payloadConverter.fromPayload<T>(payloads[0]!);
 }
 
 /** A page activity Temporal is retrying, as `describe()` reports it. */

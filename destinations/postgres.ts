@@ -184,6 +184,10 @@ export class PostgresDestination implements Destination {
     if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
     const slice = batch.slice ?? -1;
     return this.transaction(`stage ${page}`, async (client) => {
+      // Two attempts of one page (one of them a zombie: its worker lost the server, not the database) staging at
+      // once would both find nothing to delete and both insert: the page's lock makes the second wait for the
+      // first to commit, then replace its rows.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [`${batch.syncRunId}:${slice}`, batch.iteration]);
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND slice = $2 AND iteration = $3`, [batch.syncRunId, slice, batch.iteration]);
       const written = { bytes: 0 };
       if (rows.length === 0) return written;

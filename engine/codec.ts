@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ConfigError } from '../errors.ts';
@@ -72,4 +73,12 @@ export const ENCRYPTED_FAILURES_CONVERTER = path.join(PACKAGE_ROOT, 'engine', 'f
 export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
   const codec = codecFromEnv(env);
   return codec ? { payloadCodecs: [codec], failureConverterPath: ENCRYPTED_FAILURES_CONVERTER } : undefined;
+}
+
+/** Decodes a payload the way the client's data converter encoded it (codecs, e.g. encryption, undone last to first). */
+export async function decodePayload<T>(client: Client, payload: Payload): Promise<T> {
+  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
+  let payloads = [payload];
+  for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+  return payloadConverter.fromPayload<T>(payloads[0]!);
 }

@@ -12,8 +12,6 @@ export const LOCAL_UI_PORT = 8233;
 export const SYNC_WORKFLOW_TYPE = 'syncWorkflow';
 /** Name of the progress query of the sync workflow. */
 export const PROGRESS_QUERY = 'progress';
-/** The sync workflow's query answering with its pipeline: a worker's first page of a sync it has no source for. */
-export const PIPELINE_CONFIG_QUERY = 'pipelineConfig';
 
 /** Workflow type of a stream's state workflow (`workflows/state.ts`). */
 export const STREAM_STATE_WORKFLOW_TYPE = 'streamStateWorkflow';

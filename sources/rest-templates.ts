@@ -101,3 +101,31 @@ export function renderAll<T>(values: Record<string, T> | undefined, context: Req
   }
   return rendered;
 }
+
+/** Calls `visit` with every string of a JSON value and where it is. */
+export function forEachString(value: unknown, path: string[], visit: (text: string, path: string[]) => void): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((item, index) => forEachString(item, [...path, String(index)], visit));
+  else if (value !== null && typeof value === 'object') for (const [key, item] of Object.entries(value)) forEachString(item, [...path, key], visit);
+}
+
+/** A JSON body with its templates rendered; a key whose template uses the incremental window is left out of a full read. */
+export function renderBody(value: unknown, context: RequestContext): unknown {
+  if (typeof value === 'string') return renderTemplate(value, context);
+  if (Array.isArray(value)) return value.map((item) => renderBody(item, context));
+  if (value === null || typeof value !== 'object') return value;
+  const rendered: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (context.window || !usesWindow(item)) rendered[key] = renderBody(item, context);
+  return rendered;
+}
+
+/** Sets `value` at a dotted path of `target` (`variables.after`), making the objects on the way. */
+export function setAt(target: Record<string, unknown>, dotPath: string, value: unknown): void {
+  const keys = dotPath.split('.');
+  let current = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = current[key];
+    current = current[key] = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+  }
+  current[keys.at(-1)!] = value;
+}

@@ -16,7 +16,7 @@ export interface ActivityInput {
 /**
  * Input of a page activity. A regular page names its sync's pipeline by {@link PageActivityInput.configKey} only: the
  * history keeps the config once (in the sync's input), not once per page; a worker that has no source built for
- * that key asks the sync for the config (`pipelineConfig` query). A local page, never written to history, carries it.
+ * that key reads the config from there. A local page, never written to history, carries it.
  */
 export interface PageActivityInput {
   syncRunId: string;

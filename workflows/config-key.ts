@@ -1,7 +1,7 @@
 /**
  * A sync's pipeline, named by a short fingerprint: a page activity carries the fingerprint instead of the whole
- * config (which is in the sync's input already), and a worker that has not built the sync's source yet asks the
- * workflow for the config (the `pipelineConfig` query). Deterministic; no imports.
+ * config (which is in the sync's input already), and a worker that has not built the sync's source yet reads the
+ * config from the sync's input in its history. Deterministic; no imports.
  */
 
 /** 16 hex digits of two FNV-1a hashes of the config's JSON: which config a worker's cached source was built from. */

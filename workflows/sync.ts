@@ -1,6 +1,5 @@
 import { CancellationScope, ContinueAsNew, defineQuery, isCancellation, log, makeContinueAsNewFunc, ParentClosePolicy, setHandler, startChild, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import { alertWorkflow, alertWorkflowId } from './alert.ts';
-import type { PipelineConfig } from '../config/pipeline.ts';
 import type { SyncMemo, SyncProgress, SyncResult, SyncWorkflowInput } from './types.ts';
 import { requireInternalInput } from './input-check.ts';
 import { chooseStart, rootMessage } from './sync-steps.ts';
@@ -11,8 +10,6 @@ export { chooseStart, type SyncStart } from './sync-steps.ts';
 
 /** Answers where a running sync stands. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
-/** Answers with the sync's pipeline (secret references, never values): for a worker's first page of the sync. */
-export const pipelineConfigQuery = defineQuery<PipelineConfig>('pipelineConfig');
 
 /**
  * One sync of one stream, top-down: prepare (what earlier runs left, the source's check and total, the slices) →
@@ -25,7 +22,6 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<SyncResult
   requireInternalInput('syncWorkflow', input, ['pipeline', 'plan']);
   const run = openRun(input);
   setHandler(progressQuery, () => ({ status: run.status, ...run.checkpoint }));
-  setHandler(pipelineConfigQuery, () => input.pipeline);
   try {
     if (!input.checkpoint) await prepare(run);
     const ended = await readStream(run);

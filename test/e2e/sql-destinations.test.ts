@@ -11,6 +11,7 @@ import type { SyncResult } from '../../workflows/types.ts';
 import { quietWorkerLogs, REST_SOURCE, ROOT, spawnWorker, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
 import { startTestPostgres, type TestPostgres } from '../postgres.ts';
 import { duckdbDialect, postgresDialect, type SqlDialect, type SqlTarget } from '../sql-targets.ts';
+import { destinationDefinition } from '../../destinations/index.ts';
 
 quietWorkerLogs();
 
@@ -229,6 +230,27 @@ async function openReader(file: string, table: string) {
     kill: () => child.kill('SIGKILL'),
   };
 }
+
+describe('the postgres destination and two attempts of one page', () => {
+  it('staging the same page twice at once (a zombie attempt beside its retry) leaves one copy of its rows, published once', async () => {
+    const target = await postgresDialect(() => postgres).create('twice');
+    const definition = destinationDefinition('postgres');
+    const destination = definition.create(definition.config.parse(target.config()) as never, 'pages');
+    try {
+      await destination.checkConnection();
+      const records = Array.from({ length: 500 }, (_, index) => ({ id: String(index + 1), data: { n: index + 1 }, timestamp: undefined, destinationId: undefined }));
+      const page = (extractedAt: Date) => ({ syncRunId: 'run-twice', iteration: 1, extractedAt, records });
+      // Five attempts of page 1 at once, then page 2 once.
+      await Promise.all(Array.from({ length: 5 }, (_, attempt) => destination.write(page(new Date(Date.UTC(2026, 0, 1, 0, 0, attempt))))));
+      await destination.write({ syncRunId: 'run-twice', iteration: 2, extractedAt: new Date(), records: records.slice(0, 10).map((record) => ({ ...record, id: `b${record.id}` })) });
+      const outputs = await destination.finalize({ syncRunId: 'run-twice', mode: 'replace' });
+      expect(outputs).toEqual([{ destinationId: 'pages', records: 510, location: 'postgres public.pages' }]);
+      expect(await target.query('SELECT count(*) AS rows, count(DISTINCT source_record_id) AS ids FROM pages')).toEqual([{ rows: '510', ids: '510' }]);
+    } finally {
+      await destination.close?.();
+    }
+  });
+});
 
 describe('the postgres destination and values it cannot store', () => {
   it('a \\u0000 in a record fails the sync at once, naming where; nothing is published', async () => {

@@ -1,0 +1,135 @@
+/**
+ * The config of the declarative `rest` source (`source.name: rest`): endpoints, paginators, incremental
+ * parameters, methods and bodies — and the checks that make a mistake fail `check`, not a page.
+ */
+import { z } from 'zod';
+import { SourceConfig } from './config.ts';
+import { forEachString, isTemplate, TEMPLATE_NAMES, templateProblem, usesWindow } from './rest-templates.ts';
+
+/** How the next page is asked for. */
+export const RestPaginator = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('page_number').describe('page=1, 2, 3…; a short page (or total_pages_path) ends the stream'),
+    page_param: z.string().default('page').describe('Query parameter of the page number'),
+    size_param: z.string().default('limit').describe('Query parameter of the page size'),
+    page_size: z.number().int().positive().default(100).describe('Records per page'),
+    start_page: z.number().int().min(0).default(1).describe('Number of the first page'),
+    total_pages_path: z.string().optional().describe('Path in the body to the number of pages, when the API says it'),
+    inject: z.enum(['query', 'body']).default('query').describe("Where the paginator's parameters go: the query, or (a POST) the JSON body — a dotted name (variables.after) sets a nested key"),
+  }),
+  z.strictObject({
+    type: z.literal('offset').describe('offset=0, 100, 200…; a short page ends the stream'),
+    offset_param: z.string().default('offset').describe('Query parameter of the offset'),
+    limit_param: z.string().default('limit').describe('Query parameter of the page size'),
+    limit: z.number().int().positive().default(100).describe('Records per page'),
+    inject: z.enum(['query', 'body']).default('query').describe("Where the paginator's parameters go: the query, or (a POST) the JSON body — a dotted name (variables.after) sets a nested key"),
+  }),
+  z.strictObject({
+    type: z.literal('cursor').describe('the API returns a cursor for the next page; none ends the stream'),
+    cursor_path: z.string().optional().describe('Path in the body to the next cursor (e.g. pagination.next_cursor)'),
+    cursor_header: z.string().optional().describe('Or the response header holding it'),
+    cursor_param: z.string().default('cursor').describe('Query parameter the cursor is sent in'),
+    size_param: z.string().optional().describe('Query parameter of the page size'),
+    page_size: z.number().int().positive().optional().describe('Records per page'),
+    has_more_path: z.string().optional().describe('Path in the body to a flag saying whether a next page exists (GraphQL: data.x.pageInfo.hasNextPage)'),
+    inject: z.enum(['query', 'body']).default('query').describe("Where the paginator's parameters go: the query, or (a POST) the JSON body — a dotted name (variables.after) sets a nested key"),
+  }),
+  z.strictObject({ type: z.literal('link_header').describe('follow the rel="next" URL of the Link header (GitHub style)') }),
+  z.strictObject({
+    type: z.literal('next_url').describe('the body holds the whole URL of the next page'),
+    next_url_path: z.string().default('next').describe('Path in the body to that URL'),
+  }),
+  z.strictObject({ type: z.literal('none').describe('one request, one page') }),
+]);
+export type RestPaginator = z.infer<typeof RestPaginator>;
+
+/** One stream of the declarative source: where its records are and how they page. */
+export const RestEndpoint = z.strictObject({
+  path: z.string().min(1).describe('Path after base_url (e.g. /users; a template may use cursor, page, offset, config)'),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe("Query parameters of every request (a value may be a template: filter: \"updated>'{{ last_run | date: '%Y-%m-%d' }}'\")"),
+  headers: z.record(z.string(), z.string()).optional().describe("Headers of this stream's requests, over the source-wide ones (templates allowed)"),
+  method: z.enum(['GET', 'POST']).default('GET').describe('GET, or POST for search and GraphQL APIs (with body)'),
+  body: z.record(z.string(), z.unknown()).optional().describe('JSON body of a POST; its strings may be templates'),
+  record_selector: z.string().default('').describe("Path in the JSON body to the array of records ('' = the body itself, data, data.items…)"),
+  primary_key: z.string().default('id').describe('Field of a record holding its id'),
+  paginator: RestPaginator.optional().describe('How pages follow each other (default: the source-wide paginator)'),
+  incremental: z
+    .strictObject({
+      param: z.string().optional().describe('Query parameter that gets the watermark (e.g. updated_since); or a parameter templated with last_run'),
+      cursor_field: z.string().describe('Field of a record holding its change time'),
+      until_param: z.string().optional().describe("Query parameter that gets this run's start, to read (watermark, start]"),
+    })
+    .optional()
+    .describe('How an incremental sync asks for what changed'),
+  requests_per_second: z.number().positive().optional().describe('Pace of this stream’s requests across all workers'),
+});
+export type RestEndpoint = z.infer<typeof RestEndpoint>;
+
+/** Config of the built-in `rest` source: a REST API described in YAML. */
+export const RestSourceConfig = SourceConfig.extend({
+  base_url: z.string().url().describe('API base URL'),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters of every request of every stream'),
+  headers: z.record(z.string(), z.string()).optional().describe('Headers of every request (secret references and templates allowed)'),
+  paginator: RestPaginator.default({ type: 'none' }).describe('How pages follow each other, for streams that do not say'),
+  endpoints: z.record(z.string(), RestEndpoint).describe('The streams: each one an endpoint'),
+  check_path: z.string().optional().describe("Path checkConnection() requests (default: the stream's own path)"),
+}).superRefine((config, context) => {
+  if (!(config.stream in config.endpoints)) {
+    const streams = Object.keys(config.endpoints);
+    context.addIssue({ code: 'custom', path: ['stream'], message: `'${config.stream}' is not one of endpoints (${streams.join(', ') || 'none'})` });
+  }
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const paginator = endpoint.paginator ?? config.paginator;
+    if (paginator.type === 'cursor' && (paginator.cursor_path === undefined) === (paginator.cursor_header === undefined)) {
+      context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator'], message: 'a cursor paginator needs cursor_path (in the body) or cursor_header, one of them' });
+    }
+  }
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const paginator = endpoint.paginator ?? config.paginator;
+    if (endpoint.method === 'GET' && endpoint.body !== undefined) context.addIssue({ code: 'custom', path: ['endpoints', name, 'body'], message: 'a GET has no body: set method: POST' });
+    if ('inject' in paginator && paginator.inject === 'body' && endpoint.method !== 'POST') {
+      context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator', 'inject'], message: 'inject: body puts the pagination in a JSON body, which only a POST has: set method: POST' });
+    }
+  }
+  checkTemplates(config, context);
+  const streamEndpoint = config.endpoints[config.stream];
+  if (config.sync_mode === 'incremental' && !streamEndpoint?.incremental) {
+    context.addIssue({ code: 'custom', path: ['endpoints', config.stream, 'incremental'], message: 'sync_mode: incremental needs the stream\'s incremental: { param, cursor_field }' });
+  }
+  if (streamEndpoint?.incremental && streamEndpoint.incremental.param === undefined && !windowTemplated(config, streamEndpoint)) {
+    context.addIssue({
+      code: 'custom',
+      path: ['endpoints', config.stream, 'incremental', 'param'],
+      message: "an incremental stream sends its watermark: name the parameter (param: updated_since), or template one with last_run (filter: \"updated>'{{ last_run }}'\")",
+    });
+  }
+});
+export type RestSourceConfig = z.infer<typeof RestSourceConfig>;
+
+type RefinementContext = Parameters<Parameters<typeof SourceConfig.superRefine>[0]>[1];
+
+/** Every template of the config is parsed and its names checked, so a mistake fails `check`, not a page. */
+function checkTemplates(config: { params?: Record<string, unknown>; headers?: Record<string, unknown>; endpoints: Record<string, RestEndpoint> }, context: RefinementContext): void {
+  const check = (value: unknown, path: Array<string>, allowed?: readonly string[]) => {
+    if (!isTemplate(value)) return;
+    const problem = templateProblem(value, allowed);
+    if (problem) context.addIssue({ code: 'custom', path, message: problem });
+  };
+  for (const [name, value] of Object.entries(config.params ?? {})) check(value, ['params', name]);
+  for (const [name, value] of Object.entries(config.headers ?? {})) check(value, ['headers', name]);
+  // A path is requested on every read, full ones too: the incremental window is not there to fill it.
+  const pathNames = Object.keys(TEMPLATE_NAMES).filter((name) => name !== 'last_run' && name !== 'run_started_at');
+  for (const [stream, endpoint] of Object.entries(config.endpoints)) {
+    check(endpoint.path, ['endpoints', stream, 'path'], pathNames);
+    for (const [name, value] of Object.entries(endpoint.params ?? {})) check(value, ['endpoints', stream, 'params', name]);
+    for (const [name, value] of Object.entries(endpoint.headers ?? {})) check(value, ['endpoints', stream, 'headers', name]);
+    forEachString(endpoint.body, ['endpoints', stream, 'body'], check);
+  }
+}
+
+/** Whether a stream's requests carry the incremental window in a template. */
+function windowTemplated(config: { params?: Record<string, unknown>; headers?: Record<string, unknown> }, endpoint: RestEndpoint): boolean {
+  let inBody = false;
+  forEachString(endpoint.body, [], (text) => (inBody ||= usesWindow(text)));
+  return inBody || [config.params, config.headers, endpoint.params, endpoint.headers].some((values) => Object.values(values ?? {}).some(usesWindow));
+}

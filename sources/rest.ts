@@ -117,13 +117,22 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
 
   /**
    * The next page's URL as it is kept in the pagination (durable workflow state, shown in history): checked like
-   * {@link followable}, without the source's own query parameters — a key the API echoes back never gets stored;
-   * they are sent again with the request.
+   * {@link followable}, without the source's own query parameters the API echoed back as they were sent — a key
+   * never gets stored; they are sent again with the request. One the API moved on (`_page=1` sent, `_page=2` in the
+   * next link) is the API's paging: it stays, and is not sent again.
    */
   private nextUrl(next: string, response: AxiosResponse): string {
     const url = this.followable(next, axios.getUri(response.config));
-    for (const name of Object.keys({ ...this.config.params, ...this.endpoint.params })) url.searchParams.delete(name);
+    const sent = (response.config.params ?? {}) as Record<string, unknown>;
+    for (const name of Object.keys({ ...this.config.params, ...this.endpoint.params })) {
+      if (!url.searchParams.has(name) || url.searchParams.get(name) === String(sent[name])) url.searchParams.delete(name);
+    }
     return url.toString();
+  }
+
+  /** The source's own parameters for a next URL: all but those the URL holds (the API's paging). */
+  private paramsFor(nextUrl: URL, context: RequestContext): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.params({}, context)).filter(([name]) => !nextUrl.searchParams.has(name)));
   }
 
   /** What the templates of a request see: the incremental window when there is one, the pagination, the config. */
@@ -169,7 +178,10 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
       case 'link_header':
       case 'next_url':
         // The next URL holds the API's parameters; the source's own (taken out of it) are sent again.
-        if (typeof pagination?.next_url === 'string') [url, params] = [this.followable(pagination.next_url, url).toString(), this.params({}, context)];
+        if (typeof pagination?.next_url === 'string') {
+          const next = this.followable(pagination.next_url, url);
+          [url, params] = [next.toString(), this.paramsFor(next, context)];
+        }
         break;
     }
     let data: Record<string, unknown> | undefined;

@@ -1,0 +1,111 @@
+// The declarative source against REST servers that are not ours, installed from the registries as a user would meet
+// them: json-server (npm), its paging, its filters, its data changed by another client.
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+
+interface JsonServerModule {
+  create(): { use(handler: unknown): void; listen(port: number, host: string, ready: () => void): Server };
+  defaults(options: { logger: boolean }): unknown;
+  router(db: Record<string, unknown[]>): unknown;
+}
+const jsonServer = createRequire(import.meta.url)('json-server') as JsonServerModule;
+
+const POSTS = 25;
+let server: Server;
+let baseUrl: string;
+/** Every request json-server received: its path and query. */
+const requests: Array<{ path: string; query: URLSearchParams }> = [];
+
+beforeAll(async () => {
+  const db = {
+    posts: Array.from({ length: POSTS }, (_, index) => ({ id: index + 1, title: `post ${index + 1}`, updatedAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() })),
+  };
+  const app = jsonServer.create();
+  app.use((request: { url: string }, _response: unknown, next: () => void) => {
+    const url = new URL(request.url, 'http://json-server');
+    requests.push({ path: url.pathname, query: url.searchParams });
+    next();
+  });
+  app.use(jsonServer.defaults({ logger: false }));
+  app.use(jsonServer.router(db));
+  await new Promise<void>((resolve) => (server = app.listen(0, '127.0.0.1', resolve)));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('json-server (npm), a REST server that is not ours', () => {
+  it('pages by its _page and _limit; run 2 asks with a templated updatedAt_gte for what another client changed, and gets only that', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('json-server'),
+      source: {
+        name: 'rest',
+        stream: 'posts',
+        base_url: baseUrl,
+        sync_mode: 'incremental',
+        cursor_field: 'updatedAt',
+        endpoints: { posts: { path: '/posts', params: { updatedAt_gte: '{{ last_run }}' }, paginator: { type: 'page_number', page_param: '_page', size_param: '_limit', page_size: 10 }, incremental: { cursor_field: 'updatedAt' } } },
+      },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('json-server') } },
+    });
+    let mark = requests.length;
+    const first = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`pages: 3 · records: ${POSTS}`);
+    const pages = () => requests.slice(mark).filter((request) => request.path === '/posts' && request.query.has('_page'));
+    expect(pages().map((request) => [request.query.get('_page'), request.query.get('_limit'), request.query.get('updatedAt_gte')])).toEqual([
+      ['1', '10', null],
+      ['2', '10', null],
+      ['3', '10', null],
+    ]);
+
+    // Another client edits two posts.
+    for (const id of [3, 17]) {
+      const response = await fetch(`${baseUrl}/posts/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: `edited ${id}`, updatedAt: new Date().toISOString() }) });
+      expect(response.status).toBe(200);
+    }
+    const lastRun = /watermark: last_run (\S+)/.exec(first.stderr)![1]!;
+    mark = requests.length;
+    const second = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('pages: 1 · records: 2');
+    expect(requests.slice(mark).filter((request) => request.path === '/posts').at(-1)!.query.get('updatedAt_gte')).toBe(lastRun);
+    const rows = readRows(path.join(dir, 'rest_posts.jsonl'));
+    expect(rows).toHaveLength(POSTS + 2);
+    expect(rows.slice(POSTS).map((row) => [row.source_record_id, (row.source_data as { title: string }).title])).toEqual([
+      ['3', 'edited 3'],
+      ['17', 'edited 17'],
+    ]);
+  });
+
+  it("follows its Link header when the source's own params name the first page: the page the link moves on to is the API's, never sent back as page 1", async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('json-server-link'),
+      source: { name: 'rest', stream: 'posts', base_url: baseUrl, endpoints: { posts: { path: '/posts', params: { _page: 1, _limit: 10 }, paginator: { type: 'link_header' } } } },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('json-server-link') } },
+    });
+    const mark = requests.length;
+    const result = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`pages: 3 · records: ${POSTS}`);
+    const pages = requests.slice(mark).filter((request) => request.path === '/posts').map((request) => [request.query.get('_page'), request.query.getAll('_limit').join(',')]);
+    // checkConnection() asks page 1 too; then pages 1, 2, 3, each with one _limit.
+    expect(pages).toEqual([
+      ['1', '10'],
+      ['1', '10'],
+      ['2', '10'],
+      ['3', '10'],
+    ]);
+    expect(readRows(path.join(dir, 'rest_posts.jsonl')).map((row) => Number(row.source_record_id))).toEqual(Array.from({ length: POSTS }, (_, index) => index + 1));
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { SourceConfig } from './config.ts';
-import { forEachString, isTemplate, TEMPLATE_NAMES, templateProblem, usesWindow } from './rest-templates.ts';
+import { conditionProblem, forEachString, isTemplate, TEMPLATE_NAMES, templateProblem, usesWindow } from './rest-templates.ts';
 
 /** How the next page is asked for. */
 export const RestPaginator = z.discriminatedUnion('type', [
@@ -43,6 +43,20 @@ export const RestPaginator = z.discriminatedUnion('type', [
 ]);
 export type RestPaginator = z.infer<typeof RestPaginator>;
 
+/** What to do with a response: matched by its status, by a condition on it, or both. */
+export const ResponseAction = z
+  .strictObject({
+    status: z.union([z.number().int(), z.array(z.number().int())]).optional().describe('The HTTP status (or statuses) this action is for'),
+    when: z.string().optional().describe("A condition on the response: \"{{ response.error == 'quota' }}\" (response: its JSON body; status)"),
+    action: z
+      .enum(['ignore', 'retry', 'fail', 'rate_limited'])
+      .describe('ignore: an empty last page; retry: retried with the backoff; fail: the sync fails at once; rate_limited: retried after the wait the API says'),
+    wait_header: z.string().optional().describe('rate_limited: the header holding the wait (seconds or an HTTP date), e.g. Retry-After'),
+    wait_path: z.string().optional().describe('rate_limited: the path in the JSON body to the wait, in seconds'),
+  })
+  .refine((action) => action.status !== undefined || action.when !== undefined, { message: 'a response action needs status, when, or both' });
+export type ResponseAction = z.infer<typeof ResponseAction>;
+
 /** One stream of the declarative source: where its records are and how they page. */
 export const RestEndpoint = z.strictObject({
   path: z.string().min(1).describe('Path after base_url (e.g. /users; a template may use cursor, page, offset, config)'),
@@ -52,6 +66,8 @@ export const RestEndpoint = z.strictObject({
   body: z.record(z.string(), z.unknown()).optional().describe('JSON body of a POST; its strings may be templates'),
   record_selector: z.string().default('').describe("Path in the JSON body to the array of records ('' = the body itself, data, data.items…)"),
   primary_key: z.string().default('id').describe('Field of a record holding its id'),
+  record_filter: z.string().optional().describe("Keeps the records for which this condition holds: \"{{ record.status != 'deleted' }}\""),
+  response_actions: z.array(ResponseAction).optional().describe('What to do with responses the source would otherwise fail or accept, the first that matches'),
   paginator: RestPaginator.optional().describe('How pages follow each other (default: the source-wide paginator)'),
   incremental: z
     .strictObject({
@@ -124,6 +140,12 @@ function checkTemplates(config: { params?: Record<string, unknown>; headers?: Re
     for (const [name, value] of Object.entries(endpoint.params ?? {})) check(value, ['endpoints', stream, 'params', name]);
     for (const [name, value] of Object.entries(endpoint.headers ?? {})) check(value, ['endpoints', stream, 'headers', name]);
     forEachString(endpoint.body, ['endpoints', stream, 'body'], check);
+    const checkCondition = (text: string | undefined, path: string[], allowed: readonly string[]) => {
+      const problem = text === undefined ? undefined : conditionProblem(text, allowed);
+      if (problem) context.addIssue({ code: 'custom', path, message: problem });
+    };
+    checkCondition(endpoint.record_filter, ['endpoints', stream, 'record_filter'], ['record', 'config']);
+    endpoint.response_actions?.forEach((action, index) => checkCondition(action.when, ['endpoints', stream, 'response_actions', String(index), 'when'], ['response', 'status', 'config']));
   }
 }
 

@@ -49,16 +49,16 @@ export function isTemplate(value: unknown): value is string {
 }
 
 /** What is wrong with a template — its syntax, an unknown filter, a name that does not exist — or undefined. */
-export function templateProblem(text: string, allowed: readonly string[] = Object.keys(TEMPLATE_NAMES)): string | undefined {
+export function templateProblem(text: string, allowed: readonly string[] = Object.keys(TEMPLATE_NAMES), label = `template ${JSON.stringify(text)}`): string | undefined {
   let names: string[];
   try {
     names = liquid.globalVariablesSync(parse(text));
   } catch (error) {
-    return `template ${JSON.stringify(text)}: ${(error as Error).message.split(', line:')[0]}`;
+    return `${label}: ${(error as Error).message.split(', line:')[0]}`;
   }
   const unknown = names.filter((name) => !allowed.includes(name));
   if (unknown.length === 0) return undefined;
-  return `template ${JSON.stringify(text)} uses ${unknown.map((name) => `'${name}'`).join(', ')}, which ${unknown.length === 1 ? 'does' : 'do'} not exist here; the names that do: ${allowed.join(', ')}`;
+  return `${label} uses ${unknown.map((name) => `'${name}'`).join(', ')}, which ${unknown.length === 1 ? 'does' : 'do'} not exist here; the names that do: ${allowed.join(', ')}`;
 }
 
 /** Whether a template uses the incremental window (`last_run`, `run_started_at`). */
@@ -128,4 +128,25 @@ export function setAt(target: Record<string, unknown>, dotPath: string, value: u
     current = current[key] = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
   }
   current[keys.at(-1)!] = value;
+}
+
+/** Conditions see a missing field as null (`record.status` of a record without one), not as a mistake. */
+const lenient = new Liquid({ strictFilters: true, ownPropertyOnly: true, timezoneOffset: 0 });
+
+/** The expression of a condition written `{{ expression }}`. */
+function expressionOf(text: string): string | undefined {
+  return /^\s*\{\{([\s\S]*)\}\}\s*$/.exec(text)?.[1]?.trim() || undefined;
+}
+
+/** What is wrong with a condition (`{{ record.status != 'deleted' }}`): its form, its syntax, an unknown name. */
+export function conditionProblem(text: string, allowed: readonly string[]): string | undefined {
+  const expression = expressionOf(text);
+  if (!expression) return `condition ${JSON.stringify(text)} must be one expression in {{ }}, e.g. "{{ record.status != 'deleted' }}"`;
+  return templateProblem(`{% if ${expression} %}{% endif %}`, allowed, `condition ${JSON.stringify(text)}`);
+}
+
+/** Whether a condition holds for `scope` (Liquid's truth: only false and nil are false). */
+export function conditionHolds(text: string, scope: Record<string, unknown>): boolean {
+  const value: unknown = lenient.evalValueSync(expressionOf(text) ?? 'false', scope);
+  return value !== false && value !== null && value !== undefined;
 }

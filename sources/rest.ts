@@ -1,11 +1,11 @@
 import axios, { type AxiosResponse } from 'axios';
-import { NonRetryableError } from '../errors.ts';
+import { HttpError, NonRetryableError, RateLimitError } from '../errors.ts';
 import { AuthBuilder, type Authenticator } from './auth.ts';
-import { isAllowedOrigin } from './session.ts';
+import { isAllowedOrigin, parseRetryAfter } from './session.ts';
 import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord } from './models.ts';
 import { AbstractSource } from './source.ts';
-import { RestSourceConfig, type RestEndpoint, type RestPaginator } from './rest-config.ts';
-import { renderAll, renderBody, renderTemplate, setAt, type RequestContext } from './rest-templates.ts';
+import { RestSourceConfig, type ResponseAction, type RestEndpoint, type RestPaginator } from './rest-config.ts';
+import { conditionHolds, renderAll, renderBody, renderTemplate, setAt, type RequestContext } from './rest-templates.ts';
 
 export { RestEndpoint, RestPaginator, RestSourceConfig } from './rest-config.ts';
 
@@ -21,6 +21,15 @@ function describeBody(body: unknown): string {
   if (Array.isArray(body)) return 'an array';
   if (body !== null && typeof body === 'object') return `an object with keys ${Object.keys(body).slice(0, 8).join(', ') || '(none)'}`;
   return typeof body;
+}
+
+/** A body excerpt as JSON, when it is JSON. */
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The rel="next" URL of a Link header. */
@@ -188,9 +197,54 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     if (this.endpoint.method === 'POST') data = (renderBody(this.endpoint.body ?? {}, context) ?? {}) as Record<string, unknown>;
     if ('inject' in paginator && paginator.inject === 'body') for (const [name, value] of Object.entries(paging)) setAt((data ??= {}), name, value);
     else params = { ...params, ...paging };
-    const response = await this.session.request({ method: this.endpoint.method, url, params, headers: this.headers(context), ...(data ? { data } : {}) });
+    let response: AxiosResponse;
+    try {
+      response = await this.session.request({ method: this.endpoint.method, url, params, headers: this.headers(context), ...(data ? { data } : {}) });
+    } catch (error) {
+      // An answer the session refused (4xx, 5xx, 429): a response action may say otherwise.
+      const status = error instanceof HttpError ? error.status : error instanceof RateLimitError ? 429 : undefined;
+      if (status === undefined) throw error;
+      const refused = error as HttpError;
+      const body = parseJson(refused.bodyExcerpt);
+      const action = this.responseAction(status, body);
+      if (!action) throw error;
+      return this.apply(action, { status, body, headers: refused.headers ?? {}, message: error instanceof Error ? error.message : String(error) });
+    }
+    const action = this.endpoint.response_actions ? this.responseAction(response.status, response.data) : undefined;
+    if (action) return this.apply(action, { status: response.status, body: response.data, headers: response.headers as Record<string, string>, message: `HTTP ${response.status} from ${this.endpoint.method} ${response.config.url}` });
     const records = this.recordsOf(response);
-    return { records, nextPagination: this.nextPagination(paginator, pagination, response, records.length) };
+    const filter = this.endpoint.record_filter;
+    const kept = filter ? records.filter((record) => conditionHolds(filter, { record: record.data, config: this.config })) : records;
+    // Paging goes by what the API returned, the records filtered out counted.
+    return { records: kept, nextPagination: this.nextPagination(paginator, pagination, response, records.length) };
+  }
+
+  /** The first of the stream's `response_actions` that matches a response. */
+  private responseAction(status: number, body: unknown): ResponseAction | undefined {
+    return this.endpoint.response_actions?.find((action) => {
+      const statuses = action.status === undefined ? undefined : [action.status].flat();
+      if (statuses && !statuses.includes(status)) return false;
+      return action.when === undefined || conditionHolds(action.when, { response: body ?? null, status, config: this.config });
+    });
+  }
+
+  /** Does what a response action says: an empty last page, or the error that retries, fails or waits as told. */
+  private apply(action: ResponseAction, response: { status: number; body: unknown; headers: Record<string, unknown>; message: string }): SourceIteration {
+    const what = `response_actions of stream '${this.config.stream}' (HTTP ${response.status})`;
+    switch (action.action) {
+      case 'ignore':
+        return { records: [], nextPagination: {} };
+      case 'fail':
+        throw new NonRetryableError(`${what} says fail: ${response.message}`);
+      case 'retry':
+        throw new Error(`${what} says retry: ${response.message}`);
+      case 'rate_limited': {
+        const header = action.wait_header ? response.headers[action.wait_header.toLowerCase()] : undefined;
+        const seconds = action.wait_path ? Number(at(response.body, action.wait_path)) : undefined;
+        const retryAfterMs = header !== undefined ? parseRetryAfter(String(header)) : seconds !== undefined && Number.isFinite(seconds) ? seconds * 1000 : undefined;
+        throw new RateLimitError(`${what} says rate limited${retryAfterMs !== undefined ? `, wait ${Math.ceil(retryAfterMs / 1000)} s` : ''}: ${response.message}`, { ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+      }
+    }
   }
 
   private recordsOf(response: AxiosResponse): SourceRecord[] {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSync, resolvePipeline } from '../../config/resolve.ts';
 import { parsePipelineConfig } from '../../config/pipeline.ts';
-import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { startExampleApi, type ApiRequest, type ExampleApi } from '../../examples/api/server.ts';
 import { RestSource } from '../../sources/rest.ts';
 import { testSource } from '../../testing.ts';
 import { cliEnv, readExampleConfig, readRows, REST_SOURCE, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
@@ -162,6 +162,59 @@ describe('the declarative rest source (source.name: rest)', () => {
     expect(readRows(path.join(dir, 'rest_things.jsonl')).slice(120).map((row) => row.source_record_id)).toEqual(['3', '77']);
   });
 
+  it('record_filter keeps the records its condition holds for, paging by what the API returned; response_actions: ignore makes a 404 an empty last page', async () => {
+    const filtered = await testSource({ source: RestSource, config: rest({ path: '/users', record_selector: 'items', paginator: { type: 'page_number', page_size: 25 }, record_filter: "{{ record.type != 'click' }}" }) });
+    expect(dataOf(filtered)).toEqual(api.data.users!.filter((user) => user.type !== 'click'));
+    expect(filtered.pages).toHaveLength(5);
+    const missing = await testSource({ source: RestSource, config: rest({ path: '/no-such-stream', record_selector: 'items', response_actions: [{ status: 404, action: 'ignore' }] }) });
+    expect(missing.records).toEqual([]);
+    expect(missing.pages).toHaveLength(1);
+  });
+
+  it('response_actions: a body saying "slow down" waits what it says, a 400 is retried, a 403 fails at once naming the action', async () => {
+    const firstPages = (log: readonly ApiRequest[]) => log.filter((request) => request.path === '/events' && request.query.page === '1');
+    const flaky = await startExampleApi({
+      datasets: { events: 30 },
+      fault: (request, log) => {
+        if (request.path !== '/events' || request.query.page !== '1') return undefined;
+        const before = firstPages(log).length - 1;
+        if (request.query.limit === '11') return { status: 403, body: { error: 'not yours' } };
+        return before === 0 ? { status: 200, body: { error: 'slow down', retry_in: 1 } } : before === 1 ? { status: 400, body: { error: 'try again' } } : undefined;
+      },
+    });
+    try {
+      const dir = tempDir();
+      const actions = [
+        { when: "{{ response.error == 'slow down' }}", action: 'rate_limited', wait_path: 'retry_in' },
+        { status: 400, action: 'retry' },
+        { status: 403, action: 'fail' },
+      ];
+      const configOf = (pageSize: number) =>
+        writeConfig(dir, {
+          name: unique('response-actions'),
+          source: rest({ path: '/events', record_selector: 'items', paginator: { type: 'page_number', page_size: pageSize }, response_actions: actions }, {}, flaky.url),
+          destination: { name: 'file', config: { directory: dir } },
+          engine: { temporal: { task_queue: unique('response-actions') }, retry: { initial_interval: '100ms' } },
+        }, `config-${pageSize}.yml`);
+      const ok = await runBizon(['run', configOf(10)], { cwd: dir, env: cliEnv() });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toContain('records: 30');
+      const attempts = firstPages(flaky.requests);
+      expect(attempts.map((request) => request.status)).toEqual([200, 400, 200]);
+      // The wait the body asked for, at least, before the next attempt.
+      expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1000);
+      expect(readRows(path.join(dir, 'rest_things.jsonl')).map((row) => row.source_data)).toEqual(flaky.data.events);
+
+      const mark = flaky.requests.length;
+      const refused = await runBizon(['run', configOf(11)], { cwd: dir, env: cliEnv() });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain("response_actions of stream 'things' (HTTP 403) says fail");
+      expect(firstPages(flaky.requests.slice(mark))).toHaveLength(1);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('templates are checked before a run: an unknown name fails `bizon check` with the names that exist, a broken one with what is wrong', async () => {
     const dir = tempDir();
     const checkOf = async (endpoint: Record<string, unknown>) => {
@@ -181,6 +234,12 @@ describe('the declarative rest source (source.name: rest)', () => {
     const noWatermark = await checkOf({ incremental: { cursor_field: 'updated_at' } });
     expect(noWatermark.code).not.toBe(0);
     expect(noWatermark.stderr).toContain('an incremental stream sends its watermark');
+    const badFilter = await checkOf({ record_filter: '{{ item.kind == 1 }}' });
+    expect(badFilter.code).not.toBe(0);
+    expect(badFilter.stderr).toContain("uses 'item', which does not exist here; the names that do: record, config");
+    const notOneExpression = await checkOf({ response_actions: [{ when: "response.error == 'x'", action: 'retry' }] });
+    expect(notOneExpression.code).not.toBe(0);
+    expect(notOneExpression.stderr).toContain('must be one expression in {{ }}');
     const bodyOnGet = await checkOf({ body: { q: 'x' } });
     expect(bodyOnGet.code).not.toBe(0);
     expect(bodyOnGet.stderr).toContain('a GET has no body: set method: POST');

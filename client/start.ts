@@ -94,7 +94,9 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
       // (a run closes just after its sync ends), start this one.
       const existing = client.workflow.getHandle(prepared.runWorkflowId);
       const [current] = await existing.executeUpdate<PipelineStreamOutcome[], []>(STREAMS_STARTED_UPDATE).catch(() => [undefined]);
-      if (current?.status === 'running') outcome = current;
+      // The run answers its update before it handles what came with it: a sync that has just ended may still read
+      // as running there. Its own status says.
+      if (current?.status === 'running' && (await isRunning(client, workflowId))) outcome = current;
       else await existing.result().catch(() => undefined);
     }
   }
@@ -115,6 +117,12 @@ export async function startSync(client: Client, request: SyncRequest | PreparedS
     }
     return syncHandle(description.runId, true);
   }
+}
+
+/** Whether the latest run of a workflow id is running. */
+async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+  const description = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+  return description?.status.name === 'RUNNING';
 }
 
 /** An update that failed with the run's own failure (an input or pipeline its worker cannot run) becomes a {@link ConfigError}. */

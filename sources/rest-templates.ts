@@ -145,8 +145,14 @@ export function conditionProblem(text: string, allowed: readonly string[]): stri
   return templateProblem(`{% if ${expression} %}{% endif %}`, allowed, `condition ${JSON.stringify(text)}`);
 }
 
-/** Whether a condition holds for `scope` (Liquid's truth: only false and nil are false). */
+const conditions = new Map<string, Template[]>();
+
+/** Whether a condition holds for `scope` (Liquid's truth: only false and nil are false). Parsed once, run per record. */
 export function conditionHolds(text: string, scope: Record<string, unknown>): boolean {
-  const value: unknown = lenient.evalValueSync(expressionOf(text) ?? 'false', scope);
-  return value !== false && value !== null && value !== undefined;
+  let templates = conditions.get(text);
+  if (!templates) {
+    templates = lenient.parse(`{% if ${expressionOf(text) ?? 'false'} %}1{% endif %}`);
+    conditions.set(text, templates);
+  }
+  return lenient.renderSync(templates, scope) === '1';
 }

@@ -6,6 +6,16 @@
 export { connectClient, withClient, type ConnectOptions } from './client/connect.ts';
 export { runPipeline, runSync, startPipeline, startSync, type PipelineHandle, type StartSyncOptions, type SyncHandle } from './client/start.ts';
 export { getPipelineProgress, getProgress, PipelineFailedError, waitForPipeline, waitForResult, type LiveSyncProgress, type RetryingPage } from './client/observe.ts';
-export { cancelSync, listRunningPipelines, listSyncRuns, resetStream, settleStreamState, type ForgottenStreamState, type SyncRunSummary } from './client/manage.ts';
+export {
+  cancelSync,
+  listPartitionWatermarks,
+  listRunningPipelines,
+  listSyncRuns,
+  resetStream,
+  settleStreamState,
+  type ForgottenStreamState,
+  type StreamPartitions,
+  type SyncRunSummary,
+} from './client/manage.ts';
 export { initialMemo, pipelineMemo, pipelineSearchAttributes, pipelineWorkflowInput, preparePipeline, prepareSync } from './config/prepare.ts';
 export type { PreparedPipeline, PreparedSync, SyncRequest } from './config/prepare.ts';

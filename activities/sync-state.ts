@@ -51,7 +51,7 @@ export async function loadSyncState(client: Client, input: LoadSyncStateInput): 
     checkpoint && checkpoint.iteration > 0 && checkpoint.syncRunId !== input.currentSyncRunId
       ? { ...checkpoint, status: (checkpointStatus ?? 'failed').toUpperCase(), runId: checkpoint.syncRunId }
       : null;
-  return { watermark: state.watermark, resumable, source };
+  return { watermark: state.watermark, resumable, source, ...(state.partitions ? { partitions: state.partitions } : {}) };
 }
 
 /**
@@ -139,6 +139,7 @@ function stateFromMemo(memo: Partial<StreamStateMemo>): StreamState {
     checkpointStatus: memo.checkpoint_status ?? null,
     updatedAt: null,
     runningSyncRunId: memo.running_sync_run_id ?? null,
+    ...(memo.partitions ? { partitions: memo.partitions } : {}),
   };
 }
 

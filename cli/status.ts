@@ -1,4 +1,4 @@
-import { cancelSync, listRunningPipelines, listSyncRuns, resetStream, type SyncRunSummary } from '../client.ts';
+import { cancelSync, listPartitionWatermarks, listRunningPipelines, listSyncRuns, resetStream, type StreamPartitions, type SyncRunSummary } from '../client.ts';
 import { readPipelineDefinition } from '../config/pipeline.ts';
 import { UsageError } from './common.ts';
 import { watchRunningPipeline } from './run-pipeline.ts';
@@ -41,6 +41,20 @@ export function formatRuns(runs: SyncRunSummary[], link: (run: SyncRunSummary) =
   return lines;
 }
 
+/** Keys shown per watermark line; the rest are counted. */
+const KEYS_SHOWN = 20;
+
+/** A stream's watermark per partition: one line per sync that last read some, newest first, with their keys. */
+export function formatPartitions({ stream, partitions }: StreamPartitions): string[] {
+  const count = Object.values(partitions).reduce((sum, keys) => sum + keys.length, 0);
+  const lines = [`Watermark per partition of stream '${stream}' (${count} partitions, e.g. a dependent stream's parents):`];
+  for (const [at, keys] of Object.entries(partitions)) {
+    const more = keys.length > KEYS_SHOWN ? ` … and ${keys.length - KEYS_SHOWN} more` : '';
+    lines.push(`  ${time(new Date(at))}  ${keys.slice(0, KEYS_SHOWN).join(', ')}${more}`);
+  }
+  return lines;
+}
+
 /** `bizon status <name|config> [--watch]` */
 export async function statusCommand(value: string, options: { watch: boolean; limit: string }): Promise<number> {
   const { name, pipeline } = await pipelineArgument(value);
@@ -52,6 +66,7 @@ export async function statusCommand(value: string, options: { watch: boolean; li
     }
     process.stdout.write(`Runs of pipeline '${name}', newest first:\n`);
     process.stdout.write(`${formatRuns(runs, (run) => workflowUrl(target, run.workflowId, run.runId)).join('\n')}\n`);
+    for (const stream of await listPartitionWatermarks(client, name)) process.stdout.write(`${formatPartitions(stream).join('\n')}\n`);
     // A pipeline of several streams is followed whole; a run of one stream, through its sync.
     const [pipeline] = (await listRunningPipelines(client, name)).filter((run) => !isStreamRunWorkflowId(run.workflowId));
     const running = runs.find((run) => run.status === 'running');

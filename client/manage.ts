@@ -1,13 +1,13 @@
 import type { Client } from '@temporalio/client';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { BIZON_PIPELINE_WORKFLOW_TYPE, STREAM_STATE_WORKFLOW_TYPE, SYNC_WORKFLOW_TYPE } from '../engine/constants.ts';
-import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowIdPrefix, streamStateWorkflowId, syncWorkflowId, syncWorkflowIdPrefix } from '../engine/ids.ts';
+import { parseSyncWorkflowId, pipelineKeyOf, pipelineWorkflowIdPrefix, streamStateWorkflowId, streamStateWorkflowIdPrefix, syncWorkflowId, syncWorkflowIdPrefix } from '../engine/ids.ts';
 import { ConfigError } from '../errors.ts';
 import { getProgress } from './observe.ts';
 import { ensureSearchAttributes } from '../engine/search-attributes.ts';
 import { settlesWithin } from '../engine/deadline.ts';
 import { readStreamStateUpdate, recordStreamStateSignal } from '../workflows/state.ts';
-import type { StreamStateInput, StreamStateMemo, SyncMemo } from '../workflows/types.ts';
+import type { PartitionWatermarks, StreamStateInput, StreamStateMemo, SyncMemo } from '../workflows/types.ts';
 
 /** One run of a sync, as `bizon status` lists it. */
 export interface SyncRunSummary {
@@ -130,4 +130,24 @@ export async function resetStream(client: Client, pipeline: PipelineConfig): Pro
  */
 export async function settleStreamState(client: Client, pipeline: PipelineConfig, timeoutMs = 5000): Promise<void> {
   await settlesWithin(client.workflow.getHandle(streamStateWorkflowId(pipeline)).executeUpdate(readStreamStateUpdate, { args: [null] }), timeoutMs);
+}
+
+/** The watermarks a stream keeps per partition (a dependent stream: one per parent), as {@link listPartitionWatermarks} reads them. */
+export interface StreamPartitions {
+  stream: string;
+  /** The partitions under the start of the sync that last read each (ISO), newest first. */
+  partitions: PartitionWatermarks;
+}
+
+/** The partition watermarks of a pipeline's streams, read from their state workflows' memos (current, not visibility's copy). */
+export async function listPartitionWatermarks(client: Client, pipelineName: string): Promise<StreamPartitions[]> {
+  const found: StreamPartitions[] = [];
+  const query = `WorkflowType = '${STREAM_STATE_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${streamStateWorkflowIdPrefix(pipelineName)}' AND ExecutionStatus = 'Running'`;
+  for await (const run of client.workflow.list({ query })) {
+    const memo = ((await client.workflow.getHandle(run.workflowId).describe()).memo ?? {}) as Partial<StreamStateMemo>;
+    if (!memo.partitions || Object.keys(memo.partitions).length === 0) continue;
+    const partitions = Object.fromEntries(Object.entries(memo.partitions).sort(([a], [b]) => b.localeCompare(a)));
+    found.push({ stream: memo.bizon_stream ?? run.workflowId.split(':').at(-1)!, partitions });
+  }
+  return found.sort((a, b) => a.stream.localeCompare(b.stream));
 }

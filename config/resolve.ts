@@ -2,8 +2,8 @@ import { destinationDefinition } from '../destinations/index.ts';
 import { ConfigError, NON_RETRYABLE_ERROR_TYPES } from '../errors.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { isReservedDestinationId, RESERVED_DESTINATION_IDS } from '../sources/iteration.ts';
-import { resolveSourceClass, supportsIncremental, supportsSlices, type CustomSource } from '../sources/registry.ts';
-import type { SourceClass } from '../sources/source.ts';
+import { resolveSourceClass, supportsIncremental, type CustomSource } from '../sources/registry.ts';
+import { slicingOf, type SourceClass } from '../sources/source.ts';
 import type { SyncPlan } from '../workflows/types.ts';
 import { pipelineKeyOf, streamStateWorkflowId } from '../engine/ids.ts';
 import type { PipelineConfig } from './pipeline.ts';
@@ -73,6 +73,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
   // A source may pace a stream of its own (the rest source's per-endpoint requests_per_second).
   const paced = resolved.sourceClass as { requestsPerSecond?: (config: SourceConfig) => number | undefined };
   const requestsPerSecond = resolved.sourceConfig.api_config.requests_per_second ?? paced.requestsPerSecond?.(resolved.sourceConfig);
+  const slicing = slicingOf(resolved.sourceClass, resolved.sourceConfig);
   // A batch starts pages until its time budget is spent; the last one may still take a whole page_timeout.
   const batched = engine.pages_per_activity > 1;
   if (batched && engine.page_activity === 'local') {
@@ -96,7 +97,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     continueAsNewEvery: engine.continue_as_new_every,
     pagesPerActivity: engine.pages_per_activity,
     ...(engine.page_activity === 'local' ? { localPages: true } : {}),
-    ...(supportsSlices(resolved.sourceClass) ? { sliced: true, maxParallelSlices: engine.max_parallel_slices } : {}),
+    ...(slicing ? { sliced: true, maxParallelSlices: slicing.maxParallel ?? engine.max_parallel_slices } : {}),
     activityTimeBudgetMs: durationToMs(engine.activity_time_budget),
     checkpointEvery: engine.checkpoint_every,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],

@@ -73,6 +73,11 @@ export function streamStateWorkflowId(pipeline: PipelineLike): string {
   return idOf(STATE_PREFIX, pipeline);
 }
 
+/** What the ids of a pipeline's state workflows start with (`bizon-state:<name>:`). */
+export function streamStateWorkflowIdPrefix(pipelineName: string): string {
+  return `${STATE_PREFIX}:${pipelineName}:`;
+}
+
 /** The key of a pipeline stream, as its state workflow records it. */
 export function pipelineKeyOf(pipeline: PipelineLike): PipelineKey {
   return keyOf(pipeline);

@@ -46,8 +46,18 @@ export function validateSlices(raw: unknown, context: { source: string; stream: 
     const nonJson = findNonJson(slice, `slices[${index}]`);
     if (nonJson) throw new MalformedIterationError(`${where}: ${nonJson} is not JSON: a slice is durable workflow state and must be plain JSON`);
   }
+  const bytes = Buffer.byteLength(JSON.stringify(raw));
+  if (bytes > MAX_SLICES_BYTES) {
+    throw new MalformedIterationError(
+      `${where}: ${raw.length} slices take ${kilobytes(bytes)} as JSON, more than the ${kilobytes(MAX_SLICES_BYTES)} they may: they are the sync's durable state, in its checkpoints and memo. ` +
+        'Keep keys and ranges in a slice, not data (a dependent rest stream: fewer parent_fields, or no write_parent)',
+    );
+  }
   return raw as Array<Record<string, unknown>>;
 }
+
+/** The most all of a sync's slices may take as JSON: they travel in its checkpoints, and Temporal refuses a payload over 2 MB. */
+export const MAX_SLICES_BYTES = 1024 * 1024;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;

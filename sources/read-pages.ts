@@ -1,7 +1,7 @@
 import { NonRetryableError } from '../errors.ts';
 import { validateIteration, validateSlices, type ValidatedRecord } from './iteration.ts';
 import type { Pagination, SourceIncrementalState, SourceSlice } from './models.ts';
-import type { AbstractSource } from './source.ts';
+import { slicingOf, type AbstractSource, type SourceClass } from './source.ts';
 
 /** One page as a sync would see it: validated, with the pagination it was asked with. */
 export interface ReadSourcePage {
@@ -36,7 +36,7 @@ export interface ReadSourcePagesOptions {
  * source has `getSlices()`, are read one after the other.
  */
 export async function* readSourcePages(source: AbstractSource, options: ReadSourcePagesOptions): AsyncGenerator<ReadSourcePage> {
-  const slices = typeof source.getSlices === 'function'
+  const slices = typeof source.getSlices === 'function' && slicingOf(source.constructor as SourceClass, source.config)
     ? validateSlices(await source.getSlices(options.incrementalState ?? null), { source: options.source, stream: options.stream }).map((slice, index) => ({ index, slice }))
     : [undefined];
   let pages = 0;

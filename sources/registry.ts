@@ -178,8 +178,3 @@ export function resolveSourceClass(name: string, stream: string, customSources: 
 export function supportsIncremental(cls: SourceClass): boolean {
   return typeof (cls.prototype as { getRecordsAfter?: unknown }).getRecordsAfter === 'function';
 }
-
-/** Whether a source class splits its streams into slices read in parallel (it implements `getSlices()`). */
-export function supportsSlices(cls: SourceClass): boolean {
-  return typeof (cls.prototype as { getSlices?: unknown }).getSlices === 'function';
-}

@@ -78,6 +78,21 @@ export const RestEndpoint = z.strictObject({
     .optional()
     .describe('How an incremental sync asks for what changed'),
   requests_per_second: z.number().positive().optional().describe('Pace of this stream’s requests across all workers'),
+  parent: z.string().optional().describe("A dependent stream: the stream (in endpoints) whose records this one is read for, each a slice with its own watermark: path: /posts/{{ parent.id }}/comments"),
+  parent_key: z.string().optional().describe("Field of a parent record that identifies it (its watermark's key); default: the parent stream's primary_key"),
+  parents: z
+    .enum(['all', 'changed'])
+    .default('all')
+    .describe("Which parents an incremental sync reads children of: all (each from its own watermark), or changed (those the parent stream's incremental finds changed since this stream's last sync)"),
+  parent_fields: z
+    .union([z.array(z.string()), z.record(z.string(), z.string())])
+    .optional()
+    .describe('Parent fields copied into each child record: [title] adds parent_title; { post_title: title } names it'),
+  parent_concurrency: z.number().int().positive().optional().describe("Parents whose children are read at once (default: engine.max_parallel_slices)"),
+  write_parent: z
+    .union([z.boolean(), z.string()])
+    .default(false)
+    .describe('Also write each parent record read, before its children: to <source>_<parent>, or to the destination id given'),
 });
 export type RestEndpoint = z.infer<typeof RestEndpoint>;
 
@@ -107,6 +122,7 @@ export const RestSourceConfig = SourceConfig.extend({
       context.addIssue({ code: 'custom', path: ['endpoints', name, 'paginator', 'inject'], message: 'inject: body puts the pagination in a JSON body, which only a POST has: set method: POST' });
     }
   }
+  checkParents(config, context);
   checkTemplates(config, context);
   const streamEndpoint = config.endpoints[config.stream];
   if (config.sync_mode === 'incremental' && !streamEndpoint?.incremental) {
@@ -131,21 +147,56 @@ function checkTemplates(config: { params?: Record<string, unknown>; headers?: Re
     const problem = templateProblem(value, allowed);
     if (problem) context.addIssue({ code: 'custom', path, message: problem });
   };
-  for (const [name, value] of Object.entries(config.params ?? {})) check(value, ['params', name]);
-  for (const [name, value] of Object.entries(config.headers ?? {})) check(value, ['headers', name]);
+  const allNames = Object.keys(TEMPLATE_NAMES);
+  const sourceWide = allNames.filter((name) => name !== 'parent');
+  for (const [name, value] of Object.entries(config.params ?? {})) check(value, ['params', name], sourceWide);
+  for (const [name, value] of Object.entries(config.headers ?? {})) check(value, ['headers', name], sourceWide);
   // A path is requested on every read, full ones too: the incremental window is not there to fill it.
   const pathNames = Object.keys(TEMPLATE_NAMES).filter((name) => name !== 'last_run' && name !== 'run_started_at');
   for (const [stream, endpoint] of Object.entries(config.endpoints)) {
-    check(endpoint.path, ['endpoints', stream, 'path'], pathNames);
-    for (const [name, value] of Object.entries(endpoint.params ?? {})) check(value, ['endpoints', stream, 'params', name]);
-    for (const [name, value] of Object.entries(endpoint.headers ?? {})) check(value, ['endpoints', stream, 'headers', name]);
-    forEachString(endpoint.body, ['endpoints', stream, 'body'], check);
+    // Only a dependent stream's own requests have a parent.
+    const withParent = (names: readonly string[]) => (endpoint.parent ? names : names.filter((name) => name !== 'parent'));
+    check(endpoint.path, ['endpoints', stream, 'path'], withParent(pathNames));
+    for (const [name, value] of Object.entries(endpoint.params ?? {})) check(value, ['endpoints', stream, 'params', name], withParent(allNames));
+    for (const [name, value] of Object.entries(endpoint.headers ?? {})) check(value, ['endpoints', stream, 'headers', name], withParent(allNames));
+    forEachString(endpoint.body, ['endpoints', stream, 'body'], (value, path) => check(value, path, withParent(allNames)));
     const checkCondition = (text: string | undefined, path: string[], allowed: readonly string[]) => {
       const problem = text === undefined ? undefined : conditionProblem(text, allowed);
       if (problem) context.addIssue({ code: 'custom', path, message: problem });
     };
     checkCondition(endpoint.record_filter, ['endpoints', stream, 'record_filter'], ['record', 'config']);
     endpoint.response_actions?.forEach((action, index) => checkCondition(action.when, ['endpoints', stream, 'response_actions', String(index), 'when'], ['response', 'status', 'config']));
+  }
+}
+
+/** A dependent stream names a stream of the config, without a cycle; `parents: changed` needs the parent's incremental. */
+function checkParents(config: { sync_mode: string; endpoints: Record<string, RestEndpoint> }, context: RefinementContext): void {
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    if (endpoint.parent === undefined) continue;
+    const path = ['endpoints', name, 'parent'];
+    const parent = config.endpoints[endpoint.parent];
+    if (!parent) {
+      context.addIssue({ code: 'custom', path, message: `'${endpoint.parent}' is not one of endpoints (${Object.keys(config.endpoints).join(', ')})` });
+      continue;
+    }
+    const chain = [name];
+    for (let current: string | undefined = endpoint.parent; current !== undefined; current = config.endpoints[current]?.parent) {
+      if (chain.includes(current)) {
+        context.addIssue({ code: 'custom', path, message: `parents go round in a circle: ${[...chain, current].join(' → ')}` });
+        break;
+      }
+      chain.push(current);
+    }
+    if (endpoint.parents === 'changed' && !parent.incremental) {
+      context.addIssue({ code: 'custom', path: ['endpoints', name, 'parents'], message: `parents: changed reads the parents that changed, which needs incremental: { cursor_field, … } on stream '${endpoint.parent}'` });
+    }
+    if (endpoint.write_parent !== false && config.sync_mode === 'incremental' && endpoint.parents !== 'changed') {
+      context.addIssue({
+        code: 'custom',
+        path: ['endpoints', name, 'write_parent'],
+        message: 'write_parent in an incremental sync needs parents: changed: with parents: all, every sync would append every parent again',
+      });
+    }
   }
 }
 

@@ -13,6 +13,7 @@ export const TEMPLATE_NAMES = {
   page: "the page_number paginator's page of this request",
   offset: "the offset paginator's offset of this request",
   config: 'the source config (config.page_size, config.stream…)',
+  parent: 'the parent record of a dependent stream (parent: posts) whose children this request reads: parent.id…',
 } as const;
 export type TemplateName = keyof typeof TEMPLATE_NAMES;
 
@@ -66,6 +67,24 @@ export function usesWindow(value: unknown): boolean {
   return isTemplate(value) && liquid.globalVariablesSync(parse(value)).some((name) => WINDOW_NAMES.includes(name));
 }
 
+/**
+ * The parent fields a dependent stream's templates use (`parent.id` → id), or 'all' when one uses the parent whole.
+ * Only these travel with each parent's slice.
+ */
+export function parentFieldsUsed(endpoint: { path: string; params?: Record<string, unknown>; headers?: Record<string, unknown>; body?: unknown }): Set<string> | 'all' {
+  const texts: string[] = [endpoint.path, ...Object.values(endpoint.params ?? {}), ...Object.values(endpoint.headers ?? {})].filter(isTemplate);
+  forEachString(endpoint.body, [], (text) => isTemplate(text) && texts.push(text));
+  const fields = new Set<string>();
+  for (const text of texts) {
+    for (const [name, field] of liquid.globalVariableSegmentsSync(parse(text))) {
+      if (name !== 'parent') continue;
+      if (typeof field !== 'string') return 'all';
+      fields.add(field);
+    }
+  }
+  return fields;
+}
+
 /** What a request's templates see. */
 export interface RequestContext {
   window?: { lastRun: Date; runStartedAt?: Date };
@@ -73,6 +92,8 @@ export interface RequestContext {
   page?: number;
   offset?: number;
   config: Record<string, unknown>;
+  /** A dependent stream's parent record. */
+  parent?: Record<string, unknown>;
 }
 
 /** Renders a template with the request's context (a value that is not one is returned as it is). */
@@ -86,6 +107,7 @@ export function renderTemplate<T>(value: T, context: RequestContext): T | string
     page: context.page ?? null,
     offset: context.offset ?? null,
     config: context.config,
+    parent: context.parent ?? null,
   }) as string;
 }
 

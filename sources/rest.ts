@@ -1,8 +1,8 @@
 import axios, { type AxiosResponse } from 'axios';
 import { HttpError, NonRetryableError, RateLimitError } from '../errors.ts';
-import { AuthBuilder, type Authenticator } from './auth.ts';
 import { isAllowedOrigin, parseRetryAfter } from './session.ts';
-import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord } from './models.ts';
+import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord, SourceSlice } from './models.ts';
+import { MAX_PARENT_PAGES, parentDestination, parentSlices, windowFilters, windowOf, withParentFields, type StreamRef } from './rest-parents.ts';
 import { AbstractSource } from './source.ts';
 import { RestSourceConfig, type ResponseAction, type RestEndpoint, type RestPaginator } from './rest-config.ts';
 import { conditionHolds, renderAll, renderBody, renderTemplate, setAt, type RequestContext } from './rest-templates.ts';
@@ -64,44 +64,108 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     return config.endpoints[config.stream]?.requests_per_second;
   }
 
+  /**
+   * A dependent stream (`parent:`) is read in slices, one per parent record, at most `parent_concurrency` at once
+   * (default `engine.max_parallel_slices`); the other streams page on their own.
+   */
+  static slicing(config: RestSourceConfig): { maxParallel?: number } | null {
+    const endpoint = config.endpoints[config.stream];
+    if (!endpoint?.parent) return null;
+    return endpoint.parent_concurrency !== undefined ? { maxParallel: endpoint.parent_concurrency } : {};
+  }
+
   private get endpoint(): RestEndpoint {
     return this.config.endpoints[this.config.stream]!;
   }
 
-  private get paginator(): RestPaginator {
-    return this.endpoint.paginator ?? this.config.paginator;
+  private paginatorOf(endpoint: RestEndpoint): RestPaginator {
+    return endpoint.paginator ?? this.config.paginator;
   }
 
-  override getAuthenticator(): Authenticator | undefined {
-    return this.config.authentication ? AuthBuilder.fromConfig(this.config.authentication) : undefined;
+  /** The configured stream, as its requests are made. */
+  private get stream(): StreamRef {
+    return { name: this.config.stream, endpoint: this.endpoint };
   }
 
   async checkConnection(): Promise<[boolean, string | null]> {
     try {
-      const context = this.requestContext(undefined);
-      const request = { headers: this.headers(context), params: this.params({}, context) };
+      const { endpoint } = this.stream;
+      // A dependent stream's own path needs a parent: its check asks for the parent stream's first page.
+      if (endpoint.parent && !this.config.check_path) {
+        await this.page(this.streamRef(endpoint.parent), undefined, {});
+        return [true, null];
+      }
+      const context = this.requestContext(this.stream, undefined);
+      const request = { headers: this.headers(this.stream, context), params: this.params(this.stream, {}, context) };
       // check_path is asked with a GET; the stream's own endpoint as its pages are (a search API answers only a POST).
       const response = this.config.check_path
         ? await this.session.get(this.url(this.config.check_path), request)
-        : await this.session.request({ ...request, method: this.endpoint.method, url: this.url(renderTemplate(this.endpoint.path, context)), ...(this.endpoint.method === 'POST' ? { data: renderBody(this.endpoint.body ?? {}, context) } : {}) });
+        : await this.session.request({ ...request, method: endpoint.method, url: this.url(renderTemplate(endpoint.path, context)), ...(endpoint.method === 'POST' ? { data: renderBody(endpoint.body ?? {}, context) } : {}) });
       return [response.status < 400, null];
     } catch (error) {
       return [false, String(error)];
     }
   }
 
-  async get(pagination?: Pagination): Promise<SourceIteration> {
-    return this.page(pagination, {});
+  async get(pagination?: Pagination, slice?: SourceSlice): Promise<SourceIteration> {
+    return this.childPage(slice, (parent) => this.page(this.stream, pagination, {}, undefined, parent), pagination);
   }
 
-  override async getRecordsAfter(state: SourceIncrementalState, pagination?: Pagination): Promise<SourceIteration> {
+  override async getRecordsAfter(state: SourceIncrementalState, pagination?: Pagination, slice?: SourceSlice): Promise<SourceIteration> {
     const incremental = this.endpoint.incremental;
     if (!incremental) throw new NonRetryableError(`Stream '${this.config.stream}' of the rest source has no incremental: { param, cursor_field }`);
-    const filters = {
-      ...(incremental.param ? { [incremental.param]: state.lastRun.toISOString() } : {}),
-      ...(incremental.until_param && state.runStartedAt ? { [incremental.until_param]: state.runStartedAt.toISOString() } : {}),
+    return this.childPage(slice, (parent) => this.page(this.stream, pagination, windowFilters(incremental, state), windowOf(state), parent), pagination);
+  }
+
+  /**
+   * A dependent stream's slices: one per parent record — every parent, or (`parents: changed`, incremental) those
+   * the parent's own incremental says changed since this stream's last run. Each is a partition with its own
+   * watermark.
+   */
+  override async getSlices(state: SourceIncrementalState | null): Promise<SourceSlice[]> {
+    const { endpoint } = this.stream;
+    if (!endpoint.parent) return [{}];
+    const window = state && endpoint.parents === 'changed' ? windowOf(state) : undefined;
+    const parents = await this.readAll(this.streamRef(endpoint.parent), window);
+    return parentSlices(endpoint, parents);
+  }
+
+  /** Every record of a stream (a parent), page after page, its own parents read first when it has some. */
+  private async readAll(stream: StreamRef, window: RequestContext['window'] | undefined): Promise<SourceRecord[]> {
+    const { endpoint } = stream;
+    const filters = window && endpoint.incremental ? windowFilters(endpoint.incremental, { lastRun: window.lastRun, ...(window.runStartedAt ? { runStartedAt: window.runStartedAt } : {}) }) : {};
+    const readFor = async (parent: Record<string, unknown> | undefined) => {
+      const records: SourceRecord[] = [];
+      for (let pagination: Pagination | undefined, pages = 0; ; pages += 1) {
+        if (pages >= MAX_PARENT_PAGES) throw new NonRetryableError(`Stream '${stream.name}', a parent, gave more than ${MAX_PARENT_PAGES} pages: does its paginator end?`);
+        const page = await this.page(stream, pagination, filters, endpoint.incremental ? window : undefined, parent);
+        records.push(...page.records);
+        if (!page.nextPagination || Object.keys(page.nextPagination).length === 0) return records;
+        pagination = page.nextPagination;
+      }
     };
-    return this.page(pagination, filters, { lastRun: state.lastRun, ...(state.runStartedAt ? { runStartedAt: state.runStartedAt } : {}) });
+    if (!endpoint.parent) return readFor(undefined);
+    const grandparents = await this.readAll(this.streamRef(endpoint.parent), endpoint.parents === 'changed' ? window : undefined);
+    const records: SourceRecord[] = [];
+    for (const grandparent of grandparents) records.push(...(await readFor(grandparent.data)));
+    return records;
+  }
+
+  /** A page of a dependent stream: the parent's fields added to its records, and (write_parent) the parent first. */
+  private async childPage(slice: SourceSlice | undefined, read: (parent: Record<string, unknown> | undefined) => Promise<SourceIteration>, pagination: Pagination | undefined): Promise<SourceIteration> {
+    const { endpoint } = this.stream;
+    if (!endpoint.parent) return read(undefined);
+    const parent = slice?.parent as Record<string, unknown> | undefined;
+    if (!parent) throw new NonRetryableError(`Stream '${this.config.stream}' depends on '${endpoint.parent}': its pages are read per parent, in the slices getSlices() gives`);
+    const page = await read(parent);
+    const records = page.records.map((record) => ({ ...record, data: withParentFields(record.data, parent, endpoint.parent_fields) }));
+    const parentRecord = slice?.record as SourceRecord | undefined;
+    if (parentRecord && pagination === undefined) records.unshift({ ...parentRecord, destinationId: parentDestination(this.config, endpoint.parent) });
+    return { ...page, records };
+  }
+
+  private streamRef(name: string): StreamRef {
+    return { name, endpoint: this.config.endpoints[name]! };
   }
 
   private url(pathOrUrl: string): string {
@@ -112,12 +176,12 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
    * A next-page URL the source may follow: relative ones resolve against the page's own URL, and the request
    * (with the source's credentials) goes only to base_url's origin or one of `api_config.allowed_hosts`.
    */
-  private followable(next: string, from: string): URL {
+  private followable(stream: StreamRef, next: string, from: string): URL {
     const url = new URL(next, from);
     const home = new URL(this.config.base_url);
     if (!isAllowedOrigin(url, home.origin, this.config.api_config.allowed_hosts)) {
       throw new NonRetryableError(
-        `The next page of stream '${this.config.stream}' is on ${url.origin}, not on base_url's origin (${home.origin}): the source sends its credentials only there. ` +
+        `The next page of stream '${stream.name}' is on ${url.origin}, not on base_url's origin (${home.origin}): the source sends its credentials only there. ` +
           `If ${url.origin} is the same API, list it in source.api_config.allowed_hosts`,
       );
     }
@@ -130,25 +194,26 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
    * never gets stored; they are sent again with the request. One the API moved on (`_page=1` sent, `_page=2` in the
    * next link) is the API's paging: it stays, and is not sent again.
    */
-  private nextUrl(next: string, response: AxiosResponse): string {
-    const url = this.followable(next, axios.getUri(response.config));
+  private nextUrl(stream: StreamRef, next: string, response: AxiosResponse): string {
+    const url = this.followable(stream, next, axios.getUri(response.config));
     const sent = (response.config.params ?? {}) as Record<string, unknown>;
-    for (const name of Object.keys({ ...this.config.params, ...this.endpoint.params })) {
+    for (const name of Object.keys({ ...this.config.params, ...stream.endpoint.params })) {
       if (!url.searchParams.has(name) || url.searchParams.get(name) === String(sent[name])) url.searchParams.delete(name);
     }
     return url.toString();
   }
 
   /** The source's own parameters for a next URL: all but those the URL holds (the API's paging). */
-  private paramsFor(nextUrl: URL, context: RequestContext): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(this.params({}, context)).filter(([name]) => !nextUrl.searchParams.has(name)));
+  private paramsFor(stream: StreamRef, nextUrl: URL, context: RequestContext): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.params(stream, {}, context)).filter(([name]) => !nextUrl.searchParams.has(name)));
   }
 
   /** What the templates of a request see: the incremental window when there is one, the pagination, the config. */
-  private requestContext(pagination: Pagination | undefined, window?: RequestContext['window']): RequestContext {
-    const paginator = this.paginator;
+  private requestContext(stream: StreamRef, pagination: Pagination | undefined, window?: RequestContext['window'], parent?: Record<string, unknown>): RequestContext {
+    const paginator = this.paginatorOf(stream.endpoint);
     return {
       ...(window ? { window } : {}),
+      ...(parent ? { parent } : {}),
       config: this.config as unknown as Record<string, unknown>,
       cursor: pagination?.cursor ?? null,
       ...(paginator.type === 'page_number' ? { page: Number(pagination?.page ?? paginator.start_page) } : {}),
@@ -157,20 +222,21 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
   }
 
   /** The source's and the stream's query parameters, templates rendered, and `extra` over them. */
-  private params(extra: Record<string, unknown>, context: RequestContext): Record<string, unknown> {
-    return { ...renderAll(this.config.params, context), ...renderAll(this.endpoint.params, context), ...extra };
+  private params(stream: StreamRef, extra: Record<string, unknown>, context: RequestContext): Record<string, unknown> {
+    return { ...renderAll(this.config.params, context), ...renderAll(stream.endpoint.params, context), ...extra };
   }
 
   /** The source's and the stream's headers, templates rendered. */
-  private headers(context: RequestContext): Record<string, string> {
-    return { ...renderAll(this.config.headers, context), ...renderAll(this.endpoint.headers, context) };
+  private headers(stream: StreamRef, context: RequestContext): Record<string, string> {
+    return { ...renderAll(this.config.headers, context), ...renderAll(stream.endpoint.headers, context) };
   }
 
-  private async page(pagination: Pagination | undefined, filters: Record<string, string>, window?: RequestContext['window']): Promise<SourceIteration> {
-    const paginator = this.paginator;
-    const context = this.requestContext(pagination, window);
-    let url = this.url(renderTemplate(this.endpoint.path, context));
-    let params: Record<string, unknown> = this.params(filters, context);
+  private async page(stream: StreamRef, pagination: Pagination | undefined, filters: Record<string, string>, window?: RequestContext['window'], parent?: Record<string, unknown>): Promise<SourceIteration> {
+    const { endpoint } = stream;
+    const paginator = this.paginatorOf(endpoint);
+    const context = this.requestContext(stream, pagination, window, parent);
+    let url = this.url(renderTemplate(endpoint.path, context));
+    let params: Record<string, unknown> = this.params(stream, filters, context);
     // The paginator's own parameters: in the query, or (inject: body) in the POST's body.
     const paging: Record<string, unknown> = {};
     switch (paginator.type) {
@@ -188,40 +254,40 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
       case 'next_url':
         // The next URL holds the API's parameters; the source's own (taken out of it) are sent again.
         if (typeof pagination?.next_url === 'string') {
-          const next = this.followable(pagination.next_url, url);
-          [url, params] = [next.toString(), this.paramsFor(next, context)];
+          const next = this.followable(stream, pagination.next_url, url);
+          [url, params] = [next.toString(), this.paramsFor(stream, next, context)];
         }
         break;
     }
     let data: Record<string, unknown> | undefined;
-    if (this.endpoint.method === 'POST') data = (renderBody(this.endpoint.body ?? {}, context) ?? {}) as Record<string, unknown>;
+    if (endpoint.method === 'POST') data = (renderBody(endpoint.body ?? {}, context) ?? {}) as Record<string, unknown>;
     if ('inject' in paginator && paginator.inject === 'body') for (const [name, value] of Object.entries(paging)) setAt((data ??= {}), name, value);
     else params = { ...params, ...paging };
     let response: AxiosResponse;
     try {
-      response = await this.session.request({ method: this.endpoint.method, url, params, headers: this.headers(context), ...(data ? { data } : {}) });
+      response = await this.session.request({ method: endpoint.method, url, params, headers: this.headers(stream, context), ...(data ? { data } : {}) });
     } catch (error) {
       // An answer the session refused (4xx, 5xx, 429): a response action may say otherwise.
       const status = error instanceof HttpError ? error.status : error instanceof RateLimitError ? 429 : undefined;
       if (status === undefined) throw error;
       const refused = error as HttpError;
       const body = parseJson(refused.bodyExcerpt);
-      const action = this.responseAction(status, body);
+      const action = this.responseAction(stream, status, body);
       if (!action) throw error;
-      return this.apply(action, { status, body, headers: refused.headers ?? {}, message: error instanceof Error ? error.message : String(error) });
+      return this.apply(stream, action, { status, body, headers: refused.headers ?? {}, message: error instanceof Error ? error.message : String(error) });
     }
-    const action = this.endpoint.response_actions ? this.responseAction(response.status, response.data) : undefined;
-    if (action) return this.apply(action, { status: response.status, body: response.data, headers: response.headers as Record<string, string>, message: `HTTP ${response.status} from ${this.endpoint.method} ${response.config.url}` });
-    const records = this.recordsOf(response);
-    const filter = this.endpoint.record_filter;
+    const action = endpoint.response_actions ? this.responseAction(stream, response.status, response.data) : undefined;
+    if (action) return this.apply(stream, action, { status: response.status, body: response.data, headers: response.headers as Record<string, string>, message: `HTTP ${response.status} from ${endpoint.method} ${response.config.url}` });
+    const records = this.recordsOf(stream, response);
+    const filter = endpoint.record_filter;
     const kept = filter ? records.filter((record) => conditionHolds(filter, { record: record.data, config: this.config })) : records;
     // Paging goes by what the API returned, the records filtered out counted.
-    return { records: kept, nextPagination: this.nextPagination(paginator, pagination, response, records.length) };
+    return { records: kept, nextPagination: this.nextPagination(stream, paginator, pagination, response, records.length) };
   }
 
   /** The first of the stream's `response_actions` that matches a response. */
-  private responseAction(status: number, body: unknown): ResponseAction | undefined {
-    return this.endpoint.response_actions?.find((action) => {
+  private responseAction(stream: StreamRef, status: number, body: unknown): ResponseAction | undefined {
+    return stream.endpoint.response_actions?.find((action) => {
       const statuses = action.status === undefined ? undefined : [action.status].flat();
       if (statuses && !statuses.includes(status)) return false;
       return action.when === undefined || conditionHolds(action.when, { response: body ?? null, status, config: this.config });
@@ -229,8 +295,8 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
   }
 
   /** Does what a response action says: an empty last page, or the error that retries, fails or waits as told. */
-  private apply(action: ResponseAction, response: { status: number; body: unknown; headers: Record<string, unknown>; message: string }): SourceIteration {
-    const what = `response_actions of stream '${this.config.stream}' (HTTP ${response.status})`;
+  private apply(stream: StreamRef, action: ResponseAction, response: { status: number; body: unknown; headers: Record<string, unknown>; message: string }): SourceIteration {
+    const what = `response_actions of stream '${stream.name}' (HTTP ${response.status})`;
     switch (action.action) {
       case 'ignore':
         return { records: [], nextPagination: {} };
@@ -247,31 +313,34 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     }
   }
 
-  private recordsOf(response: AxiosResponse): SourceRecord[] {
-    const where = `${this.endpoint.method} ${response.config.url ?? this.endpoint.path}`;
+  private recordsOf(stream: StreamRef, response: AxiosResponse): SourceRecord[] {
+    const { endpoint } = stream;
+    const where = `${endpoint.method} ${response.config.url ?? endpoint.path}`;
     if (typeof response.data !== 'object' || response.data === null) {
       throw new NonRetryableError(`The rest source expects JSON from ${where}, got ${typeof response.data}: ${WRITE_A_CLASS}`);
     }
-    const found = at(response.data, this.endpoint.record_selector);
+    const selected = at(response.data, endpoint.record_selector);
+    // A detail endpoint (/users/{{ parent.id }}) answers one object: one record.
+    const found = selected !== null && typeof selected === 'object' && !Array.isArray(selected) && endpoint.record_selector === '' ? [selected] : selected;
     if (!Array.isArray(found)) {
       const what = found === undefined ? 'found nothing' : `found ${describeBody(found)}, not an array`;
       throw new NonRetryableError(
-        `record_selector '${this.endpoint.record_selector}' of stream '${this.config.stream}' ${what} in the response of ${where} (the body is ${describeBody(response.data)}): fix record_selector, or ${WRITE_A_CLASS}`,
+        `record_selector '${endpoint.record_selector}' of stream '${stream.name}' ${what} in the response of ${where} (the body is ${describeBody(response.data)}): fix record_selector, or ${WRITE_A_CLASS}`,
       );
     }
-    const key = this.endpoint.primary_key;
-    const cursorField = this.endpoint.incremental?.cursor_field;
+    const key = endpoint.primary_key;
+    const cursorField = endpoint.incremental?.cursor_field;
     return found.map((item: Record<string, unknown>, index) => {
       const id = item?.[key];
       if (typeof id !== 'string' && typeof id !== 'number') {
-        throw new NonRetryableError(`Record ${index} from ${where} has no '${key}' (primary_key of stream '${this.config.stream}'); its keys: ${Object.keys(item ?? {}).join(', ')}`);
+        throw new NonRetryableError(`Record ${index} from ${where} has no '${key}' (primary_key of stream '${stream.name}'); its keys: ${Object.keys(item ?? {}).join(', ')}`);
       }
       const changed = cursorField ? item[cursorField] : undefined;
       return { id, data: item, ...(typeof changed === 'string' ? { timestamp: changed } : {}) };
     });
   }
 
-  private nextPagination(paginator: RestPaginator, pagination: Pagination | undefined, response: AxiosResponse, count: number): Pagination {
+  private nextPagination(stream: StreamRef, paginator: RestPaginator, pagination: Pagination | undefined, response: AxiosResponse, count: number): Pagination {
     switch (paginator.type) {
       case 'page_number': {
         const page = Number(pagination?.page ?? paginator.start_page);
@@ -288,11 +357,11 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
       }
       case 'link_header': {
         const next = nextLink(response.headers.link);
-        return next ? { next_url: this.nextUrl(next, response) } : {};
+        return next ? { next_url: this.nextUrl(stream, next, response) } : {};
       }
       case 'next_url': {
         const next = at(response.data, paginator.next_url_path);
-        return typeof next === 'string' && next !== '' ? { next_url: this.nextUrl(next, response) } : {};
+        return typeof next === 'string' && next !== '' ? { next_url: this.nextUrl(stream, next, response) } : {};
       }
       case 'none':
         return {};

@@ -101,3 +101,13 @@ export interface SourceClass {
   streams(): string[];
   getConfigClass(): z.ZodType;
 }
+
+/**
+ * Whether a stream is read in slices side by side: its class implements `getSlices()`, and (when the class says
+ * per stream, with a static `slicing(config)`) this stream is sliced; with how many slices at once, if it says.
+ */
+export function slicingOf(cls: SourceClass, config: SourceConfig): { maxParallel?: number } | null {
+  if (typeof (cls.prototype as { getSlices?: unknown }).getSlices !== 'function') return null;
+  const perStream = (cls as { slicing?: (config: SourceConfig) => { maxParallel?: number } | null }).slicing;
+  return perStream ? perStream.call(cls, config) : {};
+}

@@ -1,6 +1,7 @@
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { StreamState, StreamStateEvent, StreamStateInput, StreamStateMemo } from './types.ts';
 import { requireInternalInput } from './input-check.ts';
+import { mergePartitions } from './partitions.ts';
 
 /** Records what a sync of the stream did: a checkpoint while it runs or when it fails, its watermark when it succeeds. */
 export const recordStreamStateSignal = defineSignal<[StreamStateEvent]>('recordStreamState');
@@ -26,9 +27,11 @@ export function applyStreamStateEvent(state: StreamState, event: StreamStateEven
         updatedAt: event.at,
         runningSyncRunId: event.status === 'running' ? (state.runningSyncRunId ?? null) : null,
       };
-    case 'succeeded':
+    case 'succeeded': {
       // A success supersedes every checkpoint: the next sync starts from this watermark.
-      return { ...state, watermark: event.watermark, checkpoint: null, checkpointStatus: null, updatedAt: event.at, runningSyncRunId: null };
+      const partitions = event.partitions ? mergePartitions(state.partitions, event.partitions.keys, event.watermark.lastRun, event.partitions.replace) : state.partitions;
+      return { ...state, watermark: event.watermark, checkpoint: null, checkpointStatus: null, updatedAt: event.at, runningSyncRunId: null, ...(partitions ? { partitions } : {}) };
+    }
     case 'discarded':
       return state.checkpoint?.syncRunId === event.syncRunId ? { ...state, checkpoint: null, checkpointStatus: null, updatedAt: event.at } : state;
     case 'reset':
@@ -49,6 +52,7 @@ function memoOf(input: StreamStateInput, state: StreamState): StreamStateMemo {
     checkpoint_status: state.checkpointStatus,
     next_state: state.watermark?.nextState ?? null,
     running_sync_run_id: state.runningSyncRunId ?? null,
+    partitions: state.partitions ?? null,
   };
 }
 

@@ -5,7 +5,7 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { SliceState, SyncCheckpoint } from './types.ts';
 import { maxCursor } from './cursor.ts';
-import { pageSummary, type PageStep, type SliceRef } from './sync-steps.ts';
+import { pageSummary, sliceLabel, type PageStep } from './sync-steps.ts';
 import { pageInput, saveCheckpoint, type SyncRun } from './sync-run.ts';
 
 /** Why reading stopped: the source has no more pages, `max_iterations` was reached, or the run should continue as new. */
@@ -54,7 +54,7 @@ async function readSlices(run: SyncRun, slices: SliceState[]): Promise<ReadEnd> 
           break;
         }
         pagesInFlight += maxPages;
-        const step = await nextPages(run, slice.iteration + 1, slice.pagination, maxPages, { index: slice.index, slice: slice.slice });
+        const step = await nextPages(run, slice.iteration + 1, slice.pagination, maxPages, slice);
         pagesInFlight -= maxPages;
         const before = checkpoint.iteration;
         checkpoint.iteration += step.lastIteration - slice.iteration;
@@ -77,18 +77,25 @@ async function readSlices(run: SyncRun, slices: SliceState[]): Promise<ReadEnd> 
  * The next page from `pagination`, or with `pages_per_activity` the next batch of at most `maxPages` pages, in one
  * activity; `slice` names the slice they belong to. The source's pacer gives each get() a slot, fleet-wide.
  */
-async function nextPages(run: SyncRun, iteration: number, pagination: SyncCheckpoint['pagination'], maxPages: number, slice?: SliceRef): Promise<PageStep> {
+async function nextPages(run: SyncRun, iteration: number, pagination: SyncCheckpoint['pagination'], maxPages: number, slice?: SliceState): Promise<PageStep> {
   const { plan } = run.input;
   const pacer = plan.rateLimit ? { pacer: { taskQueue: workflowInfo().taskQueue, requestsPerSecond: plan.rateLimit.requestsPerSecond } } : {};
-  const source = { ...pageInput(run), iteration, pagination, incrementalState: run.checkpoint.incrementalState, cursorField: plan.cursorField, ...(slice ? { slice } : {}) };
+  const source = { ...pageInput(run), iteration, pagination, incrementalState: incrementalStateOf(run, slice), cursorField: plan.cursorField, ...(slice ? { slice: { index: slice.index, slice: slice.slice } } : {}) };
   if ((plan.pagesPerActivity ?? 1) === 1) {
     const page = await run.calls.extractPage({ ...source, ...pacer });
     return { ...page, lastIteration: iteration, sourceMs: page.sourceMs ?? 0 };
   }
-  const summary = pageSummary(iteration, pagination, iteration + maxPages - 1, slice?.index);
+  const summary = pageSummary(iteration, pagination, iteration + maxPages - 1, slice && sliceLabel(slice));
   return run.calls.activities.extractPages.executeWithOptions({ ...run.calls.pageOptions, summary }, [
     { ...source, maxPages, timeBudgetMs: plan.activityTimeBudgetMs ?? 5000, ...pacer },
   ]);
+}
+
+/** The state a page starts from: the sync's, or for a partition read before, the same from the partition's watermark. */
+function incrementalStateOf(run: SyncRun, slice: SliceState | undefined): SyncCheckpoint['incrementalState'] {
+  const state = run.checkpoint.incrementalState;
+  if (!state || slice?.since === undefined) return state;
+  return slice.since === null ? null : { ...state, lastRun: slice.since };
 }
 
 /** Pages the next activity may read: `pages_per_activity`, less near `max_iterations` (`pagesInFlight` counted). */

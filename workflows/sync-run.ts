@@ -6,7 +6,7 @@ import { proxyActivities, proxyLocalActivities, upsertMemo, workflowInfo, type A
 import type { StreamStateEvent, SyncCheckpoint, SyncMemo, SyncProgress, SyncWorkflowInput } from './types.ts';
 import type { ExtractPageInput, ExtractPageResult, PageActivityInput, SyncActivities } from './activity-types.ts';
 import { configKey } from './config-key.ts';
-import { activityOptions, localActivityOptions, pageSummary } from './sync-steps.ts';
+import { activityOptions, localActivityOptions, pageSummary, sliceLabel } from './sync-steps.ts';
 
 /** The activities of one sync, with the options its plan sets. */
 export interface SyncCalls {
@@ -41,7 +41,7 @@ export function openRun(input: SyncWorkflowInput): SyncRun {
     activities,
     pageOptions,
     extractPage(args) {
-      const summary = pageSummary(args.iteration, args.pagination, args.iteration, args.slice?.index);
+      const summary = pageSummary(args.iteration, args.pagination, args.iteration, args.slice && sliceLabel(args.slice));
       if (localPages) return localPages.extractPage.executeWithOptions({ ...localActivityOptions(input), summary }, [args]);
       return activities.extractPage.executeWithOptions({ ...pageOptions, summary }, [args]);
     },

@@ -34,10 +34,17 @@ export function localActivityOptions(input: SyncWorkflowInput): LocalActivityOpt
 }
 
 /** The one-line label of a page (or a batch of pages) in the Web UI's event history. */
-export function pageSummary(iteration: number, pagination: unknown, lastIteration = iteration, slice?: number): string {
+export function pageSummary(iteration: number, pagination: unknown, lastIteration = iteration, slice?: string): string {
   const pages = lastIteration > iteration ? `pages ${iteration}–${lastIteration}` : `page ${iteration}`;
-  const text = `${slice === undefined ? '' : `slice ${slice} · `}${pages} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
+  const text = `${slice === undefined ? '' : `${slice} · `}${pages} · ${pagination === null ? 'first page' : JSON.stringify(pagination)}`;
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/** How a page's slice is named in the Web UI: `slice 3`, or with its partition (a parent's id) `slice 3 (posts 17)`. */
+export function sliceLabel(slice: { index: number; slice: Record<string, unknown> }): string {
+  const { partition, label } = slice.slice;
+  const named = typeof label === 'string' ? label : typeof partition === 'string' || typeof partition === 'number' ? `partition ${partition}` : undefined;
+  return named === undefined ? `slice ${slice.index}` : `slice ${slice.index} (${named.slice(0, 60)})`;
 }
 
 /** The slice a page belongs to, as the activity receives it. */

@@ -5,6 +5,7 @@ import { requireInternalInput } from './input-check.ts';
 import { chooseStart, rootMessage } from './sync-steps.ts';
 import { activityInput, openRun, saveCheckpoint, type SyncRun } from './sync-run.ts';
 import { readStream } from './sync-read.ts';
+import { finishedPartitions, partitionIndex, partitionOf } from './partitions.ts';
 
 export { chooseStart, type SyncStart } from './sync-steps.ts';
 
@@ -49,7 +50,8 @@ async function prepare(run: SyncRun): Promise<void> {
   const preparing = calls.activities.prepareSync(activityInput(run));
   // Awaited below; a failure while the state loads must not count as unhandled meanwhile.
   preparing.catch(() => undefined);
-  const start = chooseStart(await loading, plan);
+  const loaded = await loading;
+  const start = chooseStart(loaded, plan);
   if (start.kind === 'resume') {
     log.info('Resuming the failed sync from its checkpoint', { iteration: start.checkpoint.iteration, status: start.failedStatus });
     Object.assign(checkpoint, start.checkpoint);
@@ -64,7 +66,12 @@ async function prepare(run: SyncRun): Promise<void> {
   checkpoint.total = (await preparing).total;
   if (plan.sliced && start.kind === 'fresh') {
     const slices = await calls.activities.planSlices({ ...activityInput(run), incrementalState: checkpoint.incrementalState });
-    checkpoint.slices = slices.map((slice, index) => ({ index, slice, iteration: 0, pagination: null, done: false, records: 0 }));
+    // A partition read before is read from its own watermark; one never read, whole.
+    const since = checkpoint.incrementalState ? partitionIndex(loaded.partitions) : undefined;
+    checkpoint.slices = slices.map((slice, index) => {
+      const partition = since ? partitionOf(slice) : undefined;
+      return { index, slice, iteration: 0, pagination: null, done: false, records: 0, ...(partition !== undefined ? { since: since!.get(partition) ?? null } : {}) };
+    });
     checkpoint.done = slices.length === 0;
   }
   run.status = 'extracting';
@@ -104,8 +111,10 @@ async function commitState(run: SyncRun): Promise<void> {
     resumed_from_page: checkpoint.resumedFrom?.iteration ?? null,
     checkpoint: null,
   } satisfies Partial<SyncMemo>);
+  const partitions = finishedPartitions(checkpoint.slices);
   await run.calls.recordState({
     kind: 'succeeded',
+    ...(partitions.length > 0 ? { partitions: { keys: partitions, replace: checkpoint.incrementalState === null } } : {}),
     watermark: {
       lastRun: checkpoint.startedAt,
       maxCursorValue: checkpoint.maxCursorValue,

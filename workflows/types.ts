@@ -99,7 +99,18 @@ export interface SliceState {
   pagination: Pagination | null;
   done: boolean;
   records: number;
+  /**
+   * For a slice with a `partition` key, read incrementally: that partition's own watermark (ISO) — its pages call
+   * `getRecordsAfter()` from there —, or null when the partition was never read (its pages call `get()`: all of it).
+   */
+  since?: string | null;
 }
+
+/**
+ * The watermark of each partition of a stream (a parent of a dependent stream, or any slice with a `partition` key):
+ * the partitions read by one sync, listed under its start time (ISO). Grouped so each key is written once.
+ */
+export type PartitionWatermarks = Record<string, string[]>;
 
 /** A `cursor_field` value: compared as numbers, else as strings (ISO-8601 timestamps order correctly). */
 export type CursorValue = string | number;
@@ -150,6 +161,8 @@ export interface Watermark {
 export interface SyncState {
   watermark: Watermark | null;
   resumable: (SyncCheckpoint & { status: string; runId: string }) | null;
+  /** The watermark of each partition, when the stream's slices have partitions. */
+  partitions?: PartitionWatermarks;
   /** Where the state was read: the stream's state workflow, or (once, when migrating) the memos of closed runs. */
   source: 'state-workflow' | 'closed-runs' | 'none';
 }
@@ -168,12 +181,18 @@ export interface StreamState {
    * checkpoints are in its own memo only; one that never records its end (terminated) is resumed from there.
    */
   runningSyncRunId?: string | null;
+  /** The watermark of each partition, when the stream's slices have partitions (absent otherwise). */
+  partitions?: PartitionWatermarks;
 }
 
 /** One change to a stream's state, sent by its sync. */
 export type StreamStateEvent =
   | { kind: 'checkpoint'; checkpoint: SyncCheckpoint; status: 'running' | 'failed' | 'cancelled'; at: string }
-  | { kind: 'succeeded'; watermark: Watermark; at: string }
+  /**
+   * `partitions`: the partitions this sync read whole (slices with a `partition` key), whose watermark becomes its
+   * start; `replace` when it read the stream whole (the partitions it did not see are forgotten).
+   */
+  | { kind: 'succeeded'; watermark: Watermark; at: string; partitions?: { keys: string[]; replace: boolean } }
   | { kind: 'discarded'; syncRunId: string; at: string }
   /** `bizon stream reset`: the next sync reads the whole stream, as the first one did. */
   | { kind: 'reset'; at: string };
@@ -199,6 +218,8 @@ export interface StreamStateMemo {
   next_state?: Record<string, unknown> | null;
   /** {@link StreamState.runningSyncRunId}. */
   running_sync_run_id?: string | null;
+  /** {@link StreamState.partitions}. */
+  partitions?: PartitionWatermarks | null;
 }
 
 /** Input of `syncWorkflow`. */

@@ -45,6 +45,19 @@ describe('the JSON Schema of pipeline files (bizon schema)', () => {
     expect(schema).toContain('"description":"Typed columns per destination id, used with unnest: true"');
   });
 
+  it('covers the declarative source: a dependent stream with its keys passes, a misspelt one fails', async () => {
+    const validate = await validatorFor([]);
+    const comments = { parent: 'posts', parents: 'changed', path: '/posts/{{ parent.id }}/comments', parent_fields: { post_title: 'title' }, parent_concurrency: 3, write_parent: 'posts', incremental: { cursor_field: 'at', param: 'since' } };
+    const config = (endpoint: Record<string, unknown>) => ({
+      name: 'deps',
+      source: { name: 'rest', stream: 'comments', base_url: 'https://api.example.com', endpoints: { posts: { path: '/posts', incremental: { cursor_field: 'at', param: 'since' } }, comments: endpoint } },
+      destination: { name: 'logger', config: {} },
+    });
+    expect(validate(config(comments)), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(config({ ...comments, parent_field: ['title'] }))).toBe(false);
+    expect(validate(config({ ...comments, parents: 'some' }))).toBe(false);
+  });
+
   it('bizon schema --output writes the file an editor points at', async () => {
     const file = path.join(tempDir(), 'bizon.schema.json');
     const result = await runBizon(['schema', '--custom-source', exampleSource({ example: 'page' }), '--output', file]);

@@ -253,6 +253,24 @@ describe('syncWorkflow with stubbed activities', () => {
     expect(summaries).toContain('slice 1 · page 2 · {"page":2}');
   });
 
+  it("slices with a partition key are read from each partition's own watermark (a new one whole), labelled with it, and the success records which were read", async () => {
+    const slices = [
+      { partition: '1', label: 'posts 1' },
+      { partition: 2, label: 'posts 2' },
+      { partition: '3', label: 'posts 3' },
+      { day: 'no partition' },
+    ];
+    const watermark = { lastRun: '2026-01-03T00:00:00.000Z', maxCursorValue: null, records: 10, pages: 1 };
+    const partitions = { '2026-01-01T00:00:00.000Z': ['1', '9'], '2026-01-02T00:00:00.000Z': ['2'] };
+    const { activities, calls } = stubActivities({ pages: 1, slices, previous: { watermark, resumable: null, source: 'state-workflow', partitions } });
+    const input = await planFor({}, { sync_mode: 'incremental' });
+    const { result, summaries } = await runWorkflow({ ...input, plan: { ...input.plan, sliced: true, maxParallelSlices: 1 } }, activities);
+    expect(result).toMatchObject({ slices: 4, records: 40 });
+    expect(calls.extracted.map((call) => call.incrementalState?.lastRun ?? null)).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', null, watermark.lastRun]);
+    expect(summaries).toEqual(['slice 0 (posts 1) · page 1 · first page', 'slice 1 (posts 2) · page 1 · first page', 'slice 2 (posts 3) · page 1 · first page', 'slice 3 · page 1 · first page']);
+    expect(calls.recorded.at(-1)).toMatchObject({ kind: 'succeeded', partitions: { keys: ['1', '2', '3'], replace: false } });
+  });
+
   it.each([1, 3])('max_parallel_slices: %i asks for that many pages at once over four slices, no more', async (lanes) => {
     const { activities, calls } = stubActivities({ pages: 2, slices: [{ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }] });
     const input = await planFor();

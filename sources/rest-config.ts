@@ -64,6 +64,11 @@ export const RestEndpoint = z.strictObject({
   headers: z.record(z.string(), z.string()).optional().describe("Headers of this stream's requests, over the source-wide ones (templates allowed)"),
   method: z.enum(['GET', 'POST']).default('GET').describe('GET, or POST for search and GraphQL APIs (with body)'),
   body: z.record(z.string(), z.unknown()).optional().describe('JSON body of a POST; its strings may be templates'),
+  decoder: z
+    .enum(['json', 'jsonl', 'csv', 'xml'])
+    .optional()
+    .describe("How bodies are read: json (the default), jsonl (JSON Lines), csv (header row: field names; values strings), xml (attributes as fields); any of them gzip'd"),
+  csv_delimiter: z.string().length(1).optional().describe('decoder: csv — the field delimiter (default ,)'),
   record_selector: z.string().default('').describe("Path in the JSON body to the array of records ('' = the body itself, data, data.items…)"),
   primary_key: z.string().default('id').describe('Field of a record holding its id'),
   record_filter: z.string().optional().describe("Keeps the records for which this condition holds: \"{{ record.status != 'deleted' }}\""),

@@ -1,45 +1,17 @@
 import axios, { type AxiosResponse } from 'axios';
 import { HttpError, NonRetryableError, RateLimitError } from '../errors.ts';
-import { isAllowedOrigin, parseRetryAfter } from './session.ts';
+import { isAllowedOrigin } from './session.ts';
 import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord, SourceSlice } from './models.ts';
 import { MAX_PARENT_PAGES, parentDestination, parentSlices, windowFilters, windowOf, withParentFields, type StreamRef } from './rest-parents.ts';
 import { AbstractSource } from './source.ts';
-import { RestSourceConfig, type ResponseAction, type RestEndpoint, type RestPaginator } from './rest-config.ts';
+import { RestSourceConfig, type RestEndpoint, type RestPaginator } from './rest-config.ts';
+import { decodeBody } from './rest-decoders.ts';
+import { applyResponseAction, at, describeBody, matchResponseAction, nextLink, parseJson } from './rest-responses.ts';
 import { conditionHolds, renderAll, renderBody, renderTemplate, setAt, type RequestContext } from './rest-templates.ts';
 
 export { RestEndpoint, RestPaginator, RestSourceConfig } from './rest-config.ts';
 
 const WRITE_A_CLASS = 'an API the declarative form cannot express is a source class of your own (docs/sources.md)';
-
-/** The value at a dot path (`data.items`) of a JSON body; '' is the body itself. */
-function at(body: unknown, dotPath: string): unknown {
-  if (dotPath === '') return body;
-  return dotPath.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), body);
-}
-
-function describeBody(body: unknown): string {
-  if (Array.isArray(body)) return 'an array';
-  if (body !== null && typeof body === 'object') return `an object with keys ${Object.keys(body).slice(0, 8).join(', ') || '(none)'}`;
-  return typeof body;
-}
-
-/** A body excerpt as JSON, when it is JSON. */
-function parseJson(text: string | undefined): unknown {
-  try {
-    return text ? JSON.parse(text) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The rel="next" URL of a Link header. */
-function nextLink(header: unknown): string | undefined {
-  for (const part of String(header ?? '').split(',')) {
-    const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
-    if (match) return match[1];
-  }
-  return undefined;
-}
 
 /**
  * The built-in `rest` source: a REST API described in the pipeline YAML —
@@ -265,19 +237,23 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     else params = { ...params, ...paging };
     let response: AxiosResponse;
     try {
-      response = await this.session.request({ method: endpoint.method, url, params, headers: this.headers(stream, context), ...(data ? { data } : {}) });
+      response = await this.session.request({ method: endpoint.method, url, params, headers: this.headers(stream, context), ...(data ? { data } : {}), ...(endpoint.decoder ? { responseType: 'arraybuffer' } : {}) });
+      if (endpoint.decoder) {
+        const maxBytes = this.config.api_config.max_response_mb * 1024 * 1024;
+        response.data = decodeBody(response.data as Buffer, endpoint.decoder, { maxBytes, ...(endpoint.csv_delimiter ? { delimiter: endpoint.csv_delimiter } : {}) }, `${endpoint.method} ${url}`);
+      }
     } catch (error) {
       // An answer the session refused (4xx, 5xx, 429): a response action may say otherwise.
       const status = error instanceof HttpError ? error.status : error instanceof RateLimitError ? 429 : undefined;
       if (status === undefined) throw error;
       const refused = error as HttpError;
       const body = parseJson(refused.bodyExcerpt);
-      const action = this.responseAction(stream, status, body);
+      const action = matchResponseAction(stream, status, body, this.config);
       if (!action) throw error;
-      return this.apply(stream, action, { status, body, headers: refused.headers ?? {}, message: error instanceof Error ? error.message : String(error) });
+      return applyResponseAction(stream, action, { status, body, headers: refused.headers ?? {}, message: error instanceof Error ? error.message : String(error) });
     }
-    const action = endpoint.response_actions ? this.responseAction(stream, response.status, response.data) : undefined;
-    if (action) return this.apply(stream, action, { status: response.status, body: response.data, headers: response.headers as Record<string, string>, message: `HTTP ${response.status} from ${endpoint.method} ${response.config.url}` });
+    const action = endpoint.response_actions ? matchResponseAction(stream, response.status, response.data, this.config) : undefined;
+    if (action) return applyResponseAction(stream, action, { status: response.status, body: response.data, headers: response.headers as Record<string, string>, message: `HTTP ${response.status} from ${endpoint.method} ${response.config.url}` });
     const records = this.recordsOf(stream, response);
     const filter = endpoint.record_filter;
     const kept = filter ? records.filter((record) => conditionHolds(filter, { record: record.data, config: this.config })) : records;
@@ -285,43 +261,16 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     return { records: kept, nextPagination: this.nextPagination(stream, paginator, pagination, response, records.length) };
   }
 
-  /** The first of the stream's `response_actions` that matches a response. */
-  private responseAction(stream: StreamRef, status: number, body: unknown): ResponseAction | undefined {
-    return stream.endpoint.response_actions?.find((action) => {
-      const statuses = action.status === undefined ? undefined : [action.status].flat();
-      if (statuses && !statuses.includes(status)) return false;
-      return action.when === undefined || conditionHolds(action.when, { response: body ?? null, status, config: this.config });
-    });
-  }
-
-  /** Does what a response action says: an empty last page, or the error that retries, fails or waits as told. */
-  private apply(stream: StreamRef, action: ResponseAction, response: { status: number; body: unknown; headers: Record<string, unknown>; message: string }): SourceIteration {
-    const what = `response_actions of stream '${stream.name}' (HTTP ${response.status})`;
-    switch (action.action) {
-      case 'ignore':
-        return { records: [], nextPagination: {} };
-      case 'fail':
-        throw new NonRetryableError(`${what} says fail: ${response.message}`);
-      case 'retry':
-        throw new Error(`${what} says retry: ${response.message}`);
-      case 'rate_limited': {
-        const header = action.wait_header ? response.headers[action.wait_header.toLowerCase()] : undefined;
-        const seconds = action.wait_path ? Number(at(response.body, action.wait_path)) : undefined;
-        const retryAfterMs = header !== undefined ? parseRetryAfter(String(header)) : seconds !== undefined && Number.isFinite(seconds) ? seconds * 1000 : undefined;
-        throw new RateLimitError(`${what} says rate limited${retryAfterMs !== undefined ? `, wait ${Math.ceil(retryAfterMs / 1000)} s` : ''}: ${response.message}`, { ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-      }
-    }
-  }
-
   private recordsOf(stream: StreamRef, response: AxiosResponse): SourceRecord[] {
     const { endpoint } = stream;
     const where = `${endpoint.method} ${response.config.url ?? endpoint.path}`;
     if (typeof response.data !== 'object' || response.data === null) {
-      throw new NonRetryableError(`The rest source expects JSON from ${where}, got ${typeof response.data}: ${WRITE_A_CLASS}`);
+      throw new NonRetryableError(`The rest source expects JSON from ${where}, got ${typeof response.data}: a body in JSON Lines, CSV or XML is read with the stream's decoder: jsonl | csv | xml; otherwise, ${WRITE_A_CLASS}`);
     }
     const selected = at(response.data, endpoint.record_selector);
-    // A detail endpoint (/users/{{ parent.id }}) answers one object: one record.
-    const found = selected !== null && typeof selected === 'object' && !Array.isArray(selected) && endpoint.record_selector === '' ? [selected] : selected;
+    // A detail endpoint (/users/{{ parent.id }}) answers one object: one record; so does an XML element found once.
+    const single = selected !== null && typeof selected === 'object' && !Array.isArray(selected) && (endpoint.record_selector === '' || endpoint.decoder === 'xml');
+    const found = single ? [selected] : selected;
     if (!Array.isArray(found)) {
       const what = found === undefined ? 'found nothing' : `found ${describeBody(found)}, not an array`;
       throw new NonRetryableError(

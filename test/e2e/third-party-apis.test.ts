@@ -3,13 +3,15 @@
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 
 interface JsonServerModule {
   create(): { use(handler: unknown): void; listen(port: number, host: string, ready: () => void): Server };
-  defaults(options: { logger: boolean }): unknown;
+  defaults(options: { logger: boolean; static?: string }): unknown;
   router(db: Record<string, unknown[]>): unknown;
 }
 const jsonServer = createRequire(import.meta.url)('json-server') as JsonServerModule;
@@ -30,7 +32,12 @@ beforeAll(async () => {
     requests.push({ path: url.pathname, query: url.searchParams });
     next();
   });
-  app.use(jsonServer.defaults({ logger: false }));
+  // Exports a user meets beside an API: a CSV, a gzip'd JSON Lines file, an XML feed, served as static files.
+  const files = tempDir();
+  writeFileSync(path.join(files, 'people.csv'), ['id,name,note', ...Array.from({ length: 6 }, (_, index) => `${index + 1},person ${index + 1},"says ""hi"", twice"`)].join('\r\n'));
+  writeFileSync(path.join(files, 'events.jsonl.gz'), gzipSync(Array.from({ length: 5 }, (_, index) => JSON.stringify({ id: `e${index + 1}`, kind: 'click', at: index })).join('\n')));
+  writeFileSync(path.join(files, 'feed.xml'), `<?xml version="1.0"?><feed><entry id="1"><title>one</title></entry><entry id="2"><title>two &amp; more</title></entry></feed>`);
+  app.use(jsonServer.defaults({ logger: false, static: files }));
   app.use(jsonServer.router(db));
   await new Promise<void>((resolve) => (server = app.listen(0, '127.0.0.1', resolve)));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -107,5 +114,47 @@ describe('json-server (npm), a REST server that is not ours', () => {
       ['3', '10'],
     ]);
     expect(readRows(path.join(dir, 'rest_posts.jsonl')).map((row) => Number(row.source_record_id))).toEqual(Array.from({ length: POSTS }, (_, index) => index + 1));
+  });
+
+  it("reads a CSV export, a gzip'd JSON Lines file and an XML feed it serves as static files (decoder)", async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('json-server-files'),
+      source: {
+        name: 'rest',
+        streams: ['people', 'events', 'entries'],
+        base_url: baseUrl,
+        endpoints: {
+          people: { path: '/people.csv', decoder: 'csv' },
+          events: { path: '/events.jsonl.gz', decoder: 'jsonl' },
+          entries: { path: '/feed.xml', decoder: 'xml', record_selector: 'feed.entry' },
+        },
+      },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('json-server-files') } },
+    });
+    const result = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(result.code, result.stderr).toBe(0);
+    const data = (stream: string) => readRows(path.join(dir, `rest_${stream}.jsonl`)).map((row) => row.source_data);
+    expect(data('people')).toEqual(Array.from({ length: 6 }, (_, index) => ({ id: String(index + 1), name: `person ${index + 1}`, note: 'says "hi", twice' })));
+    expect(data('events')).toEqual(Array.from({ length: 5 }, (_, index) => ({ id: `e${index + 1}`, kind: 'click', at: index })));
+    expect(data('entries')).toEqual([
+      { id: '1', title: 'one' },
+      { id: '2', title: 'two & more' },
+    ]);
+  });
+
+  it('a body its decoder cannot read fails at once, naming the decoder and the request', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('json-server-bad-file'),
+      source: { name: 'rest', stream: 'people', base_url: baseUrl, endpoints: { people: { path: '/feed.xml', decoder: 'jsonl' } } },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('json-server-bad-file') } },
+    });
+    const result = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`The body of GET ${baseUrl}/feed.xml is not JSON Lines (decoder: jsonl): line 1 is not JSON`);
+    expect(result.stderr).not.toContain('attempt 2');
   });
 });

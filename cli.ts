@@ -107,6 +107,28 @@ function buildProgram(setExit: (code: number) => void): Command {
     );
 
   program
+    .command('backfill')
+    .description("read a date range of a pipeline's declarative streams again, appending to its output, as a sync of its own: the pipeline's watermark does not move")
+    .argument('<config>', 'pipeline YAML file')
+    .requiredOption('--from <time>', 'start of the range (ISO 8601, included)')
+    .requiredOption('--to <time>', 'end of the range (ISO 8601, excluded)')
+    .addOption(customSourceOption())
+    .addOption(logLevelOption('ERROR'))
+    .option('--no-worker', 'do not run a worker in this process (workers run elsewhere)')
+    .option('--detach', 'start the backfill and return without waiting', false)
+    .option('--result-json <path>', 'write the outcome to this file as JSON')
+    .addOption(logFormatOption())
+    .action((config: string, options: Omit<RunOptions, 'attach' | 'reset' | 'forceIgnoreCheckpoint' | 'allowLiteralSecrets'> & { from: string; to: string }) =>
+      run(async () => {
+        const [{ readPipelineYaml }, { backfillPipeline }] = await Promise.all([import('./config/pipeline.ts'), import('./config/backfill.ts')]);
+        const written = (await readPipelineYaml(config)) as Record<string, unknown>;
+        const pipeline = backfillPipeline(written, options);
+        process.stderr.write(`Backfilling ${options.from} → ${options.to} as pipeline '${String(pipeline.name)}': it appends to the output; the watermark of '${String(written.name)}' does not move\n`);
+        return (await runHandler()).runCommand(pipeline, { attach: false, reset: false, forceIgnoreCheckpoint: false, allowLiteralSecrets: false, ...options });
+      }),
+    );
+
+  program
     .command('worker')
     .description('run a long-lived worker that executes syncs')
     .addOption(customSourceOption())

@@ -222,7 +222,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       return runForSync(input, async ({ source, resolved }) => {
         if (typeof source.getSlices !== 'function') throw new NonRetryableError(`${source.constructor.name} has no getSlices()`);
         const state = input.incrementalState ? incrementalStateOf(input.incrementalState) : null;
-        return validateSlices(await source.getSlices(state), { source: input.pipeline.source.name, stream: resolved.sourceConfig.stream });
+        return validateSlices(await source.getSlices(state, { runStartedAt: input.runStartedAt ? new Date(input.runStartedAt) : new Date() }), { source: input.pipeline.source.name, stream: resolved.sourceConfig.stream });
       });
     },
 

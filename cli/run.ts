@@ -38,7 +38,7 @@ export interface RunOptions {
 }
 
 /** `bizon run <config>`: validate, start (or attach), run a worker here unless told not to, follow, summarise. */
-export async function runCommand(configFile: string, options: RunOptions, early?: EarlyTarget): Promise<number> {
+export async function runCommand(configFile: string | Record<string, unknown>, options: RunOptions, early?: EarlyTarget): Promise<number> {
   const recorder = new RunResultRecorder(options.resultJson);
   try {
     return await runAndRecord(configFile, options, recorder, early);
@@ -50,7 +50,7 @@ export async function runCommand(configFile: string, options: RunOptions, early?
   }
 }
 
-async function runAndRecord(configFile: string, options: RunOptions, recorder: RunResultRecorder, early?: EarlyTarget): Promise<number> {
+async function runAndRecord(configFile: string | Record<string, unknown>, options: RunOptions, recorder: RunResultRecorder, early?: EarlyTarget): Promise<number> {
   const runsWorker = options.worker && !options.detach;
   const telemetry = await installTelemetry(options.logLevel, options.metricsPort, options.logFormat, { worker: runsWorker });
   let prepared: PreparedSync | PreparedPipeline;

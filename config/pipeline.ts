@@ -84,6 +84,10 @@ export const EngineConfig = z.strictObject({
   activity_time_budget: Duration.default('5s').describe('With pages_per_activity > 1: a batch starts no new page after this long, so progress reaches the workflow at least this often'),
   max_parallel_streams: z.number().int().min(1).default(4).describe('With source.streams: how many streams sync at once'),
   max_parallel_slices: z.number().int().min(1).default(4).describe("With a source's getSlices(): how many slices of a stream are read at once"),
+  publish: z
+    .enum(['auto', 'append'])
+    .default('auto')
+    .describe('auto: a sync that read from a watermark appends to the output, one that read everything replaces it; append: every sync appends (a backfill of a range)'),
   page_timeout: Duration.default('10m').describe('Longest time one page (one get() call and its write) may take'),
   heartbeat_timeout: Duration.default('10s').describe('A page whose worker stops heartbeating for this long is retried elsewhere'),
 });

@@ -99,6 +99,7 @@ export function planSync(resolved: ResolvedPipeline): SyncPlan {
     ...(engine.page_activity === 'local' ? { localPages: true } : {}),
     ...(slicing ? { sliced: true, maxParallelSlices: slicing.maxParallel ?? engine.max_parallel_slices } : {}),
     activityTimeBudgetMs: durationToMs(engine.activity_time_budget),
+    ...(engine.publish === 'append' ? { appendOnly: true } : {}),
     checkpointEvery: engine.checkpoint_every,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
     cursorField: resolved.sourceConfig.cursor_field ?? null,

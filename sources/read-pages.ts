@@ -37,7 +37,7 @@ export interface ReadSourcePagesOptions {
  */
 export async function* readSourcePages(source: AbstractSource, options: ReadSourcePagesOptions): AsyncGenerator<ReadSourcePage> {
   const slices = typeof source.getSlices === 'function' && slicingOf(source.constructor as SourceClass, source.config)
-    ? validateSlices(await source.getSlices(options.incrementalState ?? null), { source: options.source, stream: options.stream }).map((slice, index) => ({ index, slice }))
+    ? validateSlices(await source.getSlices(options.incrementalState ?? null, { runStartedAt: options.incrementalState?.runStartedAt ?? new Date() }), { source: options.source, stream: options.stream }).map((slice, index) => ({ index, slice }))
     : [undefined];
   let pages = 0;
   for (const slice of slices) {

@@ -2,9 +2,22 @@
  * The config of the declarative `rest` source (`source.name: rest`): endpoints, paginators, incremental
  * parameters, methods and bodies — and the checks that make a mistake fail `check`, not a page.
  */
+import ms from 'ms';
 import { z } from 'zod';
 import { SourceConfig } from './config.ts';
 import { conditionProblem, forEachString, isTemplate, TEMPLATE_NAMES, templateProblem, usesWindow } from './rest-templates.ts';
+
+/** An ISO 8601 date or time (2026-01-01, 2026-01-01T06:00:00Z). */
+const IsoTime = z.string().refine((text) => /^\d{4}-\d{2}-\d{2}/.test(text) && Number.isFinite(Date.parse(text)), { message: 'an ISO 8601 date or time, e.g. 2026-01-01 or 2026-01-01T06:00:00Z' });
+
+/** A span of time: 7d, 12h, 30m (at least a second). */
+const Span = z.string().refine((text) => (spanMs(text) ?? 0) >= 1000, { message: 'a span of time of at least 1s, e.g. 7d, 12h, 30m' });
+
+/** A span's milliseconds (`7d`, `12h`, `90s`), or undefined. */
+export function spanMs(text: string): number | undefined {
+  const value = ms(text as Parameters<typeof ms>[0]) as number | undefined;
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
 
 /** How the next page is asked for. */
 export const RestPaginator = z.discriminatedUnion('type', [
@@ -79,6 +92,10 @@ export const RestEndpoint = z.strictObject({
       param: z.string().optional().describe('Query parameter that gets the watermark (e.g. updated_since); or a parameter templated with last_run'),
       cursor_field: z.string().describe('Field of a record holding its change time'),
       until_param: z.string().optional().describe("Query parameter that gets this run's start, to read (watermark, start]"),
+      start: IsoTime.optional().describe('Where the data begins: a read without a watermark (the first sync, a full refresh) reads from here, not everything'),
+      end: IsoTime.optional().describe('Where reading stops (a bounded backfill); default: the sync\'s start'),
+      window: Span.optional().describe('Read in date windows of this span (7d, 12h), each a slice read in parallel and checkpointed on its own'),
+      lookback: Span.optional().describe('An incremental sync starts this long before its watermark (1h), for records the API shows late'),
     })
     .optional()
     .describe('How an incremental sync asks for what changed'),
@@ -128,6 +145,7 @@ export const RestSourceConfig = SourceConfig.extend({
     }
   }
   checkParents(config, context);
+  checkWindows(config, context);
   checkTemplates(config, context);
   const streamEndpoint = config.endpoints[config.stream];
   if (config.sync_mode === 'incremental' && !streamEndpoint?.incremental) {
@@ -205,9 +223,29 @@ function checkParents(config: { sync_mode: string; endpoints: Record<string, Res
   }
 }
 
+/** A stream read in date windows sends each window's end (or every window would read on to now), and has no parent. */
+function checkWindows(config: { params?: Record<string, unknown>; headers?: Record<string, unknown>; endpoints: Record<string, RestEndpoint> }, context: RefinementContext): void {
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const incremental = endpoint.incremental;
+    if (!incremental || (incremental.window === undefined && incremental.end === undefined && incremental.start === undefined)) continue;
+    const path = ['endpoints', name, 'incremental'];
+    if (endpoint.parent) context.addIssue({ code: 'custom', path, message: 'start, end and window are for a stream of its own: a dependent stream reads each parent from its own watermark' });
+    if (incremental.param === undefined && !windowTemplated(config, endpoint)) {
+      context.addIssue({ code: 'custom', path: [...path, 'param'], message: "a stream read from a start sends it: name the parameter (param: updated_since), or template one with last_run" });
+    }
+    if ((incremental.window !== undefined || incremental.end !== undefined) && incremental.until_param === undefined && !windowTemplated(config, endpoint, ['run_started_at'])) {
+      context.addIssue({ code: 'custom', path: [...path, 'until_param'], message: "window and end read up to a time, which the request must send: until_param: updated_before, or run_started_at in a template" });
+    }
+    if (incremental.start !== undefined && incremental.end !== undefined && Date.parse(incremental.start) >= Date.parse(incremental.end)) {
+      context.addIssue({ code: 'custom', path: [...path, 'end'], message: `end (${incremental.end}) must come after start (${incremental.start})` });
+    }
+  }
+}
+
 /** Whether a stream's requests carry the incremental window in a template. */
-function windowTemplated(config: { params?: Record<string, unknown>; headers?: Record<string, unknown> }, endpoint: RestEndpoint): boolean {
+function windowTemplated(config: { params?: Record<string, unknown>; headers?: Record<string, unknown> }, endpoint: RestEndpoint, names?: readonly string[]): boolean {
+  const uses = (value: unknown) => usesWindow(value, names);
   let inBody = false;
-  forEachString(endpoint.body, [], (text) => (inBody ||= usesWindow(text)));
-  return inBody || [config.params, config.headers, endpoint.params, endpoint.headers].some((values) => Object.values(values ?? {}).some(usesWindow));
+  forEachString(endpoint.body, [], (text) => (inBody ||= uses(text)));
+  return inBody || [config.params, config.headers, endpoint.params, endpoint.headers].some((values) => Object.values(values ?? {}).some(uses));
 }

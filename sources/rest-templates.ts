@@ -63,8 +63,8 @@ export function templateProblem(text: string, allowed: readonly string[] = Objec
 }
 
 /** Whether a template uses the incremental window (`last_run`, `run_started_at`). */
-export function usesWindow(value: unknown): boolean {
-  return isTemplate(value) && liquid.globalVariablesSync(parse(value)).some((name) => WINDOW_NAMES.includes(name));
+export function usesWindow(value: unknown, names: readonly string[] = WINDOW_NAMES): boolean {
+  return isTemplate(value) && liquid.globalVariablesSync(parse(value)).some((name) => names.includes(name));
 }
 
 /**

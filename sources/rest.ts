@@ -3,7 +3,8 @@ import { HttpError, NonRetryableError, RateLimitError } from '../errors.ts';
 import { isAllowedOrigin } from './session.ts';
 import type { Pagination, SourceIncrementalState, SourceIteration, SourceRecord, SourceSlice } from './models.ts';
 import { MAX_PARENT_PAGES, parentDestination, parentSlices, windowFilters, windowOf, withParentFields, type StreamRef } from './rest-parents.ts';
-import { AbstractSource } from './source.ts';
+import { AbstractSource, type SliceContext } from './source.ts';
+import { dateWindows, isWindowed, windowOfSlice } from './rest-windows.ts';
 import { RestSourceConfig, type RestEndpoint, type RestPaginator } from './rest-config.ts';
 import { decodeBody } from './rest-decoders.ts';
 import { applyResponseAction, at, describeBody, matchResponseAction, nextLink, parseJson } from './rest-responses.ts';
@@ -42,6 +43,7 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
    */
   static slicing(config: RestSourceConfig): { maxParallel?: number } | null {
     const endpoint = config.endpoints[config.stream];
+    if (endpoint && isWindowed(endpoint)) return {};
     if (!endpoint?.parent) return null;
     return endpoint.parent_concurrency !== undefined ? { maxParallel: endpoint.parent_concurrency } : {};
   }
@@ -80,22 +82,28 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
   }
 
   async get(pagination?: Pagination, slice?: SourceSlice): Promise<SourceIteration> {
+    const window = windowOfSlice(slice);
+    // A date window is read as the window says, on a full read too (from incremental.start).
+    if (window) return this.page(this.stream, pagination, windowFilters(this.endpoint.incremental!, window), window);
     return this.childPage(slice, (parent) => this.page(this.stream, pagination, {}, undefined, parent), pagination);
   }
 
   override async getRecordsAfter(state: SourceIncrementalState, pagination?: Pagination, slice?: SourceSlice): Promise<SourceIteration> {
     const incremental = this.endpoint.incremental;
     if (!incremental) throw new NonRetryableError(`Stream '${this.config.stream}' of the rest source has no incremental: { param, cursor_field }`);
-    return this.childPage(slice, (parent) => this.page(this.stream, pagination, windowFilters(incremental, state), windowOf(state), parent), pagination);
+    const window = windowOfSlice(slice) ?? windowOf(state);
+    return this.childPage(slice, (parent) => this.page(this.stream, pagination, windowFilters(incremental, window), window, parent), pagination);
   }
 
   /**
-   * A dependent stream's slices: one per parent record — every parent, or (`parents: changed`, incremental) those
+   * A stream read in date windows: one slice per window (see sources/rest-windows.ts). A dependent stream's
+   * slices: one per parent record — every parent, or (`parents: changed`, incremental) those
    * the parent's own incremental says changed since this stream's last run. Each is a partition with its own
    * watermark.
    */
-  override async getSlices(state: SourceIncrementalState | null): Promise<SourceSlice[]> {
+  override async getSlices(state: SourceIncrementalState | null, context?: SliceContext): Promise<SourceSlice[]> {
     const { endpoint } = this.stream;
+    if (isWindowed(endpoint)) return dateWindows(endpoint.incremental!, state, context?.runStartedAt ?? state?.runStartedAt ?? new Date());
     if (!endpoint.parent) return [{}];
     const window = state && endpoint.parents === 'changed' ? windowOf(state) : undefined;
     const parents = await this.readAll(this.streamRef(endpoint.parent), window);

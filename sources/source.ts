@@ -87,10 +87,19 @@ export abstract class AbstractSource<C extends SourceConfig = SourceConfig> {
    * checkpointed on its own (`engine.max_parallel_slices` at once): date
    * ranges, partitions, id ranges. Called once per sync, before the first
    * page; an incremental sync passes its state, so only the new range needs
-   * slicing (`null` on a first or full sync). Optional: without it the stream
-   * is read as one sequence of pages.
+   * slicing (`null` on a first or full sync). `context.runStartedAt` is when
+   * the sync started: the end of what it reads (the next sync's watermark).
+   * A slice with a `partition` key is read from that partition's own
+   * watermark; a `label` names it in the Web UI. Optional: without it the
+   * stream is read as one sequence of pages.
    */
-  getSlices?(state: SourceIncrementalState | null): MaybePromise<SourceSlice[]>;
+  getSlices?(state: SourceIncrementalState | null, context?: SliceContext): MaybePromise<SourceSlice[]>;
+}
+
+/** What `getSlices()` is told about the sync. */
+export interface SliceContext {
+  /** When the sync started (its watermark once it succeeds). */
+  runStartedAt: Date;
 }
 
 /** A source class, as registered and resolved by the framework. */

@@ -45,6 +45,8 @@ export interface ExtractPageInput extends PageActivityInput {
 /** Input of `planSlices`. */
 export interface PlanSlicesInput extends ActivityInput {
   incrementalState: IncrementalStateJson | null;
+  /** When the sync started (ISO). */
+  runStartedAt?: string;
 }
 
 /** Input of `requestPacerWorkflow`. */

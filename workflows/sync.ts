@@ -65,7 +65,7 @@ async function prepare(run: SyncRun): Promise<void> {
   }
   checkpoint.total = (await preparing).total;
   if (plan.sliced && start.kind === 'fresh') {
-    const slices = await calls.activities.planSlices({ ...activityInput(run), incrementalState: checkpoint.incrementalState });
+    const slices = await calls.activities.planSlices({ ...activityInput(run), incrementalState: checkpoint.incrementalState, runStartedAt: checkpoint.startedAt });
     // A partition read before is read from its own watermark; one never read, whole.
     const since = checkpoint.incrementalState ? partitionIndex(loaded.partitions) : undefined;
     checkpoint.slices = slices.map((slice, index) => {
@@ -88,11 +88,12 @@ async function continueAsNew(run: SyncRun): Promise<never> {
 
 /**
  * Publishes the staged pages: readers see all of this sync's output or none, so a cancel never cuts it in half.
- * Only a sync that read from a watermark appends; one that read everything (first sync, reset, lost state) replaces.
+ * Only a sync that read from a watermark appends; one that read everything (first sync, reset, lost state) replaces,
+ * unless `engine.publish: append` says every sync appends (a backfill).
  */
 async function publish(run: SyncRun): Promise<SyncResult['outputs']> {
   run.status = 'finalizing';
-  const mode = run.checkpoint.incrementalState !== null ? 'append' : 'replace';
+  const mode = run.checkpoint.incrementalState !== null || run.input.plan.appendOnly ? 'append' : 'replace';
   const outputs = await CancellationScope.nonCancellable(() => run.calls.activities.finalizeSync({ ...activityInput(run), mode }));
   // finalize's result is in history now, so it never runs again: what made a retry of it safe can go.
   await CancellationScope.nonCancellable(() => run.calls.activities.forgetPublishedRun(activityInput(run))).catch(() => undefined);

@@ -38,6 +38,8 @@ export interface SyncPlan {
   sliced?: boolean;
   /** `engine.max_parallel_slices`. */
   maxParallelSlices?: number;
+  /** `engine.publish: append`: every sync appends, a full read too (a backfill). */
+  appendOnly?: boolean;
   /** Pages between two checkpoints recorded in the memo. */
   checkpointEvery: number;
   /** Failure types that fail the sync at once instead of being retried. */

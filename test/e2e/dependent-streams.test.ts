@@ -1,70 +1,36 @@
 // Dependent streams of the declarative source (parent → children), against json-server from npm: its nested routes
 // (/posts/1/comments), a watermark per parent, a kill in the middle of the fan-out.
-import { createRequire } from 'node:module';
 import type { ChildProcess } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { cliEnv, readRows, runBizon, spawnWorker, tempDir, testClient, unique, writeConfig } from '../helpers.ts';
-
-interface JsonServerModule {
-  create(): { use(handler: unknown): void; listen(port: number, host: string, ready: () => void): Server };
-  defaults(options: { logger: boolean }): unknown;
-  router(db: Record<string, unknown[]>): unknown;
-}
-const jsonServer = createRequire(import.meta.url)('json-server') as JsonServerModule;
+import { startJsonServer, type JsonServer, type JsonServerRequest } from '../json-server.ts';
 
 const POSTS = 12;
 const COMMENTS_PER_POST = 3;
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1) + minute * 60_000).toISOString();
-let server: Server;
+let server: JsonServer;
 let baseUrl: string;
-/** Every request json-server received: its path and query, and when. */
-const requests: Array<{ path: string; query: URLSearchParams; at: number }> = [];
-/** A request the test holds until it says so. */
-let hold: { matches: (path: string) => boolean; reached: () => void; released: Promise<void> } | undefined;
+let requests: JsonServerRequest[];
 
 beforeAll(async () => {
-  const db = {
+  server = await startJsonServer({
     posts: Array.from({ length: POSTS }, (_, index) => ({ id: index + 1, title: `post ${index + 1}`, updatedAt: at(index) })),
     comments: Array.from({ length: POSTS * COMMENTS_PER_POST }, (_, index) => ({ id: index + 1, postId: Math.floor(index / COMMENTS_PER_POST) + 1, body: `comment ${index + 1}`, updatedAt: at(index) })),
     details: [3, 5, 8].map((id) => ({ id, words: id * 100 })),
-  };
-  const app = jsonServer.create();
-  app.use((request: { url: string }, _response: unknown, next: () => void) => {
-    const url = new URL(request.url, 'http://json-server');
-    requests.push({ path: url.pathname, query: url.searchParams, at: Date.now() });
-    const held = hold;
-    if (held?.matches(url.pathname)) {
-      hold = undefined;
-      held.reached();
-      void held.released.then(next);
-    } else {
-      next();
-    }
   });
-  app.use(jsonServer.defaults({ logger: false }));
-  app.use(jsonServer.router(db));
-  await new Promise<void>((resolve) => (server = app.listen(0, '127.0.0.1', resolve)));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ url: baseUrl, requests } = server);
 });
-afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-});
+afterAll(async () => server?.close());
 
 const PAGED = { type: 'page_number', page_param: '_page', size_param: '_limit', page_size: 5 };
 const since = (mark: number) => requests.slice(mark);
 const childRequests = (mark: number) => since(mark).filter((request) => /^\/posts\/\d+\/comments$/.test(request.path));
 const postOf = (request: { path: string }) => Number(request.path.split('/')[2]);
 
-async function patch(resource: string, body: Record<string, unknown>, method = 'PATCH'): Promise<void> {
-  const response = await fetch(`${baseUrl}/${resource}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect(response.ok).toBe(true);
-}
+const patch = (resource: string, body: Record<string, unknown>, method: 'PATCH' | 'POST' = 'PATCH') => server.send(method, resource, body);
 
 describe('a dependent stream (parent: posts) on json-server', () => {
   it('run 2 reads the children of the parents that changed only, each from its own watermark, shown by bizon status', async () => {
@@ -147,14 +113,11 @@ describe('a dependent stream (parent: posts) on json-server', () => {
     const client = await testClient();
     const workers: ChildProcess[] = [];
     const comments = ((await (await fetch(`${baseUrl}/comments`)).json()) as unknown[]).length;
-    let release!: () => void;
-    let reached!: () => void;
-    const reachedHeld = new Promise<void>((resolve) => (reached = resolve));
     const mark = requests.length;
+    // One parent at a time: posts 1–6 are done when the worker is killed in the middle of post 7.
+    const held = server.hold((requested) => requested === '/posts/7/comments');
     try {
       workers.push(spawnWorker(taskQueue));
-      // One parent at a time: posts 1–6 are done when the worker is killed in the middle of post 7.
-      hold = { matches: (requested) => requested === '/posts/7/comments', reached, released: new Promise<void>((resolve) => (release = resolve)) };
       const sync = await startSync(client, {
         config: {
           name: unique('fan-out'),
@@ -164,10 +127,10 @@ describe('a dependent stream (parent: posts) on json-server', () => {
         },
         taskQueue,
       });
-      await reachedHeld;
+      await held.reached;
       workers[0]!.kill('SIGKILL');
       const killedAt = Date.now();
-      release();
+      held.release();
       workers.push(spawnWorker(taskQueue));
       const result = (await sync.handle.result()) as SyncResult;
 
@@ -187,8 +150,7 @@ describe('a dependent stream (parent: posts) on json-server', () => {
       }
       for (let post = 8; post <= POSTS; post += 1) expect(childrenOf(post)[0]!.at).toBeGreaterThanOrEqual(killedAt);
     } finally {
-      release?.();
-      hold = undefined;
+      held.release();
       for (const worker of workers) worker.kill('SIGKILL');
       await client.connection.close();
     }

@@ -1,51 +1,30 @@
 // The declarative source against REST servers that are not ours, installed from the registries as a user would meet
 // them: json-server (npm), its paging, its filters, its data changed by another client.
-import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
-
-interface JsonServerModule {
-  create(): { use(handler: unknown): void; listen(port: number, host: string, ready: () => void): Server };
-  defaults(options: { logger: boolean; static?: string }): unknown;
-  router(db: Record<string, unknown[]>): unknown;
-}
-const jsonServer = createRequire(import.meta.url)('json-server') as JsonServerModule;
+import { startJsonServer, type JsonServer, type JsonServerRequest } from '../json-server.ts';
 
 const POSTS = 25;
-let server: Server;
+let server: JsonServer;
 let baseUrl: string;
-/** Every request json-server received: its path and query. */
-const requests: Array<{ path: string; query: URLSearchParams }> = [];
+let requests: JsonServerRequest[];
 
 beforeAll(async () => {
-  const db = {
-    posts: Array.from({ length: POSTS }, (_, index) => ({ id: index + 1, title: `post ${index + 1}`, updatedAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() })),
-  };
-  const app = jsonServer.create();
-  app.use((request: { url: string }, _response: unknown, next: () => void) => {
-    const url = new URL(request.url, 'http://json-server');
-    requests.push({ path: url.pathname, query: url.searchParams });
-    next();
-  });
   // Exports a user meets beside an API: a CSV, a gzip'd JSON Lines file, an XML feed, served as static files.
   const files = tempDir();
   writeFileSync(path.join(files, 'people.csv'), ['id,name,note', ...Array.from({ length: 6 }, (_, index) => `${index + 1},person ${index + 1},"says ""hi"", twice"`)].join('\r\n'));
   writeFileSync(path.join(files, 'events.jsonl.gz'), gzipSync(Array.from({ length: 5 }, (_, index) => JSON.stringify({ id: `e${index + 1}`, kind: 'click', at: index })).join('\n')));
   writeFileSync(path.join(files, 'feed.xml'), `<?xml version="1.0"?><feed><entry id="1"><title>one</title></entry><entry id="2"><title>two &amp; more</title></entry></feed>`);
-  app.use(jsonServer.defaults({ logger: false, static: files }));
-  app.use(jsonServer.router(db));
-  await new Promise<void>((resolve) => (server = app.listen(0, '127.0.0.1', resolve)));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startJsonServer(
+    { posts: Array.from({ length: POSTS }, (_, index) => ({ id: index + 1, title: `post ${index + 1}`, updatedAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() })) },
+    { staticDir: files },
+  );
+  ({ url: baseUrl, requests } = server);
 });
-afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-});
+afterAll(async () => server?.close());
 
 describe('json-server (npm), a REST server that is not ours', () => {
   it('pages by its _page and _limit; run 2 asks with a templated updatedAt_gte for what another client changed, and gets only that', async () => {
@@ -75,10 +54,7 @@ describe('json-server (npm), a REST server that is not ours', () => {
     ]);
 
     // Another client edits two posts.
-    for (const id of [3, 17]) {
-      const response = await fetch(`${baseUrl}/posts/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: `edited ${id}`, updatedAt: new Date().toISOString() }) });
-      expect(response.status).toBe(200);
-    }
+    for (const id of [3, 17]) await server.send('PATCH', `posts/${id}`, { title: `edited ${id}`, updatedAt: new Date().toISOString() });
     const lastRun = /watermark: last_run (\S+)/.exec(first.stderr)![1]!;
     mark = requests.length;
     const second = await runBizon(['run', config], { cwd: dir, env: cliEnv() });

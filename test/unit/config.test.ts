@@ -32,6 +32,7 @@ describe('pipeline config', () => {
       activity_time_budget: '5s',
       max_parallel_streams: 4,
       max_parallel_slices: 4,
+      publish: 'auto',
       page_timeout: '10m',
       heartbeat_timeout: '10s',
     });
@@ -45,7 +46,7 @@ describe('pipeline config', () => {
 
   it('lists the known keys when nothing is close', () => {
     const message = errorOf(() => parsePipelineConfig({ ...base, engine: { zzz: 1 } }));
-    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, page_activity, activity_time_budget, max_parallel_streams, max_parallel_slices, page_timeout, heartbeat_timeout)');
+    expect(message).toContain('engine.zzz: unknown key (known keys: temporal, retry, continue_as_new_every, checkpoint_every, pages_per_activity, page_activity, activity_time_budget, max_parallel_streams, max_parallel_slices, publish, page_timeout, heartbeat_timeout)');
   });
 
   it('rejects a bad duration, and an unknown destination naming the close one', () => {

@@ -27,11 +27,16 @@ export {
   RateLimitError,
 } from './errors.ts';
 export { defineDestination, registerDestination } from './destinations/index.ts';
+export { defineTransform, registerTransform } from './transforms/functions.ts';
+export type { TransformContext, TransformDefinition } from './transforms/functions.ts';
+export { defineAuthenticator, definePaginator, registerRestHook } from './sources/rest-hooks.ts';
+export type { AuthenticatorDefinition, PaginatedRequest, PaginatedResponse, PaginatorDefinition } from './sources/rest-hooks.ts';
 export { toRows } from './destinations/destination.ts';
 export { jsonLines, linesByDestination, StagedPageFiles, writeFileAtomic } from './destinations/page-files.ts';
 export type { CommonDestinationConfig, Destination, DestinationDefinition } from './destinations/index.ts';
 export type { DestinationRow, PublishedOutput, PublishMode, WriteBatch, WriteResult } from './destinations/destination.ts';
 export type { Authenticator, AuthConfig, OAuthParams, Pagination, SourceClass, SourceIncrementalState, SourceIteration, SourceRecord, SourceSlice } from './sources/index.ts';
+export type { SliceContext } from './sources/source.ts';
 
 export {
   cancelSync,

@@ -7,6 +7,7 @@ import { validateIteration, type ValidatedRecord } from '../sources/iteration.ts
 import { callGetRecordsAfter } from '../sources/read-pages.ts';
 import type { Pagination, SourceIncrementalState } from '../sources/models.ts';
 import type { AbstractSource } from '../sources/source.ts';
+import type { compileTransforms } from '../transforms/steps.ts';
 import { pageMaxCursor } from '../workflows/cursor.ts';
 import type { IncrementalStateJson } from '../workflows/types.ts';
 import type { ActivityInput, ExtractPageInput } from '../workflows/activity-types.ts';
@@ -25,6 +26,8 @@ export interface SyncContext {
   pipelineJson: string;
   /** `configKey(pipeline)`, which page activities name it by. */
   configKey: string;
+  /** The pipeline's `transforms:`, when it has some. */
+  transform?: ReturnType<typeof compileTransforms>;
 }
 
 /** A page activity's input with its sync's pipeline at hand. */
@@ -56,7 +59,7 @@ export async function readPage(...args: Parameters<typeof readValidatedPage>): P
 /** Calls the source for one page, after its pacing slot if any, and validates what it returned. */
 async function readValidatedPage(
   metrics: SyncMetrics | undefined,
-  { source, resolved }: SyncContext,
+  { source, resolved, transform }: SyncContext,
   input: Omit<PageWithPipeline, 'iteration' | 'pagination'>,
   iteration: number,
   pagination: Pagination | null,
@@ -74,12 +77,15 @@ async function readValidatedPage(
     ...(input.slice ? { slice: input.slice.index } : {}),
   });
   metrics?.pageRead(input.pipeline, page.records.length, sourceMs);
+  // The watermark follows what the source read (its cursor field), whatever the transforms keep of it.
+  const maxCursorValue = input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null;
+  const records = transform ? await transform(page.records, resolved.sourceConfig.stream) : page.records;
   return {
     iteration,
-    page: { records: page.records, extractedAt },
-    recordCount: page.records.length,
+    page: { records, extractedAt },
+    recordCount: records.length,
     nextPagination: page.nextPagination,
-    maxCursorValue: input.cursorField ? pageMaxCursor(page.records, input.cursorField) : null,
+    maxCursorValue,
     sourceMs,
     ...(page.nextState !== undefined ? { nextState: page.nextState } : {}),
   };

@@ -1,5 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import { referencedSecretValues, resolvePipeline } from '../config/resolve.ts';
+import { compileTransforms } from '../transforms/steps.ts';
 import { createDestination } from '../destinations/index.ts';
 import { NonRetryableError } from '../errors.ts';
 import { validateSlices } from '../sources/iteration.ts';
@@ -77,6 +78,7 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
       pipeline: input.pipeline,
       pipelineJson,
       configKey: configKey(input.pipeline),
+      ...(resolved.transforms.length > 0 ? { transform: compileTransforms(resolved.transforms) } : {}),
     };
     contexts.set(input.syncRunId, context);
     if (contexts.size > CACHED_SYNCS) forget(contexts.keys().next().value!);

@@ -6,6 +6,7 @@ import { findSecretReferences, secretHoldingParts } from '../config/secrets.ts';
 import { createDestination } from '../destinations/index.ts';
 import { ConfigError } from '../errors.ts';
 import { readSourcePages, type ReadSourcePage } from '../sources/read-pages.ts';
+import { compileTransforms } from '../transforms/steps.ts';
 import { recordResponses } from '../sources/recording.ts';
 import { supportsIncremental } from '../sources/registry.ts';
 import { lastSessionError } from '../sources/session.ts';
@@ -165,7 +166,10 @@ export async function dryRunCommand(configFile: string, options: DryRunOptions):
       maxPages,
       ...(since ? { incrementalState: { lastRun: since, state: {}, runStartedAt: new Date(), ...(resolved.sourceConfig.cursor_field ? { cursorField: resolved.sourceConfig.cursor_field } : {}) } } : {}),
     });
-    for await (const page of reading) {
+    // The records as a sync would write them: after the pipeline's transforms.
+    const transform = resolved.transforms.length > 0 ? compileTransforms(resolved.transforms) : undefined;
+    for await (const read of reading) {
+      const page = transform ? { ...read, records: await transform(read.records, pipeline.source.stream) } : read;
       last = page;
       count++;
       records += page.records.length;

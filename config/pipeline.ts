@@ -1,6 +1,7 @@
 import { readPipelineFile } from './pipeline-file.ts';
 import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
+import { TransformStep } from '../transforms/steps.ts';
 import { DEFAULT_TASK_QUEUE } from '../engine/constants.ts';
 import { isSecretReference } from './secrets.ts';
 import { closeMatch, ConfigError } from '../errors.ts';
@@ -129,6 +130,10 @@ export const PipelineConfig = z.strictObject({
   destination: DestinationBlock,
   engine: EngineConfig.prefault({}),
   alerting: AlertingConfig.optional().describe('A webhook (Slack) told when a sync fails'),
+  transforms: z
+    .array(TransformStep)
+    .optional()
+    .describe('Steps applied to every record after it is read, before anything is written: add_fields, remove_fields, rename_fields, cast, hash, mask, filter, function'),
 });
 export type PipelineConfig = z.infer<typeof PipelineConfig>;
 

@@ -7,6 +7,7 @@ import { slicingOf, type SourceClass } from '../sources/source.ts';
 import type { SyncPlan } from '../workflows/types.ts';
 import { pipelineKeyOf, streamStateWorkflowId } from '../engine/ids.ts';
 import type { PipelineConfig } from './pipeline.ts';
+import { checkTransformFunctions, type TransformStep } from '../transforms/steps.ts';
 import { durationToMs, parseWithSchema } from './pipeline.ts';
 import { findSecretReferences, resolveSecretReferences, secretHoldingParts } from './secrets.ts';
 
@@ -20,6 +21,8 @@ export interface ResolvedPipeline {
   destinationId: string;
   /** The values of the secret references, to redact from messages (empty when not resolved). */
   secretValues: string[];
+  /** `transforms:`, secret references resolved (a hash's salt). */
+  transforms: TransformStep[];
 }
 
 /**
@@ -50,6 +53,8 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
   if (isReservedDestinationId(String(destinationId))) {
     throw new ConfigError(`destination.config: the destination id '${destinationId}' is reserved: ${RESERVED_DESTINATION_IDS} (set destination.config.destination_id or table)`);
   }
+  const transforms = ((parts as { transforms?: TransformStep[] }).transforms ?? []) as TransformStep[];
+  checkTransformFunctions(transforms);
   return {
     pipeline,
     sourceClass,
@@ -57,6 +62,7 @@ export function resolvePipeline(pipeline: PipelineConfig, customSources: readonl
     destinationConfig: destinationConfig as Record<string, unknown>,
     destinationId,
     secretValues,
+    transforms,
   };
 }
 

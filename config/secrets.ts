@@ -53,8 +53,8 @@ function walkForReferences(config: unknown, basePath: string): readonly SecretRe
 }
 
 /** The parts of a pipeline that may hold secret references, as every check and resolution of them reads them. */
-export function secretHoldingParts(pipeline: { source: unknown; destination: unknown; alerting?: unknown }): { source: unknown; destination: unknown; alerting?: unknown } {
-  return { source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}) };
+export function secretHoldingParts(pipeline: { source: unknown; destination: unknown; alerting?: unknown; transforms?: unknown }): { source: unknown; destination: unknown; alerting?: unknown; transforms?: unknown } {
+  return { source: pipeline.source, destination: pipeline.destination, ...(pipeline.alerting ? { alerting: pipeline.alerting } : {}), ...(pipeline.transforms ? { transforms: pipeline.transforms } : {}) };
 }
 
 /** The environment variable listing what else a pipeline may read (names, or prefixes ending in `*`, comma-separated). */
@@ -197,7 +197,7 @@ export function resolveSecretReferences<T>(config: T, env: NodeJS.ProcessEnv, ba
 }
 
 /** `authentication.params` keys whose values are not credentials. */
-const NON_SECRET_AUTH_PARAMS = new Set(['auth_method', 'auth_header', 'username', 'token_url', 'grant_type', 'client_id', 'scope', 'scopes', 'audience']);
+const NON_SECRET_AUTH_PARAMS = new Set(['auth_method', 'auth_header', 'username', 'token_url', 'grant_type', 'client_id', 'scope', 'scopes', 'audience', 'function']);
 
 /**
  * The credentials written literally in a source's `authentication.params`

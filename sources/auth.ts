@@ -2,6 +2,7 @@ import type { InternalAxiosRequestConfig } from 'axios';
 import { ConfigError } from '../errors.ts';
 import { OAuthAuthenticator, type OAuthParams } from './oauth.ts';
 import type { Authenticator } from './authenticator.ts';
+import { restHook } from './rest-hooks.ts';
 
 export type { Authenticator } from './authenticator.ts';
 
@@ -72,7 +73,8 @@ export const AuthBuilder = {
    * `''` for the bare token) and `auth_header` (default `Authorization`).
    * `basic`: `params.username`, `params.password`. `cookies`: `params.cookies`, a map.
    * `oauth`: `params.token_url`, `client_id`, `client_secret`, and `refresh_token` (refresh-token grant)
-   * or `grant_type: client_credentials`; optional `scope`, `audience`.
+   * or `grant_type: client_credentials`; optional `scope`, `audience`. `custom`: `params.function`, an
+   * authenticator exported with `defineAuthenticator()` from a `--custom-source` file, given the params.
    */
   fromConfig(config: AuthConfig): Authenticator {
     const params = config.params ?? {};
@@ -95,9 +97,13 @@ export const AuthBuilder = {
       }
       case 'oauth':
         return new OAuthAuthenticator(params as unknown as OAuthParams);
+      case 'custom': {
+        const hook = restHook('bizon-rest-authenticator', requireString(params, 'function', 'custom'));
+        return { apply: (request) => hook.apply(request, params) };
+      }
       default:
         throw new ConfigError(
-          `Unknown authentication type '${config.type}'. Use one of: api_key, bearer, basic, oauth, cookies — or return your own Authenticator from getAuthenticator().`,
+          `Unknown authentication type '${config.type}'. Use one of: api_key, bearer, basic, oauth, cookies, custom (a function of yours: defineAuthenticator()) — or return your own Authenticator from getAuthenticator().`,
         );
     }
   },

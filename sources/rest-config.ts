@@ -5,6 +5,7 @@
 import ms from 'ms';
 import { z } from 'zod';
 import { SourceConfig } from './config.ts';
+import { restHook } from './rest-hooks.ts';
 import { conditionProblem, forEachString, isTemplate, TEMPLATE_NAMES, templateProblem, usesWindow } from './rest-templates.ts';
 
 /** An ISO 8601 date or time (2026-01-01, 2026-01-01T06:00:00Z). */
@@ -53,6 +54,11 @@ export const RestPaginator = z.discriminatedUnion('type', [
     next_url_path: z.string().default('next').describe('Path in the body to that URL'),
   }),
   z.strictObject({ type: z.literal('none').describe('one request, one page') }),
+  z.strictObject({
+    type: z.literal('custom').describe('a paginator of your own: definePaginator() in a --custom-source file'),
+    function: z.string().min(1).describe('The name it was defined with'),
+    options: z.record(z.string(), z.unknown()).default({}).describe('Given to its request() and next()'),
+  }),
 ]);
 export type RestPaginator = z.infer<typeof RestPaginator>;
 
@@ -146,6 +152,7 @@ export const RestSourceConfig = SourceConfig.extend({
   }
   checkParents(config, context);
   checkWindows(config, context);
+  checkHooks(config, context);
   checkTemplates(config, context);
   const streamEndpoint = config.endpoints[config.stream];
   if (config.sync_mode === 'incremental' && !streamEndpoint?.incremental) {
@@ -221,6 +228,20 @@ function checkParents(config: { sync_mode: string; endpoints: Record<string, Res
       });
     }
   }
+}
+
+/** A custom paginator or authenticator names a function that is loaded. */
+function checkHooks(config: { paginator: RestPaginator; authentication?: { type: string; params?: Record<string, unknown> } | undefined; endpoints: Record<string, RestEndpoint> }, context: RefinementContext): void {
+  const check = (kind: 'bizon-rest-paginator' | 'bizon-rest-authenticator', name: unknown, path: string[]) => {
+    try {
+      restHook(kind, String(name));
+    } catch (error) {
+      context.addIssue({ code: 'custom', path, message: (error as Error).message });
+    }
+  };
+  if (config.paginator.type === 'custom') check('bizon-rest-paginator', config.paginator.function, ['paginator', 'function']);
+  for (const [name, endpoint] of Object.entries(config.endpoints)) if (endpoint.paginator?.type === 'custom') check('bizon-rest-paginator', endpoint.paginator.function, ['endpoints', name, 'paginator', 'function']);
+  if (config.authentication?.type === 'custom') check('bizon-rest-authenticator', config.authentication.params?.function, ['authentication', 'params', 'function']);
 }
 
 /** A stream read in date windows sends each window's end (or every window would read on to now), and has no parent. */

@@ -178,3 +178,13 @@ export function conditionHolds(text: string, scope: Record<string, unknown>): bo
   }
   return lenient.renderSync(templates, scope) === '1';
 }
+
+/** Renders a template over a record (`{{ record.first }}`), a missing field as nothing. */
+export function renderRecordTemplate(text: string, scope: Record<string, unknown>): string {
+  let templates = conditions.get(`render:${text}`);
+  if (!templates) {
+    templates = lenient.parse(text);
+    conditions.set(`render:${text}`, templates);
+  }
+  return lenient.renderSync(templates, scope) as string;
+}

@@ -7,6 +7,7 @@ import { AbstractSource, type SliceContext } from './source.ts';
 import { dateWindows, isWindowed, windowOfSlice } from './rest-windows.ts';
 import { RestSourceConfig, type RestEndpoint, type RestPaginator } from './rest-config.ts';
 import { decodeBody } from './rest-decoders.ts';
+import { restHook, type PaginatedRequest } from './rest-hooks.ts';
 import { applyResponseAction, at, describeBody, matchResponseAction, nextLink, parseJson } from './rest-responses.ts';
 import { conditionHolds, renderAll, renderBody, renderTemplate, setAt, type RequestContext } from './rest-templates.ts';
 
@@ -219,6 +220,7 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
     let params: Record<string, unknown> = this.params(stream, filters, context);
     // The paginator's own parameters: in the query, or (inject: body) in the POST's body.
     const paging: Record<string, unknown> = {};
+    let custom: PaginatedRequest = {};
     switch (paginator.type) {
       case 'page_number':
         Object.assign(paging, { [paginator.page_param]: Number(pagination?.page ?? paginator.start_page), [paginator.size_param]: paginator.page_size });
@@ -238,14 +240,20 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
           [url, params] = [next.toString(), this.paramsFor(stream, next, context)];
         }
         break;
+      case 'custom':
+        custom = restHook('bizon-rest-paginator', paginator.function).request?.(pagination, paginator.options) ?? {};
+        if (custom.url !== undefined) url = this.followable(stream, custom.url, url).toString();
+        Object.assign(paging, custom.params);
+        break;
     }
     let data: Record<string, unknown> | undefined;
     if (endpoint.method === 'POST') data = (renderBody(endpoint.body ?? {}, context) ?? {}) as Record<string, unknown>;
+    if (custom.body) data = { ...data, ...custom.body };
     if ('inject' in paginator && paginator.inject === 'body') for (const [name, value] of Object.entries(paging)) setAt((data ??= {}), name, value);
     else params = { ...params, ...paging };
     let response: AxiosResponse;
     try {
-      response = await this.session.request({ method: endpoint.method, url, params, headers: this.headers(stream, context), ...(data ? { data } : {}), ...(endpoint.decoder ? { responseType: 'arraybuffer' } : {}) });
+      response = await this.session.request({ method: endpoint.method, url, params, headers: { ...this.headers(stream, context), ...custom.headers }, ...(data ? { data } : {}), ...(endpoint.decoder ? { responseType: 'arraybuffer' } : {}) });
       if (endpoint.decoder) {
         const maxBytes = this.config.api_config.max_response_mb * 1024 * 1024;
         response.data = decodeBody(response.data as Buffer, endpoint.decoder, { maxBytes, ...(endpoint.csv_delimiter ? { delimiter: endpoint.csv_delimiter } : {}) }, `${endpoint.method} ${url}`);
@@ -322,6 +330,10 @@ export class RestSource extends AbstractSource<RestSourceConfig> {
       }
       case 'none':
         return {};
+      case 'custom': {
+        const headers = Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, String(value)]));
+        return restHook('bizon-rest-paginator', paginator.function).next({ status: response.status, headers, body: response.data, records: count, pagination }, paginator.options) ?? {};
+      }
     }
   }
 }

@@ -17,6 +17,9 @@ const jsonServer = createRequire(import.meta.url)('json-server') as JsonServerMo
 export interface JsonServerRequest {
   path: string;
   query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  /** The path and query as sent. */
+  url: string;
   at: number;
 }
 
@@ -34,9 +37,9 @@ export async function startJsonServer(db: Record<string, unknown[]>, options: { 
   const requests: JsonServerRequest[] = [];
   let held: { matches: (path: string) => boolean; reached: () => void; released: Promise<void> } | undefined;
   const app = jsonServer.create();
-  app.use((request: { url: string }, _response: unknown, next: () => void) => {
+  app.use((request: { url: string; headers: JsonServerRequest['headers'] }, _response: unknown, next: () => void) => {
     const url = new URL(request.url, 'http://json-server');
-    requests.push({ path: url.pathname, query: url.searchParams, at: Date.now() });
+    requests.push({ path: url.pathname, query: url.searchParams, headers: request.headers, url: request.url, at: Date.now() });
     const hold = held;
     if (hold?.matches(url.pathname)) {
       held = undefined;

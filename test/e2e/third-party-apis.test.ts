@@ -2,9 +2,10 @@
 // them: json-server (npm), its paging, its filters, its data changed by another client.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, readRows, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
+import { cliEnv, readRows, ROOT, runBizon, tempDir, unique, writeConfig } from '../helpers.ts';
 import { startJsonServer, type JsonServer, type JsonServerRequest } from '../json-server.ts';
 
 const POSTS = 25;
@@ -19,7 +20,16 @@ beforeAll(async () => {
   writeFileSync(path.join(files, 'events.jsonl.gz'), gzipSync(Array.from({ length: 5 }, (_, index) => JSON.stringify({ id: `e${index + 1}`, kind: 'click', at: index })).join('\n')));
   writeFileSync(path.join(files, 'feed.xml'), `<?xml version="1.0"?><feed><entry id="1"><title>one</title></entry><entry id="2"><title>two &amp; more</title></entry></feed>`);
   server = await startJsonServer(
-    { posts: Array.from({ length: POSTS }, (_, index) => ({ id: index + 1, title: `post ${index + 1}`, updatedAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() })) },
+    {
+      posts: Array.from({ length: POSTS }, (_, index) => ({
+        id: index + 1,
+        title: `post ${index + 1}`,
+        updatedAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString(),
+        email: `user${index + 1}@example.com`,
+        phone: `+33 6 12 34 56 ${String(index + 1).padStart(2, '0')}`,
+        draft: (index + 1) % 5 === 0,
+      })),
+    },
     { staticDir: files },
   );
   ({ url: baseUrl, requests } = server);
@@ -132,5 +142,71 @@ describe('json-server (npm), a REST server that is not ours', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`The body of GET ${baseUrl}/feed.xml is not JSON Lines (decoder: jsonl): line 1 is not JSON`);
     expect(result.stderr).not.toContain('attempt 2');
+  });
+
+  it('functions of your own where YAML stops: a paginator (its _start/_end), an authenticator signing each request; and transforms of every kind', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('json-server-functions'),
+      source: {
+        name: 'rest',
+        stream: 'posts',
+        base_url: baseUrl,
+        authentication: { type: 'custom', params: { function: 'hmac_path', key: 'BIZON_ENV_SIGNING_KEY' } },
+        endpoints: { posts: { path: '/posts', paginator: { type: 'custom', function: 'by_position', options: { size: 10 } } } },
+      },
+      transforms: [
+        { filter: '{{ record.id != 7 }}' },
+        { function: 'scrub' },
+        { hash: { fields: ['email'], salt: 'BIZON_ENV_HASH_SALT' } },
+        { mask: { fields: ['phone'], keep_last: 2 } },
+        { rename_fields: { title: 'headline' } },
+        { cast: { id: 'string' } },
+        { add_fields: { label: '{{ record.headline }} ({{ stream }})', source_system: 'json-server' } },
+        { remove_fields: ['updatedAt'] },
+      ],
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('json-server-functions') } },
+    });
+    const functions = path.join(ROOT, 'test', 'fixtures', 'rest_functions.ts');
+    const mark = requests.length;
+    const result = await runBizon(['run', config, '--custom-source', functions], { cwd: dir, env: cliEnv({ BIZON_ENV_SIGNING_KEY: 'signing-key', BIZON_ENV_HASH_SALT: 'salt-of-the-earth' }) });
+    expect(result.code, result.stderr).toBe(0);
+    // Paged by the paginator's _start/_end (after checkConnection's plain look), every request signed.
+    const sent = requests.slice(mark).filter((request) => request.path === '/posts');
+    expect(sent.map((request) => request.query.get('_start'))).toEqual([null, '0', '10', '20']);
+    for (const request of sent) expect(request.headers['x-signature']).toBe(createHmac('sha256', 'signing-key').update(request.url).digest('hex'));
+    const rows = readRows(path.join(dir, 'rest_posts.jsonl')).map((row) => row.source_data);
+    // 25 posts, less post 7 (filter) and the 5 drafts (scrub).
+    expect(rows.map((row) => row.id)).toEqual(['1', '2', '3', '4', '6', '8', '9', '11', '12', '13', '14', '16', '17', '18', '19', '21', '22', '23', '24']);
+    expect(rows[1]).toEqual({
+      id: '2',
+      headline: 'post 2',
+      email: createHmac('sha256', 'salt-of-the-earth').update('user2@example.com').digest('hex'),
+      phone: `${'*'.repeat('+33 6 12 34 56 '.length)}02`,
+      draft: false,
+      email_domain: 'example.com',
+      stream: 'posts',
+      label: 'post 2 (posts)',
+      source_system: 'json-server',
+    });
+    expect(result.stderr).not.toContain('salt-of-the-earth');
+  });
+
+  it('a transform step with two actions, or a function no file exports, is refused before anything starts', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('json-server-bad-transforms'),
+      source: { name: 'rest', stream: 'posts', base_url: baseUrl, endpoints: { posts: { path: '/posts' } } },
+      transforms: [{ hash: ['email'], mask: ['phone'] }, { function: 'nowhere' }],
+      destination: { name: 'file', config: { directory: dir } },
+    });
+    const twoActions = await runBizon(['check', config], { cwd: dir, env: cliEnv() });
+    expect(twoActions.code).toBe(2);
+    expect(twoActions.stderr).toContain('transforms[0]: a step has one action, this one has hash and mask: make them two steps');
+    writeConfig(dir, { name: 'x', source: { name: 'rest', stream: 'posts', base_url: baseUrl, endpoints: { posts: { path: '/posts' } } }, transforms: [{ function: 'nowhere' }], destination: { name: 'file', config: { directory: dir } } }, 'missing.yml');
+    const missing = await runBizon(['check', path.join(dir, 'missing.yml')], { cwd: dir, env: cliEnv() });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("transforms: no transform function 'nowhere' (none is loaded). Export it with defineTransform('nowhere', (data) => …) from a file given with --custom-source");
   });
 });

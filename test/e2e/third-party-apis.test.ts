@@ -1,6 +1,9 @@
 // The declarative source against REST servers that are not ours, installed from the registries as a user would meet
 // them: json-server (npm), its paging, its filters, its data changed by another client.
 import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -208,5 +211,83 @@ describe('json-server (npm), a REST server that is not ours', () => {
     const missing = await runBizon(['check', path.join(dir, 'missing.yml')], { cwd: dir, env: cliEnv() });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("transforms: no transform function 'nowhere' (none is loaded). Export it with defineTransform('nowhere', (data) => …) from a file given with --custom-source");
+  });
+});
+
+describe('json-graphql-server (npm), a GraphQL API that is not ours', () => {
+  let graphql: Server;
+  let graphqlUrl: string;
+  const bodies: Array<{ variables: Record<string, unknown> }> = [];
+  beforeAll(async () => {
+    // Its own express, as its README serves it.
+    const local = createRequire(createRequire(import.meta.url).resolve('json-graphql-server/node'));
+    const { jsonGraphqlExpress } = local('json-graphql-server/node') as { jsonGraphqlExpress: (data: unknown) => unknown };
+    const express = local('express') as { (): { use(...handlers: unknown[]): void; listen(port: number, host: string, ready: () => void): Server }; json(): unknown };
+    const app = express();
+    app.use('/graphql', express.json(), (request: { body: { variables: Record<string, unknown> } }, _response: unknown, next: () => void) => {
+      bodies.push(structuredClone(request.body));
+      next();
+    });
+    app.use('/graphql', jsonGraphqlExpress({ posts: Array.from({ length: POSTS }, (_, index) => ({ id: index + 1, title: `post ${index + 1}`, updated_at: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() })) }));
+    await new Promise<void>((resolve) => (graphql = app.listen(0, '127.0.0.1', resolve)));
+    graphqlUrl = `http://127.0.0.1:${(graphql.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    graphql?.closeAllConnections();
+    await new Promise((resolve) => graphql?.close(resolve));
+  });
+
+  it('a POST search paginated in its body (variables.page), incremental through a templated filter variable', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      name: unique('graphql'),
+      source: {
+        name: 'rest',
+        stream: 'posts',
+        base_url: graphqlUrl,
+        sync_mode: 'incremental',
+        cursor_field: 'updated_at',
+        endpoints: {
+          posts: {
+            path: '/graphql',
+            method: 'POST',
+            body: {
+              query: 'query($page: Int, $perPage: Int, $filter: PostFilter) { allPosts(page: $page, perPage: $perPage, sortField: "id", filter: $filter) { id title updated_at } }',
+              variables: { filter: { updated_at_gte: '{{ last_run }}' } },
+            },
+            record_selector: 'data.allPosts',
+            paginator: { type: 'page_number', start_page: 0, page_param: 'variables.page', size_param: 'variables.perPage', page_size: 10, inject: 'body' },
+            incremental: { cursor_field: 'updated_at' },
+          },
+        },
+      },
+      destination: { name: 'file', config: { directory: dir } },
+      engine: { temporal: { task_queue: unique('graphql') } },
+    });
+    let mark = bodies.length;
+    const first = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`pages: 3 · records: ${POSTS}`);
+    // checkConnection's request as written, then pages 0, 1, 2; a full read sends no filter.
+    expect(bodies.slice(mark).map((body) => [body.variables.page ?? null, body.variables.perPage ?? null, JSON.stringify(body.variables.filter)])).toEqual([
+      [null, null, '{}'],
+      [0, 10, '{}'],
+      [1, 10, '{}'],
+      [2, 10, '{}'],
+    ]);
+    const lastRun = /watermark: last_run (\S+)/.exec(first.stderr)![1]!;
+    // Another client edits post 3 through a mutation.
+    const edit = await fetch(`${graphqlUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `mutation { updatePost(id: "3", title: "edited 3", updated_at: "${new Date().toISOString()}") { id } }` }),
+    });
+    expect(edit.status).toBe(200);
+    mark = bodies.length;
+    const second = await runBizon(['run', config], { cwd: dir, env: cliEnv() });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('pages: 1 · records: 1');
+    expect(bodies.slice(mark).at(-1)!.variables).toEqual({ filter: { updated_at_gte: lastRun }, page: 0, perPage: 10 });
+    expect(readRows(path.join(dir, 'rest_posts.jsonl')).slice(POSTS).map((row) => row.source_data)).toEqual([{ id: '3', title: 'edited 3', updated_at: expect.any(String) }]);
   });
 });

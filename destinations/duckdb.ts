@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
-import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type ColumnLimits, type RecordField, type RecordSchema } from './record-schema.ts';
-import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
+import { checkSqlTableConfig, schemasById, typedRow, SqlTableConfig, type RecordSchema } from './record-schema.ts';
+import { addedColumnDdl, columnsToAdd, tableColumns } from './sql.ts';
+import { DUCKDB, DUCKDB_LIMITS, fieldExpression, globPathMessage, hasGlobPattern, identifier, literal, PUBLISHED_TABLE, refuseCaseCollisions, STAGED_COLUMNS } from './duckdb-sql.ts';
 
 /** Config of the `duckdb` destination. */
 export const DuckDBDestinationConfig = z
@@ -19,83 +20,12 @@ export const DuckDBDestinationConfig = z
   .superRefine(checkSqlTableConfig);
 export type DuckDBDestinationConfig = z.infer<typeof DuckDBDestinationConfig>;
 
-/** DuckDB, as the SQL destinations see it. */
-const DUCKDB: SqlDialect = {
-  name: 'DuckDB',
-  maxIdentifierBytes: 255,
-  types: {
-    STRING: { ddl: 'VARCHAR', reported: 'VARCHAR' },
-    INTEGER: { ddl: 'BIGINT', reported: 'BIGINT' },
-    FLOAT: { ddl: 'DOUBLE', reported: 'DOUBLE' },
-    NUMERIC: { ddl: 'DECIMAL(38, 9)', reported: 'DECIMAL(38,9)' },
-    BOOLEAN: { ddl: 'BOOLEAN', reported: 'BOOLEAN' },
-    TIMESTAMP: { ddl: 'TIMESTAMPTZ', reported: 'TIMESTAMP WITH TIME ZONE' },
-    DATE: { ddl: 'DATE', reported: 'DATE' },
-    JSON: { ddl: 'JSON', reported: 'JSON' },
-  },
-  // No key constraint: DuckDB's unique indexes refuse a key deleted and inserted again in one transaction.
-  bizonId: { ddl: 'VARCHAR NOT NULL', reported: 'VARCHAR' },
-  text: { ddl: 'VARCHAR', reported: 'VARCHAR' },
-  timestamp: { ddl: 'TIMESTAMPTZ', reported: 'TIMESTAMP WITH TIME ZONE' },
-  json: { ddl: 'JSON', reported: 'JSON' },
-};
-
-const identifier = (name: string) => quoteIdentifier(DUCKDB, name);
-
-const PUBLISHED_TABLE = '_bizon_published';
-
-/** The columns of a staged page file, as `read_json` reads them. */
-const STAGED_COLUMNS =
-  "{bizon_id: 'VARCHAR', bizon_extracted_at: 'TIMESTAMPTZ', bizon_loaded_at: 'TIMESTAMPTZ', source_record_id: 'VARCHAR', source_timestamp: 'TIMESTAMPTZ', source_data: 'JSON', destination_id: 'VARCHAR'}";
-
-/** A SQL string literal. */
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
-/** The value of a record schema field, from a staged row's (already checked) `source_data`. */
-function fieldExpression(field: RecordField): string {
-  const jsonPath = literal(`$.${field.name}`);
-  const type = columnType(field);
-  if (type === 'JSON') return `CASE json_type(source_data, ${jsonPath}) WHEN 'NULL' THEN NULL ELSE json_extract(source_data, ${jsonPath}) END`;
-  return `CAST(json_extract_string(source_data, ${jsonPath}) AS ${DUCKDB.types[type].ddl})`;
-}
-
 /** The operations on one database file of this process, one at a time: two open copies of a file would each write it. */
 const fileQueues = new Map<string, Promise<void>>();
 
 /** An IO error of DuckDB's file lock: another process has the file open. */
 function isLockError(error: unknown): boolean {
   return /Could not set lock on file/i.test(String((error as Error)?.message ?? error));
-}
-
-/**
- * DuckDB's names are case-insensitive: ids that differ only in case would be one table, each publish replacing
- * or doubling the other's rows. Refused before anything is published, naming them.
- */
-function refuseCaseCollisions(destinationIds: readonly string[]): void {
-  const byName = new Map<string, string>();
-  for (const id of [...destinationIds].sort()) {
-    const other = byName.get(id.toLowerCase());
-    if (other !== undefined) {
-      throw new NonRetryableError(
-        `destination ids '${other}' and '${id}' differ only in case, and DuckDB table names do not: they would be one table. Route the records to ids that differ in more than case`,
-      );
-    }
-    byName.set(id.toLowerCase(), id);
-  }
-}
-
-/** A NUMERIC is a DECIMAL(38, 9): 29 digits before the point. Checked as each page is staged, not at publish. */
-const DUCKDB_LIMITS: ColumnLimits = { numericIntegerDigits: 29 };
-
-/** Whether DuckDB would read `file` as a glob pattern rather than as a path. */
-function hasGlobPattern(file: string): boolean {
-  return /[*?[]/.test(file);
-}
-
-function globPathMessage(stagingRoot: string): string {
-  return `DuckDB destination cannot stage pages in ${stagingRoot}: DuckDB reads * ? [ in a path as a pattern, which could pull in other files. Put the database in a directory whose path has none of them`;
 }
 
 function isOutOfMemory(error: unknown): boolean {

@@ -4,6 +4,7 @@ import type { Destination } from './destination.ts';
 import { DuckDBDestination, DuckDBDestinationConfig } from './duckdb.ts';
 import { FileDestination, FileDestinationConfig } from './file.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
+import { ParquetDestination, ParquetDestinationConfig } from './parquet.ts';
 import { PostgresDestination, PostgresDestinationConfig } from './postgres.ts';
 
 export type { Destination } from './destination.ts';
@@ -47,6 +48,7 @@ const BUILTIN: Readonly<Record<string, DestinationDefinition>> = {
   file: defineDestination({ name: 'file', config: FileDestinationConfig, create: (config, defaultDestinationId) => new FileDestination(config, defaultDestinationId) }),
   postgres: defineDestination({ name: 'postgres', config: PostgresDestinationConfig, create: (config, defaultDestinationId) => new PostgresDestination(config, defaultDestinationId) }),
   duckdb: defineDestination({ name: 'duckdb', config: DuckDBDestinationConfig, create: (config, defaultDestinationId) => new DuckDBDestination(config, defaultDestinationId) }),
+  parquet: defineDestination({ name: 'parquet', config: ParquetDestinationConfig, create: (config, defaultDestinationId) => new ParquetDestination(config, defaultDestinationId) }),
 };
 
 /** The built-in destination names, for the pipeline schema's description and messages. */

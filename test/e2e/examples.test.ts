@@ -66,6 +66,6 @@ describe('examples of destinations', () => {
     config.destination.name = 'csvv';
     const refused = await runBizon(['run', writeConfig(dir, config), ...files], { cwd: dir, env: cliEnv() });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain("Unknown destination 'csvv'. Did you mean 'csv'? Destinations: logger, file, postgres, duckdb, csv.");
+    expect(refused.stderr).toContain("Unknown destination 'csvv'. Did you mean 'csv'? Destinations: logger, file, postgres, duckdb, parquet, csv.");
   });
 });

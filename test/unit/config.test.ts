@@ -53,7 +53,7 @@ describe('pipeline config', () => {
     expect(errorOf(() => parsePipelineConfig({ ...base, engine: { page_timeout: 'soon' } }))).toContain('engine.page_timeout:');
     const dummy = { ...base, source: { name: 'dummy', stream: 'plants' } };
     expect(errorOf(() => resolvePipeline(parsePipelineConfig({ ...dummy, destination: { name: 'bigquery' } }), []))).toBe(
-      "Unknown destination 'bigquery'. Destinations: logger, file, postgres, duckdb. A destination of your own is exported with defineDestination() from a file given with --custom-source (docs/destinations.md).",
+      "Unknown destination 'bigquery'. Destinations: logger, file, postgres, duckdb, parquet. A destination of your own is exported with defineDestination() from a file given with --custom-source (docs/destinations.md).",
     );
     expect(errorOf(() => resolvePipeline(parsePipelineConfig({ ...dummy, destination: { name: 'postgre' } }), []))).toContain("Unknown destination 'postgre'. Did you mean 'postgres'?");
   });

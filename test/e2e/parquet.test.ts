@@ -1,0 +1,176 @@
+// The parquet destination: files a lake reader opens, exactly once, read back by DuckDB and by hyparquet (an
+// independent reader in JavaScript), with the types the record schemas give.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSync } from '../../client.ts';
+import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
+import { ParquetDestination, type ParquetManifest } from '../../destinations/parquet.ts';
+import type { SyncResult } from '../../workflows/types.ts';
+import { quietWorkerLogs, REST_SOURCE, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+quietWorkerLogs();
+
+let api: ExampleApi;
+let engine: TestEngine;
+
+beforeAll(async () => {
+  api = await startExampleApi({ datasets: { users: 250 } });
+  engine = await startTestEngine([REST_SOURCE], 'parquet');
+});
+afterAll(async () => {
+  await engine?.stop();
+  await api?.close();
+});
+
+async function sync(directory: string, config: Record<string, unknown> = {}, source: Record<string, unknown> = {}, name = unique('parquet')): Promise<SyncResult> {
+  const started = await startSync(engine.client, {
+    config: {
+      name,
+      source: { name: 'rest_api', stream: 'users', base_url: `${api.url}/rest`, page_size: 50, ...source },
+      destination: { name: 'parquet', config: { path: directory, ...config } },
+      engine: { retry: { initial_interval: '200ms', maximum_interval: '1s' } },
+    },
+    customSourceFiles: [REST_SOURCE],
+    taskQueue: engine.taskQueue,
+  });
+  return (await started.handle.result()) as SyncResult;
+}
+
+/** Runs a query in a DuckDB of its own, in memory: a reader of the files. */
+async function queryDuckDB(sql: string): Promise<Array<Record<string, unknown>>> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+const manifestOf = (folder: string) => JSON.parse(readFileSync(path.join(folder, '_bizon_manifest.json'), 'utf8')) as ParquetManifest;
+
+/** What a reader following the manifest sees, through DuckDB (the files it lists, and only those). */
+async function readByManifest(folder: string, select = 'source_record_id AS id'): Promise<Array<Record<string, unknown>>> {
+  const files = manifestOf(folder).files.map((file) => `'${path.join(folder, file)}'`);
+  if (files.length === 0) return [];
+  return queryDuckDB(`SELECT ${select} FROM read_parquet([${files.join(', ')}], hive_partitioning = true) ORDER BY CAST(source_record_id AS INTEGER)`);
+}
+
+/** Every Parquet file in a folder, read by hyparquet. */
+async function readWithHyparquet(folder: string): Promise<Array<Record<string, unknown>>> {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const file of manifestOf(folder).files) rows.push(...(await parquetReadObjects({ file: await asyncBufferFromFile(path.join(folder, file)), compressors })));
+  return rows;
+}
+
+const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => String(from + index));
+
+describe('the parquet destination', () => {
+  it('a full refresh writes the files, an incremental sync adds its own, the next full refresh replaces them all', async () => {
+    const directory = tempDir();
+    const folder = path.join(directory, 'rest_api_users');
+    const name = unique('parquet-modes');
+    const first = await sync(directory, {}, { sync_mode: 'incremental', cursor_field: 'updated_at' }, name);
+    expect(first.outputs).toEqual([{ destinationId: 'rest_api_users', records: 250, location: `${folder} (parquet, _bizon_manifest.json)` }]);
+    expect((await readByManifest(folder)).map((row) => row.id)).toEqual(ids(1, 250));
+    const [firstFile] = manifestOf(folder).files;
+    expect(firstFile).toMatch(/^part-[0-9a-f]{16}-0\.parquet$/);
+    // Nothing of bizon's staging is left beside the files.
+    expect(readdirSync(directory)).toEqual(['rest_api_users']);
+
+    api.touch('users', [3, 150]);
+    expect((await sync(directory, {}, { sync_mode: 'incremental', cursor_field: 'updated_at' }, name)).records).toBe(2);
+    expect(manifestOf(folder).files).toHaveLength(2);
+    const rows = (await readByManifest(folder)).map((row) => row.id);
+    expect(rows).toHaveLength(252);
+    expect(rows.filter((id) => id === '3' || id === '150')).toEqual(['3', '3', '150', '150']);
+
+    // A full refresh of two pages: its file alone is the table; the files it replaced are gone.
+    await sync(directory, {}, { max_iterations: 2 }, name);
+    expect((await readByManifest(folder)).map((row) => row.id)).toEqual(ids(1, 100));
+    expect(readdirSync(folder).sort()).toEqual(['_bizon_manifest.json', manifestOf(folder).files[0]!].sort());
+    expect(manifestOf(folder).runs.map((run) => [run.mode, run.records])).toEqual([
+      ['replace', 250],
+      ['append', 2],
+      ['replace', 100],
+    ]);
+  });
+
+  it('typed columns from record_schemas, zstd and day partitions, read back alike by DuckDB and hyparquet', async () => {
+    const directory = tempDir();
+    const folder = path.join(directory, 'rest_api_users');
+    const record_schemas = [{ destination_id: 'rest_api_users', record_schema: [{ name: 'id', type: 'INTEGER', mode: 'REQUIRED' }, { name: 'name', type: 'STRING' }, { name: 'updated_at', type: 'TIMESTAMP' }] }];
+    const result = await sync(directory, { unnest: true, record_schemas, partition_by: { field: 'updated_at', granularity: 'day' } });
+    expect(result.records).toBe(250);
+    const files = manifestOf(folder).files;
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(file).toMatch(/^updated_at_day=\d{4}-\d{2}-\d{2}\/part-[0-9a-f]{16}-\d+\.parquet$/);
+    const types = await queryDuckDB(`SELECT column_name AS name, column_type AS type FROM (DESCRIBE SELECT * FROM read_parquet('${path.join(folder, files[0]!)}'))`);
+    expect(Object.fromEntries(types.map((row) => [row.name, row.type]))).toMatchObject({ id: 'BIGINT', name: 'VARCHAR', updated_at: 'TIMESTAMP WITH TIME ZONE', source_record_id: 'VARCHAR' });
+    const byDuckDB = await readByManifest(folder, "id, name, CAST(updated_at_day AS VARCHAR) AS updated_at_day, strftime(updated_at AT TIME ZONE 'UTC', '%Y-%m-%d') AS day");
+    expect(byDuckDB.map((row) => Number(row.id))).toEqual(Array.from({ length: 250 }, (_, index) => index + 1));
+    expect(byDuckDB.every((row) => row.updated_at_day === row.day)).toBe(true);
+    const byHyparquet = (await readWithHyparquet(folder)).sort((a, b) => Number(a.id) - Number(b.id));
+    expect(byHyparquet).toHaveLength(250);
+    expect(byHyparquet[6]).toMatchObject({ id: 7n, name: 'user-7', source_record_id: '7' });
+    expect(byHyparquet[6]!.updated_at).toBeInstanceOf(Date);
+    const metadata = await queryDuckDB(`SELECT DISTINCT compression FROM parquet_metadata('${path.join(folder, files[0]!)}')`);
+    expect(metadata).toEqual([{ compression: 'ZSTD' }]);
+  });
+
+  it('row_group_size cuts row groups, file_size_mb rolls to new part files', async () => {
+    const directory = tempDir();
+    const destination = new ParquetDestination({ path: directory, compression: 'none', row_group_size: 2048, file_size_mb: 0.05, unnest: false, write_mode: 'append', primary_key: 'source_record_id' }, 'events');
+    const records = (from: number) => Array.from({ length: 2500 }, (_, index) => ({ id: String(from + index), data: { n: from + index, text: `record ${from + index}` }, timestamp: undefined, destinationId: undefined }));
+    for (const iteration of [1, 2, 3, 4]) await destination.write({ syncRunId: 'run-1', iteration, extractedAt: new Date(), records: records(iteration * 10_000) });
+    await destination.finalize({ syncRunId: 'run-1', mode: 'replace' });
+    const folder = path.join(directory, 'events');
+    const files = manifestOf(folder).files;
+    expect(files.length).toBeGreaterThan(1);
+    expect(files.every((file) => /^part-[0-9a-f]{16}-\d+\.parquet$/.test(file))).toBe(true);
+    const groups = await queryDuckDB(`SELECT max(row_group_num_rows) AS rows, sum(row_group_num_rows) FILTER (WHERE column_id = 0) AS total FROM parquet_metadata([${files.map((file) => `'${path.join(folder, file)}'`).join(', ')}])`);
+    expect(groups).toEqual([{ rows: 2048n, total: 10_000n }]);
+    expect((await readByManifest(folder)).length).toBe(10_000);
+  });
+
+  it('a publish that stopped after moving its files in, before the manifest, publishes every record once when retried', async () => {
+    const directory = tempDir();
+    // The worker dies where the manifest would be swapped: the run's files are in the folder, the manifest is not.
+    let killed = true;
+    class DiesBeforeTheManifest extends ParquetDestination {
+      protected override async swapManifest(folder: string, manifest: ParquetManifest): Promise<void> {
+        if (killed) throw new Error('the worker died here');
+        await super.swapManifest(folder, manifest);
+      }
+    }
+    const destination = new DiesBeforeTheManifest({ path: directory, compression: 'snappy', row_group_size: 1000, unnest: false, write_mode: 'append', primary_key: 'source_record_id' }, 'events');
+    await destination.checkConnection();
+    const records = (from: number) => Array.from({ length: 10 }, (_, index) => ({ id: String(from + index), data: { n: from + index }, timestamp: undefined, destinationId: undefined }));
+    for (const iteration of [1, 2, 3]) await destination.write({ syncRunId: 'run-1', iteration, extractedAt: new Date(), records: records(iteration * 10) });
+    const folder = path.join(directory, 'events');
+    await expect(destination.finalize({ syncRunId: 'run-1', mode: 'append' })).rejects.toThrow('the worker died here');
+    expect(readdirSync(folder)).toEqual([expect.stringMatching(/^part-[0-9a-f]{16}-0\.parquet$/)]);
+    killed = false;
+    // Page 2 is written again by a retried attempt before the retried publish.
+    await destination.write({ syncRunId: 'run-1', iteration: 2, extractedAt: new Date(), records: records(20) });
+    expect(await destination.finalize({ syncRunId: 'run-1', mode: 'append' })).toEqual([{ destinationId: 'events', records: 30, location: `${folder} (parquet, _bizon_manifest.json)` }]);
+    // Once more (the activity retried after its publish): the manifest already knows the run.
+    expect(await destination.finalize({ syncRunId: 'run-1', mode: 'append' })).toEqual([{ destinationId: 'events', records: 30, location: `${folder} (parquet, _bizon_manifest.json)` }]);
+    expect((await readByManifest(folder)).map((row) => row.id)).toEqual(ids(10, 39));
+    expect(manifestOf(folder).files).toHaveLength(1);
+  });
+
+  it('a destination id that would leave the folder, or look like bizon’s own, is refused', async () => {
+    const destination = new ParquetDestination({ path: tempDir(), compression: 'zstd', row_group_size: 1000, unnest: false, write_mode: 'append', primary_key: 'source_record_id' }, 'events');
+    for (const id of ['../escape', '_bizon_staging', 'a/b', 'all*']) {
+      await expect(destination.write({ syncRunId: 'r', iteration: 1, extractedAt: new Date(), records: [{ id: '1', data: {}, timestamp: undefined, destinationId: id }] })).rejects.toThrow(
+        `Invalid destination id '${id}' for the parquet destination: it names a folder, so it cannot be empty, start with '.' or '_', hold / \\ * ? [ ] { }, or pass 255 bytes`,
+      );
+    }
+  });
+});

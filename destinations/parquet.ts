@@ -202,7 +202,8 @@ export class ParquetDestination implements Destination {
       const value = fields.has(partition.field) ? identifier(partition.field) : `json_extract_string(source_data, ${literal(`$.${partition.field}`)})`;
       select.push(`strftime(TRY_CAST(${value} AS TIMESTAMP), ${literal(FORMATS[partition.granularity])}) AS ${identifier(partitionColumn)}`);
     }
-    const rows = `SELECT ${select.join(', ')} FROM read_json([${pages.map(literal).join(', ')}], format = 'newline_delimited', filename = true, columns = ${STAGED_COLUMNS}) ORDER BY filename, bizon_id`;
+    // Streamed: no sort holds the run in memory.
+    const rows = `SELECT ${select.join(', ')} FROM read_json([${pages.map(literal).join(', ')}], format = 'newline_delimited', columns = ${STAGED_COLUMNS})`;
     const tag = runTag(syncRunId);
     const options = [`FORMAT parquet`, `COMPRESSION ${this.config.compression === 'none' ? 'uncompressed' : this.config.compression}`, `ROW_GROUP_SIZE ${this.config.row_group_size}`];
     const rolling = this.config.file_size_mb !== undefined;
@@ -210,7 +211,11 @@ export class ParquetDestination implements Destination {
     if (partitionColumn) options.push(`PARTITION_BY (${identifier(partitionColumn)})`);
     const target = rolling || partitionColumn ? dir : path.join(dir, `part-${tag}-0.parquet`);
     if (rolling || partitionColumn) options.push(`FILENAME_PATTERN ${literal(`part-${tag}-{i}`)}`);
-    return this.withDuckDB(`write the Parquet files of ${destinationId}`, async (connection) => (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged);
+    return this.withDuckDB(`write the Parquet files of ${destinationId}`, async (connection) => {
+      // Order within a run's files is not kept (a Parquet table is a set): DuckDB then streams without buffering for it.
+      await connection.run('SET preserve_insertion_order = false');
+      return (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged;
+    });
   }
 
   private async withDuckDB<T>(doing: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {

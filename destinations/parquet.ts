@@ -19,7 +19,7 @@ export const ParquetDestinationConfig = z
       .refine((text) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(text), { message: 'a local directory (object storage, s3://, is not supported yet)' })
       .describe('The directory the files go to, one folder per destination id (created if missing)'),
     compression: z.enum(['zstd', 'snappy', 'none']).default('zstd').describe('Compression of the column chunks'),
-    row_group_size: z.number().int().min(2048, "at least 2048: DuckDB writes row groups in whole vectors of 2,048 rows").default(122_880).describe('Rows per row group (a multiple of 2,048 is exact)'),
+    row_group_size: z.number().int().min(2048, "at least 2048: DuckDB writes row groups in whole vectors of 2,048 rows").default(122_880).describe('Rows per row group, about (DuckDB cuts them by whole vectors of 2,048 rows, per writing thread)'),
     file_size_mb: z.number().positive().optional().describe('Roll to a new part file past about this size (default: one file per sync and partition)'),
     partition_by: z
       .strictObject({

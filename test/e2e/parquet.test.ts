@@ -134,7 +134,9 @@ describe('the parquet destination', () => {
     expect(files.length).toBeGreaterThan(1);
     expect(files.every((file) => /^part-[0-9a-f]{16}-\d+\.parquet$/.test(file))).toBe(true);
     const groups = await queryDuckDB(`SELECT max(row_group_num_rows) AS rows, sum(row_group_num_rows) FILTER (WHERE column_id = 0) AS total FROM parquet_metadata([${files.map((file) => `'${path.join(folder, file)}'`).join(', ')}])`);
-    expect(groups).toEqual([{ rows: 2048n, total: 10_000n }]);
+    // Row groups of about 2,048 rows (DuckDB cuts them by whole vectors, per writing thread), not the default 122,880.
+    expect(groups[0]!.total).toBe(10_000n);
+    expect(Number(groups[0]!.rows)).toBeLessThanOrEqual(4096);
     expect((await readByManifest(folder)).length).toBe(10_000);
   });
 

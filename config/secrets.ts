@@ -225,6 +225,12 @@ export function findLiteralDestinationCredentials(config: Record<string, unknown
   if (typeof config.password === 'string' && config.password !== '' && !isReference(config.password)) found.push('destination.config.password');
   const url = config.connection_string;
   if (typeof url === 'string' && !isReference(url) && /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:[^/@]+@/i.test(url)) found.push('destination.config.connection_string');
+  // Object storage's keys (the parquet destination's s3 block).
+  const s3 = config.s3 as Record<string, unknown> | undefined;
+  for (const key of ['secret_access_key', 'session_token']) {
+    const value = s3?.[key];
+    if (typeof value === 'string' && value !== '' && !isReference(value)) found.push(`destination.config.s3.${key}`);
+  }
   return found;
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { DUCKDB, DUCKDB_LIMITS, fieldExpression, identifier, literal, STAGED_COLUMNS } from './duckdb-sql.ts';
-import { exists, linesByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
+import { exists, linesByDestination } from './page-files.ts';
+import { LocalLakeStore, S3LakeStore, type LakeStore } from './lake-store.ts';
 import { checkSqlTableConfig, schemasById, SqlTableConfig, typedRow, type RecordSchema } from './record-schema.ts';
 import { tableColumns } from './sql.ts';
 
@@ -16,8 +17,19 @@ export const ParquetDestinationConfig = z
     path: z
       .string()
       .min(1)
-      .refine((text) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(text), { message: 'a local directory (object storage, s3://, is not supported yet)' })
-      .describe('The directory the files go to, one folder per destination id (created if missing)'),
+      .refine((text) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^s3:\/\/[^/]+/.test(text), { message: 'a local directory, or s3://bucket/prefix' })
+      .describe('Where the files go, one folder per destination id: a local directory (created if missing), or s3://bucket/prefix'),
+    s3: z
+      .strictObject({
+        endpoint: z.string().url().optional().describe('An S3-compatible endpoint (MinIO, SeaweedFS, R2, GCS interop): http://127.0.0.1:8333'),
+        region: z.string().min(1).default('us-east-1'),
+        force_path_style: z.boolean().optional().describe('Path-style URLs (bucket in the path): default true with an endpoint'),
+        access_key_id: z.string().min(1).optional().describe("A secret reference (BIZON_ENV_S3_KEY_ID); without keys, the AWS SDK's own chain (env, profile, instance role)"),
+        secret_access_key: z.string().min(1).optional().describe('A secret reference (BIZON_ENV_S3_SECRET)'),
+        session_token: z.string().min(1).optional(),
+      })
+      .optional()
+      .describe('With an s3:// path: the endpoint and credentials'),
     compression: z.enum(['zstd', 'snappy', 'none']).default('zstd').describe('Compression of the column chunks'),
     row_group_size: z.number().int().min(2048, "at least 2048: DuckDB writes row groups in whole vectors of 2,048 rows").default(122_880).describe('Rows per row group, about (DuckDB cuts them by whole vectors of 2,048 rows, per writing thread)'),
     file_size_mb: z.number().positive().optional().describe('Roll to a new part file past about this size (default: one file per sync and partition)'),
@@ -71,43 +83,34 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /**
- * Writes Parquet files, a folder per destination id, with DuckDB as the writer. Pages are staged as NDJSON
- * (`<path>/_bizon_staging/`, a retried page replaces its file); `finalize` writes the run's part files and then
- * swaps the folder's manifest (`_bizon_manifest.json`, one atomic rename): a reader of the manifest sees the old
- * files or the new, never a mix. A full refresh's manifest lists only its own files (the old ones are deleted after
- * the swap); an incremental sync's adds its files to the list. A retried publish finds its run in the manifest.
+ * Writes Parquet files, a folder (or prefix) per destination id, in a local directory or an S3 bucket, with DuckDB
+ * as the writer. Pages are staged as NDJSON (`_bizon_staging/`, beside the tables: a retried page replaces its
+ * own; in S3, objects, so any worker of a fleet can publish); `finalize` writes the run's part files, moves (or
+ * uploads) them in, and then replaces the folder's manifest (`_bizon_manifest.json`) in one step: a reader of the
+ * manifest sees the old files or the new, never a mix. A full refresh's manifest lists only its own files (the old
+ * ones are deleted after the swap); an incremental sync's adds its files. A retried publish finds its run there.
  */
 export class ParquetDestination implements Destination {
-  private readonly root: string;
-  private readonly staging: StagedPageFiles;
+  private readonly store: LakeStore;
   private readonly recordSchemas: Map<string, RecordSchema>;
 
   constructor(
     private readonly config: ParquetDestinationConfig,
     private readonly defaultDestinationId: string,
   ) {
-    this.root = path.resolve(config.path);
-    this.staging = new StagedPageFiles(path.join(this.root, '_bizon_staging', 'pages'));
+    const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(config.path);
+    if (s3) {
+      const prefix = s3[2] === '' || s3[2]!.endsWith('/') ? s3[2]! : `${s3[2]}/`;
+      this.store = new S3LakeStore(s3[1]!, prefix, config.s3 ?? { region: 'us-east-1' });
+    } else {
+      this.store = new LocalLakeStore(path.resolve(config.path));
+    }
     this.recordSchemas = schemasById(config.unnest ? config.record_schemas : undefined);
     checkDestinationId(defaultDestinationId);
   }
 
-  private folder(destinationId: string): string {
-    return path.join(this.root, destinationId);
-  }
-
-  /** Where a run's part files are written before they are moved into the table's folder. */
-  private partsDir(syncRunId: string, destinationId: string): string {
-    return path.join(this.root, '_bizon_staging', 'parts', runTag(syncRunId), destinationId);
-  }
-
   async checkConnection(): Promise<void> {
-    try {
-      await mkdir(this.root, { recursive: true });
-    } catch (error) {
-      throw new NonRetryableError(`Parquet destination cannot create ${this.root}: ${(error as Error).message}`);
-    }
-    if (/[*?[\]{}]/.test(this.root)) throw new NonRetryableError(`Parquet destination cannot write under ${this.root}: DuckDB reads * ? [ ] { } in a path as a pattern. Choose a path without them`);
+    await this.store.check();
   }
 
   async write(batch: WriteBatch): Promise<WriteResult> {
@@ -116,82 +119,81 @@ export class ParquetDestination implements Destination {
     for (const row of rows) checkDestinationId(row.destination_id);
     if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page, DUCKDB_LIMITS));
     try {
-      return await this.staging.writePage(batch, linesByDestination(rows));
+      return await this.store.stagePage(batch, linesByDestination(rows));
     } catch (error) {
-      throw new DestinationWriteError(`Parquet destination could not stage ${page} in ${this.staging.runDir(batch.syncRunId)}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof NonRetryableError || error instanceof DestinationWriteError) throw error;
+      throw new DestinationWriteError(`Parquet destination could not stage ${page} in ${this.store.where}: ${(error as Error).message}`, { cause: error });
     }
   }
 
   /** What a published run published, kept until the workflow holds it (a retried finalize answers the same). */
   private publishedRecord(syncRunId: string): string {
-    return path.join(this.root, '_bizon_staging', 'published', `${runTag(syncRunId)}.json`);
+    return `_bizon_staging/published/${runTag(syncRunId)}.json`;
   }
 
   async finalize(run: { syncRunId: string; mode: PublishMode }): Promise<PublishedOutput[]> {
-    const record = this.publishedRecord(run.syncRunId);
-    if (await exists(record)) return JSON.parse(await readFile(record, 'utf8')) as PublishedOutput[];
-    const destinationIds = await this.staging.destinationIds(run.syncRunId);
+    const record = await this.store.readText(this.publishedRecord(run.syncRunId));
+    if (record !== undefined) return JSON.parse(record) as PublishedOutput[];
+    const destinationIds = await this.store.stagedDestinationIds(run.syncRunId);
     if (run.mode === 'replace' && !destinationIds.includes(this.defaultDestinationId)) destinationIds.push(this.defaultDestinationId);
     const outputs: PublishedOutput[] = [];
     for (const destinationId of destinationIds.sort()) outputs.push(await this.publishOne(run, destinationId));
-    await mkdir(path.dirname(record), { recursive: true });
-    await writeFileAtomic(record, JSON.stringify(outputs));
-    await this.staging.removeRun(run.syncRunId);
-    await rm(path.join(this.root, '_bizon_staging', 'parts', runTag(run.syncRunId)), { recursive: true, force: true });
-    await this.removeStagingIfEmpty();
+    await this.store.writeText(this.publishedRecord(run.syncRunId), JSON.stringify(outputs));
+    await this.store.removeStaging(run.syncRunId, runTag(run.syncRunId));
     return outputs;
   }
 
   private async readManifest(destinationId: string): Promise<ParquetManifest> {
+    const text = await this.store.readText(`${destinationId}/${MANIFEST_FILE}`);
+    if (text === undefined) return { format: 'bizon-parquet-manifest/1', destination_id: destinationId, files: [], runs: [] };
     try {
-      return JSON.parse(await readFile(path.join(this.folder(destinationId), MANIFEST_FILE), 'utf8')) as ParquetManifest;
+      return JSON.parse(text) as ParquetManifest;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { format: 'bizon-parquet-manifest/1', destination_id: destinationId, files: [], runs: [] };
-      throw new NonRetryableError(`Parquet destination cannot read ${path.join(this.folder(destinationId), MANIFEST_FILE)}: ${(error as Error).message}`);
+      throw new NonRetryableError(`Parquet destination cannot read ${destinationId}/${MANIFEST_FILE} in ${this.store.where}: ${(error as Error).message}`);
     }
   }
 
-  /** Publishes one destination id: its part files written, moved into its folder, then the manifest swapped. */
+  /** Publishes one destination id: its part files written, moved (or uploaded) into its folder, then the manifest swapped. */
   private async publishOne(run: { syncRunId: string; mode: PublishMode }, destinationId: string): Promise<PublishedOutput> {
-    const folder = this.folder(destinationId);
-    const location = `${folder} (parquet, ${MANIFEST_FILE})`;
+    const location = `${this.store.where.replace(/ at .*$/, '')}${this.store.where.startsWith('s3://') ? '' : path.sep}${destinationId} (parquet, ${MANIFEST_FILE})`;
     const manifest = await this.readManifest(destinationId);
     const done = manifest.runs.find((published) => published.sync_run_id === run.syncRunId);
     if (done) return { destinationId, records: done.records, location };
-    const staged = this.partsDir(run.syncRunId, destinationId);
     // An earlier attempt's parts are written again: the same rows, the same names.
-    await rm(staged, { recursive: true, force: true });
-    await mkdir(staged, { recursive: true });
-    const records = await this.writeParts(run.syncRunId, destinationId, staged);
-    const written = await filesUnder(staged);
-    await mkdir(folder, { recursive: true });
-    for (const file of written) {
-      await mkdir(path.dirname(path.join(folder, file)), { recursive: true });
-      await rename(path.join(staged, file), path.join(folder, file));
+    const work = await this.store.workDir(runTag(run.syncRunId), destinationId);
+    try {
+      const parts = path.join(work, 'parts');
+      await mkdir(parts, { recursive: true });
+      const records = await this.writeParts(run.syncRunId, destinationId, work, parts);
+      const written = await filesUnder(parts);
+      for (const file of written) await this.store.publishFile(path.join(parts, file), `${destinationId}/${file}`);
+      const files = run.mode === 'replace' ? written : [...manifest.files.filter((file) => !written.includes(file)), ...written];
+      const next: ParquetManifest = {
+        format: 'bizon-parquet-manifest/1',
+        destination_id: destinationId,
+        files,
+        runs: [...manifest.runs, { sync_run_id: run.syncRunId, mode: run.mode, records, files: written, published_at: new Date().toISOString() }].slice(-REMEMBERED_RUNS),
+      };
+      await this.swapManifest(destinationId, next);
+      // Replaced files go once no manifest lists them.
+      if (run.mode === 'replace') for (const file of manifest.files.filter((old) => !files.includes(old))) await this.store.delete(`${destinationId}/${file}`);
+      if (this.store instanceof LocalLakeStore) await removeEmptyFolders(path.join(this.store.where, destinationId));
+      return { destinationId, records, location };
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
-    const files = run.mode === 'replace' ? written : [...manifest.files.filter((file) => !written.includes(file)), ...written];
-    const next: ParquetManifest = {
-      format: 'bizon-parquet-manifest/1',
-      destination_id: destinationId,
-      files,
-      runs: [...manifest.runs, { sync_run_id: run.syncRunId, mode: run.mode, records, files: written, published_at: new Date().toISOString() }].slice(-REMEMBERED_RUNS),
-    };
-    await this.swapManifest(folder, next);
-    // Replaced files go once no manifest lists them.
-    if (run.mode === 'replace') for (const file of manifest.files.filter((old) => !files.includes(old))) await rm(path.join(folder, file), { force: true });
-    await removeEmptyFolders(folder);
-    return { destinationId, records, location };
   }
 
-  /** Replaces a folder's manifest in one rename: the moment the run's files become the table's. */
-  protected async swapManifest(folder: string, manifest: ParquetManifest): Promise<void> {
-    await writeFileAtomic(path.join(folder, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
+  /** Replaces a folder's manifest in one step: the moment the run's files become the table's. */
+  protected async swapManifest(destinationId: string, manifest: ParquetManifest): Promise<void> {
+    await this.store.writeText(`${destinationId}/${MANIFEST_FILE}`, `${JSON.stringify(manifest, null, 1)}\n`);
   }
 
   /** Writes the run's staged pages of one destination id as Parquet under `dir`; returns the rows written. */
-  private async writeParts(syncRunId: string, destinationId: string, dir: string): Promise<number> {
-    const pages = await this.staging.pageFiles(syncRunId, destinationId);
+  private async writeParts(syncRunId: string, destinationId: string, work: string, dir: string): Promise<number> {
+    const pages = await this.store.localPages(syncRunId, destinationId, work);
     if (pages.length === 0) return 0;
+    if (pages.some((file) => /[*?[\]{}]/.test(file))) throw new NonRetryableError(`Parquet destination cannot read staged pages under ${path.dirname(pages[0]!)}: DuckDB reads * ? [ ] { } in a path as a pattern`);
     const schema = this.recordSchemas.get(destinationId);
     const columns = tableColumns(DUCKDB, this.config.unnest, schema).map((column) => column.name);
     const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
@@ -226,7 +228,7 @@ export class ParquetDestination implements Destination {
     try {
       return await work(connection);
     } catch (error) {
-      const message = `Parquet destination could not ${doing} in ${this.root}: ${(error as Error).message}`;
+      const message = `Parquet destination could not ${doing} for ${this.store.where}: ${(error as Error).message}`;
       throw /^(IO Error|Out of Memory Error|Interrupt Error)\b/i.test((error as Error).message) ? new DestinationWriteError(message, { cause: error }) : new NonRetryableError(message, { cause: error });
     } finally {
       connection.closeSync();
@@ -235,34 +237,21 @@ export class ParquetDestination implements Destination {
   }
 
   async forgetPublished(run: { syncRunId: string }): Promise<void> {
-    await rm(this.publishedRecord(run.syncRunId), { force: true });
-    await this.removeStagingIfEmpty();
+    await this.store.delete(this.publishedRecord(run.syncRunId));
+    await this.store.removeStaging(run.syncRunId, runTag(run.syncRunId));
   }
 
   async abort(run: { syncRunId: string }): Promise<void> {
-    await this.staging.removeRun(run.syncRunId);
-    await rm(path.join(this.root, '_bizon_staging', 'parts', runTag(run.syncRunId)), { recursive: true, force: true });
-    await this.removeStagingIfEmpty();
+    await this.store.removeStaging(run.syncRunId, runTag(run.syncRunId));
   }
 
-  /** Removes what publishes older than `olderThanMs` left, and staging a crash left after its run published. */
-  async prune(olderThanMs: number): Promise<void> {
-    const published = path.join(this.root, '_bizon_staging', 'published');
-    for (const name of (await exists(published)) ? await readdir(published) : []) {
-      const file = path.join(published, name);
-      if ((await stat(file)).mtimeMs < Date.now() - olderThanMs) await rm(file, { force: true });
-    }
-    for (const dir of await this.staging.runDirs()) {
-      const syncRunId = decodeURIComponent(path.basename(dir));
-      const ids = await this.staging.destinationIds(syncRunId);
+  /** Removes staging a crash left behind after its run published (a run its manifests list). */
+  async prune(): Promise<void> {
+    for (const syncRunId of await this.store.stagedRuns()) {
+      const ids = await this.store.stagedDestinationIds(syncRunId);
       const manifests = await Promise.all(ids.map((id) => this.readManifest(id).catch(() => undefined)));
       if (ids.length > 0 && manifests.every((manifest) => manifest?.runs.some((published) => published.sync_run_id === syncRunId))) await this.abort({ syncRunId });
     }
-  }
-
-  private async removeStagingIfEmpty(): Promise<void> {
-    await this.staging.removeRootIfEmpty();
-    for (const dir of ['parts', 'published', ''].map((name) => path.join(this.root, '_bizon_staging', name))) await rmdir(dir).catch(() => undefined);
   }
 }
 

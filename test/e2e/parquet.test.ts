@@ -1,6 +1,7 @@
 // The parquet destination: files a lake reader opens, exactly once, read back by DuckDB and by hyparquet (an
 // independent reader in JavaScript), with the types the record schemas give.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -10,6 +11,7 @@ import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { ParquetDestination, type ParquetManifest } from '../../destinations/parquet.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { quietWorkerLogs, REST_SOURCE, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { startTestS3, type TestS3 } from '../seaweedfs.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 quietWorkerLogs();
@@ -174,5 +176,59 @@ describe('the parquet destination', () => {
         `Invalid destination id '${id}' for the parquet destination: it names a folder, so it cannot be empty, start with '.' or '_', hold / \\ * ? [ ] { }, or pass 255 bytes`,
       );
     }
+  });
+});
+
+describe('the parquet destination into S3 (SeaweedFS, a real S3-compatible server)', () => {
+  let s3: TestS3;
+  beforeAll(async () => {
+    s3 = await startTestS3();
+    await s3.createBucket('lake');
+    process.env.BIZON_ENV_TEST_S3_KEY_ID = s3.accessKeyId;
+    process.env.BIZON_ENV_TEST_S3_SECRET = s3.secretAccessKey;
+  });
+  afterAll(async () => s3?.stop());
+
+  const s3Config = () => ({ endpoint: s3.endpoint, access_key_id: 'BIZON_ENV_TEST_S3_KEY_ID', secret_access_key: 'BIZON_ENV_TEST_S3_SECRET' });
+
+  /** The objects under a prefix of the bucket. */
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: prefix }));
+    return (listed.Contents ?? []).map((object) => object.Key!).sort();
+  }
+
+  /** A table's files as its manifest lists them, downloaded, read by DuckDB. */
+  async function readFromS3(prefix: string): Promise<Array<Record<string, unknown>>> {
+    const local = tempDir();
+    const get = async (key: string) => (await s3.client.send(new GetObjectCommand({ Bucket: 'lake', Key: key }))).Body!.transformToByteArray();
+    writeFileSync(path.join(local, '_bizon_manifest.json'), await get(`${prefix}/_bizon_manifest.json`));
+    for (const file of manifestOf(local).files) {
+      mkdirSync(path.dirname(path.join(local, file)), { recursive: true });
+      writeFileSync(path.join(local, file), await get(`${prefix}/${file}`));
+    }
+    return readByManifest(local);
+  }
+
+  it('a full refresh and an incremental sync publish through the manifest in the bucket; nothing of the staging stays', async () => {
+    const name = unique('parquet-s3');
+    const source = { sync_mode: 'incremental', cursor_field: 'updated_at' };
+    const first = await sync('s3://lake/warehouse', { s3: s3Config() }, source, name);
+    expect(first.outputs).toEqual([{ destinationId: 'rest_api_users', records: 250, location: 's3://lake/warehouse/rest_api_users (parquet, _bizon_manifest.json)' }]);
+    expect((await readFromS3('warehouse/rest_api_users')).map((row) => row.id)).toEqual(ids(1, 250));
+    api.touch('users', [8, 9]);
+    expect((await sync('s3://lake/warehouse', { s3: s3Config() }, source, name)).records).toBe(2);
+    const rows = (await readFromS3('warehouse/rest_api_users')).map((row) => row.id);
+    expect(rows).toHaveLength(252);
+    expect(await keysUnder('warehouse/_bizon_staging/')).toEqual([]);
+    expect((await keysUnder('warehouse/rest_api_users/')).filter((key) => key.endsWith('.parquet'))).toHaveLength(2);
+  });
+
+  it('a bucket that does not exist, or a wrong secret key, fails at once naming the bucket and the endpoint', async () => {
+    const missing = await sync('s3://no-such-bucket/x', { s3: s3Config() }).then(() => 'succeeded', (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message));
+    expect(missing).toBe(`Parquet destination could not reach the bucket: bucket 'no-such-bucket' at ${s3.endpoint} does not exist. Create it, or fix destination.config.path`);
+    process.env.BIZON_ENV_TEST_S3_WRONG = 'not-the-secret';
+    const refused = await sync('s3://lake/x', { s3: { ...s3Config(), secret_access_key: 'BIZON_ENV_TEST_S3_WRONG' } }).then(() => 'succeeded', (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message));
+    expect(refused).toMatch(new RegExp(`^Parquet destination could not reach the bucket: bucket 'lake' at ${s3.endpoint.replace(/\./g, '\\.')} refused the credentials \\(HTTP 403 `));
+    expect(refused).not.toContain('not-the-secret');
   });
 });

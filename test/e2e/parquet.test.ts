@@ -1,5 +1,6 @@
 // The parquet destination: files a lake reader opens, exactly once, read back by DuckDB and by hyparquet (an
 // independent reader in JavaScript), with the types the record schemas give.
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { ParquetDestination, type ParquetManifest } from '../../destinations/parquet.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { quietWorkerLogs, REST_SOURCE, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { cliEnv, PAGE_SOURCE, quietWorkerLogs, REST_SOURCE, spawnWorker, startTestEngine, tempDir, testClient, unique, waitForPage, type TestEngine } from '../helpers.ts';
 import { startTestS3, type TestS3 } from '../seaweedfs.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -221,6 +222,40 @@ describe('the parquet destination into S3 (SeaweedFS, a real S3-compatible serve
     expect(rows).toHaveLength(252);
     expect(await keysUnder('warehouse/_bizon_staging/')).toEqual([]);
     expect((await keysUnder('warehouse/rest_api_users/')).filter((key) => key.endsWith('.parquet'))).toHaveLength(2);
+  });
+
+  it('a worker killed in the middle of a sync: another worker finishes it from the pages staged in the bucket, every record once', async () => {
+    const taskQueue = unique('parquet-crash');
+    const client = await testClient();
+    const env = cliEnv({ BIZON_ENV_TEST_S3_KEY_ID: s3.accessKeyId, BIZON_ENV_TEST_S3_SECRET: s3.secretAccessKey });
+    const workers: ChildProcess[] = [spawnWorker(taskQueue, { env })];
+    const held = api.hold((request) => request.path === '/users' && Number(request.query.page) === 7);
+    try {
+      const started = await startSync(client, {
+        config: {
+          name: unique('parquet-crash'),
+          source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 10 },
+          destination: { name: 'parquet', config: { path: 's3://lake/crash', s3: s3Config() } },
+          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' } },
+        },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue,
+      });
+      await held.reached;
+      await waitForPage(client, started.workflowId, 6);
+      // Pages 1–6 are staged in the bucket, not on the killed worker's disk.
+      expect((await keysUnder('crash/_bizon_staging/pages/')).length).toBe(6);
+      workers[0]!.kill('SIGKILL');
+      held.release();
+      workers.push(spawnWorker(taskQueue, { env }));
+      expect(((await started.handle.result()) as SyncResult).records).toBe(250);
+      expect((await readFromS3('crash/my_source_users')).map((row) => row.id)).toEqual(ids(1, 250));
+      expect(await keysUnder('crash/_bizon_staging/')).toEqual([]);
+    } finally {
+      held.release();
+      for (const worker of workers) worker.kill('SIGKILL');
+      await client.connection.close();
+    }
   });
 
   it('a bucket that does not exist, or a wrong secret key, fails at once naming the bucket and the endpoint', async () => {

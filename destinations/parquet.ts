@@ -60,6 +60,8 @@ export interface ParquetManifest {
   destination_id: string;
   /** The data files of the table, relative to its folder. */
   files: string[];
+  /** The columns the files hold, with their DuckDB types (absent in manifests of no files). */
+  columns?: Record<string, string>;
   /** The last runs published (newest last). */
   runs: Array<{ sync_run_id: string; mode: PublishMode; records: number; files: string[]; published_at: string }>;
 }
@@ -164,7 +166,9 @@ export class ParquetDestination implements Destination {
     try {
       const parts = path.join(work, 'parts');
       await mkdir(parts, { recursive: true });
-      const records = await this.writeParts(run.syncRunId, destinationId, work, parts);
+      // A full refresh makes a new table; an incremental sync's columns must keep the types of the files before.
+      const before = run.mode === 'append' && manifest.files.length > 0 ? manifest.columns : undefined;
+      const { records, columns } = await this.writeParts(run.syncRunId, destinationId, work, parts, before);
       const written = await filesUnder(parts);
       for (const file of written) await this.store.publishFile(path.join(parts, file), `${destinationId}/${file}`);
       const files = run.mode === 'replace' ? written : [...manifest.files.filter((file) => !written.includes(file)), ...written];
@@ -172,6 +176,7 @@ export class ParquetDestination implements Destination {
         format: 'bizon-parquet-manifest/1',
         destination_id: destinationId,
         files,
+        ...(columns || before ? { columns: { ...before, ...columns } } : {}),
         runs: [...manifest.runs, { sync_run_id: run.syncRunId, mode: run.mode, records, files: written, published_at: new Date().toISOString() }].slice(-REMEMBERED_RUNS),
       };
       await this.swapManifest(destinationId, next);
@@ -189,10 +194,13 @@ export class ParquetDestination implements Destination {
     await this.store.writeText(`${destinationId}/${MANIFEST_FILE}`, `${JSON.stringify(manifest, null, 1)}\n`);
   }
 
-  /** Writes the run's staged pages of one destination id as Parquet under `dir`; returns the rows written. */
-  private async writeParts(syncRunId: string, destinationId: string, work: string, dir: string): Promise<number> {
+  /**
+   * Writes the run's staged pages of one destination id as Parquet under `dir`; returns the rows written and the
+   * columns' types. A column whose type differs from `before` (the files published before) fails the run first.
+   */
+  private async writeParts(syncRunId: string, destinationId: string, work: string, dir: string, before: Record<string, string> | undefined): Promise<{ records: number; columns?: Record<string, string> }> {
     const pages = await this.store.localPages(syncRunId, destinationId, work);
-    if (pages.length === 0) return 0;
+    if (pages.length === 0) return { records: 0 };
     if (pages.some((file) => /[*?[\]{}]/.test(file))) throw new NonRetryableError(`Parquet destination cannot read staged pages under ${path.dirname(pages[0]!)}: DuckDB reads * ? [ ] { } in a path as a pattern`);
     const schema = this.recordSchemas.get(destinationId);
     const columns = tableColumns(DUCKDB, this.config.unnest, schema).map((column) => column.name);
@@ -214,9 +222,20 @@ export class ParquetDestination implements Destination {
     const target = rolling || partitionColumn ? dir : path.join(dir, `part-${tag}-0.parquet`);
     if (rolling || partitionColumn) options.push(`FILENAME_PATTERN ${literal(`part-${tag}-{i}`)}`);
     return this.withDuckDB(`write the Parquet files of ${destinationId}`, async (connection) => {
+      const described = (await connection.runAndReadAll(`DESCRIBE ${rows}`)).getRowObjectsJS();
+      const columns = Object.fromEntries(described.filter((row) => row.column_name !== partitionColumn).map((row) => [String(row.column_name), String(row.column_type)]));
+      for (const [name, type] of Object.entries(columns)) {
+        const was = before?.[name];
+        if (was !== undefined && was !== type) {
+          throw new NonRetryableError(
+            `Column '${name}' of ${destinationId} is ${was} in the files published before, but this run writes it as ${type}: nothing was published. ` +
+              "Change the field's type back in record_schemas, or run a full refresh (bizon run --reset) to rewrite the table with the new type",
+          );
+        }
+      }
       // Order within a run's files is not kept (a Parquet table is a set): DuckDB then streams without buffering for it.
       await connection.run('SET preserve_insertion_order = false');
-      return (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged;
+      return { records: (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged, columns };
     });
   }
 
@@ -228,6 +247,7 @@ export class ParquetDestination implements Destination {
     try {
       return await work(connection);
     } catch (error) {
+      if (error instanceof NonRetryableError) throw error;
       const message = `Parquet destination could not ${doing} for ${this.store.where}: ${(error as Error).message}`;
       throw /^(IO Error|Out of Memory Error|Interrupt Error)\b/i.test((error as Error).message) ? new DestinationWriteError(message, { cause: error }) : new NonRetryableError(message, { cause: error });
     } finally {

@@ -170,6 +170,40 @@ describe('the parquet destination', () => {
     expect(manifestOf(folder).files).toHaveLength(1);
   });
 
+  it('a later run may add a column (readers union them by name); one that changes a column\'s type fails before publishing, naming both types', async () => {
+    const directory = tempDir();
+    const folder = path.join(directory, 'events');
+    const destinationWith = (fields: Array<{ name: string; type: string }>) =>
+      new ParquetDestination({ path: directory, compression: 'zstd', row_group_size: 122_880, unnest: true, record_schemas: [{ destination_id: 'events', record_schema: fields as never }], write_mode: 'append', primary_key: 'source_record_id' }, 'events');
+    const page = (syncRunId: string, data: (n: number) => Record<string, unknown>) => ({ syncRunId, iteration: 1, extractedAt: new Date(), records: [1, 2].map((n) => ({ id: `${syncRunId}-${n}`, data: data(n), timestamp: undefined, destinationId: undefined })) });
+    const first = destinationWith([{ name: 'value', type: 'INTEGER' }]);
+    await first.write(page('run-1', (n) => ({ value: n })));
+    await first.finalize({ syncRunId: 'run-1', mode: 'replace' });
+    // Run 2 adds a field: its files have the column, the first run's do not.
+    const second = destinationWith([{ name: 'value', type: 'INTEGER' }, { name: 'label', type: 'STRING' }]);
+    await second.write(page('run-2', (n) => ({ value: n * 10, label: `l${n}` })));
+    await second.finalize({ syncRunId: 'run-2', mode: 'append' });
+    const files = manifestOf(folder).files.map((file) => `'${path.join(folder, file)}'`).join(', ');
+    expect(await queryDuckDB(`SELECT source_record_id AS id, value, label FROM read_parquet([${files}], union_by_name = true) ORDER BY id`)).toEqual([
+      { id: 'run-1-1', value: 1n, label: null },
+      { id: 'run-1-2', value: 2n, label: null },
+      { id: 'run-2-1', value: 10n, label: 'l1' },
+      { id: 'run-2-2', value: 20n, label: 'l2' },
+    ]);
+    expect(manifestOf(folder).columns).toMatchObject({ value: 'BIGINT', label: 'VARCHAR' });
+    // Run 3 makes value a string: refused, and the table is as it was.
+    const third = destinationWith([{ name: 'value', type: 'STRING' }]);
+    await third.write(page('run-3', (n) => ({ value: `v${n}` })));
+    await expect(third.finalize({ syncRunId: 'run-3', mode: 'append' })).rejects.toThrow(
+      "Column 'value' of events is BIGINT in the files published before, but this run writes it as VARCHAR: nothing was published. Change the field's type back in record_schemas, or run a full refresh (bizon run --reset) to rewrite the table with the new type",
+    );
+    expect(manifestOf(folder).files).toHaveLength(2);
+    expect(readdirSync(folder).filter((file) => file.endsWith('.parquet'))).toHaveLength(2);
+    // A full refresh may change it: it makes the table anew.
+    await third.finalize({ syncRunId: 'run-3', mode: 'replace' });
+    expect(manifestOf(folder).columns).toMatchObject({ value: 'VARCHAR' });
+  });
+
   it('a destination id that would leave the folder, or look like bizon’s own, is refused', async () => {
     const destination = new ParquetDestination({ path: tempDir(), compression: 'zstd', row_group_size: 1000, unnest: false, write_mode: 'append', primary_key: 'source_record_id' }, 'events');
     for (const id of ['../escape', '_bizon_staging', 'a/b', 'all*']) {

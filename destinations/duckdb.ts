@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
+import { importOptional } from '../engine/optional-package.ts';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
@@ -79,7 +80,7 @@ export class DuckDBDestination implements Destination {
     let connection: DuckDBConnection | undefined;
     try {
       // Loaded on first use: the native library costs every CLI command ~0.1 s otherwise.
-      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const { DuckDBInstance } = await importOptional<typeof import('@duckdb/node-api')>('@duckdb/node-api', 'The duckdb destination');
       instance = await DuckDBInstance.create(this.file, this.config.memory_limit ? { memory_limit: this.config.memory_limit } : {});
       connection = await instance.connect();
       await connection.run('BEGIN TRANSACTION');

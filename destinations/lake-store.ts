@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
+import { importOptional } from '../engine/optional-package.ts';
 import type { WriteBatch, WriteResult } from './destination.ts';
 import { pageFileName, StagedPageFiles, writeFileAtomic } from './page-files.ts';
 
@@ -132,7 +133,7 @@ export class S3LakeStore implements LakeStore {
 
   /** The client, made on first use from the package the user installed (it is an optional dependency). */
   private s3(): Promise<S3Client> {
-    this.client ??= import('@aws-sdk/client-s3').then(
+    this.client ??= importOptional<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3', 'The parquet destination, writing to S3,', ['@aws-sdk/lib-storage']).then(
       ({ S3Client }) => {
         const { endpoint, region, access_key_id: accessKeyId, secret_access_key: secretAccessKey, session_token: sessionToken } = this.settings;
         return new S3Client({
@@ -141,9 +142,6 @@ export class S3LakeStore implements LakeStore {
           forcePathStyle: this.settings.force_path_style ?? endpoint !== undefined,
           ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
         });
-      },
-      (error: unknown) => {
-        throw new NonRetryableError(`The parquet destination writes to S3 with @aws-sdk/client-s3 and @aws-sdk/lib-storage, which are not installed: npm install @aws-sdk/client-s3 @aws-sdk/lib-storage (${(error as Error).message})`);
       },
     );
     return this.client;
@@ -258,7 +256,7 @@ export class S3LakeStore implements LakeStore {
   async publishFile(localFile: string, key: string): Promise<void> {
     const client = await this.s3();
     // Multipart for large files, one PUT for small ones (lib-storage decides).
-    const { Upload } = await import('@aws-sdk/lib-storage');
+    const { Upload } = await importOptional<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage', 'The parquet destination, writing to S3,', ['@aws-sdk/client-s3']);
     try {
       await new Upload({ client, params: { Bucket: this.bucket, Key: this.key(key), Body: createReadStream(localFile) }, partSize: 8 * 1024 * 1024, queueSize: 2 }).done();
     } catch (error) {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
+import { importOptional } from '../engine/optional-package.ts';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { DUCKDB, DUCKDB_LIMITS, fieldExpression, identifier, literal, STAGED_COLUMNS } from './duckdb-sql.ts';
@@ -241,7 +242,7 @@ export class ParquetDestination implements Destination {
 
   private async withDuckDB<T>(doing: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     // Loaded on first use: the native library costs every CLI command ~0.1 s otherwise.
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = await importOptional<typeof import('@duckdb/node-api')>('@duckdb/node-api', 'The parquet destination (DuckDB writes its files)');
     const instance = await DuckDBInstance.create(':memory:', this.config.memory_limit ? { memory_limit: this.config.memory_limit } : {});
     const connection = await instance.connect();
     try {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import type pg from 'pg';
+import { importOptional } from '../engine/optional-package.ts';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
@@ -123,7 +123,8 @@ function* csvChunks(syncRunId: string, slice: number, iteration: number, rows: r
  * schema is a typed column, checked when its page is staged.
  */
 export class PostgresDestination implements Destination {
-  private readonly pool: pg.Pool;
+  private pool: Promise<pg.Pool> | undefined;
+  private copyFrom: typeof import('pg-copy-streams').from | undefined;
   private readonly schema: string;
   private readonly recordSchemas: Map<string, RecordSchema>;
 
@@ -134,9 +135,19 @@ export class PostgresDestination implements Destination {
     this.schema = identifier(config.schema);
     identifier(defaultDestinationId);
     this.recordSchemas = schemasById(config.unnest ? config.record_schemas : undefined);
-    this.pool = new pg.Pool({ ...connectionOf(config), max: 2, connectionTimeoutMillis: 10_000 });
-    // An idle client that loses its server must not crash the worker; the next query reports it.
-    this.pool.on('error', () => undefined);
+  }
+
+  /** The pool, made on first use with the driver the user installed (pg is an optional dependency). */
+  private connections(): Promise<pg.Pool> {
+    this.pool ??= (async () => {
+      const { default: driver } = await importOptional<{ default: typeof pg }>('pg', 'The postgres destination', ['pg-copy-streams']);
+      this.copyFrom = (await importOptional<typeof import('pg-copy-streams')>('pg-copy-streams', 'The postgres destination', ['pg'])).from;
+      const pool = new driver.Pool({ ...connectionOf(this.config), max: 2, connectionTimeoutMillis: 10_000 });
+      // An idle client that loses its server must not crash the worker; the next query reports it.
+      pool.on('error', () => undefined);
+      return pool;
+    })();
+    return this.pool;
   }
 
   private table(name: string): string {
@@ -145,8 +156,9 @@ export class PostgresDestination implements Destination {
 
   private async transaction<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
+    const pool = await this.connections();
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw asDestinationError(error, doing);
     }
@@ -191,7 +203,7 @@ export class PostgresDestination implements Destination {
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1 AND slice = $2 AND iteration = $3`, [batch.syncRunId, slice, batch.iteration]);
       const written = { bytes: 0 };
       if (rows.length === 0) return written;
-      const copy = client.query(copyFrom(`COPY ${this.table(STAGING_TABLE)} (sync_run_id, slice, iteration, ${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`));
+      const copy = client.query(this.copyFrom!(`COPY ${this.table(STAGING_TABLE)} (sync_run_id, slice, iteration, ${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`));
       await pipeline(Readable.from(csvChunks(batch.syncRunId, slice, batch.iteration, rows, written)), copy);
       return written;
     });
@@ -274,6 +286,8 @@ export class PostgresDestination implements Destination {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    const pool = this.pool;
+    this.pool = undefined;
+    await (await pool?.catch(() => undefined))?.end();
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { importOptional } from './optional-package.ts';
 import type { ExportResult } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
@@ -41,10 +42,10 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
 export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
   if (active || !tracingRequested(env)) return active;
   const [{ NodeTracerProvider }, { BatchSpanProcessor }, { Resource, detectResourcesSync, envDetectorSync }, { OTLPTraceExporter }, { setGlobalErrorHandler }] = await Promise.all([
-    import('@opentelemetry/sdk-trace-node'),
+    importOptional<typeof import('@opentelemetry/sdk-trace-node')>('@opentelemetry/sdk-trace-node', 'Exporting traces (OTEL_EXPORTER_OTLP_ENDPOINT)', ['@opentelemetry/exporter-trace-otlp-http']),
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
+    importOptional<typeof import('@opentelemetry/exporter-trace-otlp-http')>('@opentelemetry/exporter-trace-otlp-http', 'Exporting traces (OTEL_EXPORTER_OTLP_ENDPOINT)', ['@opentelemetry/sdk-trace-node']),
     import('@opentelemetry/core'),
   ]);
   const version = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

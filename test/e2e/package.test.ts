@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -271,6 +271,23 @@ export class LettersSource extends AbstractSource {
       expect(outcome).toMatchObject({ tested: 'abcdef', records: 6, pages: 3 });
       expect(outcome.refused).toContain('source.pages: unknown key');
       expect(readRows(path.join(project, `out-${lang}`, 'letters_letters.jsonl')).map((row) => row.source_data.letter)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    }
+  });
+});
+
+describe('the installed package without the optional drivers', () => {
+  it('installs no DuckDB, Postgres or S3 driver; a pipeline that needs one fails at once naming the package to add', async () => {
+    for (const driver of ['@duckdb/node-api', 'pg', '@aws-sdk/client-s3']) expect(existsSync(path.join(project, 'node_modules', driver)), driver).toBe(false);
+    const phase: Phase = { readOnly: false, dir: project, env: { ...process.env, NO_COLOR: '1', BIZON_STATE_DIR: tempDir('bizon-user-state-') } };
+    for (const [destination, config, message] of [
+      ['duckdb', { path: 'out.duckdb' }, 'The duckdb destination needs the package @duckdb/node-api, which is not installed where this runs: npm install @duckdb/node-api'],
+      ['parquet', { path: 's3://lake/x', s3: { endpoint: 'http://127.0.0.1:1' } }, 'npm install @aws-sdk/client-s3 @aws-sdk/lib-storage'],
+    ] as const) {
+      const file = path.join(project, `${destination}.yml`);
+      writeFileSync(file, JSON.stringify({ name: `drivers-${destination}`, source: { name: 'dummy', stream: 'creatures' }, destination: { name: destination, config } }));
+      const checked = await exec(phase, [path.join(project, 'node_modules', '.bin', 'bizon'), 'check', file]);
+      expect(checked.code, checked.stderr).toBe(1);
+      expect(checked.stderr + checked.stdout).toContain(message);
     }
   });
 });

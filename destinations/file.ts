@@ -3,6 +3,7 @@ import { access, constants, mkdir, readFile, rename, rm, stat } from 'node:fs/pr
 import { once } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
@@ -12,6 +13,7 @@ import { exists, linesByDestination, StagedPageFiles, writeFileAtomic } from './
 export const FileDestinationConfig = z.strictObject({
   directory: z.string().min(1).default('.').describe('Directory of the output files (relative to the worker’s working directory)'),
   destination_id: z.string().min(1).optional().describe('Output file name without .jsonl (defaults to <source>_<stream>)'),
+  compression: z.enum(['none', 'gzip']).default('none').describe("gzip writes <id>.jsonl.gz (an incremental sync appends a gzip member: any gzip reader reads the whole)"),
 });
 export type FileDestinationConfig = z.infer<typeof FileDestinationConfig>;
 
@@ -47,17 +49,17 @@ export class FileDestination implements Destination {
   private readonly staging: StagedPageFiles;
 
   constructor(
-    config: FileDestinationConfig,
+    private readonly config: z.input<typeof FileDestinationConfig>,
     private readonly defaultDestinationId: string,
   ) {
-    this.directory = path.resolve(config.directory);
+    this.directory = path.resolve(config.directory ?? '.');
     this.staging = new StagedPageFiles(path.join(this.directory, STAGING_DIR));
     checkDestinationId(defaultDestinationId);
   }
 
   /** Final output file of a destination id. */
   outputFile(destinationId: string): string {
-    return path.join(this.directory, `${destinationId}.jsonl`);
+    return path.join(this.directory, `${destinationId}.jsonl${this.config.compression === 'gzip' ? '.gz' : ''}`);
   }
 
   async checkConnection(): Promise<void> {
@@ -123,12 +125,21 @@ export class FileDestination implements Destination {
     if (mode === 'append' && (await exists(target))) {
       await pipeline(createReadStream(target), out, { end: false });
     }
+    // gzip: the run's pages are one gzip member after the file's (a reader of the file reads every member).
+    const gzip = this.config.compression === 'gzip' ? createGzip() : undefined;
+    const piped = gzip ? pipeline(gzip, out) : undefined;
+    const sink: NodeJS.WritableStream = gzip ?? out;
     for (const page of pages) {
       const content = await readFile(page);
       for (const byte of content) if (byte === NEWLINE) records++;
-      if (!out.write(content)) await once(out, 'drain');
+      if (!sink.write(content)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
     }
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (gzip && piped) {
+      gzip.end();
+      await piped;
+    } else {
+      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    }
     await mkdir(pageDir, { recursive: true });
     await writeFileAtomic(commitFile, JSON.stringify({ temporary, records }));
     await rename(temporary, target);

@@ -1,5 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { FileDestination } from '../../destinations/file.ts';
 import { NonRetryableError } from '../../errors.ts';
@@ -14,6 +16,27 @@ function records(from: number, count: number, destinationId?: string): Validated
 const extractedAt = new Date('2024-01-01T00:00:00Z');
 
 describe('file destination', () => {
+  it('compression: gzip writes <id>.jsonl.gz; an incremental sync appends a member, and gzip readers (zlib, DuckDB) read every record', async () => {
+    const dir = tempDir();
+    const destination = new FileDestination({ directory: dir, compression: 'gzip' }, 'users');
+    await destination.write({ syncRunId: 'run-1', iteration: 1, extractedAt, records: records(1, 3) });
+    expect(await destination.finalize({ syncRunId: 'run-1', mode: 'replace' })).toEqual([{ destinationId: 'users', records: 3, location: path.join(dir, 'users.jsonl.gz') }]);
+    await destination.write({ syncRunId: 'run-2', iteration: 1, extractedAt, records: records(4, 2) });
+    await destination.finalize({ syncRunId: 'run-2', mode: 'append' });
+    const file = path.join(dir, 'users.jsonl.gz');
+    const lines = gunzipSync(readFileSync(file)).toString('utf8').trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { source_record_id: string }).source_record_id)).toEqual(['1', '2', '3', '4', '5']);
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const read = (await connection.runAndReadAll(`SELECT count(*) AS n FROM read_json('${file}', format = 'newline_delimited')`)).getRowObjectsJS();
+      expect(read).toEqual([{ n: 5n }]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+
   it('a page written twice (a retried activity) appears once', async () => {
     const dir = tempDir();
     const destination = new FileDestination({ directory: dir }, 'users');

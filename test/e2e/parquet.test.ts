@@ -12,6 +12,7 @@ import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { ParquetDestination, type ParquetManifest } from '../../destinations/parquet.ts';
 import type { SyncResult } from '../../workflows/types.ts';
 import { cliEnv, PAGE_SOURCE, quietWorkerLogs, REST_SOURCE, spawnWorker, startTestEngine, tempDir, testClient, unique, waitForPage, type TestEngine } from '../helpers.ts';
+import { startHoldingProxy } from '../holding-proxy.ts';
 import { startTestS3, type TestS3 } from '../seaweedfs.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -289,6 +290,43 @@ describe('the parquet destination into S3 (SeaweedFS, a real S3-compatible serve
       held.release();
       for (const worker of workers) worker.kill('SIGKILL');
       await client.connection.close();
+    }
+  });
+
+  it.each([
+    { what: 'before its manifest is written', held: '_bizon_manifest.json' },
+    { what: 'after its manifest, before it records the publish', held: '_bizon_staging/published/' },
+  ])('a worker killed in the middle of the publish ($what): another publishes every record once', async ({ held: heldKey }) => {
+    const proxy = await startHoldingProxy(s3.endpoint);
+    const taskQueue = unique('parquet-publish-kill');
+    const client = await testClient();
+    const env = cliEnv({ BIZON_ENV_TEST_S3_KEY_ID: s3.accessKeyId, BIZON_ENV_TEST_S3_SECRET: s3.secretAccessKey });
+    const workers: ChildProcess[] = [spawnWorker(taskQueue, { env })];
+    const prefix = unique('publish-kill');
+    const held = proxy.hold((method, url) => method === 'PUT' && url.includes(`/${prefix}/`) && url.includes(heldKey));
+    try {
+      const started = await startSync(client, {
+        config: {
+          name: unique('parquet-publish-kill'),
+          source: { name: 'my_source', stream: 'users', api_url: api.url, page_size: 50 },
+          destination: { name: 'parquet', config: { path: `s3://lake/${prefix}`, s3: { ...s3Config(), endpoint: proxy.url } } },
+          engine: { heartbeat_timeout: '2s', retry: { initial_interval: '200ms' } },
+        },
+        customSourceFiles: [PAGE_SOURCE],
+        taskQueue,
+      });
+      await held.reached;
+      workers[0]!.kill('SIGKILL');
+      held.drop();
+      workers.push(spawnWorker(taskQueue, { env }));
+      expect(((await started.handle.result()) as SyncResult).records).toBe(250);
+      expect((await readFromS3(`${prefix}/my_source_users`)).map((row) => row.id)).toEqual(ids(1, 250));
+      expect((await keysUnder(`${prefix}/my_source_users/`)).filter((key) => key.endsWith('.parquet'))).toHaveLength(1);
+    } finally {
+      held.drop();
+      for (const worker of workers) worker.kill('SIGKILL');
+      await client.connection.close();
+      await proxy.close();
     }
   });
 

@@ -37,7 +37,3 @@ export function finishedPartitions(slices: SliceState[] | undefined): string[] {
   return (slices ?? []).filter((slice) => slice.done).flatMap((slice) => partitionOf(slice.slice) ?? []);
 }
 
-/** How many partitions have a watermark. */
-export function partitionCount(partitions: PartitionWatermarks | undefined | null): number {
-  return Object.values(partitions ?? {}).reduce((sum, keys) => sum + keys.length, 0);
-}

@@ -4,7 +4,7 @@
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { IncrementalStateJson, SyncCheckpoint, SyncPlan, SyncState, SyncWorkflowInput } from './types.ts';
-import type { ExtractPageInput, ExtractPageResult } from './activity-types.ts';
+import type { ExtractPageResult } from './activity-types.ts';
 
 export function activityOptions(input: SyncWorkflowInput): ActivityOptions {
   const { plan } = input;
@@ -47,8 +47,6 @@ export function sliceLabel(slice: { index: number; slice: Record<string, unknown
   return named === undefined ? `slice ${slice.index}` : `slice ${slice.index} (${named.slice(0, 60)})`;
 }
 
-/** The slice a page belongs to, as the activity receives it. */
-export type SliceRef = NonNullable<ExtractPageInput['slice']>;
 
 /** What one page activity (one page, or a batch) did. */
 export interface PageStep {

@@ -322,6 +322,9 @@ describe('the parquet destination into S3 (SeaweedFS, a real S3-compatible serve
       expect(((await started.handle.result()) as SyncResult).records).toBe(250);
       expect((await readFromS3(`${prefix}/my_source_users`)).map((row) => row.id)).toEqual(ids(1, 250));
       expect((await keysUnder(`${prefix}/my_source_users/`)).filter((key) => key.endsWith('.parquet'))).toHaveLength(1);
+      // The manifest lists the run once: the retried publish found it there (or published it the first time).
+      const manifest = JSON.parse(await (await s3.client.send(new GetObjectCommand({ Bucket: 'lake', Key: `${prefix}/my_source_users/_bizon_manifest.json` }))).Body!.transformToString()) as ParquetManifest;
+      expect(manifest.runs.map((run) => run.records)).toEqual([250]);
     } finally {
       held.drop();
       for (const worker of workers) worker.kill('SIGKILL');

@@ -215,6 +215,7 @@ function destinationsToCompare(postgres: TestPostgres) {
     file: async () => ({ name: 'file', config: { directory: tempDir('bench-file-') } }),
     postgres: async () => ({ name: 'postgres', config: { connection_string: await postgres.createDatabase('bench') } }),
     duckdb: async () => ({ name: 'duckdb', config: { path: path.join(tempDir('bench-duckdb-'), 'bench.duckdb') } }),
+    parquet: async () => ({ name: 'parquet', config: { path: tempDir('bench-parquet-') } }),
   };
 }
 
@@ -225,14 +226,15 @@ async function destinationCases(server: DevServer): Promise<void> {
   const kinds = destinationsToCompare(postgres);
   const pages = 200;
   try {
-    printHeader(`${pages} pages of 1,000 records, API at 0 ms, records/s by destination (ratio to file)`, ['case', 'file', 'postgres', 'duckdb', 'postgres/file', 'duckdb/file']);
+    printHeader(`${pages} pages of 1,000 records, API at 0 ms, records/s by destination (ratio to file)`, ['case', 'file', 'postgres', 'duckdb', 'parquet', 'postgres/file', 'duckdb/file', 'parquet/file']);
     const api = await apiFor(pages, 1000, 0);
     const records = pages * 1000 - 1;
     for (const [label, batch] of [['1 page per activity', {}], ['batched', BATCH]] as const) {
       const seconds: Record<string, number> = {};
       for (const [kind, destination] of Object.entries(kinds)) seconds[kind] = await engine.bizon(api, 1000, batch, await destination());
       const rate = (kind: string) => records / seconds[kind]!;
-      printRow(label, [`${Math.round(rate('file') / 1000)}k`, `${Math.round(rate('postgres') / 1000)}k`, `${Math.round(rate('duckdb') / 1000)}k`, (rate('postgres') / rate('file')).toFixed(2), (rate('duckdb') / rate('file')).toFixed(2)]);
+      const kilo = (kind: string) => `${Math.round(rate(kind) / 1000)}k`;
+      printRow(label, [kilo('file'), kilo('postgres'), kilo('duckdb'), kilo('parquet'), ...['postgres', 'duckdb', 'parquet'].map((kind) => (rate(kind) / rate('file')).toFixed(2))]);
     }
     await api.close();
 

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ValidatedRecord } from '../sources/iteration.ts';
 
+/** The columns every table gets, whatever the record schema: a field may not take one of these names. */
+export const BIZON_COLUMNS = ['bizon_id', 'bizon_extracted_at', 'bizon_loaded_at', 'source_record_id', 'source_timestamp', 'source_data', 'destination_id'] as const;
+
 /** One output row, with bizon's columns. */
 export interface DestinationRow {
   bizon_id: string;

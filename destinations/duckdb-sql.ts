@@ -4,6 +4,7 @@
  */
 import { NonRetryableError } from '../errors.ts';
 import { columnType, type ColumnLimits, type RecordField } from './record-schema.ts';
+import type { DroppedRows, PlannedColumn } from './schema-contract.ts';
 import { quoteIdentifier, type SqlDialect } from './sql.ts';
 
 /** DuckDB, as the SQL destinations see it. */
@@ -77,3 +78,31 @@ export function globPathMessage(stagingRoot: string): string {
   return `DuckDB destination cannot stage pages in ${stagingRoot}: DuckDB reads * ? [ in a path as a pattern, which could pull in other files. Put the database in a directory whose path has none of them`;
 }
 
+
+const KIND_OF_JSON_TYPE = "WHEN 'BIGINT' THEN 'INTEGER' WHEN 'UBIGINT' THEN 'INTEGER' WHEN 'DOUBLE' THEN 'FLOAT' WHEN 'VARCHAR' THEN 'STRING' WHEN 'BOOLEAN' THEN 'BOOLEAN' WHEN 'OBJECT' THEN 'JSON' WHEN 'ARRAY' THEN 'JSON'";
+
+/** The kind of a staged row's value for `key` (NULL when absent or null). */
+function kindExpression(key: string): string {
+  return `CASE json_type(source_data, ${literal(`$."${key}"`)}) ${KIND_OF_JSON_TYPE} END`;
+}
+
+/** The keys of staged rows (`rows`: a query with source_record_id and source_data) and their values' kinds. */
+export function stagedKindsSql(rows: string): string {
+  return `SELECT key, kind, count(*) AS rows, min(source_record_id) AS example FROM (
+      SELECT source_record_id, key, CASE json_type(source_data, '$."' || key || '"') ${KIND_OF_JSON_TYPE} END AS kind
+      FROM (SELECT source_record_id, source_data, unnest(json_keys(source_data)) AS key FROM (${rows})))
+    WHERE kind IS NOT NULL GROUP BY key, kind ORDER BY key, kind`;
+}
+
+/** A planned column's value: its key's values of the kinds it takes, cast to its type. */
+export function plannedExpression(column: PlannedColumn): string {
+  const value = fieldExpression({ name: column.key, type: column.type, mode: 'NULLABLE' });
+  const kinds = column.kinds.map(literal).join(', ');
+  return column.whole ? value : `CASE WHEN ${kindExpression(column.key)} IN (${kinds}) THEN ${value} END`;
+}
+
+/** A condition true of the rows a plan leaves out. */
+export function droppedRowsCondition(drops: readonly DroppedRows[]): string | undefined {
+  if (drops.length === 0) return undefined;
+  return drops.map((drop) => (drop.kinds ? `coalesce(${kindExpression(drop.key)} IN (${drop.kinds.map(literal).join(', ')}), false)` : `${kindExpression(drop.key)} IS NOT NULL`)).join(' OR ');
+}

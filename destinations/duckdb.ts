@@ -6,9 +6,10 @@ import { importOptional } from '../engine/optional-package.ts';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
-import { checkSqlTableConfig, schemasById, typedRow, SqlTableConfig, type RecordSchema } from './record-schema.ts';
+import { checkSqlTableConfig, primaryKeyMissing, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
+import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind, type PlannedColumn } from './schema-contract.ts';
 import { addedColumnDdl, columnsToAdd, tableColumns } from './sql.ts';
-import { DUCKDB, DUCKDB_LIMITS, fieldExpression, globPathMessage, hasGlobPattern, identifier, literal, PUBLISHED_TABLE, refuseCaseCollisions, STAGED_COLUMNS } from './duckdb-sql.ts';
+import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, globPathMessage, hasGlobPattern, identifier, literal, plannedExpression, PUBLISHED_TABLE, refuseCaseCollisions, stagedKindsSql, STAGED_COLUMNS } from './duckdb-sql.ts';
 
 /** Config of the `duckdb` destination. */
 export const DuckDBDestinationConfig = z
@@ -138,7 +139,7 @@ export class DuckDBDestination implements Destination {
     const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
     let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) identifier(row.destination_id);
-    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page, DUCKDB_LIMITS));
+    if (this.config.unnest) rows = unnestRows(rows, this.recordSchemas, this.config.schema_contract, page, DUCKDB_LIMITS);
     try {
       return await this.staging.writePage(batch, linesByDestination(rows));
     } catch (error) {
@@ -171,19 +172,27 @@ export class DuckDBDestination implements Destination {
   private async publishOne(connection: DuckDBConnection, run: { syncRunId: string; mode: PublishMode }, destinationId: string): Promise<number> {
     const target = this.table(destinationId);
     const schema = this.recordSchemas.get(destinationId);
-    const columns = await this.prepareTable(connection, destinationId, schema);
-    if (run.mode === 'replace') await connection.run(`DELETE FROM ${target}`);
     const files = await this.staging.pageFiles(run.syncRunId, destinationId);
-    if (files.length === 0) return 0;
     // read_json expands * ? [ in a path as a pattern: only exact paths may go in (checkConnection refused others).
     if (files.some(hasGlobPattern)) throw new NonRetryableError(globPathMessage(this.staging.root));
+    const read = `read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', filename = true, columns = ${STAGED_COLUMNS})`;
+    const existing = await this.existingColumns(connection, destinationId);
+    const plan = this.config.unnest && files.length > 0 ? await this.planColumns(connection, read, destinationId, schema, existing) : { columns: [], drop: [] };
+    const columns = await this.prepareTable(connection, destinationId, schema, existing, plan.columns);
+    if (run.mode === 'replace') await connection.run(`DELETE FROM ${target}`);
+    if (files.length === 0) return 0;
     const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
-    const select = columns.map((column) => (fields.has(column) ? `${fieldExpression(fields.get(column)!)} AS ${identifier(column)}` : column));
-    const staged = `SELECT filename, ${select.join(', ')} FROM read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', filename = true, columns = ${STAGED_COLUMNS})`;
+    const planned = new Map(plan.columns.map((column) => [column.name, column]));
+    const select = columns.map((column) =>
+      fields.has(column) ? `${fieldExpression(fields.get(column)!)} AS ${identifier(column)}` : planned.has(column) ? `${plannedExpression(planned.get(column)!)} AS ${identifier(column)}` : identifier(column),
+    );
+    const dropped = droppedRowsCondition(plan.drop);
+    const staged = `SELECT filename, ${select.join(', ')} FROM ${read}${dropped ? ` WHERE NOT (${dropped})` : ''}`;
     const list = columns.map(identifier).join(', ');
     if (this.config.write_mode === 'append') {
       return (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) ORDER BY filename`)).rowsChanged;
     }
+    if (!columns.includes(this.config.primary_key)) throw new NonRetryableError(primaryKeyMissing(this.config.primary_key, `${this.config.schema}.${destinationId}`));
     // merge: the last staged version of each record replaces the table's row (see DUCKDB.bizonId on indexes).
     const key = identifier(this.config.primary_key);
     await connection.run(`CREATE TEMP TABLE bizon_merge AS SELECT * FROM (${staged}) QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY filename DESC, bizon_id DESC) = 1`);
@@ -195,17 +204,43 @@ export class DuckDBDestination implements Destination {
     }
   }
 
-  /** Creates a destination id's table, or adds the columns its record schema gained since; returns its columns. */
-  private async prepareTable(connection: DuckDBConnection, destinationId: string, schema: RecordSchema | undefined): Promise<string[]> {
-    const target = this.table(destinationId);
-    const wanted = tableColumns(DUCKDB, this.config.unnest, schema);
-    await connection.run(`CREATE TABLE IF NOT EXISTS ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
+  /** The table's columns and their catalog types; undefined when there is no table yet. */
+  private async existingColumns(connection: DuckDBConnection, destinationId: string): Promise<Map<string, string> | undefined> {
     const existing = await connection.runAndReadAll('SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [
       this.config.schema,
       destinationId,
     ]);
-    const types = new Map(existing.getRowObjectsJS().map((row) => [String(row.name), String(row.type).replace(/\s+/g, ' ').replace(/, /g, ',')]));
-    for (const column of columnsToAdd(`${this.config.schema}.${destinationId}`, types, wanted)) {
+    const rows = existing.getRowObjectsJS();
+    return rows.length === 0 ? undefined : new Map(rows.map((row) => [String(row.name), String(row.type).replace(/\s+/g, ' ').replace(/, /g, ',')]));
+  }
+
+  /** The columns the run's staged fields beyond the record schema get, by the schema contract. */
+  private async planColumns(connection: DuckDBConnection, read: string, destinationId: string, schema: RecordSchema | undefined, existing: Map<string, string> | undefined): Promise<ColumnPlan> {
+    const kinds = (await connection.runAndReadAll(stagedKindsSql(`SELECT source_record_id, source_data FROM ${read}`))).getRowObjectsJS();
+    return planColumns({
+      table: `${this.config.schema}.${destinationId}`,
+      staged: kinds.map((row) => ({ key: String(row.key), kind: row.kind as Kind, rows: Number(row.rows), example: String(row.example) })),
+      declared: schema ? new Set(schema.record_schema.map((field) => field.name)) : undefined,
+      existing: existing && new Map([...existing].map(([name, type]) => [name, reportedType(type, DUCKDB.types)])),
+      contract: contractFor(this.config.schema_contract, schema !== undefined),
+    });
+  }
+
+  /** Creates a destination id's table, or adds the columns its record schema (or the plan) gained since; returns its columns. */
+  private async prepareTable(
+    connection: DuckDBConnection,
+    destinationId: string,
+    schema: RecordSchema | undefined,
+    existing: Map<string, string> | undefined,
+    planned: readonly PlannedColumn[],
+  ): Promise<string[]> {
+    const target = this.table(destinationId);
+    const wanted = [...tableColumns(DUCKDB, this.config.unnest, schema), ...planned.map((column) => ({ name: column.name, ...DUCKDB.types[column.type] }))];
+    if (existing === undefined) {
+      await connection.run(`CREATE TABLE ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
+      return wanted.map((column) => column.name);
+    }
+    for (const column of columnsToAdd(`${this.config.schema}.${destinationId}`, existing, wanted.filter((column) => !planned.some((plan) => plan.name === column.name && !plan.added)))) {
       await connection.run(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${addedColumnDdl(column)}`);
     }
     return wanted.map((column) => column.name);

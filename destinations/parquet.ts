@@ -6,10 +6,11 @@ import { z } from 'zod';
 import { importOptional } from '../engine/optional-package.ts';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
-import { DUCKDB, DUCKDB_LIMITS, fieldExpression, identifier, literal, STAGED_COLUMNS } from './duckdb-sql.ts';
+import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, identifier, literal, plannedExpression, stagedKindsSql, STAGED_COLUMNS } from './duckdb-sql.ts';
 import { exists, linesByDestination } from './page-files.ts';
 import { LocalLakeStore, S3LakeStore, type LakeStore } from './lake-store.ts';
-import { checkSqlTableConfig, schemasById, SqlTableConfig, typedRow, type RecordSchema } from './record-schema.ts';
+import { checkSqlTableConfig, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
+import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind } from './schema-contract.ts';
 import { tableColumns } from './sql.ts';
 
 /** Config of the `parquet` destination. */
@@ -120,7 +121,7 @@ export class ParquetDestination implements Destination {
     const page = `page ${batch.iteration}${batch.slice === undefined ? '' : ` of slice ${batch.slice}`}`;
     let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) checkDestinationId(row.destination_id);
-    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page, DUCKDB_LIMITS));
+    if (this.config.unnest) rows = unnestRows(rows, this.recordSchemas, this.config.schema_contract, page, DUCKDB_LIMITS);
     try {
       return await this.store.stagePage(batch, linesByDestination(rows));
     } catch (error) {
@@ -204,25 +205,28 @@ export class ParquetDestination implements Destination {
     if (pages.length === 0) return { records: 0 };
     if (pages.some((file) => /[*?[\]{}]/.test(file))) throw new NonRetryableError(`Parquet destination cannot read staged pages under ${path.dirname(pages[0]!)}: DuckDB reads * ? [ ] { } in a path as a pattern`);
     const schema = this.recordSchemas.get(destinationId);
-    const columns = tableColumns(DUCKDB, this.config.unnest, schema).map((column) => column.name);
-    const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
-    const select = columns.map((column) => (fields.has(column) ? `${fieldExpression(fields.get(column)!)} AS ${identifier(column)}` : identifier(column)));
-    const partition = this.config.partition_by;
-    const partitionColumn = partition ? `${partition.field}_${partition.granularity}` : undefined;
-    if (partition && partitionColumn) {
-      const value = fields.has(partition.field) ? identifier(partition.field) : `json_extract_string(source_data, ${literal(`$.${partition.field}`)})`;
-      select.push(`strftime(TRY_CAST(${value} AS TIMESTAMP), ${literal(FORMATS[partition.granularity])}) AS ${identifier(partitionColumn)}`);
-    }
-    // Streamed: no sort holds the run in memory.
-    const rows = `SELECT ${select.join(', ')} FROM read_json([${pages.map(literal).join(', ')}], format = 'newline_delimited', columns = ${STAGED_COLUMNS})`;
+    const read = `read_json([${pages.map(literal).join(', ')}], format = 'newline_delimited', columns = ${STAGED_COLUMNS})`;
     const tag = runTag(syncRunId);
     const options = [`FORMAT parquet`, `COMPRESSION ${this.config.compression === 'none' ? 'uncompressed' : this.config.compression}`, `ROW_GROUP_SIZE ${this.config.row_group_size}`];
     const rolling = this.config.file_size_mb !== undefined;
     if (rolling) options.push(`FILE_SIZE_BYTES ${Math.round(this.config.file_size_mb! * 1024 * 1024)}`);
+    const partition = this.config.partition_by;
+    const partitionColumn = partition ? `${partition.field}_${partition.granularity}` : undefined;
     if (partitionColumn) options.push(`PARTITION_BY (${identifier(partitionColumn)})`);
     const target = rolling || partitionColumn ? dir : path.join(dir, `part-${tag}-0.parquet`);
     if (rolling || partitionColumn) options.push(`FILENAME_PATTERN ${literal(`part-${tag}-{i}`)}`);
     return this.withDuckDB(`write the Parquet files of ${destinationId}`, async (connection) => {
+      const plan = this.config.unnest ? await this.planColumns(connection, read, destinationId, schema, before) : { columns: [], drop: [] };
+      const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
+      const select = tableColumns(DUCKDB, this.config.unnest, schema).map((column) => (fields.has(column.name) ? `${fieldExpression(fields.get(column.name)!)} AS ${identifier(column.name)}` : identifier(column.name)));
+      select.push(...plan.columns.map((column) => `${plannedExpression(column)} AS ${identifier(column.name)}`));
+      if (partition && partitionColumn) {
+        const value = fields.has(partition.field) ? identifier(partition.field) : `json_extract_string(source_data, ${literal(`$.${partition.field}`)})`;
+        select.push(`strftime(TRY_CAST(${value} AS TIMESTAMP), ${literal(FORMATS[partition.granularity])}) AS ${identifier(partitionColumn)}`);
+      }
+      const dropped = droppedRowsCondition(plan.drop);
+      // Streamed: no sort holds the run in memory.
+      const rows = `SELECT ${select.join(', ')} FROM ${read}${dropped ? ` WHERE NOT (${dropped})` : ''}`;
       const described = (await connection.runAndReadAll(`DESCRIBE ${rows}`)).getRowObjectsJS();
       const columns = Object.fromEntries(described.filter((row) => row.column_name !== partitionColumn).map((row) => [String(row.column_name), String(row.column_type)]));
       for (const [name, type] of Object.entries(columns)) {
@@ -237,6 +241,18 @@ export class ParquetDestination implements Destination {
       // Order within a run's files is not kept (a Parquet table is a set): DuckDB then streams without buffering for it.
       await connection.run('SET preserve_insertion_order = false');
       return { records: (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged, columns };
+    });
+  }
+
+  /** The columns the run's staged fields beyond the record schema get, by the schema contract. */
+  private async planColumns(connection: DuckDBConnection, read: string, destinationId: string, schema: RecordSchema | undefined, before: Record<string, string> | undefined): Promise<ColumnPlan> {
+    const kinds = (await connection.runAndReadAll(stagedKindsSql(`SELECT source_record_id, source_data FROM ${read}`))).getRowObjectsJS();
+    return planColumns({
+      table: destinationId,
+      staged: kinds.map((row) => ({ key: String(row.key), kind: row.kind as Kind, rows: Number(row.rows), example: String(row.example) })),
+      declared: schema ? new Set(schema.record_schema.map((field) => field.name)) : undefined,
+      existing: before && new Map(Object.entries(before).map(([name, type]) => [name, reportedType(type, DUCKDB.types)])),
+      contract: contractFor(this.config.schema_contract, schema !== undefined),
     });
   }
 

@@ -6,7 +6,8 @@ import { importOptional } from '../engine/optional-package.ts';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
-import { checkSqlTableConfig, columnType, schemasById, typedRow, SqlTableConfig, type RecordSchema } from './record-schema.ts';
+import { checkSqlTableConfig, columnType, primaryKeyMissing, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
+import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind, type PlannedColumn } from './schema-contract.ts';
 import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
 
 /** Config of the `postgres` destination. */
@@ -55,6 +56,20 @@ const POSTGRES: SqlDialect = {
 };
 
 const identifier = (name: string) => quoteIdentifier(POSTGRES, name);
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** The kind of a jsonb value (`json`, its text `text`): NULL for a JSON null or no value. */
+function kindSql(json: string, text: string): string {
+  return `CASE jsonb_typeof(${json}) WHEN 'number' THEN CASE WHEN ${text} ~ '^-?[0-9]+$' THEN 'INTEGER' ELSE 'FLOAT' END WHEN 'string' THEN 'STRING' WHEN 'boolean' THEN 'BOOLEAN' WHEN 'object' THEN 'JSON' WHEN 'array' THEN 'JSON' END`;
+}
+
+/** A planned column's value: its key's values of the kinds it takes, cast to its type. */
+function plannedSql(column: PlannedColumn): string {
+  const json = `s.source_data -> ${literal(column.key)}`;
+  const text = `s.source_data ->> ${literal(column.key)}`;
+  const value = column.type === 'JSON' ? `nullif(${json}, 'null'::jsonb)` : `(${text})::${POSTGRES.types[column.type].ddl}`;
+  return column.whole ? value : `CASE WHEN ${kindSql(json, text)} IN (${column.kinds.map(literal).join(', ')}) THEN ${value} END`;
+}
 
 const STAGING_TABLE = '_bizon_staging';
 const PUBLISHED_TABLE = '_bizon_published';
@@ -193,7 +208,7 @@ export class PostgresDestination implements Destination {
     let rows: DestinationRow[] = toRows(batch, this.defaultDestinationId);
     for (const row of rows) identifier(row.destination_id);
     // Typed values are checked before anything is staged: a misfit fails the page, non-retryable.
-    if (this.config.unnest) rows = rows.map((row) => typedRow(row, this.recordSchemas.get(row.destination_id), page));
+    if (this.config.unnest) rows = unnestRows(rows, this.recordSchemas, this.config.schema_contract, page);
     const slice = batch.slice ?? -1;
     return this.transaction(`stage ${page}`, async (client) => {
       // Two attempts of one page (one of them a zombie: its worker lost the server, not the database) staging at
@@ -219,10 +234,12 @@ export class PostgresDestination implements Destination {
       const outputs: PublishedOutput[] = [];
       for (const destinationId of destinationIds.sort()) {
         const target = this.table(destinationId);
-        const columns = await this.prepareTable(client, destinationId);
+        const existing = await this.existingColumns(client, destinationId);
+        const plan = this.config.unnest ? await this.planColumns(client, run.syncRunId, destinationId, existing) : { columns: [], drop: [] };
+        const columns = await this.prepareTable(client, destinationId, existing, plan.columns);
         // DELETE, not TRUNCATE: readers keep seeing the old rows until this transaction commits.
         if (run.mode === 'replace') await client.query(`DELETE FROM ${target}`);
-        const inserted = await client.query(this.publishSql(target, columns, this.recordSchemas.get(destinationId)), [run.syncRunId, destinationId]);
+        const inserted = await client.query(this.publishSql(target, columns, this.recordSchemas.get(destinationId), plan), [run.syncRunId, destinationId]);
         outputs.push({ destinationId, records: inserted.rowCount ?? 0, location: `postgres ${this.config.schema}.${destinationId}` });
       }
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1`, [run.syncRunId]);
@@ -231,22 +248,52 @@ export class PostgresDestination implements Destination {
     });
   }
 
-  /**
-   * Creates the table of a destination id, or adds the columns its record schema gained since, and the
-   * unique index `merge` needs. Returns the table's columns, bizon's first.
-   */
-  private async prepareTable(client: pg.PoolClient, destinationId: string): Promise<string[]> {
-    const target = this.table(destinationId);
-    const schema = this.recordSchemas.get(destinationId);
-    const wanted = tableColumns(POSTGRES, this.config.unnest, schema);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
+  /** The table's columns and their catalog types; undefined when there is no table yet. */
+  private async existingColumns(client: pg.PoolClient, destinationId: string): Promise<Map<string, string> | undefined> {
     const existing = await client.query<{ name: string; type: string }>(
       'SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
       [this.config.schema, destinationId],
     );
-    const missing = columnsToAdd(`${this.config.schema}.${destinationId}`, new Map(existing.rows.map((row) => [row.name, row.type])), wanted);
-    for (const column of missing) await client.query(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${addedColumnDdl(column)}`);
+    return existing.rows.length === 0 ? undefined : new Map(existing.rows.map((row) => [row.name, row.type]));
+  }
+
+  /** The columns the run's staged fields beyond the record schema get, by the schema contract. */
+  private async planColumns(client: pg.PoolClient, syncRunId: string, destinationId: string, existing: Map<string, string> | undefined): Promise<ColumnPlan> {
+    const schema = this.recordSchemas.get(destinationId);
+    const kind = kindSql('e.value', 'e.value #>> \'{}\'');
+    const kinds = await client.query<{ key: string; kind: Kind; rows: number; example: string }>(
+      `SELECT e.key, ${kind} AS kind, count(*)::int AS rows, min(s.source_record_id) AS example
+         FROM ${this.table(STAGING_TABLE)} s CROSS JOIN LATERAL jsonb_each(s.source_data) e
+        WHERE s.sync_run_id = $1 AND s.destination_id = $2 GROUP BY 1, 2 HAVING ${kind} IS NOT NULL ORDER BY 1, 2`,
+      [syncRunId, destinationId],
+    );
+    return planColumns({
+      table: `${this.config.schema}.${destinationId}`,
+      staged: kinds.rows,
+      declared: schema ? new Set(schema.record_schema.map((field) => field.name)) : undefined,
+      existing: existing && new Map([...existing].map(([name, type]) => [name, reportedType(type, POSTGRES.types)])),
+      contract: contractFor(this.config.schema_contract, schema !== undefined),
+    });
+  }
+
+  /**
+   * Creates the table of a destination id, or adds the columns its record schema (or the plan) gained since, and
+   * the unique index `merge` needs. Returns the table's columns, bizon's first.
+   */
+  private async prepareTable(client: pg.PoolClient, destinationId: string, existing: Map<string, string> | undefined, planned: readonly PlannedColumn[]): Promise<string[]> {
+    const target = this.table(destinationId);
+    const schema = this.recordSchemas.get(destinationId);
+    const wanted = [...tableColumns(POSTGRES, this.config.unnest, schema), ...planned.map((column) => ({ name: column.name, ...POSTGRES.types[column.type] }))];
+    if (existing === undefined) {
+      await client.query(`CREATE TABLE ${target} (${wanted.map((column) => `${identifier(column.name)} ${column.ddl}`).join(', ')})`);
+    } else {
+      const toCheck = wanted.filter((column) => !planned.some((plan) => plan.name === column.name && !plan.added));
+      for (const column of columnsToAdd(`${this.config.schema}.${destinationId}`, existing, toCheck)) {
+        await client.query(`ALTER TABLE ${target} ADD COLUMN ${identifier(column.name)} ${addedColumnDdl(column)}`);
+      }
+    }
     if (this.config.write_mode === 'merge') {
+      if (!wanted.some((column) => column.name === this.config.primary_key)) throw new NonRetryableError(primaryKeyMissing(this.config.primary_key, `${this.config.schema}.${destinationId}`));
       // The unique index ON CONFLICT needs; a table that already holds duplicates of the key refuses it, clearly.
       const indexName = `bizon_${createHash('sha256').update(destinationId).digest('hex').slice(0, 16)}_${this.config.primary_key}`.slice(0, POSTGRES.maxIdentifierBytes);
       await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${identifier(indexName)} ON ${target} (${identifier(this.config.primary_key)})`);
@@ -259,11 +306,18 @@ export class PostgresDestination implements Destination {
    * into their columns. With `write_mode: merge`, the last staged version of each record wins, and a
    * record already in the table is updated in place.
    */
-  private publishSql(target: string, columns: readonly string[], schema: RecordSchema | undefined): string {
+  private publishSql(target: string, columns: readonly string[], schema: RecordSchema | undefined, plan: ColumnPlan): string {
     const fields = schema?.record_schema ?? [];
     const typed = fields.length > 0 ? `, jsonb_to_record(s.source_data) AS x(${fields.map((field) => `${identifier(field.name)} ${POSTGRES.types[columnType(field)].ddl}`).join(', ')})` : '';
-    const select = columns.map((column) => (fields.some((field) => field.name === column) ? `x.${identifier(column)}` : `s.${column}`));
-    const staged = `SELECT s.slice, s.iteration, ${select.join(', ')} FROM ${this.table(STAGING_TABLE)} s${typed} WHERE s.sync_run_id = $1 AND s.destination_id = $2`;
+    const planned = new Map(plan.columns.map((column) => [column.name, column]));
+    const select = columns.map((column) =>
+      fields.some((field) => field.name === column) ? `x.${identifier(column)}` : planned.has(column) ? `${plannedSql(planned.get(column)!)} AS ${identifier(column)}` : `s.${column}`,
+    );
+    const dropped = plan.drop.map((drop) => {
+      const kind = kindSql(`s.source_data -> ${literal(drop.key)}`, `s.source_data ->> ${literal(drop.key)}`);
+      return drop.kinds ? `coalesce(${kind} IN (${drop.kinds.map(literal).join(', ')}), false)` : `${kind} IS NOT NULL`;
+    });
+    const staged = `SELECT s.slice, s.iteration, ${select.join(', ')} FROM ${this.table(STAGING_TABLE)} s${typed} WHERE s.sync_run_id = $1 AND s.destination_id = $2${dropped.length > 0 ? ` AND NOT (${dropped.join(' OR ')})` : ''}`;
     const list = columns.map(identifier).join(', ');
     if (this.config.write_mode === 'append') return `INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) staged ORDER BY slice, iteration, bizon_id`;
     const key = identifier(this.config.primary_key);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NonRetryableError } from '../errors.ts';
-import type { DestinationRow } from './destination.ts';
+import { BIZON_COLUMNS, type DestinationRow } from './destination.ts';
+import { columnName, contractFor, kindOf, SchemaContractConfig, variantName, type SchemaContract } from './schema-contract.ts';
 
 /**
  * The column types a record schema may give a field (bizon's BigQuery-style
@@ -20,8 +21,7 @@ const TYPE_ALIASES: Record<string, ColumnType> = {
   JSON: 'JSON', JSONB: 'JSON', RECORD: 'JSON', STRUCT: 'JSON',
 };
 
-/** The columns every table gets, whatever the record schema: a field may not take one of these names. */
-export const BIZON_COLUMNS = ['bizon_id', 'bizon_extracted_at', 'bizon_loaded_at', 'source_record_id', 'source_timestamp', 'source_data', 'destination_id'] as const;
+export { BIZON_COLUMNS };
 
 /** One field of a record schema: a typed column of the table. */
 export const RecordField = z.strictObject({
@@ -55,8 +55,9 @@ export const SqlTableConfig = {
     .default('append')
     .describe('How an incremental sync publishes: append its rows, or merge them on primary_key (a re-extracted record replaces its row)'),
   primary_key: z.string().min(1).default('source_record_id').describe('With write_mode: merge, the column a record is matched on: source_record_id, bizon_id, or with unnest a record_schema field'),
-  unnest: z.boolean().default(false).describe('Write each record field of record_schemas into a typed column instead of one source_data JSON column'),
-  record_schemas: z.array(RecordSchema).optional().describe('Typed columns per destination id, used with unnest: true'),
+  unnest: z.boolean().default(false).describe('Write each record field into a typed column (of record_schemas, or inferred) instead of one source_data JSON column'),
+  record_schemas: z.array(RecordSchema).optional().describe('Typed columns per destination id, used with unnest: true (an id without an entry gets a column per record field, its type from the values)'),
+  schema_contract: SchemaContractConfig,
 };
 
 /** Checks the {@link SqlTableConfig} keys of a destination config together (a zod `superRefine`). */
@@ -66,9 +67,6 @@ export function checkSqlTableConfig(
 ): void {
   if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
   const schemas = config.record_schemas ?? [];
-  if (config.unnest && schemas.length === 0) {
-    context.addIssue({ code: 'custom', path: ['record_schemas'], message: 'unnest: true needs record_schemas: one entry per destination id, listing its typed columns' });
-  }
   schemas.forEach((schema, index) => {
     const seen = new Set<string>();
     for (const field of schema.record_schema) {
@@ -81,9 +79,10 @@ export function checkSqlTableConfig(
   });
   const key = config.primary_key;
   if (key !== undefined && key !== 'source_record_id' && key !== 'bizon_id') {
-    const everywhere = config.unnest && schemas.length > 0 && schemas.every((schema) => schema.record_schema.some((field) => field.name === key));
+    // Without an entry, a table's columns come from its records: the key is checked when it is published.
+    const everywhere = config.unnest && schemas.every((schema) => schema.record_schema.some((field) => field.name === key));
     if (!everywhere) {
-      context.addIssue({ code: 'custom', path: ['primary_key'], message: `must be source_record_id, bizon_id, or (with unnest: true) a field of every record schema; '${key}' is not` });
+      context.addIssue({ code: 'custom', path: ['primary_key'], message: `must be source_record_id, bizon_id, or (with unnest: true) a field of every record schema (or of every record, without record_schemas); '${key}' is not` });
     }
   }
 }
@@ -201,25 +200,26 @@ function shown(value: unknown): string {
 }
 
 /**
- * Checks a row's record against its destination's schema and keeps only the
- * schema's fields, each in canonical form, so the database's casts at publish
- * cannot fail. A value that does not fit is a mistake no retry can fix: it
- * fails the page naming the record, the field and the value.
+ * Checks a row's record against its destination's schema, each schema field in canonical form, so the database's
+ * casts at publish cannot fail. A value that does not fit is a mistake no retry can fix: it fails the page naming
+ * the record, the field and the value. The record's other fields are kept under column names (for the publish to
+ * add columns, or not, by the contract), unless the schema's contract drops them here.
  */
 export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string, limits: ColumnLimits = {}): TypedRow {
-  if (!schema) {
-    throw new NonRetryableError(
-      `Record ${row.source_record_id} (${page}) goes to '${row.destination_id}', which has no entry in record_schemas: with unnest: true every destination id needs one (or route the record elsewhere)`,
-    );
-  }
+  return contractedRow(row, schema, page, limits, contractFor(undefined, schema !== undefined))!;
+}
+
+/** {@link typedRow} under a schema contract: undefined for a record the contract discards. */
+export function contractedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string, limits: ColumnLimits, contract: SchemaContract): TypedRow | undefined {
   // No prototype: a field named __proto__ is a column like any other, not the object's prototype.
   const data: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const field of schema.record_schema) {
+  const declared = new Set(schema?.record_schema.map((field) => field.name));
+  for (const field of schema?.record_schema ?? []) {
     // Own properties only: a field named constructor or __proto__ must not read what every object inherits.
     const value = Object.hasOwn(row.source_data, field.name) ? row.source_data[field.name] : undefined;
     if (value === undefined || value === null) {
       if (field.mode === 'REQUIRED') {
-        throw new NonRetryableError(`Record ${row.source_record_id} (${page}) has no value for the REQUIRED field '${field.name}' of '${schema.destination_id}': make the field NULLABLE in record_schemas, or fix the source`);
+        throw new NonRetryableError(`Record ${row.source_record_id} (${page}) has no value for the REQUIRED field '${field.name}' of '${schema!.destination_id}': make the field NULLABLE in record_schemas, or fix the source`);
       }
       data[field.name] = null;
       continue;
@@ -228,9 +228,23 @@ export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, 
       data[field.name] = canonical(columnType(field), value, limits);
     } catch (error) {
       if (!(error instanceof Misfit)) throw error;
-      throw new NonRetryableError(
-        `Record ${row.source_record_id} (${page}) does not fit '${schema.destination_id}': field '${field.name}' is ${shown(value)}, ${error.message} (its type is ${field.type} in record_schemas). Change the field's type, or fix the value in the source`,
-      );
+      if (contract.dataType === 'discard_row') return undefined;
+      if (contract.dataType === 'freeze' || field.mode === 'REQUIRED') {
+        const required = field.mode === 'REQUIRED' && contract.dataType !== 'freeze' ? ` A REQUIRED field is not left empty by schema_contract.data_type ${contract.dataType}.` : '';
+        throw new NonRetryableError(
+          `Record ${row.source_record_id} (${page}) does not fit '${schema!.destination_id}': field '${field.name}' is ${shown(value)}, ${error.message} (its type is ${field.type} in record_schemas).${required} Change the field's type, or fix the value in the source`,
+        );
+      }
+      data[field.name] = null;
+      if (contract.dataType === 'evolve') data[variantName(field.name, kindOf(value)!)] = value;
+    }
+  }
+  // Without a schema entry the first publish makes a column of every field, whatever the contract says.
+  if (!schema || contract.columns !== 'discard_value') {
+    for (const [key, value] of Object.entries(row.source_data)) {
+      if (value === undefined || declared.has(key)) continue;
+      const name = columnName(key);
+      if (!declared.has(name)) data[name] = value;
     }
   }
   return { ...row, source_data: data };
@@ -241,3 +255,19 @@ export function schemasById(schemas: readonly RecordSchema[] | undefined): Map<s
   return new Map((schemas ?? []).map((schema) => [schema.destination_id, schema]));
 }
 
+
+/** A page's rows as typed rows, each under its destination id's schema and contract; the ones it discards left out. */
+export function unnestRows(rows: readonly DestinationRow[], schemas: ReadonlyMap<string, RecordSchema>, contract: SchemaContractConfig, page: string, limits: ColumnLimits = {}): TypedRow[] {
+  const typed: TypedRow[] = [];
+  for (const row of rows) {
+    const schema = schemas.get(row.destination_id);
+    const result = contractedRow(row, schema, page, limits, contractFor(contract, schema !== undefined));
+    if (result) typed.push(result);
+  }
+  return typed;
+}
+
+/** The error of a merge whose primary_key is not a column of the table (inferred tables: a field no record had). */
+export function primaryKeyMissing(key: string, table: string): string {
+  return `primary_key '${key}' is not a column of ${table}: its records have no field '${key}' (fields become snake_case columns). Give the field, or set primary_key to a column it has`;
+}

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
@@ -16,8 +17,8 @@ export interface SqlTarget {
 
 /** How each database names the types the record schema tests use. */
 export interface SqlDialect {
-  name: 'postgres' | 'duckdb';
-  types: { STRING: string; INTEGER: string; TIMESTAMP: string; JSON: string };
+  name: 'postgres' | 'duckdb' | 'parquet';
+  types: { STRING: string; INTEGER: string; FLOAT: string; TIMESTAMP: string; JSON: string };
   /** Where a sync's output says the table is. */
   location(target: SqlTarget, table: string): string;
   create(prefix: string): Promise<SqlTarget>;
@@ -52,7 +53,7 @@ const columnsSql = (schema: string, table: string) =>
 export function postgresDialect(postgres: () => TestPostgres): SqlDialect {
   return {
     name: 'postgres',
-    types: { STRING: 'text', INTEGER: 'bigint', TIMESTAMP: 'timestamp with time zone', JSON: 'jsonb' },
+    types: { STRING: 'text', INTEGER: 'bigint', FLOAT: 'double precision', TIMESTAMP: 'timestamp with time zone', JSON: 'jsonb' },
     location: (_target, table) => `postgres public.${table}`,
     async create(prefix) {
       const url = await postgres().createDatabase(prefix);
@@ -70,7 +71,7 @@ export function postgresDialect(postgres: () => TestPostgres): SqlDialect {
 
 export const duckdbDialect: SqlDialect = {
   name: 'duckdb',
-  types: { STRING: 'VARCHAR', INTEGER: 'BIGINT', TIMESTAMP: 'TIMESTAMP WITH TIME ZONE', JSON: 'JSON' },
+  types: { STRING: 'VARCHAR', INTEGER: 'BIGINT', FLOAT: 'DOUBLE', TIMESTAMP: 'TIMESTAMP WITH TIME ZONE', JSON: 'JSON' },
   location: (target, table) => `duckdb ${(target.config() as { path: string }).path} main.${table}`,
   async create(prefix) {
     const file = path.join(tempDir(`bizon-${prefix}-`), 'out.duckdb');
@@ -79,6 +80,49 @@ export const duckdbDialect: SqlDialect = {
       query: (sql) => queryDuckDB(file, sql),
       async columnTypes(table) {
         return Object.fromEntries((await target.query(columnsSql('main', table))).map((row) => [row.name, row.type]));
+      },
+    };
+    return target;
+  },
+};
+
+/**
+ * The parquet destination as a database: a folder per table, queried by an in-memory DuckDB through a view per
+ * table over the files its manifest lists (columns by name, as a lake reader unions files of different runs).
+ */
+export const parquetDialect: SqlDialect = {
+  name: 'parquet',
+  types: { STRING: 'VARCHAR', INTEGER: 'BIGINT', FLOAT: 'DOUBLE', TIMESTAMP: 'TIMESTAMP WITH TIME ZONE', JSON: 'JSON' },
+  location: (target, table) => `${path.join((target.config() as { path: string }).path, table)} (parquet, _bizon_manifest.json)`,
+  async create(prefix) {
+    const folder = tempDir(`bizon-${prefix}-`);
+    const views = (sql: string) => {
+      const tables = [...new Set([...sql.matchAll(/\bFROM\s+"?([A-Za-z0-9_]+)"?/gi)].map((match) => match[1]!))];
+      return tables
+        .map((table) => {
+          const manifest = path.join(folder, table, '_bizon_manifest.json');
+          const files = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { files: string[] }).files : [];
+          const list = files.map((file) => `'${path.join(folder, table, file)}'`).join(', ');
+          return `CREATE VIEW "${table}" AS SELECT * FROM read_parquet([${list}], union_by_name = true);`;
+        })
+        .join('\n');
+    };
+    const target: SqlTarget = {
+      config: (extra = {}) => ({ path: folder, ...extra }),
+      async query(sql) {
+        const instance = await DuckDBInstance.create(':memory:');
+        const connection = await instance.connect();
+        try {
+          await connection.run(views(sql));
+          const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
+          return rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'number' ? String(value) : value])));
+        } finally {
+          connection.closeSync();
+          instance.closeSync();
+        }
+      },
+      async columnTypes(table) {
+        return Object.fromEntries((await target.query(`SELECT column_name AS name, column_type AS type FROM (DESCRIBE SELECT * FROM ${table})`)).map((row) => [row.name, row.type]));
       },
     };
     return target;

@@ -74,9 +74,10 @@ describe('record schemas (unnest)', () => {
     }
   });
 
-  it('a REQUIRED field must be there; a destination id without a schema is named', () => {
+  it('a REQUIRED field must be there; a destination id without a schema keeps every field', () => {
     expect(() => typedRow(row({}), schemaOf('STRING', 'REQUIRED'), 'page 1')).toThrow("Record 17 (page 1) has no value for the REQUIRED field 'f' of 'users'");
-    expect(() => typedRow(row({}), undefined, 'page 1')).toThrow("Record 17 (page 1) goes to 'users', which has no entry in record_schemas");
+    // Without an entry, every field is kept under its column name, for the publish to infer the columns.
+    expect({ ...typedRow(row({ userId: 1, 'e-mail': 'a@b', bizon_id: 'x' }), undefined, 'page 1').source_data }).toEqual({ user_id: 1, e_mail: 'a@b', _bizon_id: 'x' });
   });
 
   it('a field named like an inherited property (constructor, __proto__, toString) reads only the record: absent is null', () => {
@@ -100,13 +101,14 @@ describe('record schemas (unnest)', () => {
 
   it('the config is checked before a sync starts', () => {
     const parse = (config: unknown) => () => parseWithSchema(PostgresDestinationConfig, config, 'destination config', ['destination', 'config']);
-    expect(parse({ host: 'db', unnest: true })).toThrow('destination.config.record_schemas: unnest: true needs record_schemas');
+    expect(parse({ host: 'db', unnest: true, write_mode: 'merge', primary_key: 'id' })()).toMatchObject({ unnest: true, primary_key: 'id' });
+    expect(parse({ host: 'db', schema_contract: 'thaw' })).toThrow('destination.config.schema_contract');
     expect(parse({ connection_string: 'postgres://x', host: 'db' })).toThrow('give either connection_string or host');
     expect(parse({ connection_string: 'postgres://x', password: 'p' })).toThrow('destination.config.password: goes in connection_string');
     expect(parse({ host: 'db', table: 'a', destination_id: 'b' })).toThrow('give table or destination_id, not both');
     expect(parse({ host: 'db', record_schemas: [{ destination_id: 'u', record_schema: [{ name: 'source_data', type: 'JSON' }] }] })).toThrow("is one of bizon's own columns");
     expect(parse({ host: 'db', record_schemas: [{ destination_id: 'u', record_schema: [{ name: 'a', type: 'VARCHAR2' }] }] })).toThrow('must be one of STRING, INTEGER');
-    expect(parse({ host: 'db', write_mode: 'merge', primary_key: 'email' })).toThrow("destination.config.primary_key: must be source_record_id, bizon_id, or (with unnest: true) a field of every record schema; 'email' is not");
+    expect(parse({ host: 'db', write_mode: 'merge', primary_key: 'email' })).toThrow("destination.config.primary_key: must be source_record_id, bizon_id, or (with unnest: true) a field of every record schema (or of every record, without record_schemas); 'email' is not");
     const duckdb = () => parseWithSchema(DuckDBDestinationConfig, { unnest: true, primary_key: 'id', record_schemas: [{ destination_id: 'u', record_schema: [{ name: 'id', type: 'INTEGER' }] }] }, 'destination config');
     expect(duckdb()).toMatchObject({ path: 'bizon.duckdb', schema: 'main', primary_key: 'id' });
   });

@@ -42,7 +42,8 @@ describe('the JSON Schema of pipeline files (bizon schema)', () => {
     expect(validate({ ...config, engine: { pages_per_activty: 5 } })).toBe(false);
     const schema = JSON.stringify(pipelineJsonSchema(await loadCustomCode([exampleSource({ example: 'rest-api' })])));
     expect(schema).toContain('"description":"Records per page"');
-    expect(schema).toContain('"description":"Typed columns per destination id, used with unnest: true"');
+    expect(schema).toContain('"description":"Typed columns per destination id, used with unnest: true (an id without an entry gets a column per record field, its type from the values)"');
+    expect(schema).toContain('"data_type":{"description":"A value its column');
   });
 
   it('covers the declarative source: a dependent stream with its keys passes, a misspelt one fails', async () => {

@@ -7,11 +7,18 @@ import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
+import { S3SettingsConfig } from './lake-store.ts';
 import { exists, linesByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
 
 /** Config of the `file` destination. */
 export const FileDestinationConfig = z.strictObject({
-  directory: z.string().min(1).default('.').describe('Directory of the output files (relative to the worker’s working directory)'),
+  directory: z
+    .string()
+    .min(1)
+    .default('.')
+    .refine((text) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^s3:\/\/[^/]+/.test(text), { message: 'a local directory, or s3://bucket/prefix' })
+    .describe('Directory of the output files (relative to the worker’s working directory), or s3://bucket/prefix'),
+  s3: S3SettingsConfig,
   destination_id: z.string().min(1).optional().describe('Output file name without .jsonl (defaults to <source>_<stream>)'),
   compression: z.enum(['none', 'gzip']).default('none').describe("gzip writes <id>.jsonl.gz (an incremental sync appends a gzip member: any gzip reader reads the whole)"),
 });
@@ -26,7 +33,7 @@ const NEWLINE = 0x0a;
 const MAX_FILE_NAME_BYTES = 255;
 
 /** Rejects ids that would write outside the directory, or name a file no file system takes: retrying cannot help. */
-function checkDestinationId(id: string): void {
+export function checkDestinationId(id: string): void {
   if (id === '' || id.startsWith('.') || /[/\\\0]/.test(id)) {
     throw new NonRetryableError(`Invalid destination id '${id}': it names a file, so it cannot be empty, start with '.', or contain '/' or '\\'`);
   }

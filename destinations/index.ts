@@ -2,7 +2,9 @@ import type { z } from 'zod';
 import { closeMatch, ConfigError } from '../errors.ts';
 import type { Destination } from './destination.ts';
 import { DuckDBDestination, DuckDBDestinationConfig } from './duckdb.ts';
-import { FileDestination, FileDestinationConfig } from './file.ts';
+import { checkDestinationId, FileDestination, FileDestinationConfig } from './file.ts';
+import { S3FileDestination } from './file-s3.ts';
+import { parseS3Url } from './lake-store.ts';
 import { LoggerDestination, LoggerDestinationConfig } from './logger.ts';
 import { ParquetDestination, ParquetDestinationConfig } from './parquet.ts';
 import { PostgresDestination, PostgresDestinationConfig } from './postgres.ts';
@@ -45,7 +47,15 @@ export function defineDestination<C extends CommonDestinationConfig>(definition:
 /** The built-in destinations, by name. */
 const BUILTIN: Readonly<Record<string, DestinationDefinition>> = {
   logger: defineDestination({ name: 'logger', config: LoggerDestinationConfig, create: (_config, defaultDestinationId) => new LoggerDestination(defaultDestinationId) }),
-  file: defineDestination({ name: 'file', config: FileDestinationConfig, create: (config, defaultDestinationId) => new FileDestination(config, defaultDestinationId) }),
+  file: defineDestination({
+    name: 'file',
+    config: FileDestinationConfig,
+    create: (config, defaultDestinationId) => {
+      const s3 = parseS3Url(config.directory);
+      if (!s3) return new FileDestination(config, defaultDestinationId);
+      return new S3FileDestination(s3.bucket, s3.prefix, config.s3 ?? { region: 'us-east-1' }, config.compression === 'gzip', defaultDestinationId, checkDestinationId);
+    },
+  }),
   postgres: defineDestination({ name: 'postgres', config: PostgresDestinationConfig, create: (config, defaultDestinationId) => new PostgresDestination(config, defaultDestinationId) }),
   duckdb: defineDestination({ name: 'duckdb', config: DuckDBDestinationConfig, create: (config, defaultDestinationId) => new DuckDBDestination(config, defaultDestinationId) }),
   parquet: defineDestination({ name: 'parquet', config: ParquetDestinationConfig, create: (config, defaultDestinationId) => new ParquetDestination(config, defaultDestinationId) }),

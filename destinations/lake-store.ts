@@ -6,22 +6,42 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { importOptional } from '../engine/optional-package.ts';
 import type { WriteBatch, WriteResult } from './destination.ts';
 import { pageFileName, StagedPageFiles, writeFileAtomic } from './page-files.ts';
 
-/** The `s3` block of the parquet destination: where the bucket is and how to sign in. */
-export interface S3Settings {
-  endpoint?: string | undefined;
-  region: string;
-  force_path_style?: boolean | undefined;
-  access_key_id?: string | undefined;
-  secret_access_key?: string | undefined;
-  session_token?: string | undefined;
+/** The `s3` block of the parquet and file destinations: where the bucket is and how to sign in. */
+export const S3SettingsConfig = z
+  .strictObject({
+    endpoint: z.string().url().optional().describe('An S3-compatible endpoint (MinIO, SeaweedFS, R2, GCS interop): http://127.0.0.1:8333'),
+    region: z.string().min(1).default('us-east-1'),
+    force_path_style: z.boolean().optional().describe('Path-style URLs (bucket in the path): default true with an endpoint'),
+    access_key_id: z.string().min(1).optional().describe("A secret reference (BIZON_ENV_S3_KEY_ID); without keys, the AWS SDK's own chain (env, profile, instance role)"),
+    secret_access_key: z.string().min(1).optional().describe('A secret reference (BIZON_ENV_S3_SECRET)'),
+    session_token: z.string().min(1).optional(),
+  })
+  .optional()
+  .describe('With an s3:// path: the endpoint and credentials');
+export type S3Settings = NonNullable<z.infer<typeof S3SettingsConfig>>;
+
+/** `s3://bucket/prefix` as a bucket and a key prefix (ending in / unless empty); undefined for a local path. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
+  const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!s3) return undefined;
+  return { bucket: s3[1]!, prefix: s3[2] === '' || s3[2]!.endsWith('/') ? s3[2]! : `${s3[2]}/` };
 }
+
+/** How a store names its destination in messages, and the config key of its path. */
+export interface StoreOwner {
+  label: string;
+  pathKey: string;
+}
+const PARQUET: StoreOwner = { label: 'Parquet destination', pathKey: 'destination.config.path' };
 
 export interface LakeStore {
   /** The root, as messages name it (`/data/lake`, `s3://bucket/prefix at http://…`). */
@@ -127,13 +147,14 @@ export class S3LakeStore implements LakeStore {
     private readonly bucket: string,
     private readonly prefix: string,
     private readonly settings: S3Settings,
+    private readonly owner: StoreOwner = PARQUET,
   ) {
     this.where = `s3://${bucket}/${prefix}${settings.endpoint ? ` at ${settings.endpoint}` : ''}`;
   }
 
   /** The client, made on first use from the package the user installed (it is an optional dependency). */
   private s3(): Promise<S3Client> {
-    this.client ??= importOptional<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3', 'The parquet destination, writing to S3,', ['@aws-sdk/lib-storage']).then(
+    this.client ??= importOptional<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3', `The ${this.owner.label.replace(/ destination$/, '').toLowerCase()} destination, writing to S3,`, ['@aws-sdk/lib-storage']).then(
       ({ S3Client }) => {
         const { endpoint, region, access_key_id: accessKeyId, secret_access_key: secretAccessKey, session_token: sessionToken } = this.settings;
         return new S3Client({
@@ -156,11 +177,11 @@ export class S3LakeStore implements LakeStore {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     const name = (error as Error).name;
     const where = `bucket '${this.bucket}'${this.settings.endpoint ? ` at ${this.settings.endpoint}` : ''}`;
-    if (status === 404 || name === 'NoSuchBucket' || name === 'NotFound') return new NonRetryableError(`Parquet destination could not ${doing}: ${where} does not exist. Create it, or fix destination.config.path`);
+    if (status === 404 || name === 'NoSuchBucket' || name === 'NotFound') return new NonRetryableError(`${this.owner.label} could not ${doing}: ${where} does not exist. Create it, or fix ${this.owner.pathKey}`);
     if (status === 403 || status === 401 || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'AccessDenied') {
-      return new NonRetryableError(`Parquet destination could not ${doing}: ${where} refused the credentials (HTTP ${status ?? '?'} ${name}). Check destination.config.s3.access_key_id and secret_access_key (or the AWS credentials the worker has)`);
+      return new NonRetryableError(`${this.owner.label} could not ${doing}: ${where} refused the credentials (HTTP ${status ?? '?'} ${name}). Check destination.config.s3.access_key_id and secret_access_key (or the AWS credentials the worker has)`);
     }
-    return new DestinationWriteError(`Parquet destination could not ${doing} in ${where}: ${(error as Error).message}`, { cause: error });
+    return new DestinationWriteError(`${this.owner.label} could not ${doing} in ${where}: ${(error as Error).message}`, { cause: error });
   }
 
   private async send<T>(doing: string, command: (client: S3Client, sdk: typeof import('@aws-sdk/client-s3')) => Promise<T>): Promise<T> {
@@ -256,13 +277,51 @@ export class S3LakeStore implements LakeStore {
   async publishFile(localFile: string, key: string): Promise<void> {
     const client = await this.s3();
     // Multipart for large files, one PUT for small ones (lib-storage decides).
-    const { Upload } = await importOptional<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage', 'The parquet destination, writing to S3,', ['@aws-sdk/client-s3']);
+    const { Upload } = await importOptional<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage', `The ${this.owner.label.replace(/ destination$/, '').toLowerCase()} destination, writing to S3,`, ['@aws-sdk/client-s3']);
     try {
       await new Upload({ client, params: { Bucket: this.bucket, Key: this.key(key), Body: createReadStream(localFile) }, partSize: 8 * 1024 * 1024, queueSize: 2 }).done();
     } catch (error) {
       throw this.failure(`upload ${key}`, error);
     }
     await rm(localFile, { force: true });
+  }
+
+  /** The ETag of an object, undefined when there is none: it changes whenever the object is written again. */
+  async etag(key: string): Promise<string | undefined> {
+    const client = await this.s3();
+    const sdk = await import('@aws-sdk/client-s3');
+    try {
+      return (await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }))).ETag ?? '';
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // A missing key answers 404 like a missing bucket: the bucket was checked before the sync started.
+      if (status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return undefined;
+      throw this.failure(`read ${key}`, error);
+    }
+  }
+
+  /** Streams an object into `sink` (left open); false when there is no such object. */
+  async download(key: string, sink: NodeJS.WritableStream): Promise<boolean> {
+    const client = await this.s3();
+    const sdk = await import('@aws-sdk/client-s3');
+    let body: NodeJS.ReadableStream;
+    try {
+      body = (await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }))).Body as NodeJS.ReadableStream;
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return false;
+      throw this.failure(`read ${key}`, error);
+    }
+    await pipeline(body, sink, { end: false });
+    return true;
+  }
+
+  /** Removes every object under a key prefix. */
+  async deleteUnder(keyPrefix: string): Promise<void> {
+    const { keys } = await this.list(this.key(keyPrefix));
+    for (let start = 0; start < keys.length; start += 1000) {
+      const chunk = keys.slice(start, start + 1000);
+      await this.send('remove staged objects', (client, sdk) => client.send(new sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: chunk.map((Key) => ({ Key })) } })));
+    }
   }
 
   async delete(key: string): Promise<void> {

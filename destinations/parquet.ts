@@ -8,7 +8,7 @@ import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, identifier, literal, plannedExpression, stagedKindsSql, STAGED_COLUMNS } from './duckdb-sql.ts';
 import { exists, linesByDestination } from './page-files.ts';
-import { LocalLakeStore, S3LakeStore, type LakeStore } from './lake-store.ts';
+import { LocalLakeStore, parseS3Url, S3LakeStore, S3SettingsConfig, type LakeStore } from './lake-store.ts';
 import { checkSqlTableConfig, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
 import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind } from './schema-contract.ts';
 import { tableColumns } from './sql.ts';
@@ -21,17 +21,7 @@ export const ParquetDestinationConfig = z
       .min(1)
       .refine((text) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^s3:\/\/[^/]+/.test(text), { message: 'a local directory, or s3://bucket/prefix' })
       .describe('Where the files go, one folder per destination id: a local directory (created if missing), or s3://bucket/prefix'),
-    s3: z
-      .strictObject({
-        endpoint: z.string().url().optional().describe('An S3-compatible endpoint (MinIO, SeaweedFS, R2, GCS interop): http://127.0.0.1:8333'),
-        region: z.string().min(1).default('us-east-1'),
-        force_path_style: z.boolean().optional().describe('Path-style URLs (bucket in the path): default true with an endpoint'),
-        access_key_id: z.string().min(1).optional().describe("A secret reference (BIZON_ENV_S3_KEY_ID); without keys, the AWS SDK's own chain (env, profile, instance role)"),
-        secret_access_key: z.string().min(1).optional().describe('A secret reference (BIZON_ENV_S3_SECRET)'),
-        session_token: z.string().min(1).optional(),
-      })
-      .optional()
-      .describe('With an s3:// path: the endpoint and credentials'),
+    s3: S3SettingsConfig,
     compression: z.enum(['zstd', 'snappy', 'none']).default('zstd').describe('Compression of the column chunks'),
     row_group_size: z.number().int().min(2048, "at least 2048: DuckDB writes row groups in whole vectors of 2,048 rows").default(122_880).describe('Rows per row group, about (DuckDB cuts them by whole vectors of 2,048 rows, per writing thread)'),
     file_size_mb: z.number().positive().optional().describe('Roll to a new part file past about this size (default: one file per sync and partition)'),
@@ -102,10 +92,9 @@ export class ParquetDestination implements Destination {
     private readonly config: ParquetDestinationConfig,
     private readonly defaultDestinationId: string,
   ) {
-    const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(config.path);
+    const s3 = parseS3Url(config.path);
     if (s3) {
-      const prefix = s3[2] === '' || s3[2]!.endsWith('/') ? s3[2]! : `${s3[2]}/`;
-      this.store = new S3LakeStore(s3[1]!, prefix, config.s3 ?? { region: 'us-east-1' });
+      this.store = new S3LakeStore(s3.bucket, s3.prefix, config.s3 ?? { region: 'us-east-1' });
     } else {
       this.store = new LocalLakeStore(path.resolve(config.path));
     }

@@ -10,7 +10,7 @@
  * the process's peak RSS, the output's bytes, and what DuckDB reads back (rows, the type of a timestamp column).
  *
  *   npm run bench:parquet -- [--records 50000,200000,500000] [--page 1000] [--cases file,duckdb,parquet,hyparquet-writer]
- *     [--memory-limit 256MB (the parquet destination's)] [--out table.md]
+ *     [--memory-limit 256MB] [--threads 1 (the parquet destination's)] [--out table.md]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -89,7 +89,7 @@ async function runCase(which: Case, records: number, pageSize: number, dir: stri
     const { createDestination } = await import('../destinations/index.ts');
     const typed = { unnest: true, record_schemas: RECORD_SCHEMAS };
     const config =
-      which === 'file' ? { directory: dir } : which === 'duckdb' ? { path: path.join(dir, 'bench.duckdb'), ...typed } : { path: path.join(dir, 'lake'), ...typed, ...(option('memory-limit', '') ? { memory_limit: option('memory-limit', '') } : {}) };
+      which === 'file' ? { directory: dir } : which === 'duckdb' ? { path: path.join(dir, 'bench.duckdb'), ...typed } : { path: path.join(dir, 'lake'), ...typed, ...(option('memory-limit', '') ? { memory_limit: option('memory-limit', '') } : {}), ...(option('threads', '') ? { threads: Number(option('threads', '')) } : {}) };
     const definition = (await import('../destinations/index.ts')).destinationDefinition(which);
     const destination = createDestination(which, definition.config.parse({ ...config, destination_id: 'users' }) as never, 'users');
     await destination.checkConnection();
@@ -143,7 +143,7 @@ if (caseIndex > 0) {
   for (const records of counts) {
     for (const which of CASES.filter((candidate) => option('cases', CASES.join(',')).split(',').includes(candidate))) {
       const dir = mkdtempSync(path.join(tmpdir(), `bizon-bench-parquet-${which}-`));
-      const memoryLimit = option('memory-limit', '') ? ['--memory-limit', option('memory-limit', '')] : [];
+      const memoryLimit = ['memory-limit', 'threads'].flatMap((name) => (option(name, '') ? [`--${name}`, option(name, '')] : []));
       const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--case', which, '--records', String(records), '--page', String(pageSize), '--dir', dir, ...memoryLimit], { encoding: 'utf8', maxBuffer: 1 << 26 });
       if (child.status !== 0) throw new Error(`${which} at ${records} records failed:\n${child.stderr}`);
       const { seconds, maxRssMb } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { seconds: number; maxRssMb: number };

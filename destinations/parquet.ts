@@ -33,6 +33,7 @@ export const ParquetDestinationConfig = z
       .optional()
       .describe('Hive-style folders by a date: <field>_<granularity>=2026-01-31/'),
     memory_limit: z.string().min(1).optional().describe("DuckDB's memory_limit while writing the files (e.g. 1GB); beyond it DuckDB spills to disk"),
+    threads: z.number().int().min(1).optional().describe("DuckDB's threads while writing the files (default: one per core); each holds a row group, so 1 uses the least memory"),
     ...SqlTableConfig,
   })
   .superRefine((config, context) => {
@@ -248,7 +249,10 @@ export class ParquetDestination implements Destination {
   private async withDuckDB<T>(doing: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     // Loaded on first use: the native library costs every CLI command ~0.1 s otherwise.
     const { DuckDBInstance } = await importOptional<typeof import('@duckdb/node-api')>('@duckdb/node-api', 'The parquet destination (DuckDB writes its files)');
-    const instance = await DuckDBInstance.create(':memory:', this.config.memory_limit ? { memory_limit: this.config.memory_limit } : {});
+    const options: Record<string, string> = {};
+    if (this.config.memory_limit) options.memory_limit = this.config.memory_limit;
+    if (this.config.threads) options.threads = String(this.config.threads);
+    const instance = await DuckDBInstance.create(':memory:', options);
     const connection = await instance.connect();
     try {
       return await work(connection);

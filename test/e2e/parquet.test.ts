@@ -127,7 +127,7 @@ describe('the parquet destination', () => {
     expect(metadata).toEqual([{ compression: 'ZSTD' }]);
   });
 
-  it('row_group_size cuts row groups, file_size_mb rolls to new part files', async () => {
+  it('row_group_size cuts row groups, file_size_mb rolls to new part files; threads: 1 writes the same rows', async () => {
     const directory = tempDir();
     const destination = new ParquetDestination({ path: directory, compression: 'none', row_group_size: 2048, file_size_mb: 0.05, unnest: false, write_mode: 'append', primary_key: 'source_record_id' }, 'events');
     const records = (from: number) => Array.from({ length: 2500 }, (_, index) => ({ id: String(from + index), data: { n: from + index, text: `record ${from + index}` }, timestamp: undefined, destinationId: undefined }));
@@ -142,6 +142,12 @@ describe('the parquet destination', () => {
     expect(groups[0]!.total).toBe(10_000n);
     expect(Number(groups[0]!.rows)).toBeLessThanOrEqual(4096);
     expect((await readByManifest(folder)).length).toBe(10_000);
+
+    // threads: 1 — one writing thread (its memory: `npm run bench:parquet -- --threads 1`).
+    const single = new ParquetDestination({ path: directory, compression: 'none', row_group_size: 2048, threads: 1, unnest: false, write_mode: 'append', primary_key: 'source_record_id' }, 'single');
+    for (const iteration of [1, 2, 3, 4]) await single.write({ syncRunId: 'run-2', iteration, extractedAt: new Date(), records: records(iteration * 10_000) });
+    await single.finalize({ syncRunId: 'run-2', mode: 'replace' });
+    expect((await readByManifest(path.join(directory, 'single'))).map((row) => row.id)).toEqual((await readByManifest(folder)).map((row) => row.id));
   });
 
   it('a publish that stopped after moving its files in, before the manifest, publishes every record once when retried', async () => {

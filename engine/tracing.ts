@@ -29,6 +29,20 @@ let active: Tracing | undefined;
 const SHUTDOWN_EXPORT_MS = 5000;
 const EXPORT_WARNING_EVERY_MS = 60_000;
 
+/** What exporting traces needs beside bizon: optional packages, as a destination's drivers are. */
+const TRACING_PACKAGES = [
+  '@opentelemetry/sdk-trace-node',
+  '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/sdk-trace-base',
+  '@opentelemetry/resources',
+  '@opentelemetry/core',
+  '@temporalio/interceptors-opentelemetry',
+];
+
+function tracingPackage<T>(name: string): Promise<T> {
+  return importOptional<T>(name, 'Exporting traces (OTEL_EXPORTER_OTLP_ENDPOINT)', TRACING_PACKAGES.filter((other) => other !== name));
+}
+
 /** Whether the environment asks for traces. */
 export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return false;
@@ -42,11 +56,13 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
 export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
   if (active || !tracingRequested(env)) return active;
   const [{ NodeTracerProvider }, { BatchSpanProcessor }, { Resource, detectResourcesSync, envDetectorSync }, { OTLPTraceExporter }, { setGlobalErrorHandler }] = await Promise.all([
-    importOptional<typeof import('@opentelemetry/sdk-trace-node')>('@opentelemetry/sdk-trace-node', 'Exporting traces (OTEL_EXPORTER_OTLP_ENDPOINT)', ['@opentelemetry/exporter-trace-otlp-http']),
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/resources'),
-    importOptional<typeof import('@opentelemetry/exporter-trace-otlp-http')>('@opentelemetry/exporter-trace-otlp-http', 'Exporting traces (OTEL_EXPORTER_OTLP_ENDPOINT)', ['@opentelemetry/sdk-trace-node']),
-    import('@opentelemetry/core'),
+    tracingPackage<typeof import('@opentelemetry/sdk-trace-node')>('@opentelemetry/sdk-trace-node'),
+    tracingPackage<typeof import('@opentelemetry/sdk-trace-base')>('@opentelemetry/sdk-trace-base'),
+    tracingPackage<typeof import('@opentelemetry/resources')>('@opentelemetry/resources'),
+    tracingPackage<typeof import('@opentelemetry/exporter-trace-otlp-http')>('@opentelemetry/exporter-trace-otlp-http'),
+    tracingPackage<typeof import('@opentelemetry/core')>('@opentelemetry/core'),
+    // Checked now: the worker's interceptors need it, and a missing one should stop the command, not its first sync.
+    tracingPackage('@temporalio/interceptors-opentelemetry'),
   ]);
   const version = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override these defaults.
@@ -136,7 +152,7 @@ export function workflowTracingModule(): string {
 
 /** What a worker adds when tracing is on: activity interceptors and the sink the workflow spans leave by. */
 export async function workerTracing(tracing: Tracing): Promise<{ interceptors: WorkerInterceptors; sinks: InjectedSinks<OpenTelemetrySinks> }> {
-  const { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } = await import('@temporalio/interceptors-opentelemetry');
+  const { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } = await tracingPackage<typeof import('@temporalio/interceptors-opentelemetry')>('@temporalio/interceptors-opentelemetry');
   return {
     interceptors: {
       activity: [(context) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(context), outbound: new OpenTelemetryActivityOutboundInterceptor(context) })],
@@ -156,7 +172,7 @@ export async function workerTracing(tracing: Tracing): Promise<{ interceptors: W
  */
 export async function clientTracingInterceptors(): Promise<WorkflowClientInterceptor[]> {
   if (!active) return [];
-  const [{ OpenTelemetryWorkflowClientInterceptor }, { context, trace }] = await Promise.all([import('@temporalio/interceptors-opentelemetry'), import('@opentelemetry/api')]);
+  const [{ OpenTelemetryWorkflowClientInterceptor }, { context, trace }] = await Promise.all([tracingPackage<typeof import('@temporalio/interceptors-opentelemetry')>('@temporalio/interceptors-opentelemetry'), import('@opentelemetry/api')]);
   const traced = new OpenTelemetryWorkflowClientInterceptor();
   const inSpan = () => trace.getSpan(context.active()) !== undefined;
   return [

@@ -276,8 +276,10 @@ export class LettersSource extends AbstractSource {
 });
 
 describe('the installed package without the optional drivers', () => {
-  it('installs no DuckDB, Postgres or S3 driver; a pipeline that needs one fails at once naming the package to add', async () => {
-    for (const driver of ['@duckdb/node-api', 'pg', '@aws-sdk/client-s3']) expect(existsSync(path.join(project, 'node_modules', driver)), driver).toBe(false);
+  it('installs no DuckDB, Postgres, S3 driver or trace exporter; a pipeline (or a worker asked for traces) that needs one fails at once naming the packages to add', async () => {
+    for (const driver of ['@duckdb/node-api', 'pg', '@aws-sdk/client-s3', '@temporalio/interceptors-opentelemetry', '@opentelemetry/sdk-trace-base', '@opentelemetry/resources']) {
+      expect(existsSync(path.join(project, 'node_modules', driver)), driver).toBe(false);
+    }
     const phase: Phase = { readOnly: false, dir: project, env: { ...process.env, NO_COLOR: '1', BIZON_STATE_DIR: tempDir('bizon-user-state-') } };
     for (const [destination, config, message] of [
       ['duckdb', { path: 'out.duckdb' }, 'The duckdb destination needs the package @duckdb/node-api, which is not installed where this runs: npm install @duckdb/node-api'],
@@ -289,6 +291,16 @@ describe('the installed package without the optional drivers', () => {
       expect(checked.code, checked.stderr).toBe(1);
       expect(checked.stderr + checked.stdout).toContain(message);
     }
+    // Traces asked for without the exporter's packages: the worker stops before it starts, naming them.
+    const traced = await exec({ ...phase, env: { ...phase.env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', TEMPORAL_ADDRESS: '127.0.0.1:1' } }, [
+      path.join(project, 'node_modules', '.bin', 'bizon'),
+      'worker',
+      '--task-queue',
+      'traced',
+    ]);
+    expect(traced.code, traced.stderr).toBe(1);
+    expect(traced.stderr + traced.stdout).toMatch(/Exporting traces \(OTEL_EXPORTER_OTLP_ENDPOINT\) needs the package @opentelemetry\/[a-z-]+, which is not installed where this runs: npm install (@[a-z-]+\/[a-z-]+ ?){6}/);
+    expect(traced.stderr + traced.stdout).toContain('@temporalio/interceptors-opentelemetry');
   });
 });
 

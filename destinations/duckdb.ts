@@ -7,9 +7,9 @@ import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { linesByDestination, StagedPageFiles } from './page-files.ts';
 import { checkSqlTableConfig, primaryKeyMissing, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
-import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind, type PlannedColumn } from './schema-contract.ts';
+import { contractFor, mayStageOthers, planColumns, reportedType, type ColumnPlan, type PlannedColumn } from './schema-contract.ts';
 import { addedColumnDdl, columnsToAdd, tableColumns } from './sql.ts';
-import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, globPathMessage, hasGlobPattern, identifier, literal, plannedExpression, PUBLISHED_TABLE, refuseCaseCollisions, stagedKindsSql, STAGED_COLUMNS } from './duckdb-sql.ts';
+import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, globPathMessage, hasGlobPattern, identifier, literal, plannedExpression, PUBLISHED_TABLE, refuseCaseCollisions, stagedKinds, STAGED_COLUMNS } from './duckdb-sql.ts';
 
 /** Config of the `duckdb` destination. */
 export const DuckDBDestinationConfig = z
@@ -177,7 +177,7 @@ export class DuckDBDestination implements Destination {
     if (files.some(hasGlobPattern)) throw new NonRetryableError(globPathMessage(this.staging.root));
     const read = `read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', filename = true, columns = ${STAGED_COLUMNS})`;
     const existing = await this.existingColumns(connection, destinationId);
-    const plan = this.config.unnest && files.length > 0 ? await this.planColumns(connection, read, destinationId, schema, existing) : { columns: [], drop: [] };
+    const plan = this.config.unnest && files.length > 0 && mayStageOthers(contractFor(this.config.schema_contract, schema !== undefined), schema !== undefined) ? await this.planColumns(connection, read, destinationId, schema, existing) : { columns: [], drop: [] };
     const columns = await this.prepareTable(connection, destinationId, schema, existing, plan.columns);
     if (run.mode === 'replace') await connection.run(`DELETE FROM ${target}`);
     if (files.length === 0) return 0;
@@ -216,10 +216,10 @@ export class DuckDBDestination implements Destination {
 
   /** The columns the run's staged fields beyond the record schema get, by the schema contract. */
   private async planColumns(connection: DuckDBConnection, read: string, destinationId: string, schema: RecordSchema | undefined, existing: Map<string, string> | undefined): Promise<ColumnPlan> {
-    const kinds = (await connection.runAndReadAll(stagedKindsSql(`SELECT source_record_id, source_data FROM ${read}`))).getRowObjectsJS();
+    const staged = await stagedKinds(connection, `SELECT source_record_id, source_data FROM ${read}`);
     return planColumns({
       table: `${this.config.schema}.${destinationId}`,
-      staged: kinds.map((row) => ({ key: String(row.key), kind: row.kind as Kind, rows: Number(row.rows), example: String(row.example) })),
+      staged,
       declared: schema ? new Set(schema.record_schema.map((field) => field.name)) : undefined,
       existing: existing && new Map([...existing].map(([name, type]) => [name, reportedType(type, DUCKDB.types)])),
       contract: contractFor(this.config.schema_contract, schema !== undefined),

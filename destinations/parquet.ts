@@ -6,11 +6,11 @@ import { z } from 'zod';
 import { importOptional } from '../engine/optional-package.ts';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
-import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, identifier, literal, plannedExpression, stagedKindsSql, STAGED_COLUMNS } from './duckdb-sql.ts';
+import { DUCKDB, DUCKDB_LIMITS, droppedRowsCondition, fieldExpression, identifier, literal, plannedExpression, stagedKinds, STAGED_COLUMNS } from './duckdb-sql.ts';
 import { exists, linesByDestination } from './page-files.ts';
 import { LocalLakeStore, parseS3Url, S3LakeStore, S3SettingsConfig, type LakeStore } from './lake-store.ts';
 import { checkSqlTableConfig, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
-import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind } from './schema-contract.ts';
+import { contractFor, mayStageOthers, planColumns, reportedType, type ColumnPlan } from './schema-contract.ts';
 import { tableColumns } from './sql.ts';
 
 /** Config of the `parquet` destination. */
@@ -206,7 +206,7 @@ export class ParquetDestination implements Destination {
     const target = rolling || partitionColumn ? dir : path.join(dir, `part-${tag}-0.parquet`);
     if (rolling || partitionColumn) options.push(`FILENAME_PATTERN ${literal(`part-${tag}-{i}`)}`);
     return this.withDuckDB(`write the Parquet files of ${destinationId}`, async (connection) => {
-      const plan = this.config.unnest ? await this.planColumns(connection, read, destinationId, schema, before) : { columns: [], drop: [] };
+      const plan = this.config.unnest && mayStageOthers(contractFor(this.config.schema_contract, schema !== undefined), schema !== undefined) ? await this.planColumns(connection, read, destinationId, schema, before) : { columns: [], drop: [] };
       const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
       const select = tableColumns(DUCKDB, this.config.unnest, schema).map((column) => (fields.has(column.name) ? `${fieldExpression(fields.get(column.name)!)} AS ${identifier(column.name)}` : identifier(column.name)));
       select.push(...plan.columns.map((column) => `${plannedExpression(column)} AS ${identifier(column.name)}`));
@@ -236,10 +236,10 @@ export class ParquetDestination implements Destination {
 
   /** The columns the run's staged fields beyond the record schema get, by the schema contract. */
   private async planColumns(connection: DuckDBConnection, read: string, destinationId: string, schema: RecordSchema | undefined, before: Record<string, string> | undefined): Promise<ColumnPlan> {
-    const kinds = (await connection.runAndReadAll(stagedKindsSql(`SELECT source_record_id, source_data FROM ${read}`))).getRowObjectsJS();
+    const staged = await stagedKinds(connection, `SELECT source_record_id, source_data FROM ${read}`);
     return planColumns({
       table: destinationId,
-      staged: kinds.map((row) => ({ key: String(row.key), kind: row.kind as Kind, rows: Number(row.rows), example: String(row.example) })),
+      staged,
       declared: schema ? new Set(schema.record_schema.map((field) => field.name)) : undefined,
       existing: before && new Map(Object.entries(before).map(([name, type]) => [name, reportedType(type, DUCKDB.types)])),
       contract: contractFor(this.config.schema_contract, schema !== undefined),

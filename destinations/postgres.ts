@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { checkSqlTableConfig, columnType, primaryKeyMissing, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
-import { contractFor, planColumns, reportedType, type ColumnPlan, type Kind, type PlannedColumn } from './schema-contract.ts';
+import { contractFor, mayStageOthers, planColumns, reportedType, type ColumnPlan, type Kind, type PlannedColumn } from './schema-contract.ts';
 import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
 
 /** Config of the `postgres` destination. */
@@ -235,7 +235,8 @@ export class PostgresDestination implements Destination {
       for (const destinationId of destinationIds.sort()) {
         const target = this.table(destinationId);
         const existing = await this.existingColumns(client, destinationId);
-        const plan = this.config.unnest ? await this.planColumns(client, run.syncRunId, destinationId, existing) : { columns: [], drop: [] };
+        const declared = this.recordSchemas.has(destinationId);
+        const plan = this.config.unnest && mayStageOthers(contractFor(this.config.schema_contract, declared), declared) ? await this.planColumns(client, run.syncRunId, destinationId, existing) : { columns: [], drop: [] };
         const columns = await this.prepareTable(client, destinationId, existing, plan.columns);
         // DELETE, not TRUNCATE: readers keep seeing the old rows until this transaction commits.
         if (run.mode === 'replace') await client.query(`DELETE FROM ${target}`);

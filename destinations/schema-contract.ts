@@ -41,6 +41,14 @@ export function contractFor(config: SchemaContractConfig, declared: boolean): Sc
   return { columns: given.columns ?? (declared ? 'discard_value' : 'evolve'), dataType: given.data_type ?? 'freeze' };
 }
 
+/**
+ * Whether a run's staged rows may hold fields beyond the declared ones: not when a record schema's contract drops
+ * them at staging and puts no value aside (then the publish skips reading the run for them).
+ */
+export function mayStageOthers(contract: SchemaContract, declared: boolean): boolean {
+  return !declared || contract.columns !== 'discard_value' || contract.dataType === 'evolve';
+}
+
 /** The JSON kind of a value, as the column types see it. */
 export type Kind = 'STRING' | 'INTEGER' | 'FLOAT' | 'BOOLEAN' | 'JSON';
 
@@ -89,6 +97,18 @@ const VARIANT = /^(.+)__v_(string|integer|float|boolean|json)$/;
  * characters, never one of bizon's columns (those get a `_` in front).
  */
 export function columnName(key: string): string {
+  let name = COLUMN_NAMES.get(key);
+  if (name === undefined) {
+    // Records repeat their keys: each is worked out once (a bounded cache, for sources whose keys are data).
+    if (COLUMN_NAMES.size >= 10_000) COLUMN_NAMES.clear();
+    COLUMN_NAMES.set(key, (name = toColumnName(key)));
+  }
+  return name;
+}
+
+const COLUMN_NAMES = new Map<string, string>();
+
+function toColumnName(key: string): string {
   let name = key
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toLowerCase()

@@ -214,6 +214,8 @@ export function contractedRow(row: DestinationRow, schema: RecordSchema | undefi
   // No prototype: a field named __proto__ is a column like any other, not the object's prototype.
   const data: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const declared = new Set(schema?.record_schema.map((field) => field.name));
+  // DuckDB's column names ignore case: an inferred `name` beside a declared `Name` would be the same column.
+  const declaredNames = new Set(schema?.record_schema.map((field) => field.name.toLowerCase()));
   for (const field of schema?.record_schema ?? []) {
     // Own properties only: a field named constructor or __proto__ must not read what every object inherits.
     const value = Object.hasOwn(row.source_data, field.name) ? row.source_data[field.name] : undefined;
@@ -244,7 +246,7 @@ export function contractedRow(row: DestinationRow, schema: RecordSchema | undefi
     for (const [key, value] of Object.entries(row.source_data)) {
       if (value === undefined || declared.has(key)) continue;
       const name = columnName(key);
-      if (!declared.has(name)) data[name] = value;
+      if (!declaredNames.has(name)) data[name] = value;
     }
   }
   return { ...row, source_data: data };

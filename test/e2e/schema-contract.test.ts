@@ -153,6 +153,24 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
         expect(await count()).toBe(60 + 2 + 1 + 1);
       });
 
+      it.skipIf(dialect.name === 'parquet')('write_mode: merge on an inferred column: a record read again replaces its row', async () => {
+        restoreUsers();
+        target = await dialect.create('contract-merge');
+        const name = unique('contract-merge');
+        const config = target.config({ unnest: true, write_mode: 'merge', primary_key: 'id' });
+        await sync(dialect.name, config, name);
+        change([2, 3], { name: 'renamed' });
+        expect((await sync(dialect.name, config, name)).outputs).toMatchObject([{ records: 2 }]);
+        expect(await count()).toBe(60);
+        expect(await rows("name = 'renamed'", 'CAST(id AS VARCHAR) AS key')).toEqual([
+          { id: '2', key: '2' },
+          { id: '3', key: '3' },
+        ]);
+        // A key no record has fails the publish, naming it.
+        const missing = await failureOf(sync(dialect.name, target.config({ unnest: true, write_mode: 'merge', primary_key: 'uuid' }), unique('contract-merge-missing')));
+        expect(missing).toContain("primary_key 'uuid' is not a column of");
+      });
+
       it('record_schemas with data_type: evolve: a value its declared type refuses goes to a variant column; other fields are dropped', async () => {
         restoreUsers();
         target = await dialect.create('contract-declared');

@@ -1,17 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { S3LakeStore, type S3Settings } from './lake-store.ts';
-import { linesByDestination } from './page-files.ts';
-
-const NEWLINE = 0x0a;
+import { linesByDestination, writePagesAndEnd } from './page-files.ts';
 
 /** What a run's publish of one object will do, written before the object is: a retry knows whether it did. */
 interface Commit {
@@ -94,22 +89,8 @@ export class S3FileDestination implements Destination {
       const file = path.join(work, 'object');
       const out = createWriteStream(file);
       if (run.mode === 'append') await this.store.download(key, out);
-      // gzip: the run's pages are one gzip member after the object's (a reader of the object reads every member).
-      const gzip = this.gzip ? createGzip() : undefined;
-      const piped = gzip ? pipeline(gzip, out) : undefined;
-      const sink: NodeJS.WritableStream = gzip ?? out;
-      let records = 0;
-      for (const page of await this.store.localPages(run.syncRunId, destinationId, work)) {
-        const content = await readFile(page);
-        for (const byte of content) if (byte === NEWLINE) records++;
-        if (!sink.write(content)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
-      }
-      if (gzip && piped) {
-        gzip.end();
-        await piped;
-      } else {
-        await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-      }
+      // gzip: the run's pages are one gzip member after the object's.
+      const records = await writePagesAndEnd(await this.store.localPages(run.syncRunId, destinationId, work), out, this.gzip);
       if (committed === undefined) await this.store.writeText(commitKey, JSON.stringify({ before: current, records } satisfies Commit));
       await this.store.publishFile(file, key);
       return { destinationId, records, location };

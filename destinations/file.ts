@@ -1,14 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { once } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { S3SettingsConfig } from './lake-store.ts';
-import { exists, linesByDestination, StagedPageFiles, writeFileAtomic } from './page-files.ts';
+import { exists, linesByDestination, StagedPageFiles, writeFileAtomic, writePagesAndEnd } from './page-files.ts';
 
 /** Config of the `file` destination. */
 export const FileDestinationConfig = z.strictObject({
@@ -27,7 +25,6 @@ export type FileDestinationConfig = z.infer<typeof FileDestinationConfig>;
 const STAGING_DIR = '.bizon-staging';
 const RESULT_FILE = 'published.json';
 const COMMIT_FILE = 'commit.json';
-const NEWLINE = 0x0a;
 
 /** The longest file name most file systems take, in bytes. */
 const MAX_FILE_NAME_BYTES = 255;
@@ -128,25 +125,11 @@ export class FileDestination implements Destination {
     const pages = await this.staging.pageFiles(syncRunId, destinationId);
     const temporary = `${target}.bizon-${encodeURIComponent(encodeURIComponent(syncRunId))}.tmp`;
     const out = createWriteStream(temporary);
-    let records = 0;
     if (mode === 'append' && (await exists(target))) {
       await pipeline(createReadStream(target), out, { end: false });
     }
-    // gzip: the run's pages are one gzip member after the file's (a reader of the file reads every member).
-    const gzip = this.config.compression === 'gzip' ? createGzip() : undefined;
-    const piped = gzip ? pipeline(gzip, out) : undefined;
-    const sink: NodeJS.WritableStream = gzip ?? out;
-    for (const page of pages) {
-      const content = await readFile(page);
-      for (const byte of content) if (byte === NEWLINE) records++;
-      if (!sink.write(content)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
-    }
-    if (gzip && piped) {
-      gzip.end();
-      await piped;
-    } else {
-      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-    }
+    // gzip: the run's pages are one gzip member after the file's.
+    const records = await writePagesAndEnd(pages, out, this.config.compression === 'gzip');
     await mkdir(pageDir, { recursive: true });
     await writeFileAtomic(commitFile, JSON.stringify({ temporary, records }));
     await rename(temporary, target);

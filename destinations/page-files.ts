@@ -1,7 +1,9 @@
-import { access, mkdir, open, readdir, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { once } from 'node:events';
+import { access, mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { createGzip } from 'node:zlib';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import type { DestinationRow, WriteBatch, WriteResult } from './destination.ts';
 
 export async function exists(file: string): Promise<boolean> {
@@ -179,3 +181,29 @@ export class StagedPageFiles {
     return (await exists(this.root)) ? (await readdir(this.root)).map((name) => path.join(this.root, name)) : [];
   }
 }
+
+/**
+ * Writes staged page files after what `out` already holds and ends it: as they are, or as one gzip member (a
+ * reader of a gzip file reads every member). Returns the records (lines) written.
+ */
+export async function writePagesAndEnd(pages: readonly string[], out: Writable, gzip: boolean): Promise<number> {
+  const zipper = gzip ? createGzip() : undefined;
+  const piped = zipper ? pipeline(zipper, out) : undefined;
+  const sink: Writable = zipper ?? out;
+  let records = 0;
+  for (const page of pages) {
+    const content = await readFile(page);
+    for (const byte of content) if (byte === NEWLINE) records++;
+    if (!sink.write(content)) await once(sink, 'drain');
+  }
+  if (zipper && piped) {
+    zipper.end();
+    await piped;
+  } else {
+    out.end();
+    await finished(out);
+  }
+  return records;
+}
+
+const NEWLINE = 0x0a;

@@ -191,3 +191,16 @@ export async function startTestEngine(customSourceFiles: string[], prefix = 'eng
     },
   };
 }
+
+/**
+ * The failure a user sees at the bottom of a failed sync's cause chain (the activity's own message); throws when
+ * the sync succeeded.
+ */
+export async function failureOf(running: Promise<unknown>): Promise<string> {
+  const error = await running.then(
+    () => undefined,
+    (caught: unknown) => caught as Error & { cause?: Error & { cause?: Error } },
+  );
+  if (!error) throw new Error('the sync should have failed, and succeeded');
+  return String(error.cause?.cause?.message ?? error.cause?.message ?? error.message);
+}

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { cliEnv, quietWorkerLogs, REST_SOURCE, spawnWorker, startTestEngine, testClient, unique, type TestEngine } from '../helpers.ts';
+import { cliEnv, failureOf, quietWorkerLogs, REST_SOURCE, spawnWorker, startTestEngine, testClient, unique, type TestEngine } from '../helpers.ts';
 import { startHoldingProxy } from '../holding-proxy.ts';
 import { startTestS3, type TestS3 } from '../seaweedfs.ts';
 
@@ -104,10 +104,6 @@ describe('the file destination into S3', () => {
 
   it('a bucket that does not exist fails at once, naming the bucket, the endpoint and the key to fix', async () => {
     const started = await startSync(engine.client, { config: pipelineConfig(unique('file-s3-missing'), { directory: 's3://no-such-bucket/x', s3: s3Config() }), customSourceFiles: [REST_SOURCE], taskQueue: engine.taskQueue });
-    const failure = await started.handle.result().then(
-      () => 'succeeded',
-      (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message),
-    );
-    expect(failure).toBe(`File destination could not reach the bucket: bucket 'no-such-bucket' at ${s3.endpoint} does not exist. Create it, or fix destination.config.directory`);
+    expect(await failureOf(started.handle.result())).toBe(`File destination could not reach the bucket: bucket 'no-such-bucket' at ${s3.endpoint} does not exist. Create it, or fix destination.config.directory`);
   });
 });

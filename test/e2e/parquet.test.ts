@@ -11,7 +11,7 @@ import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import { ParquetDestination, type ParquetManifest } from '../../destinations/parquet.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { cliEnv, PAGE_SOURCE, quietWorkerLogs, REST_SOURCE, spawnWorker, startTestEngine, tempDir, testClient, unique, waitForPage, type TestEngine } from '../helpers.ts';
+import { cliEnv, failureOf, PAGE_SOURCE, quietWorkerLogs, REST_SOURCE, spawnWorker, startTestEngine, tempDir, testClient, unique, waitForPage, type TestEngine } from '../helpers.ts';
 import { startHoldingProxy } from '../holding-proxy.ts';
 import { startTestS3, type TestS3 } from '../seaweedfs.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -368,10 +368,10 @@ describe('the parquet destination into S3 (SeaweedFS, a real S3-compatible serve
   });
 
   it('a bucket that does not exist, or a wrong secret key, fails at once naming the bucket and the endpoint', async () => {
-    const missing = await sync('s3://no-such-bucket/x', { s3: s3Config() }).then(() => 'succeeded', (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message));
+    const missing = await failureOf(sync('s3://no-such-bucket/x', { s3: s3Config() }));
     expect(missing).toBe(`Parquet destination could not reach the bucket: bucket 'no-such-bucket' at ${s3.endpoint} does not exist. Create it, or fix destination.config.path`);
     process.env.BIZON_ENV_TEST_S3_WRONG = 'not-the-secret';
-    const refused = await sync('s3://lake/x', { s3: { ...s3Config(), secret_access_key: 'BIZON_ENV_TEST_S3_WRONG' } }).then(() => 'succeeded', (error: Error & { cause?: Error & { cause?: Error } }) => String(error.cause?.cause?.message ?? error.cause?.message));
+    const refused = await failureOf(sync('s3://lake/x', { s3: { ...s3Config(), secret_access_key: 'BIZON_ENV_TEST_S3_WRONG' } }));
     expect(refused).toMatch(new RegExp(`^Parquet destination could not reach the bucket: bucket 'lake' at ${s3.endpoint.replace(/\./g, '\\.')} refused the credentials \\(HTTP 403 `));
     expect(refused).not.toContain('not-the-secret');
   });

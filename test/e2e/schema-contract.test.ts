@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { quietWorkerLogs, REST_SOURCE, startTestEngine, unique, type TestEngine } from '../helpers.ts';
+import { failureOf, quietWorkerLogs, REST_SOURCE, startTestEngine, unique, type TestEngine } from '../helpers.ts';
 import { startTestPostgres, type TestPostgres } from '../postgres.ts';
 import { duckdbDialect, parquetDialect, postgresDialect, type SqlDialect, type SqlTarget } from '../sql-targets.ts';
 
@@ -40,14 +40,6 @@ function sync(destination: string, config: Record<string, unknown>, name: string
   }).then((started) => started.handle.result() as Promise<SyncResult>);
 }
 
-async function failureOf(running: Promise<unknown>): Promise<string> {
-  const error = await running.then(
-    () => undefined,
-    (caught: unknown) => caught as Error & { cause?: Error & { cause?: Error } },
-  );
-  expect(error, 'the sync should have failed').toBeDefined();
-  return String(error!.cause?.cause?.message ?? error!.cause?.message ?? error!.message);
-}
 
 /** Sets fields of users of the API and makes them changed since the last sync. */
 function change(ids: number[], fields: Record<string, unknown>): void {

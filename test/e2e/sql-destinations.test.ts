@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProgress, startSync } from '../../client.ts';
 import { startExampleApi, type ExampleApi } from '../../examples/api/server.ts';
 import type { SyncResult } from '../../workflows/types.ts';
-import { quietWorkerLogs, REST_SOURCE, ROOT, spawnWorker, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
+import { failureOf, quietWorkerLogs, REST_SOURCE, ROOT, spawnWorker, startTestEngine, tempDir, unique, type TestEngine } from '../helpers.ts';
 import { startTestPostgres, type TestPostgres } from '../postgres.ts';
 import { duckdbDialect, postgresDialect, type SqlDialect, type SqlTarget } from '../sql-targets.ts';
 import { destinationDefinition } from '../../destinations/index.ts';
@@ -54,15 +54,6 @@ async function startUsersSync(destination: string, config: Record<string, unknow
   return started;
 }
 
-/** The failure a user sees at the bottom of the cause chain. */
-async function failureOf(running: Promise<unknown>): Promise<string> {
-  const error = await running.then(
-    () => undefined,
-    (caught: unknown) => caught as Error & { cause?: Error & { cause?: Error } },
-  );
-  expect(error, 'the sync should have failed').toBeDefined();
-  return String(error!.cause?.cause?.message ?? error!.cause?.message ?? error!.message);
-}
 
 const USER_SCHEMA = [
   { name: 'id', type: 'INTEGER', mode: 'REQUIRED', description: "The user's id" },

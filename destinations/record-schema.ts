@@ -62,7 +62,7 @@ export const SqlTableConfig = {
 
 /** Checks the {@link SqlTableConfig} keys of a destination config together (a zod `superRefine`). */
 export function checkSqlTableConfig(
-  config: { table?: string | undefined; destination_id?: string | undefined; unnest: boolean; record_schemas?: RecordSchema[] | undefined; primary_key?: string },
+  config: { table?: string | undefined; destination_id?: string | undefined; unnest: boolean; record_schemas?: RecordSchema[] | undefined; primary_key?: string; schema_contract?: unknown },
   context: z.RefinementCtx,
 ): void {
   if (config.table !== undefined && config.destination_id !== undefined) context.addIssue({ code: 'custom', path: ['table'], message: 'give table or destination_id, not both' });
@@ -77,6 +77,9 @@ export function checkSqlTableConfig(
       context.addIssue({ code: 'custom', path: ['record_schemas', index, 'destination_id'], message: `'${schema.destination_id}' has more than one entry` });
     }
   });
+  if (config.schema_contract !== undefined && !config.unnest) {
+    context.addIssue({ code: 'custom', path: ['schema_contract'], message: 'applies to typed columns: set unnest: true (without it each record is one source_data JSON column, which takes any record)' });
+  }
   const key = config.primary_key;
   if (key !== undefined && key !== 'source_record_id' && key !== 'bizon_id') {
     // Without an entry, a table's columns come from its records: the key is checked when it is published.

@@ -226,8 +226,19 @@ export function planColumns(input: {
         break;
     }
   }
+  const added = plan.columns.filter((column) => column.added).length;
+  const total = (existing ? existing.size : BIZON_COLUMNS.length + declared.size) + added;
+  if (total > MAX_COLUMNS) {
+    throw new NonRetryableError(
+      `The records of ${table} would make it ${total} columns, more than the ${MAX_COLUMNS} bizon makes (Postgres holds 1,600): nothing was published. ` +
+        'Their fields look like data (ids or dates as keys): list the fields you want in record_schemas, or keep each record as one JSON column (unnest: false)',
+    );
+  }
   return plan;
 }
+
+/** The most columns a table gets from its records: beyond, their fields are data (keys that are ids), not a schema. */
+export const MAX_COLUMNS = 1000;
 
 /** A column's type from what a database's catalog reports (types bizon did not make are read as STRING). */
 export function reportedType(reported: string, types: Record<ColumnType, { reported: string }>): ColumnType {

@@ -102,7 +102,8 @@ describe('record schemas (unnest)', () => {
   it('the config is checked before a sync starts', () => {
     const parse = (config: unknown) => () => parseWithSchema(PostgresDestinationConfig, config, 'destination config', ['destination', 'config']);
     expect(parse({ host: 'db', unnest: true, write_mode: 'merge', primary_key: 'id' })()).toMatchObject({ unnest: true, primary_key: 'id' });
-    expect(parse({ host: 'db', schema_contract: 'thaw' })).toThrow('destination.config.schema_contract');
+    expect(parse({ host: 'db', unnest: true, schema_contract: 'thaw' })).toThrow('destination.config.schema_contract');
+    expect(parse({ host: 'db', schema_contract: 'freeze' })).toThrow('destination.config.schema_contract: applies to typed columns: set unnest: true');
     expect(parse({ connection_string: 'postgres://x', host: 'db' })).toThrow('give either connection_string or host');
     expect(parse({ connection_string: 'postgres://x', password: 'p' })).toThrow('destination.config.password: goes in connection_string');
     expect(parse({ host: 'db', table: 'a', destination_id: 'b' })).toThrow('give table or destination_id, not both');

@@ -102,6 +102,12 @@ describe('schema_contract', () => {
       expect(plan([staged('n', 'INTEGER'), staged('s', 'FLOAT')], { n: 'FLOAT', s: 'STRING' }, undefined).columns.every((column) => column.whole)).toBe(true);
     });
 
+    it('records whose fields are data (an id per key) are refused before they make a table of thousands of columns', () => {
+      const keys = Array.from({ length: 1200 }, (_, index) => staged(`user_${index}`, 'INTEGER'));
+      expect(() => plan(keys, undefined, undefined)).toThrow('The records of public.users would make it 1207 columns, more than the 1000 bizon makes (Postgres holds 1,600): nothing was published.');
+      expect(plan(keys.slice(0, 900), undefined, undefined).columns).toHaveLength(900);
+    });
+
     it("a declared field's variant (put aside at staging) gets its column even when columns are frozen", () => {
       expect(plan([staged('age__v_string', 'STRING')], { id: 'INTEGER', age: 'INTEGER' }, { columns: 'freeze', data_type: 'evolve' }, ['id', 'age']).columns).toEqual([
         { name: 'age__v_string', key: 'age__v_string', type: 'STRING', kinds: ['STRING'], whole: true, added: true },

@@ -58,9 +58,9 @@ const POSTGRES: SqlDialect = {
 const identifier = (name: string) => quoteIdentifier(POSTGRES, name);
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
-/** The kind of a jsonb value (`json`, its text `text`): NULL for a JSON null or no value. */
+/** The kind of a jsonb value (`json`, its text `text`): NULL for a JSON null or no value; integers past 18 digits, beyond a bigint, are FLOAT. */
 function kindSql(json: string, text: string): string {
-  return `CASE jsonb_typeof(${json}) WHEN 'number' THEN CASE WHEN ${text} ~ '^-?[0-9]+$' THEN 'INTEGER' ELSE 'FLOAT' END WHEN 'string' THEN 'STRING' WHEN 'boolean' THEN 'BOOLEAN' WHEN 'object' THEN 'JSON' WHEN 'array' THEN 'JSON' END`;
+  return `CASE jsonb_typeof(${json}) WHEN 'number' THEN CASE WHEN ${text} ~ '^-?[0-9]{1,18}$' THEN 'INTEGER' ELSE 'FLOAT' END WHEN 'string' THEN 'STRING' WHEN 'boolean' THEN 'BOOLEAN' WHEN 'object' THEN 'JSON' WHEN 'array' THEN 'JSON' END`;
 }
 
 /** A planned column's value: its key's values of the kinds it takes, cast to its type. */

@@ -237,7 +237,7 @@ export function contractedRow(row: DestinationRow, schema: RecordSchema | undefi
       if (contract.dataType === 'freeze' || field.mode === 'REQUIRED') {
         const required = field.mode === 'REQUIRED' && contract.dataType !== 'freeze' ? ` A REQUIRED field is not left empty by schema_contract.data_type ${contract.dataType}.` : '';
         throw new NonRetryableError(
-          `Record ${row.source_record_id} (${page}) does not fit '${schema!.destination_id}': field '${field.name}' is ${shown(value)}, ${error.message} (its type is ${field.type} in record_schemas).${required} Change the field's type, or fix the value in the source`,
+          `Record ${row.source_record_id} (${page}) does not fit '${schema!.destination_id}': field '${field.name}' is ${shown(value)}, ${error.message} (its type is ${field.type} in record_schemas).${required} Change the field's type, fix the value in the source, or set schema_contract.data_type`,
         );
       }
       data[field.name] = null;
@@ -259,7 +259,6 @@ export function contractedRow(row: DestinationRow, schema: RecordSchema | undefi
 export function schemasById(schemas: readonly RecordSchema[] | undefined): Map<string, RecordSchema> {
   return new Map((schemas ?? []).map((schema) => [schema.destination_id, schema]));
 }
-
 
 /** A page's rows as typed rows, each under its destination id's schema and contract; the ones it discards left out. */
 export function unnestRows(rows: readonly DestinationRow[], schemas: ReadonlyMap<string, RecordSchema>, contract: SchemaContractConfig, page: string, limits: ColumnLimits = {}): TypedRow[] {

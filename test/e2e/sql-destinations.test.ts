@@ -168,7 +168,7 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
       const started = Date.now();
       const message = await failureOf(sync(dialect.name, config));
       expect(message).toBe(
-        `Record 1 (page 1) does not fit 'users': field 'name' is "user-1", not a 64-bit integer (its type is INTEGER in record_schemas). Change the field's type, or fix the value in the source`,
+        `Record 1 (page 1) does not fit 'users': field 'name' is "user-1", not a 64-bit integer (its type is INTEGER in record_schemas). Change the field's type, fix the value in the source, or set schema_contract.data_type`,
       );
       expect(Date.now() - started).toBeLessThan(15_000);
       const tables = await target.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_name = 'users'`);
@@ -302,7 +302,7 @@ describe('the duckdb destination and other programs reading its file', () => {
       const schema = { destination_id: 'project.dataset.big_events', record_schema: [{ name: 'id', type: 'INTEGER' }, { name: 'amount', type: 'NUMERIC' }] };
       const message = await failureOf(sync('duckdb', target.config({ unnest: true, record_schemas: [schema] }), { name: 'events_source', stream: 'events', api_url: huge.url, page_size: 25 }));
       expect(message).toBe(
-        `Record 2 (page 1) does not fit 'project.dataset.big_events': field 'amount' is 1e+50, more than the 29 digits before the decimal point this destination's NUMERIC column holds (its type is NUMERIC in record_schemas). Change the field's type, or fix the value in the source`,
+        `Record 2 (page 1) does not fit 'project.dataset.big_events': field 'amount' is 1e+50, more than the 29 digits before the decimal point this destination's NUMERIC column holds (its type is NUMERIC in record_schemas). Change the field's type, fix the value in the source, or set schema_contract.data_type`,
       );
       expect(await target.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name LIKE 'project.%'`)).toEqual([{ n: '0' }]);
     } finally {

@@ -8,7 +8,8 @@ import { DestinationWriteError, NonRetryableError } from '../errors.ts';
 import { toRows, type Destination, type DestinationRow, type PublishedOutput, type PublishMode, type WriteBatch, type WriteResult } from './destination.ts';
 import { checkSqlTableConfig, columnType, primaryKeyMissing, schemasById, SqlTableConfig, unnestRows, type RecordSchema } from './record-schema.ts';
 import { contractFor, mayStageOthers, planColumns, reportedType, type ColumnPlan, type Kind, type PlannedColumn } from './schema-contract.ts';
-import { addedColumnDdl, columnsToAdd, quoteIdentifier, tableColumns, type SqlDialect } from './sql.ts';
+import { addedColumnDdl, columnsToAdd, tableColumns } from './sql.ts';
+import { droppedRowsCondition, identifier, kindSql, plannedSql, POSTGRES } from './postgres-sql.ts';
 
 /** Config of the `postgres` destination. */
 export const PostgresDestinationConfig = z
@@ -34,42 +35,6 @@ export const PostgresDestinationConfig = z
     checkSqlTableConfig(config, context);
   });
 export type PostgresDestinationConfig = z.infer<typeof PostgresDestinationConfig>;
-
-/** Postgres, as the SQL destinations see it (it cuts identifiers beyond 63 bytes silently). */
-const POSTGRES: SqlDialect = {
-  name: 'Postgres',
-  maxIdentifierBytes: 63,
-  types: {
-    STRING: { ddl: 'text', reported: 'text' },
-    INTEGER: { ddl: 'bigint', reported: 'bigint' },
-    FLOAT: { ddl: 'double precision', reported: 'double precision' },
-    NUMERIC: { ddl: 'numeric', reported: 'numeric' },
-    BOOLEAN: { ddl: 'boolean', reported: 'boolean' },
-    TIMESTAMP: { ddl: 'timestamptz', reported: 'timestamp with time zone' },
-    DATE: { ddl: 'date', reported: 'date' },
-    JSON: { ddl: 'jsonb', reported: 'jsonb' },
-  },
-  bizonId: { ddl: 'text PRIMARY KEY', reported: 'text' },
-  text: { ddl: 'text', reported: 'text' },
-  timestamp: { ddl: 'timestamptz', reported: 'timestamp with time zone' },
-  json: { ddl: 'jsonb', reported: 'jsonb' },
-};
-
-const identifier = (name: string) => quoteIdentifier(POSTGRES, name);
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
-
-/** The kind of a jsonb value (`json`, its text `text`): NULL for a JSON null or no value; integers past 18 digits, beyond a bigint, are FLOAT. */
-function kindSql(json: string, text: string): string {
-  return `CASE jsonb_typeof(${json}) WHEN 'number' THEN CASE WHEN ${text} ~ '^-?[0-9]{1,18}$' THEN 'INTEGER' ELSE 'FLOAT' END WHEN 'string' THEN 'STRING' WHEN 'boolean' THEN 'BOOLEAN' WHEN 'object' THEN 'JSON' WHEN 'array' THEN 'JSON' END`;
-}
-
-/** A planned column's value: its key's values of the kinds it takes, cast to its type. */
-function plannedSql(column: PlannedColumn): string {
-  const json = `s.source_data -> ${literal(column.key)}`;
-  const text = `s.source_data ->> ${literal(column.key)}`;
-  const value = column.type === 'JSON' ? `nullif(${json}, 'null'::jsonb)` : `(${text})::${POSTGRES.types[column.type].ddl}`;
-  return column.whole ? value : `CASE WHEN ${kindSql(json, text)} IN (${column.kinds.map(literal).join(', ')}) THEN ${value} END`;
-}
 
 const STAGING_TABLE = '_bizon_staging';
 const PUBLISHED_TABLE = '_bizon_published';
@@ -323,11 +288,8 @@ export class PostgresDestination implements Destination {
     const typed = record.size > 0 ? `, jsonb_to_record(s.source_data) AS x(${[...record].map(([name, ddl]) => `${identifier(name)} ${ddl}`).join(', ')})` : '';
     const planned = new Map(plan.columns.map((column) => [column.name, column]));
     const select = columns.map((column) => (record.has(column) ? `x.${identifier(column)}` : planned.has(column) ? `${plannedSql(planned.get(column)!)} AS ${identifier(column)}` : `s.${column}`));
-    const dropped = plan.drop.map((drop) => {
-      const kind = kindSql(`s.source_data -> ${literal(drop.key)}`, `s.source_data ->> ${literal(drop.key)}`);
-      return drop.kinds ? `coalesce(${kind} IN (${drop.kinds.map(literal).join(', ')}), false)` : `${kind} IS NOT NULL`;
-    });
-    const staged = `SELECT s.slice, s.iteration, ${select.join(', ')} FROM ${this.table(STAGING_TABLE)} s${typed} WHERE s.sync_run_id = $1 AND s.destination_id = $2${dropped.length > 0 ? ` AND NOT (${dropped.join(' OR ')})` : ''}`;
+    const dropped = droppedRowsCondition(plan.drop);
+    const staged = `SELECT s.slice, s.iteration, ${select.join(', ')} FROM ${this.table(STAGING_TABLE)} s${typed} WHERE s.sync_run_id = $1 AND s.destination_id = $2${dropped ? ` AND NOT (${dropped})` : ''}`;
     const list = columns.map(identifier).join(', ');
     if (this.config.write_mode === 'append') return `INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) staged ORDER BY slice, iteration, bizon_id`;
     const key = identifier(this.config.primary_key);

@@ -257,6 +257,9 @@ export function createSyncActivities(options: SyncActivitiesOptions): SyncActivi
         forget(input.syncRunId);
         options.metrics?.syncOutcome(input.pipeline, 'succeeded');
         options.metrics?.rowsPublished(input.pipeline, outputs.reduce((sum, output) => sum + output.records, 0));
+        for (const output of outputs) {
+          if (output.discarded) log.warn('Records left out by schema_contract (discard_row)', { pipeline: input.pipeline.name, destinationId: output.destinationId, discarded: output.discarded });
+        }
         return outputs;
       });
     },

@@ -51,7 +51,10 @@ export function formatSummary(result: SyncResult): string[] {
     lines.push(`watermark: last_run ${result.lastRun}${result.maxCursorValue !== null ? ` · max_cursor_value ${result.maxCursorValue}` : ''}`);
   }
   if (result.stoppedBy === 'max_iterations') lines.push('stopped at max_iterations; the source had more pages');
-  for (const output of result.outputs) lines.push(`output: ${output.location} (${numberFormat.format(output.records)} records)`);
+  for (const output of result.outputs) {
+    const discarded = output.discarded ? `; ${numberFormat.format(output.discarded)} left out by schema_contract` : '';
+    lines.push(`output: ${output.location} (${numberFormat.format(output.records)} records${discarded})`);
+  }
   return lines;
 }
 

@@ -17,7 +17,8 @@ export interface RunResultFile {
   /** The class of the failure's root cause (`HttpError`, `MalformedIterationError`, `ConfigError`, …). */
   failure_class: string | null;
   error: string | null;
-  outputs: Array<{ destination_id: string; records: number; location: string }>;
+  /** Per output: `discarded`, the records its schema_contract left out, when there were any. */
+  outputs: Array<{ destination_id: string; records: number; location: string; discarded?: number }>;
   /** A pipeline of several streams: each stream's outcome. */
   streams?: Array<{ stream: string; status: string; records: number | null; pages: number | null; error: string | null }>;
 }
@@ -39,7 +40,7 @@ export class RunResultRecorder {
       status: 'succeeded',
       records: result.records,
       pages: result.iterations,
-      outputs: result.outputs.map((output) => ({ destination_id: output.destinationId, records: output.records, location: output.location })),
+      outputs: result.outputs.map((output) => ({ destination_id: output.destinationId, records: output.records, location: output.location, ...(output.discarded ? { discarded: output.discarded } : {}) })),
     };
   }
 
@@ -57,7 +58,7 @@ export class RunResultRecorder {
       records: results.reduce((sum, result) => sum + result.records, 0),
       pages: results.reduce((sum, result) => sum + result.iterations, 0),
       error: code === 0 ? null : streams.filter((stream) => stream.status !== 'succeeded').map((stream) => `${stream.stream}: ${stream.error ?? stream.status}`).join('; '),
-      outputs: results.flatMap((result) => result.outputs.map((output) => ({ destination_id: output.destinationId, records: output.records, location: output.location }))),
+      outputs: results.flatMap((result) => result.outputs.map((output) => ({ destination_id: output.destinationId, records: output.records, location: output.location, ...(output.discarded ? { discarded: output.discarded } : {}) }))),
       streams: streams.map((stream) => ({ stream: stream.stream, status: stream.status, records: stream.result?.records ?? null, pages: stream.result?.iterations ?? null, error: stream.error })),
     };
   }

@@ -40,6 +40,8 @@ export interface PublishedOutput {
   destinationId: string;
   records: number;
   location: string;
+  /** Staged records the destination's `schema_contract` left out (discard_row); absent when none. */
+  discarded?: number;
 }
 
 /**

@@ -158,7 +158,8 @@ export class DuckDBDestination implements Destination {
       refuseCaseCollisions(destinationIds);
       const results: PublishedOutput[] = [];
       for (const destinationId of destinationIds.sort()) {
-        results.push({ destinationId, records: await this.publishOne(connection, run, destinationId), location: `duckdb ${this.file} ${this.config.schema}.${destinationId}` });
+        const { records, discarded } = await this.publishOne(connection, run, destinationId);
+        results.push({ destinationId, records, location: `duckdb ${this.file} ${this.config.schema}.${destinationId}`, ...(discarded ? { discarded } : {}) });
       }
       await connection.run(`INSERT INTO ${this.table(PUBLISHED_TABLE)} (sync_run_id, outputs) VALUES ($1, $2)`, [run.syncRunId, JSON.stringify(results)]);
       return results;
@@ -168,8 +169,8 @@ export class DuckDBDestination implements Destination {
     return outputs;
   }
 
-  /** Publishes the staged pages of one destination id; returns how many rows went in. */
-  private async publishOne(connection: DuckDBConnection, run: { syncRunId: string; mode: PublishMode }, destinationId: string): Promise<number> {
+  /** Publishes the staged pages of one destination id; returns how many rows went in, and how many the contract left out. */
+  private async publishOne(connection: DuckDBConnection, run: { syncRunId: string; mode: PublishMode }, destinationId: string): Promise<{ records: number; discarded: number }> {
     const target = this.table(destinationId);
     const schema = this.recordSchemas.get(destinationId);
     const files = await this.staging.pageFiles(run.syncRunId, destinationId);
@@ -180,17 +181,18 @@ export class DuckDBDestination implements Destination {
     const plan = this.config.unnest && files.length > 0 && mayStageOthers(contractFor(this.config.schema_contract, schema !== undefined), schema !== undefined) ? await this.planColumns(connection, read, destinationId, schema, existing) : { columns: [], drop: [] };
     const columns = await this.prepareTable(connection, destinationId, schema, existing, plan.columns);
     if (run.mode === 'replace') await connection.run(`DELETE FROM ${target}`);
-    if (files.length === 0) return 0;
+    if (files.length === 0) return { records: 0, discarded: 0 };
     const fields = new Map((schema?.record_schema ?? []).map((field) => [field.name, field]));
     const planned = new Map(plan.columns.map((column) => [column.name, column]));
     const select = columns.map((column) =>
       fields.has(column) ? `${fieldExpression(fields.get(column)!)} AS ${identifier(column)}` : planned.has(column) ? `${plannedExpression(planned.get(column)!)} AS ${identifier(column)}` : identifier(column),
     );
     const dropped = droppedRowsCondition(plan.drop);
+    const discarded = dropped ? Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${read} WHERE ${dropped}`)).getRowObjectsJS()[0]!.n) : 0;
     const staged = `SELECT filename, ${select.join(', ')} FROM ${read}${dropped ? ` WHERE NOT (${dropped})` : ''}`;
     const list = columns.map(identifier).join(', ');
     if (this.config.write_mode === 'append') {
-      return (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) ORDER BY filename`)).rowsChanged;
+      return { records: (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM (${staged}) ORDER BY filename`)).rowsChanged, discarded };
     }
     if (!columns.includes(this.config.primary_key)) throw new NonRetryableError(primaryKeyMissing(this.config.primary_key, `${this.config.schema}.${destinationId}`));
     // merge: the last staged version of each record replaces the table's row (see DUCKDB.bizonId on indexes).
@@ -198,7 +200,7 @@ export class DuckDBDestination implements Destination {
     await connection.run(`CREATE TEMP TABLE bizon_merge AS SELECT * FROM (${staged}) QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY filename DESC, bizon_id DESC) = 1`);
     try {
       await connection.run(`DELETE FROM ${target} WHERE ${key} IN (SELECT ${key} FROM bizon_merge)`);
-      return (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM bizon_merge ORDER BY filename`)).rowsChanged;
+      return { records: (await connection.run(`INSERT INTO ${target} (${list}) SELECT ${list} FROM bizon_merge ORDER BY filename`)).rowsChanged, discarded };
     } finally {
       await connection.run('DROP TABLE bizon_merge');
     }

@@ -56,7 +56,7 @@ export interface ParquetManifest {
   /** The columns the files hold, with their DuckDB types (absent in manifests of no files). */
   columns?: Record<string, string>;
   /** The last runs published (newest last). */
-  runs: Array<{ sync_run_id: string; mode: PublishMode; records: number; files: string[]; published_at: string }>;
+  runs: Array<{ sync_run_id: string; mode: PublishMode; records: number; discarded?: number; files: string[]; published_at: string }>;
 }
 
 const FORMATS: Record<NonNullable<ParquetDestinationConfig['partition_by']>['granularity'], string> = { year: '%Y', month: '%Y-%m', day: '%Y-%m-%d', hour: '%Y-%m-%dT%H' };
@@ -152,7 +152,7 @@ export class ParquetDestination implements Destination {
     const location = `${this.store.where.replace(/ at .*$/, '')}${this.store.where.startsWith('s3://') ? '' : path.sep}${destinationId} (parquet, ${MANIFEST_FILE})`;
     const manifest = await this.readManifest(destinationId);
     const done = manifest.runs.find((published) => published.sync_run_id === run.syncRunId);
-    if (done) return { destinationId, records: done.records, location };
+    if (done) return { destinationId, records: done.records, location, ...(done.discarded ? { discarded: done.discarded } : {}) };
     // An earlier attempt's parts are written again: the same rows, the same names.
     const work = await this.store.workDir(runTag(run.syncRunId), destinationId);
     try {
@@ -160,7 +160,7 @@ export class ParquetDestination implements Destination {
       await mkdir(parts, { recursive: true });
       // A full refresh makes a new table; an incremental sync's columns must keep the types of the files before.
       const before = run.mode === 'append' && manifest.files.length > 0 ? manifest.columns : undefined;
-      const { records, columns } = await this.writeParts(run.syncRunId, destinationId, work, parts, before);
+      const { records, discarded, columns } = await this.writeParts(run.syncRunId, destinationId, work, parts, before);
       const written = await filesUnder(parts);
       for (const file of written) await this.store.publishFile(path.join(parts, file), `${destinationId}/${file}`);
       const files = run.mode === 'replace' ? written : [...manifest.files.filter((file) => !written.includes(file)), ...written];
@@ -169,13 +169,13 @@ export class ParquetDestination implements Destination {
         destination_id: destinationId,
         files,
         ...(columns || before ? { columns: { ...before, ...columns } } : {}),
-        runs: [...manifest.runs, { sync_run_id: run.syncRunId, mode: run.mode, records, files: written, published_at: new Date().toISOString() }].slice(-REMEMBERED_RUNS),
+        runs: [...manifest.runs, { sync_run_id: run.syncRunId, mode: run.mode, records, ...(discarded ? { discarded } : {}), files: written, published_at: new Date().toISOString() }].slice(-REMEMBERED_RUNS),
       };
       await this.swapManifest(destinationId, next);
       // Replaced files go once no manifest lists them.
       if (run.mode === 'replace') for (const file of manifest.files.filter((old) => !files.includes(old))) await this.store.delete(`${destinationId}/${file}`);
       if (this.store instanceof LocalLakeStore) await removeEmptyFolders(path.join(this.store.where, destinationId));
-      return { destinationId, records, location };
+      return { destinationId, records, location, ...(discarded ? { discarded } : {}) };
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -190,7 +190,7 @@ export class ParquetDestination implements Destination {
    * Writes the run's staged pages of one destination id as Parquet under `dir`; returns the rows written and the
    * columns' types. A column whose type differs from `before` (the files published before) fails the run first.
    */
-  private async writeParts(syncRunId: string, destinationId: string, work: string, dir: string, before: Record<string, string> | undefined): Promise<{ records: number; columns?: Record<string, string> }> {
+  private async writeParts(syncRunId: string, destinationId: string, work: string, dir: string, before: Record<string, string> | undefined): Promise<{ records: number; discarded?: number; columns?: Record<string, string> }> {
     const pages = await this.store.localPages(syncRunId, destinationId, work);
     if (pages.length === 0) return { records: 0 };
     if (pages.some((file) => /[*?[\]{}]/.test(file))) throw new NonRetryableError(`Parquet destination cannot read staged pages under ${path.dirname(pages[0]!)}: DuckDB reads * ? [ ] { } in a path as a pattern`);
@@ -230,7 +230,8 @@ export class ParquetDestination implements Destination {
       }
       // Order within a run's files is not kept (a Parquet table is a set): DuckDB then streams without buffering for it.
       await connection.run('SET preserve_insertion_order = false');
-      return { records: (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged, columns };
+      const discarded = dropped ? Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${read} WHERE ${dropped}`)).getRowObjectsJS()[0]!.n) : 0;
+      return { records: (await connection.run(`COPY (${rows}) TO ${literal(target)} (${options.join(', ')})`)).rowsChanged, discarded, columns };
     });
   }
 

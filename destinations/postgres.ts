@@ -211,8 +211,12 @@ export class PostgresDestination implements Destination {
         const columns = await this.prepareTable(client, destinationId, existing, plan.columns);
         // DELETE, not TRUNCATE: readers keep seeing the old rows until this transaction commits.
         if (run.mode === 'replace') await client.query(`DELETE FROM ${target}`);
+        const dropped = droppedRowsCondition(plan.drop);
+        const discarded = dropped
+          ? (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.table(STAGING_TABLE)} s WHERE s.sync_run_id = $1 AND s.destination_id = $2 AND (${dropped})`, [run.syncRunId, destinationId])).rows[0]!.n
+          : 0;
         const inserted = await client.query(this.publishSql(target, columns, this.recordSchemas.get(destinationId), plan), [run.syncRunId, destinationId]);
-        outputs.push({ destinationId, records: inserted.rowCount ?? 0, location: `postgres ${this.config.schema}.${destinationId}` });
+        outputs.push({ destinationId, records: inserted.rowCount ?? 0, location: `postgres ${this.config.schema}.${destinationId}`, ...(discarded ? { discarded } : {}) });
       }
       await client.query(`DELETE FROM ${this.table(STAGING_TABLE)} WHERE sync_run_id = $1`, [run.syncRunId]);
       await client.query(`INSERT INTO ${this.table(PUBLISHED_TABLE)} (sync_run_id, outputs) VALUES ($1, $2)`, [run.syncRunId, JSON.stringify(outputs)]);

@@ -209,11 +209,11 @@ function shown(value: unknown): string {
  * add columns, or not, by the contract), unless the schema's contract drops them here.
  */
 export function typedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string, limits: ColumnLimits = {}): TypedRow {
-  return contractedRow(row, schema, page, limits, contractFor(undefined, schema !== undefined))!;
+  return contractedRow(row, schema, page, limits, contractFor(undefined, schema !== undefined));
 }
 
-/** {@link typedRow} under a schema contract: undefined for a record the contract discards. */
-export function contractedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string, limits: ColumnLimits, contract: SchemaContract): TypedRow | undefined {
+/** {@link typedRow} under a schema contract (records it discards are left out at publish, where they are counted). */
+export function contractedRow(row: DestinationRow, schema: RecordSchema | undefined, page: string, limits: ColumnLimits, contract: SchemaContract): TypedRow {
   // No prototype: a field named __proto__ is a column like any other, not the object's prototype.
   const data: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const declared = new Set(schema?.record_schema.map((field) => field.name));
@@ -233,15 +233,16 @@ export function contractedRow(row: DestinationRow, schema: RecordSchema | undefi
       data[field.name] = canonical(columnType(field), value, limits);
     } catch (error) {
       if (!(error instanceof Misfit)) throw error;
-      if (contract.dataType === 'discard_row') return undefined;
-      if (contract.dataType === 'freeze' || field.mode === 'REQUIRED') {
+      if (contract.dataType === 'freeze' || (field.mode === 'REQUIRED' && contract.dataType !== 'discard_row')) {
         const required = field.mode === 'REQUIRED' && contract.dataType !== 'freeze' ? ` A REQUIRED field is not left empty by schema_contract.data_type ${contract.dataType}.` : '';
         throw new NonRetryableError(
           `Record ${row.source_record_id} (${page}) does not fit '${schema!.destination_id}': field '${field.name}' is ${shown(value)}, ${error.message} (its type is ${field.type} in record_schemas).${required} Change the field's type, fix the value in the source, or set schema_contract.data_type`,
         );
       }
       data[field.name] = null;
-      if (contract.dataType === 'evolve') data[variantName(field.name, kindOf(value)!)] = value;
+      // evolve keeps the value in its variant column; discard_row stages it there too, for the publish to drop the
+      // record and count it with the others the contract leaves out.
+      if (contract.dataType === 'evolve' || contract.dataType === 'discard_row') data[variantName(field.name, kindOf(value)!)] = value;
     }
   }
   // Without a schema entry the first publish makes a column of every field, whatever the contract says.
@@ -260,15 +261,12 @@ export function schemasById(schemas: readonly RecordSchema[] | undefined): Map<s
   return new Map((schemas ?? []).map((schema) => [schema.destination_id, schema]));
 }
 
-/** A page's rows as typed rows, each under its destination id's schema and contract; the ones it discards left out. */
+/** A page's rows as typed rows, each under its destination id's schema and contract. */
 export function unnestRows(rows: readonly DestinationRow[], schemas: ReadonlyMap<string, RecordSchema>, contract: SchemaContractConfig, page: string, limits: ColumnLimits = {}): TypedRow[] {
-  const typed: TypedRow[] = [];
-  for (const row of rows) {
+  return rows.map((row) => {
     const schema = schemas.get(row.destination_id);
-    const result = contractedRow(row, schema, page, limits, contractFor(contract, schema !== undefined));
-    if (result) typed.push(result);
-  }
-  return typed;
+    return contractedRow(row, schema, page, limits, contractFor(contract, schema !== undefined));
+  });
 }
 
 /** The error of a merge whose primary_key is not a column of the table (inferred tables: a field no record had). */

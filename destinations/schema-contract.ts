@@ -46,7 +46,7 @@ export function contractFor(config: SchemaContractConfig, declared: boolean): Sc
  * them at staging and puts no value aside (then the publish skips reading the run for them).
  */
 export function mayStageOthers(contract: SchemaContract, declared: boolean): boolean {
-  return !declared || contract.columns !== 'discard_value' || contract.dataType === 'evolve';
+  return !declared || contract.columns !== 'discard_value' || contract.dataType === 'evolve' || contract.dataType === 'discard_row';
 }
 
 /** The JSON kind of a value, as the column types see it. */
@@ -181,6 +181,11 @@ export function planColumns(input: {
     const variantOf = VARIANT.exec(key);
     // A declared field's values of another type, put aside as the page was staged (data_type: evolve).
     const isVariant = variantOf !== null && declared.has(variantOf[1]!);
+    if (isVariant && contract.dataType === 'discard_row') {
+      // Staged aside so that the publish drops (and counts) the record with the others it leaves out.
+      plan.drop.push({ key, rows: count, why: `their '${variantOf[1]}' does not fit its type in record_schemas (schema_contract.data_type: discard_row)` });
+      continue;
+    }
     if (current === undefined) {
       if (settled && !isVariant && contract.columns !== 'evolve') {
         if (contract.columns === 'freeze') {

@@ -97,7 +97,7 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
 
         // The next sync resumes the failed run (its pages staged): discard_row drops user 5 at the publish.
         const dropped = await sync(dialect.name, target.config({ unnest: true, schema_contract: { columns: 'discard_row' } }), name);
-        expect(dropped.outputs).toMatchObject([{ records: 0 }]);
+        expect(dropped.outputs).toEqual([expect.objectContaining({ records: 0, discarded: 1 })]);
         expect(await count()).toBe(60);
 
         change([5], { plan: 'team' });
@@ -133,7 +133,7 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
         ]);
 
         change([9, 10, 11], {});
-        expect((await sync(dialect.name, target.config({ unnest: true, schema_contract: { data_type: 'discard_row' } }), name)).outputs[0]!.records).toBe(1);
+        expect((await sync(dialect.name, target.config({ unnest: true, schema_contract: { data_type: 'discard_row' } }), name)).outputs).toEqual([expect.objectContaining({ records: 1, discarded: 2 })]);
         change([9], {});
         expect((await sync(dialect.name, target.config({ unnest: true, schema_contract: { data_type: 'discard_value' } }), name)).outputs[0]!.records).toBe(1);
         const nine = await rows('id = 9', 'CAST(value AS VARCHAR) AS value, value__v_string AS s');
@@ -180,6 +180,12 @@ describe.each<{ dialect: () => SqlDialect }>([{ dialect: () => postgresDialect((
           { id: '11', value: String((11 * 7919) % 1000), s: null },
           { id: '12', value: null, s: 'n/a' },
         ]);
+
+        // data_type: discard_row — the next full refresh leaves user 12 out, and says how many it left out.
+        const discarding = { ...config, schema_contract: { data_type: 'discard_row' } };
+        expect((await sync(dialect.name, discarding, unique('contract-declared-discard'), {})).outputs).toEqual([expect.objectContaining({ records: 59, discarded: 1 })]);
+        expect(await count()).toBe(59);
+        expect(await rows('id = 12', 'value')).toEqual([]);
       });
     });
   },

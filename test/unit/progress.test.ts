@@ -48,7 +48,10 @@ describe('progress line', () => {
       startedAt: new Date(0).toISOString(),
       finishedAt: new Date(3000).toISOString(),
       runs: 2,
-      outputs: [{ destinationId: 'x', records: 1500, location: '/tmp/x.jsonl' }],
+      outputs: [
+        { destinationId: 'x', records: 1500, location: '/tmp/x.jsonl' },
+        { destinationId: 'y', records: 1200, location: 'postgres public.y', discarded: 3 },
+      ],
       lastRun: new Date(0).toISOString(),
       maxCursorValue: '2024-01-02T00:00:00Z',
       incrementalFullRead: false,
@@ -63,6 +66,7 @@ describe('progress line', () => {
       'watermark: last_run 1970-01-01T00:00:00.000Z · max_cursor_value 2024-01-02T00:00:00Z',
       'stopped at max_iterations; the source had more pages',
       'output: /tmp/x.jsonl (1,500 records)',
+      'output: postgres public.y (1,200 records; 3 left out by schema_contract)',
     ]);
   });
 

@@ -38,15 +38,16 @@ describe('schema_contract', () => {
 
   describe('at staging, for the fields a record schema declares', () => {
     const page = (data: Record<string, unknown>, contract: unknown) => unnestRows([row('7', data)], schemas, contract as never, 'page 1');
-    it('freeze (default) fails naming the record, field and value; discard_row drops the record; discard_value empties the field; evolve keeps it in a variant', () => {
+    it('freeze (default) fails naming the record, field and value; discard_value empties the field; evolve and discard_row keep it in a variant', () => {
       expect(() => page({ id: 1, age: 'old' }, undefined)).toThrow(`Record 7 (page 1) does not fit 'users': field 'age' is "old", not a 64-bit integer (its type is INTEGER in record_schemas). Change the field's type`);
-      expect(page({ id: 1, age: 'old' }, { data_type: 'discard_row' })).toEqual([]);
+      // discard_row: staged aside (like evolve), for the publish to leave the record out and count it.
+      expect({ ...page({ id: 1, age: 'old' }, { data_type: 'discard_row' })[0]!.source_data }).toEqual({ id: 1, age: null, age__v_string: 'old' });
       expect({ ...page({ id: 1, age: 'old' }, { data_type: 'discard_value' })[0]!.source_data }).toEqual({ id: 1, age: null });
       expect({ ...page({ id: 1, age: 4.5 }, { data_type: 'evolve' })[0]!.source_data }).toEqual({ id: 1, age: null, age__v_float: 4.5 });
     });
     it('a REQUIRED field is never left empty by the contract', () => {
       expect(() => page({ id: 'x' }, { data_type: 'discard_value' })).toThrow('A REQUIRED field is not left empty by schema_contract.data_type discard_value.');
-      expect(page({ id: 'x' }, { data_type: 'discard_row' })).toEqual([]);
+      expect({ ...page({ id: 'x' }, { data_type: 'discard_row' })[0]!.source_data }).toEqual({ id: null, id__v_string: 'x', age: null });
     });
     it('other fields are dropped by default, kept (as column names) for the publish to decide otherwise', () => {
       expect({ ...page({ id: 1, nickName: 'z' }, undefined)[0]!.source_data }).toEqual({ id: 1, age: null });
@@ -106,6 +107,13 @@ describe('schema_contract', () => {
       const keys = Array.from({ length: 1200 }, (_, index) => staged(`user_${index}`, 'INTEGER'));
       expect(() => plan(keys, undefined, undefined)).toThrow('The records of public.users would make it 1207 columns, more than the 1000 bizon makes (Postgres holds 1,600): nothing was published.');
       expect(plan(keys.slice(0, 900), undefined, undefined).columns).toHaveLength(900);
+    });
+
+    it("a declared field's variant under data_type: discard_row leaves its records out", () => {
+      expect(plan([staged('age__v_string', 'STRING', 4)], { id: 'INTEGER', age: 'INTEGER' }, { data_type: 'discard_row' }, ['id', 'age'])).toEqual({
+        columns: [],
+        drop: [{ key: 'age__v_string', rows: 4, why: "their 'age' does not fit its type in record_schemas (schema_contract.data_type: discard_row)" }],
+      });
     });
 
     it("a declared field's variant (put aside at staging) gets its column even when columns are frozen", () => {
